@@ -1,0 +1,90 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "pan",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pan", targets: ["pan"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // sqlite3 from the system (Debian: libsqlite3-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // Our thin SQLite wrapper: connections, statements, transactions, pool, migrations.
+        .target(
+            name: "SQLiteKit",
+            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Wangsu Cloud Storage wire formats: content hash, upload token, callbacks.
+        .target(
+            name: "WCS",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The domain: users, the file tree, store objects, upload sessions.
+        .target(
+            name: "PanCore",
+            dependencies: [
+                "SQLiteKit", "WCS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        // Build-time tool: turns the top-level migrations/*.sql into Swift source.
+        .executableTarget(name: "MigrationEmbedder"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["MigrationEmbedder"]
+        ),
+        // The HTTP API, the WCS callback receiver and the local WCS-compatible upload endpoint.
+        .target(
+            name: "PanHTTP",
+            dependencies: [
+                "PanCore", "WCS", "SQLiteKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The `pan` command line: serve, migrate, user, session, hash, store.
+        .target(
+            name: "PanCLI",
+            dependencies: [
+                "PanHTTP", "PanCore", "WCS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "pan", dependencies: ["PanCLI"]),
+        .testTarget(name: "SQLiteKitTests", dependencies: ["SQLiteKit"]),
+        .testTarget(name: "WCSTests", dependencies: ["WCS"]),
+        .testTarget(
+            name: "PanTests",
+            dependencies: [
+                "PanHTTP", "PanCore", "PanCLI", "WCS",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,24 @@
+import Foundation
+import SQLiteKit
+
+/// Opens Pan's database: creates the folder, applies the embedded migrations.
+public enum PanDatabase {
+    public static func migrator() throws -> Migrator {
+        try Migrator(embeddedMigrations.map { try Migration(name: $0.name, sql: $0.sql) })
+    }
+
+    public static func path(inDataDirectory directory: String) -> String {
+        (directory as NSString).appendingPathComponent("pan.sqlite")
+    }
+
+    /// Opens the pool after migrating with a dedicated connection.
+    public static func open(dataDirectory: String, readerCount: Int = 4) throws -> DatabasePool {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let path = path(inDataDirectory: dataDirectory)
+        do {
+            let connection = try Connection(path: path)
+            try migrator().migrate(connection)
+        }
+        return try DatabasePool(path: path, readerCount: readerCount)
+    }
+}

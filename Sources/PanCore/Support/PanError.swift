@@ -1,0 +1,59 @@
+/// Every refusal Pan gives, with a stable machine code and the HTTP status it
+/// renders as. Legacy codes keep the original system's spelling
+/// (`FILE_AREADY_EXISTS`), because clients test for them.
+public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let statusCode: Int
+    public let code: String
+    public let message: String
+
+    public init(status: Int, code: String, _ message: String) {
+        self.statusCode = status
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code) (\(statusCode)): \(message)" }
+
+    // MARK: 400
+    public static func badRequest(_ message: String) -> PanError { .init(status: 400, code: "BAD_REQUEST", message) }
+    public static func invalidJSON(_ message: String) -> PanError { .init(status: 400, code: "INVALID_JSON", message) }
+    public static func invalidField(_ field: String, _ message: String) -> PanError {
+        .init(status: 400, code: "INVALID_FIELD", "\(field): \(message)")
+    }
+    public static func invalidName(_ message: String) -> PanError { .init(status: 400, code: "INVALID_NAME", message) }
+    public static func invalidPath(_ message: String) -> PanError { .init(status: 400, code: "INVALID_PATH", message) }
+    public static let passwordRequired = PanError(status: 400, code: "PASSWORD_REQUIRED", "a password is required")
+    public static let valueRequired = PanError(status: 400, code: "PHONE_REQUIRED", "a user name or phone number is required")
+    public static func invalidCallback(_ message: String) -> PanError { .init(status: 400, code: "INVALID_CALLBACK", message) }
+
+    // MARK: 401 / 403
+    public static let unauthorized = PanError(status: 401, code: "UNAUTHORIZED", "sign in first")
+    public static let tokenInvalid = PanError(status: 401, code: "TOKEN_INVALID", "the session token is invalid, expired or revoked")
+    public static let loginFailed = PanError(status: 401, code: "USER_LOGIN_FAILED", "wrong user name or password")
+    public static let userDisabled = PanError(status: 401, code: "USER_DISABLED", "this account is disabled")
+    public static let quotaExceeded = PanError(status: 403, code: "QUOTA_EXCEEDED", "the file does not fit in the remaining space")
+    public static let callbackSignatureInvalid = PanError(status: 401, code: "CALLBACK_SIGNATURE_INVALID", "the callback's signature does not verify")
+    public static let callbackSourceForbidden = PanError(status: 403, code: "CALLBACK_SOURCE_FORBIDDEN", "callbacks are not accepted from this address")
+    public static let sessionUserMismatch = PanError(status: 403, code: "UPLOAD_SESSION_MISMATCH", "the callback does not match its upload session")
+
+    // MARK: 404 / 409 / 413 / 423
+    public static let fileNotFound = PanError(status: 404, code: "FILE_NOT_FOUND", "no such file or directory")
+    public static let userNotFound = PanError(status: 404, code: "USER_NOT_FOUND", "no such user")
+    public static let sessionNotFound = PanError(status: 404, code: "UPLOAD_SESSION_NOT_FOUND", "no such upload session")
+    public static let routeNotFound = PanError(status: 404, code: "NOT_FOUND", "no such endpoint")
+    public static let fileAlreadyExists = PanError(status: 409, code: "FILE_AREADY_EXISTS", "a file of that name already exists")
+    public static let directoryInTheWay = PanError(status: 409, code: "FILE_AREADY_EXISTS", "a directory of that name already exists and is never replaced by a file")
+    public static let notADirectory = PanError(status: 409, code: "NOT_A_DIRECTORY", "a file stands where a directory is needed")
+    public static let userExists = PanError(status: 409, code: "USER_EXISTS", "a user with that name or phone already exists")
+    public static let sessionExpired = PanError(status: 410, code: "UPLOAD_SESSION_EXPIRED", "the upload session has expired")
+    public static let sessionFailed = PanError(status: 409, code: "UPLOAD_SESSION_FAILED", "the upload session already failed")
+    public static let fileTooLarge = PanError(status: 413, code: "FILE_TOO_LARGE", "the file is larger than this upload allows")
+    public static let bodyTooLarge = PanError(status: 413, code: "BODY_TOO_LARGE", "the request body is too large")
+    public static let fileLocked = PanError(status: 423, code: "FILE_LOCKED", "the file is locked")
+
+    // MARK: 5xx
+    public static func internalError(_ message: String = "internal error") -> PanError {
+        .init(status: 500, code: "INTERNAL_ERROR", message)
+    }
+    public static let unavailable = PanError(status: 503, code: "SERVICE_UNAVAILABLE", "try again shortly")
+}

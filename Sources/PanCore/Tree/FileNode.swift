@@ -1,0 +1,128 @@
+import SQLiteKit
+
+/// A node of a user's tree, encoded as `api.md` §4's file object.
+public struct FileNode: Sendable, Equatable, Codable {
+    public enum Kind: Int, Sendable, Codable { case file = 0, directory = 1 }
+
+    public var id: Int64
+    public var parentId: Int64?
+    public var uuid: String
+    public var userId: Int64
+    public var name: String
+    public var path: String
+    public var pathId: String
+    /// The parent's uuid; `""` for the root.
+    public var parent: String
+    public var type: Kind
+    public var ext: String
+    public var size: Int64
+    public var mime: String
+    public var storeId: String?
+    public var atime: Int64
+    public var ctime: Int64
+    public var mtime: Int64
+    public var lft: Int64
+    public var rgt: Int64
+    public var version: Int64
+    public var locking: Bool
+    public var preview: Int
+    public var flag: Int
+    /// 0 live, 1 in the recycle bin.
+    public var state: Int
+
+    public var isDirectory: Bool { type == .directory }
+    public var isFile: Bool { type == .file }
+
+    /// The columns every node query selects, with the parent's uuid joined in.
+    static let columns = """
+        n.id, n.parent_id, n.uuid, n.user_id, n.name, n.path, n.path_id, n.type, n.ext, n.size, n.mime,
+        n.store_hash, n.atime, n.ctime, n.mtime, n.lft, n.rgt, n.version, n.locking, n.preview, n.flag, n.state,
+        COALESCE(p.uuid, '') AS parent_uuid
+        """
+    static let from = "nodes n LEFT JOIN nodes p ON p.id = n.parent_id"
+
+    init(row: Row) throws {
+        id = try row.int64("id")
+        parentId = try row.optionalInt64("parent_id")
+        uuid = try row.string("uuid")
+        userId = try row.int64("user_id")
+        name = try row.string("name")
+        path = try row.string("path")
+        pathId = try row.string("path_id")
+        type = Kind(rawValue: try row.int("type")) ?? .file
+        ext = try row.string("ext")
+        size = try row.int64("size")
+        mime = try row.string("mime")
+        storeId = try row.optionalString("store_hash")
+        atime = try row.int64("atime")
+        ctime = try row.int64("ctime")
+        mtime = try row.int64("mtime")
+        lft = try row.int64("lft")
+        rgt = try row.int64("rgt")
+        version = try row.int64("version")
+        locking = try row.bool("locking")
+        preview = try row.int("preview")
+        flag = try row.int("flag")
+        state = try row.int("state")
+        parent = try row.string("parent_uuid")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case uuid, userId, name, path, pathId, parent, type, ext, size, mime, storeId
+        case atime, ctime, mtime, lft, rgt, version, locking, preview, flag, hasPreview
+        case id = "_id", parentId = "_parentId", state = "_state"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(uuid, forKey: .uuid)
+        try c.encode(userId, forKey: .userId)
+        try c.encode(name, forKey: .name)
+        try c.encode(path, forKey: .path)
+        try c.encode(pathId, forKey: .pathId)
+        try c.encode(parent, forKey: .parent)
+        try c.encode(type.rawValue, forKey: .type)
+        try c.encode(ext, forKey: .ext)
+        try c.encode(size, forKey: .size)
+        try c.encode(mime, forKey: .mime)
+        // Files carry `storeId` (the desktop app's instant-upload test); directories don't.
+        if let storeId { try c.encode(storeId, forKey: .storeId) }
+        try c.encode(atime, forKey: .atime)
+        try c.encode(ctime, forKey: .ctime)
+        try c.encode(mtime, forKey: .mtime)
+        try c.encode(lft, forKey: .lft)
+        try c.encode(rgt, forKey: .rgt)
+        try c.encode(version, forKey: .version)
+        try c.encode(locking, forKey: .locking)
+        try c.encode(preview, forKey: .preview)
+        try c.encode(flag, forKey: .flag)
+        try c.encode(preview != 0, forKey: .hasPreview)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(Int64.self, forKey: .id) ?? 0
+        parentId = try c.decodeIfPresent(Int64.self, forKey: .parentId)
+        state = try c.decodeIfPresent(Int.self, forKey: .state) ?? 0
+        uuid = try c.decode(String.self, forKey: .uuid)
+        userId = try c.decode(Int64.self, forKey: .userId)
+        name = try c.decode(String.self, forKey: .name)
+        path = try c.decode(String.self, forKey: .path)
+        pathId = try c.decode(String.self, forKey: .pathId)
+        parent = try c.decode(String.self, forKey: .parent)
+        type = Kind(rawValue: try c.decode(Int.self, forKey: .type)) ?? .file
+        ext = try c.decode(String.self, forKey: .ext)
+        size = try c.decode(Int64.self, forKey: .size)
+        mime = try c.decode(String.self, forKey: .mime)
+        storeId = try c.decodeIfPresent(String.self, forKey: .storeId)
+        atime = try c.decode(Int64.self, forKey: .atime)
+        ctime = try c.decode(Int64.self, forKey: .ctime)
+        mtime = try c.decode(Int64.self, forKey: .mtime)
+        lft = try c.decode(Int64.self, forKey: .lft)
+        rgt = try c.decode(Int64.self, forKey: .rgt)
+        version = try c.decode(Int64.self, forKey: .version)
+        locking = try c.decode(Bool.self, forKey: .locking)
+        preview = try c.decodeIfPresent(Int.self, forKey: .preview) ?? 0
+        flag = try c.decodeIfPresent(Int.self, forKey: .flag) ?? 0
+    }
+}

@@ -1,0 +1,92 @@
+import Crypto
+import Foundation
+
+/// Path and name rules of the file tree (`api.md` §4).
+public enum PanPath {
+    public static let root = "/"
+
+    /// Trim, `\` → `/`, drop empty segments, prefix `/`; nothing left is `/`.
+    public static func normalize(_ raw: String) -> String {
+        let segments = segments(of: raw)
+        return segments.isEmpty ? root : "/" + segments.joined(separator: "/")
+    }
+
+    public static func segments(of raw: String) -> [String] {
+        raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            .replacingOccurrences(of: "\\", with: "/")
+            .split(separator: "/", omittingEmptySubsequences: true)
+            .map(String.init)
+    }
+
+    /// Normalizes and validates every segment; `.`/`..` are refused, not resolved.
+    public static func validated(_ raw: String) throws(PanError) -> String {
+        let segments = segments(of: raw)
+        for segment in segments { try validateName(segment) }
+        return segments.isEmpty ? root : "/" + segments.joined(separator: "/")
+    }
+
+    public static func validateName(_ name: String) throws(PanError) {
+        if name.isEmpty { throw .invalidName("a name may not be empty") }
+        if name == "." || name == ".." { throw .invalidName("a name may not be . or ..") }
+        if name.contains("/") { throw .invalidName("a name may not contain /") }
+        if name.unicodeScalars.contains("\0") { throw .invalidName("a name may not contain NUL") }
+        if name.utf8.count > 255 { throw .invalidName("a name may not exceed 255 bytes of UTF-8") }
+    }
+
+    public static func join(_ directory: String, _ name: String) -> String {
+        directory == root ? "/" + name : directory + "/" + name
+    }
+
+    public static func parent(of path: String) -> String {
+        let segments = segments(of: path)
+        return segments.count <= 1 ? root : "/" + segments.dropLast().joined(separator: "/")
+    }
+
+    public static func lastSegment(of path: String) -> String { segments(of: path).last ?? "" }
+
+    /// Lowercase hex MD5 of the UTF-8 path.
+    public static func pathId(_ path: String) -> String {
+        Insecure.MD5.hash(data: Data(path.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `1.txt` → `.txt`, `a.tar.gz` → `.gz`, `.txt` → `.txt`, `txt` → ``, `txt.` → ``.
+    public static func ext(of name: String) -> String {
+        guard let dot = name.lastIndex(of: ".") else { return "" }
+        let suffix = String(name[dot...])
+        return suffix == "." ? "" : suffix
+    }
+
+    /// `name.ext` → `name (n).ext`, for the `rename` conflict policy.
+    public static func numbered(_ name: String, _ n: Int) -> String {
+        let ext = ext(of: name)
+        if ext.isEmpty || ext == name { return "\(name) (\(n))" }
+        return "\(name.dropLast(ext.count)) (\(n))\(ext)"
+    }
+}
+
+public enum MimeType {
+    public static let directory = "application/x-directory"
+    public static let fallback = "application/octet-stream"
+
+    private static let byExtension: [String: String] = [
+        ".txt": "text/plain", ".html": "text/html", ".htm": "text/html", ".css": "text/css",
+        ".csv": "text/csv", ".md": "text/markdown", ".xml": "application/xml", ".json": "application/json",
+        ".js": "application/javascript", ".pdf": "application/pdf", ".zip": "application/zip",
+        ".gz": "application/gzip", ".tar": "application/x-tar", ".7z": "application/x-7z-compressed",
+        ".rar": "application/vnd.rar", ".doc": "application/msword",
+        ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".xls": "application/vnd.ms-excel",
+        ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".ppt": "application/vnd.ms-powerpoint",
+        ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+        ".webp": "image/webp", ".svg": "image/svg+xml", ".bmp": "image/bmp", ".ico": "image/x-icon",
+        ".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg",
+        ".mp4": "video/mp4", ".mkv": "video/x-matroska", ".avi": "video/x-msvideo", ".mov": "video/quicktime",
+        ".webm": "video/webm", ".torrent": "application/x-bittorrent", ".apk": "application/vnd.android.package-archive",
+    ]
+
+    public static func forName(_ name: String) -> String {
+        byExtension[PanPath.ext(of: name).lowercased()] ?? fallback
+    }
+}

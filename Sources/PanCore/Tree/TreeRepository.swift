@@ -1,0 +1,131 @@
+import Foundation
+import SQLiteKit
+
+/// A user's file tree in SQLite. Functions run on the caller's connection,
+/// inside the caller's transaction; only live nodes (state 0) are found.
+public enum TreeRepository {
+    // MARK: Reading
+
+    /// The user's root directory, created on first use.
+    public static func root(of userId: Int64, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+        if let root = try db.queryRow(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.parent_id IS NULL", userId
+        ) {
+            return try FileNode(row: root)
+        }
+        guard !db.isReadOnly else { throw PanError.fileNotFound }
+        try db.run(
+            """
+            INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, lft, rgt, atime, ctime, mtime)
+            VALUES (?, ?, NULL, '', '/', ?, 1, '', ?, 0, ?, ?, ?, ?, ?)
+            """,
+            RandomID.hex32(), userId, PanPath.pathId("/"), MimeType.directory,
+            IntervalAllocator.rootLeft, IntervalAllocator.rootRight, now, now, now
+        )
+        return try node(id: db.lastInsertRowID, on: db)!
+    }
+
+    public static func node(id: Int64, on db: Connection) throws -> FileNode? {
+        try db.queryRow("SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.id = ?", id).map(FileNode.init(row:))
+    }
+
+    /// A live node by its normalized path (`/` is the root), via the pathId index.
+    public static func node(userId: Int64, path: String, on db: Connection) throws -> FileNode? {
+        if path == PanPath.root { return try root(of: userId, on: db) }
+        return try db.queryRow(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.state = 0",
+            userId, PanPath.pathId(path)
+        ).map(FileNode.init(row:))
+    }
+
+    /// A live node by uuid; another user's node is simply not found.
+    public static func node(userId: Int64, uuid: String, on db: Connection) throws -> FileNode? {
+        try db.queryRow(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.state = 0",
+            uuid.lowercased(), userId
+        ).map(FileNode.init(row:))
+    }
+
+    public static func child(of parentId: Int64, named name: String, on db: Connection) throws -> FileNode? {
+        try db.queryRow(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.parent_id = ? AND n.name = ? AND n.state = 0",
+            parentId, name
+        ).map(FileNode.init(row:))
+    }
+
+    // MARK: Writing
+
+    /// `mkdir -p`: the directory at `path`, creating what is missing.
+    /// A file anywhere on the way is `NOT_A_DIRECTORY`.
+    public static func directory(userId: Int64, path: String, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+        if let existing = try node(userId: userId, path: path, on: db) {
+            guard existing.isDirectory else { throw PanError.notADirectory }
+            return existing
+        }
+        var current = try root(of: userId, on: db, now: now)
+        for segment in PanPath.segments(of: path) {
+            if let next = try child(of: current.id, named: segment, on: db) {
+                guard next.isDirectory else { throw PanError.notADirectory }
+                current = next
+            } else {
+                current = try insert(
+                    userId: userId, parent: current, name: segment, kind: .directory,
+                    size: 0, mime: MimeType.directory, storeHash: nil, on: db, now: now
+                )
+            }
+        }
+        return current
+    }
+
+    /// Inserts one node under `parent`. The unique index on live names
+    /// turns a duplicate into `FILE_AREADY_EXISTS`, whatever the code above did.
+    public static func insert(
+        userId: Int64, parent: FileNode, name: String, kind: FileNode.Kind, size: Int64, mime: String,
+        storeHash: String?, on db: Connection, now: Int64 = Millis.now()
+    ) throws -> FileNode {
+        guard parent.isDirectory else { throw PanError.notADirectory }
+        let (lft, rgt) = try IntervalAllocator.allocate(parentId: parent.id, isDirectory: kind == .directory, on: db)
+        let path = PanPath.join(parent.path, name)
+        do {
+            try db.run(
+                """
+                INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, store_hash,
+                                   lft, rgt, atime, ctime, mtime)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                RandomID.hex32(), userId, parent.id, name, path, PanPath.pathId(path), kind.rawValue,
+                kind == .file ? PanPath.ext(of: name) : "", mime, size, storeHash, lft, rgt, now, now, now
+            )
+        } catch let error as SQLiteError where error.isUniqueViolation {
+            throw PanError.fileAlreadyExists
+        }
+        return try node(id: db.lastInsertRowID, on: db)!
+    }
+
+    /// Replaces a file's content: same uuid, `version` + 1.
+    public static func replaceContent(
+        of file: FileNode, storeHash: String, size: Int64, mime: String, on db: Connection, now: Int64 = Millis.now()
+    ) throws -> FileNode {
+        try db.run(
+            "UPDATE nodes SET store_hash = ?, size = ?, mime = ?, version = version + 1, mtime = ?, atime = ? WHERE id = ?",
+            storeHash, size, mime, now, now, file.id
+        )
+        return try node(id: file.id, on: db)!
+    }
+
+    /// The first free `name (n).ext` in a directory, for the `rename` policy.
+    public static func freeName(in parentId: Int64, for name: String, on db: Connection) throws -> String {
+        if try child(of: parentId, named: name, on: db) == nil { return name }
+        var n = 1
+        while true {
+            let candidate = PanPath.numbered(name, n)
+            if try child(of: parentId, named: candidate, on: db) == nil { return candidate }
+            n += 1
+        }
+    }
+
+    /// Counts the live nodes of a user (for stats and tests).
+    public static func count(userId: Int64, on db: Connection) throws -> Int64 {
+        try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND state = 0", userId) ?? 0
+    }
+}

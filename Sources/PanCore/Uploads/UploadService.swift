@@ -1,0 +1,150 @@
+import Foundation
+import SQLiteKit
+import WCS
+
+/// `POST /v1/store/token`: resolves the target by the seed's rules, then
+/// either creates the file at once (instant upload) or opens an upload session
+/// and signs a WCS token for it.
+public struct UploadService: Sendable {
+    public let database: DatabasePool
+    public let settings: UploadSettings
+
+    public init(database: DatabasePool, settings: UploadSettings) {
+        self.database = database
+        self.settings = settings
+    }
+
+    public struct TokenRequest: Sendable {
+        public var name = ""
+        public var hash = ""
+        /// uuid of the target directory; `""` and `"/"` are the root.
+        public var parent = ""
+        public var path = ""
+        public var originalFilename = ""
+        public var conflict: ConflictPolicy = .fail
+        public var size: Int64?
+        public init() {}
+    }
+
+    public struct Grant: Sendable, Equatable {
+        public var token: String
+        public var uploadURL: String
+        public var name: String
+        /// uuid of the directory the file goes to.
+        public var parent: String
+        public var path: String
+        public var sessionId: String
+        public var policy: PutPolicy
+    }
+
+    public enum Outcome: Sendable {
+        case instant(FileNode)
+        case upload(Grant)
+    }
+
+    public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> Outcome {
+        let settings = self.settings
+        return try await database.write { db in
+            let now = Millis.now()
+            let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
+            // Rule 4: `path` names an existing file holding this very content: nothing to create.
+            if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
+                return .instant(rule4File)
+            }
+            let target = try FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
+            if !request.hash.isEmpty, let stored = try StoreObjectRepository.find(hash: request.hash, on: db),
+               request.size == nil || request.size == stored.size {
+                return .instant(try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now))
+            }
+            return .upload(try openSession(userId: userId, request, requestedName: name, target: target, settings: settings, on: db, now: now))
+        }
+    }
+
+    private func openSession(
+        userId: Int64, _ request: TokenRequest, requestedName: String, target: FilePlacement.Target, settings: UploadSettings,
+        on db: Connection, now: Int64
+    ) throws -> Grant {
+        guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
+        let freed = target.replacing?.size ?? 0
+        let remaining = user.spaceCapacity - user.spaceUsed + freed
+        if let size = request.size, size > remaining { throw PanError.quotaExceeded }
+        if remaining <= 0, request.size != 0 { throw PanError.quotaExceeded }
+        let sizeLimit = request.size ?? remaining
+        let sessionId = RandomID.hex32()
+        // Opaque: never derived from the user's path or name.
+        let objectKey = "pan/" + RandomID.hex32()
+        let deadline = settings.deadline(now: now, declaredSize: request.size)
+        try UploadSessionRepository.create(
+            id: sessionId, userId: userId, dirPath: target.directory.path, // `rename` picks its free name again when the callback lands.
+            name: request.conflict == .rename ? requestedName : target.name,
+            conflict: request.conflict, declaredSize: request.size, declaredHash: request.hash.isEmpty ? nil : request.hash,
+            sizeLimit: sizeLimit, bucket: settings.bucket, objectKey: objectKey, deadline: deadline, on: db, now: now
+        )
+        let policy = PutPolicy(
+            scope: settings.bucket,
+            deadline: deadline,
+            overwrite: 0,
+            // fsizeLimit 0 means "no limit" to WCS: a zero-byte upload gets 1.
+            fsizeLimit: max(1, sizeLimit),
+            saveKey: objectKey,
+            callbackUrl: settings.callbackURL,
+            callbackBody: UploadSettings.callbackBody(userId: userId, sessionId: sessionId)
+        )
+        guard let credentials = settings.credentials.first else { throw PanError.internalError("no WCS keys configured") }
+        return Grant(
+            token: UploadToken.make(policy: policy, credentials: credentials),
+            uploadURL: settings.uploadURL,
+            name: target.name,
+            parent: target.directory.uuid,
+            path: PanPath.join(target.directory.path, target.name),
+            sessionId: sessionId,
+            policy: policy
+        )
+    }
+
+    /// The seed's four rules (`api.md` §5), plus `parent` uuid addressing.
+    /// Returns the directory (created if missing), the file name, and — for
+    /// rule 4 on an existing file — that file.
+    func resolve(userId: Int64, _ request: TokenRequest, on db: Connection, now: Int64) throws
+        -> (FileNode, String, FileNode?)
+    {
+        let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let original = request.originalFilename.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !name.isEmpty { try PanPath.validateName(name) }
+        if !original.isEmpty, name.isEmpty { try PanPath.validateName(original) }
+
+        // `parent` names the base directory; `path`, when also given, is taken inside it.
+        var base = PanPath.root
+        let parentRef = request.parent.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !parentRef.isEmpty, parentRef != "/" {
+            guard let parent = try TreeRepository.node(userId: userId, uuid: parentRef, on: db), parent.isDirectory else {
+                throw PanError.fileNotFound
+            }
+            base = parent.path
+        }
+        let relative = try PanPath.validated(request.path)
+        let path = relative == PanPath.root ? base : PanPath.normalize(base + relative)
+        let pathGiven = path != PanPath.root
+
+        if !name.isEmpty {
+            // Rule 1 (and `name` alone: the base directory).
+            return (try TreeRepository.directory(userId: userId, path: path, on: db, now: now), name, nil)
+        }
+        if !pathGiven {
+            // Rules 2 and 3.
+            let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
+            return (try TreeRepository.directory(userId: userId, path: PanPath.root, on: db, now: now), fileName, nil)
+        }
+        // Rule 4.
+        if let existing = try TreeRepository.node(userId: userId, path: path, on: db) {
+            if existing.isDirectory {
+                let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
+                return (existing, fileName, nil)
+            }
+            let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), on: db, now: now)
+            return (directory, existing.name, existing)
+        }
+        let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), on: db, now: now)
+        return (directory, PanPath.lastSegment(of: path), nil)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import SQLiteKit
+
+/// What to do when the target name is taken by a file.
+public enum ConflictPolicy: String, Sendable, Codable, CaseIterable {
+    case fail, overwrite, rename
+}
+
+/// One issued upload token, waiting for its callback.
+public struct UploadSession: Sendable, Equatable, Codable {
+    public enum State: String, Sendable, Codable { case pending, done, failed, expired }
+
+    public var id: String
+    public var userId: Int64
+    public var dirPath: String
+    public var name: String
+    public var conflict: ConflictPolicy
+    public var declaredSize: Int64?
+    public var declaredHash: String?
+    public var sizeLimit: Int64
+    public var bucket: String
+    public var objectKey: String
+    public var deadline: Int64
+    public var state: State
+    public var resultNodeId: Int64?
+    public var resultJSON: String?
+    public var failureCode: String?
+    public var created: Int64
+    public var completed: Int64?
+
+    init(row: Row) throws {
+        id = try row.string("id")
+        userId = try row.int64("user_id")
+        dirPath = try row.string("dir_path")
+        name = try row.string("name")
+        conflict = ConflictPolicy(rawValue: try row.string("conflict")) ?? .fail
+        declaredSize = try row.optionalInt64("declared_size")
+        declaredHash = try row.optionalString("declared_hash")
+        sizeLimit = try row.int64("size_limit")
+        bucket = try row.string("bucket")
+        objectKey = try row.string("object_key")
+        deadline = try row.int64("deadline")
+        state = State(rawValue: try row.string("state")) ?? .pending
+        resultNodeId = try row.optionalInt64("result_node_id")
+        resultJSON = try row.optionalString("result_json")
+        failureCode = try row.optionalString("failure_code")
+        created = try row.int64("created")
+        completed = try row.optionalInt64("completed")
+    }
+}
+
+public enum UploadSessionRepository {
+    public static func create(
+        id: String, userId: Int64, dirPath: String, name: String, conflict: ConflictPolicy,
+        declaredSize: Int64?, declaredHash: String?, sizeLimit: Int64, bucket: String, objectKey: String,
+        deadline: Int64, on db: Connection, now: Int64 = Millis.now()
+    ) throws {
+        try db.run(
+            """
+            INSERT INTO upload_sessions (id, user_id, dir_path, name, conflict, declared_size, declared_hash,
+                                         size_limit, bucket, object_key, deadline, created)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            id, userId, dirPath, name, conflict.rawValue, declaredSize, declaredHash, sizeLimit, bucket, objectKey,
+            deadline, now
+        )
+    }
+
+    public static func find(id: String, on db: Connection) throws -> UploadSession? {
+        try db.queryRow("SELECT * FROM upload_sessions WHERE id = ?", id).map(UploadSession.init(row:))
+    }
+
+    public static func find(objectKey: String, on db: Connection) throws -> UploadSession? {
+        try db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", objectKey).map(UploadSession.init(row:))
+    }
+
+    public static func markDone(id: String, nodeId: Int64, resultJSON: String, on db: Connection, now: Int64 = Millis.now()) throws {
+        try db.run(
+            "UPDATE upload_sessions SET state = 'done', result_node_id = ?, result_json = ?, completed = ? WHERE id = ?",
+            nodeId, resultJSON, now, id
+        )
+    }
+
+    public static func markFailed(id: String, error: PanError, on db: Connection, now: Int64 = Millis.now()) throws {
+        try db.run(
+            "UPDATE upload_sessions SET state = 'failed', failure_code = ?, result_json = ?, completed = ? WHERE id = ?",
+            error.code, "\(error.statusCode)|\(error.message)", now, id
+        )
+    }
+
+    /// Marks pending sessions whose deadline (plus grace) has passed as expired.
+    @discardableResult
+    public static func expire(before cutoff: Int64, on db: Connection, now: Int64 = Millis.now()) throws -> Int {
+        try db.run(
+            "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE state = 'pending' AND deadline < ?",
+            now, cutoff
+        )
+    }
+
+    public static func list(state: UploadSession.State?, limit: Int, on db: Connection) throws -> [UploadSession] {
+        if let state {
+            return try db.query(
+                "SELECT * FROM upload_sessions WHERE state = ? ORDER BY created DESC LIMIT ?", state.rawValue, limit
+            ).map(UploadSession.init(row:))
+        }
+        return try db.query("SELECT * FROM upload_sessions ORDER BY created DESC LIMIT ?", limit).map(UploadSession.init(row:))
+    }
+
+    public static func countByState(on db: Connection) throws -> [String: Int64] {
+        var counts: [String: Int64] = [:]
+        for row in try db.query("SELECT state, COUNT(*) AS n FROM upload_sessions GROUP BY state") {
+            counts[try row.string("state")] = try row.int64("n")
+        }
+        return counts
+    }
+}
+
+extension UploadSession {
+    /// The refusal a failed session answered with, replayed to retries.
+    public var recordedFailure: PanError? {
+        guard state == .failed, let failureCode else { return nil }
+        let parts = (resultJSON ?? "").split(separator: "|", maxSplits: 1).map(String.init)
+        let status = parts.first.flatMap { Int($0) } ?? 409
+        return PanError(status: status, code: failureCode, parts.count > 1 ? parts[1] : failureCode)
+    }
+}

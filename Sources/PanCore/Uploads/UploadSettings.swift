@@ -1,0 +1,44 @@
+import WCS
+
+/// How Pan issues upload tokens: bucket, keys, where uploads and callbacks go.
+public struct UploadSettings: Sendable {
+    public var bucket: String
+    /// The first pair signs tokens; every pair is accepted on callbacks.
+    public var credentials: [Credentials]
+    /// Where clients send bytes (WCS's upload host, or Pan's own endpoint).
+    public var uploadURL: String
+    /// The absolute URL WCS calls back (the public base URL + callback path).
+    public var callbackURL: String
+    /// Token lifetime for small uploads, milliseconds.
+    public var tokenTTL: Int64
+    /// Extra lifetime per declared byte: a slow uploader still finishes a large file.
+    public var minimumUploadBytesPerSecond: Int64
+    /// How long after its deadline a session still takes its callback (WCS may be mid-retry).
+    public var callbackGrace: Int64
+
+    public init(
+        bucket: String, credentials: [Credentials], uploadURL: String, callbackURL: String,
+        tokenTTL: Int64 = 3_600_000, minimumUploadBytesPerSecond: Int64 = 256 * 1024, callbackGrace: Int64 = 600_000
+    ) {
+        self.bucket = bucket
+        self.credentials = credentials
+        self.uploadURL = uploadURL
+        self.callbackURL = callbackURL
+        self.tokenTTL = tokenTTL
+        self.minimumUploadBytesPerSecond = minimumUploadBytesPerSecond
+        self.callbackGrace = callbackGrace
+    }
+
+    func deadline(now: Int64, declaredSize: Int64?) -> Int64 {
+        let extra = (declaredSize ?? 0) / max(1, minimumUploadBytesPerSecond) * 1000
+        return now + tokenTTL + extra
+    }
+
+    /// The seed's callback body, carrying the user and the session: nothing
+    /// secret, since an uploader can read the policy.
+    static func callbackBody(userId: Int64, sessionId: String) -> String {
+        "size=$(fsize)&hash=$(hash)&key=$(key)&mimeType=$(mimeType)&ip=$(ip)&avinfo=$(avinfo)&bucket=$(bucket)"
+            + "&url=@qzyurlstart$(url)@qzyurlend&userId=\(userId)&session=\(sessionId)"
+            + "&fileName=@qzyfilestart$(fname)@qzyfileend"
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Logging
+import PanCore
+import ServiceLifecycle
+
+public typealias PanApplication = Application<RouterResponder<AppRequestContext>>
+
+/// Composes Pan: services, routes, middleware, background services.
+public func buildApplication(_ configuration: PanConfiguration, logger: Logger) async throws -> (PanApplication, PanServices) {
+    let services = try await PanServices.open(configuration)
+    if configuration.callbackCheck == .off {
+        logger.warning("callback verification is OFF (PAN_CALLBACK_CHECK=off): anyone who knows a session id can complete it")
+    }
+    if (configuration.callbackCheck == .ip || configuration.callbackCheck == .both) && configuration.callbackAllowlist.isEmpty {
+        logger.warning("callback IP allowlist is empty: every callback will be refused")
+    }
+    let router = buildRouter(services)
+    let sweeper = SessionSweeper(callbacks: services.callbacks, interval: configuration.sweepInterval, logger: logger)
+    let app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pan"),
+        services: [sweeper],
+        logger: logger
+    )
+    return (app, services)
+}
+
+func buildRouter(_ services: PanServices) -> Router<AppRequestContext> {
+    let configuration = services.configuration
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: RequestLogMiddleware())
+    router.add(middleware: CORSMiddleware(
+        allowOrigin: .originBased,
+        allowHeaders: [.accept, .authorization, .contentType, .origin, .token, .qingzhenToken, .uploadBatch, .key, .requestId],
+        allowMethods: [.get, .post, .head, .options],
+        exposedHeaders: ["Authorization", "Qingzhen-Token", "X-Request-Id", "Content-Disposition", "Content-Range"],
+        maxAge: .seconds(86400)
+    ))
+    let authenticator = Authenticator(tokens: services.tokens, database: services.database)
+    let metrics = PanMetrics()
+    let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
+
+    router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+    UserController(database: services.database, authenticator: authenticator, passwords: services.passwords)
+        .addRoutes(to: router)
+    TokenController(uploads: services.uploads, authenticator: authenticator, metrics: metrics)
+        .addRoutes(to: router)
+    CallbackController(
+        service: services.callbacks, configuration: configuration, credentials: services.credentials,
+        clientAddress: clientAddress, allowlist: IPMatcher(configuration.callbackAllowlist), metrics: metrics
+    ).addRoutes(to: router)
+    return router
+}

@@ -1,0 +1,102 @@
+import Foundation
+import WCS
+
+/// Everything Pan is configured with. Defaults run with zero setup; the CLI
+/// fills this from flags, then `PAN_*` environment variables.
+public struct PanConfiguration: Sendable {
+    public var dataDirectory = "./pan-data"
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The URL clients and WCS reach Pan at (behind a proxy: the proxy's).
+    /// Used for `callbackUrl`, the local `uploadUrl`, download links and callback
+    /// signature checks — never rebuilt from request headers.
+    public var publicBaseURL: String?
+    public var bucket = "pan"
+    /// WCS key pairs; empty: a local pair is generated and kept in the data directory.
+    public var wcsKeys: [Credentials] = []
+    /// An external WCS upload host; nil: Pan's own local upload endpoint.
+    public var uploadURL: String?
+    /// Where external WCS serves objects (`downloadAddress`); nil with the local endpoint.
+    public var downloadDomain: String?
+    /// HS256 secret for session tokens; nil: generated at first start, kept in the data directory.
+    public var jwtSecret: String?
+    public var sessionTokenLifetime: TimeInterval = 7 * 24 * 3600
+    public var callbackPath = "/v1/callback/ws/post"
+    public var callbackCheck: CallbackCheck = .signature
+    /// IPs or CIDR ranges callbacks may come from (with `.ip` or `.both`).
+    public var callbackAllowlist: [String] = []
+    /// Peers whose `X-Forwarded-For` / `X-Real-IP` are believed.
+    public var trustedProxies: [String] = []
+    public var uploadTokenTTL: TimeInterval = 3600
+    public var passwordRounds = 210_000
+    public var readerCount = 4
+    /// How often expired upload sessions are swept.
+    public var sweepInterval: TimeInterval = 60
+
+    public enum CallbackCheck: String, Sendable, CaseIterable {
+        case signature, ip, both
+        /// Only by explicit configuration; logged as a warning at start.
+        case off
+    }
+
+    public init() {}
+
+    public var effectivePublicBaseURL: String {
+        var base = publicBaseURL ?? "http://\(host):\(port)"
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    public var callbackURL: String { effectivePublicBaseURL + callbackPath }
+    public var usesLocalUploadEndpoint: Bool { uploadURL == nil }
+    public var effectiveUploadURL: String { uploadURL ?? effectivePublicBaseURL }
+
+    /// Applies `PAN_*` variables over the current values.
+    public mutating func apply(environment: [String: String]) throws {
+        if let v = environment["PAN_DATA_DIR"] { dataDirectory = v }
+        if let v = environment["PAN_HOST"] { host = v }
+        if let v = environment["PAN_PORT"] {
+            guard let port = Int(v), (0...65535).contains(port) else { throw ConfigurationError("PAN_PORT must be a port number") }
+            self.port = port
+        }
+        if let v = environment["PAN_PUBLIC_URL"] { publicBaseURL = v }
+        if let v = environment["PAN_BUCKET"] { bucket = v }
+        if let v = environment["PAN_WCS_KEYS"] { wcsKeys = try Self.parseKeys(v) }
+        if let v = environment["PAN_UPLOAD_URL"], !v.isEmpty { uploadURL = v }
+        if let v = environment["PAN_DOWNLOAD_DOMAIN"], !v.isEmpty { downloadDomain = v }
+        if let v = environment["PAN_JWT_SECRET"], !v.isEmpty { jwtSecret = v }
+        if let v = environment["PAN_CALLBACK_PATH"] { callbackPath = v }
+        if let v = environment["PAN_CALLBACK_CHECK"] {
+            guard let check = CallbackCheck(rawValue: v) else {
+                throw ConfigurationError("PAN_CALLBACK_CHECK must be one of signature, ip, both, off")
+            }
+            callbackCheck = check
+        }
+        if let v = environment["PAN_CALLBACK_ALLOW"] { callbackAllowlist = Self.list(v) }
+        if let v = environment["PAN_TRUSTED_PROXIES"] { trustedProxies = Self.list(v) }
+        if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
+            guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }
+            uploadTokenTTL = ttl
+        }
+    }
+
+    /// `AK:SK[,AK:SK…]`.
+    public static func parseKeys(_ text: String) throws -> [Credentials] {
+        try list(text).map { pair in
+            let parts = pair.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ConfigurationError("WCS keys must be AK:SK pairs separated by commas")
+            }
+            return Credentials(accessKey: String(parts[0]), secretKey: String(parts[1]))
+        }
+    }
+
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import PanCore
+import SQLiteKit
+import WCS
+
+/// The composition root's parts: one database pool and the services over it.
+/// Built once per process; the HTTP layer and tests both use it.
+public struct PanServices: Sendable {
+    public let configuration: PanConfiguration
+    public let database: DatabasePool
+    public let credentials: [Credentials]
+    public let uploadSettings: UploadSettings
+    public let uploads: UploadService
+    public let callbacks: CallbackService
+    public let passwords: PasswordHasher
+    let tokens: SessionTokens
+
+    public static func open(_ configuration: PanConfiguration) async throws -> PanServices {
+        let database = try PanDatabase.open(
+            dataDirectory: configuration.dataDirectory, readerCount: configuration.readerCount
+        )
+        let credentials = configuration.wcsKeys.isEmpty
+            ? [try Secrets.localWCSKeys(dataDirectory: configuration.dataDirectory)]
+            : configuration.wcsKeys
+        let settings = UploadSettings(
+            bucket: configuration.bucket,
+            credentials: credentials,
+            uploadURL: configuration.effectiveUploadURL,
+            callbackURL: configuration.callbackURL,
+            tokenTTL: Int64(configuration.uploadTokenTTL * 1000)
+        )
+        let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
+        return PanServices(
+            configuration: configuration,
+            database: database,
+            credentials: credentials,
+            uploadSettings: settings,
+            uploads: UploadService(database: database, settings: settings),
+            callbacks: CallbackService(database: database, settings: settings),
+            passwords: PasswordHasher(rounds: configuration.passwordRounds),
+            tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime)
+        )
+    }
+
+    /// A session token for a user, as login would issue (CLI and tests).
+    public func issueSessionToken(for user: User) async throws -> String {
+        try await tokens.issue(for: user)
+    }
+}

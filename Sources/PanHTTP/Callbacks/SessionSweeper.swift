@@ -1,0 +1,26 @@
+import Foundation
+import Logging
+import PanCore
+import ServiceLifecycle
+
+/// Marks upload sessions past their deadline (plus grace) expired, on a timer,
+/// for as long as the server runs.
+struct SessionSweeper: Service {
+    let callbacks: CallbackService
+    let interval: TimeInterval
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let expired = try await callbacks.sweep()
+                    if expired > 0 { logger.info("expired upload sessions", metadata: ["count": "\(expired)"]) }
+                } catch {
+                    logger.error("session sweep failed", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: .seconds(interval))
+            }
+        }
+    }
+}

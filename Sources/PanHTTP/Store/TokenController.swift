@@ -1,0 +1,68 @@
+import Hummingbird
+import PanCore
+import WCS
+
+/// `POST /v1/store/token` — the seed's endpoint.
+struct TokenController {
+    let uploads: UploadService
+    let authenticator: Authenticator
+    let metrics: PanMetrics
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/v1/store/token", use: token)
+    }
+
+    /// The token reply: deliberately without `uuid` and `storeId`, which is how
+    /// clients tell it from an instant upload (`api.md` §4).
+    struct GrantDTO: Encodable {
+        let token: String
+        let uploadUrl: String
+        let type = 0
+        let version = 1
+        let name: String
+        let parent: String
+        let path: String
+        let userId: Int64
+    }
+
+    @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var request = request
+        let body = try await JSONBody.read(&request, context: context)
+        let session = try await authenticator.authenticate(request, body: body)
+        let tokenRequest = try Self.tokenRequest(from: body)
+        switch try await uploads.requestToken(userId: session.user.id, tokenRequest) {
+        case .instant(let node):
+            metrics.instantUploads.increment()
+            return try Reply.ok(node, token: session.refreshedToken)
+        case .upload(let grant):
+            metrics.tokensIssued.increment()
+            let dto = GrantDTO(
+                token: grant.token, uploadUrl: grant.uploadURL, name: grant.name, parent: grant.parent,
+                path: grant.path, userId: session.user.id
+            )
+            return try Reply.ok(dto, token: session.refreshedToken)
+        }
+    }
+
+    /// Every client's shape (`api.md` §5): `hash`/`fileHash`, `override`/`rewrite`,
+    /// plus Pan's `conflict` and `size`.
+    static func tokenRequest(from body: JSONBody) throws(PanError) -> UploadService.TokenRequest {
+        var request = UploadService.TokenRequest()
+        request.name = try body.string("name") ?? ""
+        request.hash = (try body.string("hash", "fileHash") ?? "").trimmingCharacters(in: .whitespaces)
+        request.parent = try body.string("parent", "parentUuid") ?? ""
+        request.path = try body.string("path") ?? ""
+        request.originalFilename = try body.string("originalFilename", "filename") ?? ""
+        request.size = try body.int("size", "fileSize")
+        if let size = request.size, size < 0 { throw .invalidField("size", "must not be negative") }
+        if let conflict = try body.string("conflict"), !conflict.isEmpty {
+            guard let policy = ConflictPolicy(rawValue: conflict.lowercased()) else {
+                throw .invalidField("conflict", "must be fail, overwrite or rename")
+            }
+            request.conflict = policy
+        } else if try body.flag("override", "rewrite") == true {
+            request.conflict = .overwrite
+        }
+        return request
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PanCore
+
+/// `api.md` §2: every reply, errors included, is
+/// `{status, success, code, message, result, token}`.
+struct Envelope<Result: Encodable>: Encodable {
+    var status: Int
+    var success: Bool
+    var code: String
+    var message: String
+    var result: Result?
+    var token: String?
+
+    enum CodingKeys: String, CodingKey { case status, success, code, message, result, token }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(status, forKey: .status)
+        try c.encode(success, forKey: .success)
+        try c.encode(code, forKey: .code)
+        try c.encode(message, forKey: .message)
+        // `result` is always there, null on errors.
+        if let result { try c.encode(result, forKey: .result) } else { try c.encodeNil(forKey: .result) }
+        if let token { try c.encode(token, forKey: .token) }
+    }
+}
+
+/// An empty `result` payload.
+struct NoResult: Encodable {
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encodeNil()
+    }
+}
+
+enum Reply {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func json(_ data: Data, status: HTTPResponse.Status, headers extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// A success envelope; with a token, also in `Qingzhen-Token` and `Authorization`
+    /// (the Android app reads only the headers).
+    static func ok<T: Encodable>(_ result: T, token: String?) throws -> Response {
+        let data = try encoder.encode(Envelope(status: 200, success: true, code: "OK", message: "", result: result, token: token))
+        var headers: HTTPFields = [:]
+        if let token {
+            headers[.qingzhenToken] = token
+            headers[.authorization] = "Bearer \(token)"
+        }
+        return json(data, status: .ok, headers: headers)
+    }
+
+    static func error(_ error: PanError, httpStatus: HTTPResponse.Status? = nil) -> Response {
+        let status = httpStatus ?? HTTPResponse.Status(code: error.statusCode)
+        let envelope = Envelope<NoResult>(
+            status: status.code, success: false, code: error.code, message: error.message, result: nil, token: nil
+        )
+        let data = (try? encoder.encode(envelope)) ?? Data(#"{"success":false,"status":500,"code":"INTERNAL_ERROR"}"#.utf8)
+        return json(data, status: status)
+    }
+}
+
+extension HTTPField.Name {
+    static let qingzhenToken = Self("Qingzhen-Token")!
+    static let token = Self("Token")!
+    static let requestId = Self("X-Request-Id")!
+    static let uploadBatch = Self("UploadBatch")!
+    static let forwardedFor = Self("X-Forwarded-For")!
+    static let realIP = Self("X-Real-IP")!
+    static let key = Self("Key")!
+}

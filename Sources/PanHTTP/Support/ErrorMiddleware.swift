@@ -1,0 +1,44 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Logging
+import PanCore
+import SQLiteKit
+
+/// Outermost middleware: every failure leaves as the envelope with a code.
+/// Anything unexpected is logged and answered 500 (or 503 for a busy
+/// database), never a dropped connection or an HTML page.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return Self.render(error, logger: context.logger)
+        }
+    }
+
+    static func render(_ error: any Error, logger: Logger) -> Response {
+        switch error {
+        case let error as PanError:
+            if error.statusCode >= 500 { logger.error("request failed", metadata: ["error": "\(error)"]) }
+            return Reply.error(error)
+        case let error as SQLiteError where error.isBusy:
+            logger.error("database busy", metadata: ["error": "\(error)"])
+            return Reply.error(.unavailable)
+        case is NIOTooManyBytesError:
+            return Reply.error(.bodyTooLarge)
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: return Reply.error(.routeNotFound)
+            case .methodNotAllowed: return Reply.error(PanError(status: 405, code: "METHOD_NOT_ALLOWED", "use POST"))
+            case .contentTooLarge: return Reply.error(.bodyTooLarge)
+            default:
+                return Reply.error(PanError(status: error.status.code, code: "HTTP_\(error.status.code)", error.body ?? error.status.reasonPhrase))
+            }
+        default:
+            logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            return Reply.error(.internalError())
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import PanCore
+
+/// A request's fields, read leniently as the real clients need (`api.md` §1):
+/// an empty body or `""` is `{}`, flags arrive as `true`/`1`/`"yes"`/`"flase"`,
+/// numbers as strings. Types that can't mean the field (an object where a
+/// name goes) are a 400 with `INVALID_FIELD`.
+struct JSONBody {
+    private(set) var fields: [String: Any]
+
+    init(fields: [String: Any]) { self.fields = fields }
+
+    static func read(_ request: inout Request, context: some RequestContext) async throws -> JSONBody {
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        let data = Data(buffer: buffer)
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        if contentType.hasPrefix("application/x-www-form-urlencoded") {
+            return JSONBody(fields: FormFields.parse(data))
+        }
+        return try parse(data)
+    }
+
+    static func parse(_ data: Data) throws(PanError) -> JSONBody {
+        let trimmed = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty || trimmed == "\"\"" || trimmed == "null" { return JSONBody(fields: [:]) }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])
+        } catch {
+            throw .invalidJSON("the body is not valid JSON")
+        }
+        if let string = object as? String, string.isEmpty { return JSONBody(fields: [:]) }
+        guard let dictionary = object as? [String: Any] else { throw .invalidJSON("the body must be a JSON object") }
+        return JSONBody(fields: dictionary)
+    }
+
+    private func first(_ keys: [String]) -> (String, Any)? {
+        for key in keys {
+            if let value = fields[key], !(value is NSNull) { return (key, value) }
+        }
+        return nil
+    }
+
+    func has(_ key: String) -> Bool { fields[key] != nil && !(fields[key] is NSNull) }
+
+    /// A string field (numbers are taken as their text).
+    func string(_ keys: String...) throws(PanError) -> String? {
+        guard let (key, value) = first(keys) else { return nil }
+        switch value {
+        case let s as String: return s
+        case let n as NSNumber where !Self.isBool(n): return n.stringValue
+        default: throw .invalidField(key, "expected a string")
+        }
+    }
+
+    /// A flag: true/1/"1"/"true"/"yes"/"on" or false/0/"0"/"false"/"no"/"off"/""
+    /// (and the string "flase" one client sends for false).
+    func flag(_ keys: String...) throws(PanError) -> Bool? {
+        guard let (key, value) = first(keys) else { return nil }
+        switch value {
+        case let n as NSNumber: return n.intValue != 0
+        case let s as String:
+            switch s.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "1", "true", "yes", "on", "y": return true
+            case "0", "false", "no", "off", "n", "", "flase", "null": return false
+            default: throw .invalidField(key, "expected a flag")
+            }
+        default: throw .invalidField(key, "expected a flag")
+        }
+    }
+
+    func int(_ keys: String...) throws(PanError) -> Int64? {
+        guard let (key, value) = first(keys) else { return nil }
+        switch value {
+        case let n as NSNumber where !Self.isBool(n):
+            let d = n.doubleValue
+            guard d.rounded() == d, abs(d) < 9.0e15 else { throw .invalidField(key, "expected an integer") }
+            return n.int64Value
+        case let s as String:
+            let t = s.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { return nil }
+            guard let v = Int64(t) else { throw .invalidField(key, "expected an integer") }
+            return v
+        default: throw .invalidField(key, "expected an integer")
+        }
+    }
+
+    /// A string or an array of strings (`remove`, `move`, `copy`).
+    func strings(_ keys: String...) throws(PanError) -> [String]? {
+        guard let (key, value) = first(keys) else { return nil }
+        switch value {
+        case let s as String: return [s]
+        case let a as [Any]:
+            var out: [String] = []
+            for item in a {
+                guard let s = item as? String else { throw .invalidField(key, "expected strings") }
+                out.append(s)
+            }
+            return out
+        default: throw .invalidField(key, "expected a string or an array of strings")
+        }
+    }
+
+    private static func isBool(_ n: NSNumber) -> Bool {
+        #if canImport(Darwin)
+        return CFGetTypeID(n) == CFBooleanGetTypeID()
+        #else
+        // JSON booleans come back as char-typed numbers; JSON integers never do.
+        return String(cString: n.objCType) == "c"
+        #endif
+    }
+}
+
+/// `application/x-www-form-urlencoded` fields (`+` is a space).
+enum FormFields {
+    static func parse(_ data: Data) -> [String: Any] {
+        var fields: [String: Any] = [:]
+        for pair in String(decoding: data, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = decode(parts[0])
+            guard !key.isEmpty else { continue }
+            fields[key] = parts.count == 2 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+
+    static func decode(_ text: Substring) -> String {
+        let plus = text.replacingOccurrences(of: "+", with: " ")
+        return plus.removingPercentEncoding ?? plus
+    }
+}

@@ -1,0 +1,153 @@
+import CSQLite
+import Foundation
+
+/// One SQLite connection. Not thread-safe on purpose: every connection is
+/// confined to one serial queue of a `DatabasePool` (or to one CLI task).
+public final class Connection {
+    let handle: OpaquePointer
+    public let path: String
+    public let isReadOnly: Bool
+    private var cache = StatementCache()
+
+    public struct Options: Sendable {
+        /// How long a connection waits for a lock held by another process.
+        public var busyTimeoutMilliseconds: Int32 = 5_000
+        public init() {}
+    }
+
+    public init(path: String, readOnly: Bool = false, options: Options = .init()) throws {
+        var handle: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+            | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        guard code == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open database"
+            if let handle { sqlite3_close_v2(handle) }
+            throw SQLiteError(extendedCode: code, message: "\(message) (\(path))")
+        }
+        self.handle = handle
+        self.path = path
+        self.isReadOnly = readOnly
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, options.busyTimeoutMilliseconds)
+        try execute("PRAGMA foreign_keys = ON")
+        if !readOnly {
+            try execute("PRAGMA journal_mode = WAL")
+            try execute("PRAGMA synchronous = NORMAL")
+        }
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    func lastError(sql: String? = nil) -> SQLiteError {
+        SQLiteError(
+            extendedCode: sqlite3_extended_errcode(handle),
+            message: String(cString: sqlite3_errmsg(handle)),
+            sql: sql
+        )
+    }
+
+    /// Runs one or more SQL statements without arguments (schema, pragmas).
+    public func execute(_ sql: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
+        if code != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(errorMessage)
+            throw SQLiteError(extendedCode: sqlite3_extended_errcode(handle), message: message, sql: sql)
+        }
+    }
+
+    /// Runs a cached prepared statement and returns all its rows.
+    @discardableResult
+    public func query(_ sql: String, _ arguments: any SQLiteBindable...) throws -> [Row] {
+        try query(sql, arguments: arguments)
+    }
+
+    public func query(_ sql: String, arguments: [any SQLiteBindable]) throws -> [Row] {
+        let statement = try cache.statement(for: sql, on: self)
+        defer { statement.reset() }
+        try statement.bind(arguments)
+        var rows: [Row] = []
+        while let row = try statement.step() { rows.append(row) }
+        return rows
+    }
+
+    /// The first row, or nil.
+    public func queryRow(_ sql: String, _ arguments: any SQLiteBindable...) throws -> Row? {
+        let statement = try cache.statement(for: sql, on: self)
+        defer { statement.reset() }
+        try statement.bind(arguments)
+        return try statement.step()
+    }
+
+    /// The first column of the first row as an integer (COUNT, MAX…), nil if NULL or no row.
+    public func scalar(_ sql: String, _ arguments: any SQLiteBindable...) throws -> Int64? {
+        let statement = try cache.statement(for: sql, on: self)
+        defer { statement.reset() }
+        try statement.bind(arguments)
+        guard let row = try statement.step() else { return nil }
+        if case .integer(let value) = row[0] { return value }
+        return nil
+    }
+
+    /// Runs a statement that returns no rows; returns the number of changed rows.
+    @discardableResult
+    public func run(_ sql: String, _ arguments: any SQLiteBindable...) throws -> Int {
+        try run(sql, arguments: arguments)
+    }
+
+    @discardableResult
+    public func run(_ sql: String, arguments: [any SQLiteBindable]) throws -> Int {
+        let statement = try cache.statement(for: sql, on: self)
+        defer { statement.reset() }
+        try statement.bind(arguments)
+        while try statement.step() != nil {}
+        return Int(sqlite3_changes(handle))
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    public enum TransactionKind: String, Sendable {
+        case deferred = "DEFERRED"
+        /// Takes the write lock at once, so a transaction never fails half-way
+        /// with SQLITE_BUSY when it upgrades from reading to writing.
+        case immediate = "IMMEDIATE"
+    }
+
+    /// Runs `body` in a transaction: commits on return, rolls back on throw.
+    public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
+        try execute("BEGIN \(kind.rawValue)")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// A savepoint inside the current transaction: undone alone if `body` throws.
+    public func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT pan_sp")
+        do {
+            let result = try body()
+            try execute("RELEASE pan_sp")
+            return result
+        } catch {
+            try? execute("ROLLBACK TO pan_sp")
+            try? execute("RELEASE pan_sp")
+            throw error
+        }
+    }
+
+    public func userVersion() throws -> Int {
+        Int(try scalar("PRAGMA user_version") ?? 0)
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+/// URL-safe base64 (`-` and `_`), as every WCS format uses it.
+public enum Base64URL {
+    /// Encodes with `=` padding, as Wangsu's SDKs do.
+    public static func encode<D: DataProtocol>(_ data: D) -> String {
+        Data(data).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+    }
+
+    public static func encode(_ string: String) -> String { encode(Data(string.utf8)) }
+
+    /// Decodes with or without padding, and also the standard alphabet.
+    public static func decode(_ string: some StringProtocol) -> Data? {
+        var text = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        text = text.trimmingCharacters(in: CharacterSet(charactersIn: "="))
+        let remainder = text.count % 4
+        if remainder == 1 { return nil }
+        if remainder > 0 { text += String(repeating: "=", count: 4 - remainder) }
+        return Data(base64Encoded: text)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// The callback body in the seed's format (`wcs.md` §2–3): `k=v&…`, with
+/// `url` and `fileName` wrapped in markers because they may contain `&` and `=`.
+public struct CallbackBody: Sendable, Equatable {
+    public static let urlStart = "@qzyurlstart", urlEnd = "@qzyurlend"
+    public static let fileStart = "@qzyfilestart", fileEnd = "@qzyfileend"
+
+    /// Every field, as text (markers removed, `url` decoded).
+    public var fields: [String: String]
+
+    public var size: Int64? { fields["size"].flatMap { Int64($0) } }
+    public var hash: String? { fields["hash"] }
+    public var key: String? { fields["key"] }
+    public var mimeType: String? { fields["mimeType"] }
+    public var ip: String? { fields["ip"] }
+    public var avinfo: String? { fields["avinfo"] }
+    public var bucket: String? { fields["bucket"] }
+    public var url: String? { fields["url"] }
+    public var userId: Int64? { fields["userId"].flatMap { Int64($0) } }
+    public var fileName: String? { fields["fileName"] }
+    public subscript(_ name: String) -> String? { fields[name] }
+
+    public enum ParseError: Error, Equatable, Sendable {
+        case empty
+        case unterminatedMarker(String)
+        case notUTF8
+    }
+
+    /// Parses what arrives on the wire: a form with one `callbackBody` field
+    /// (percent-encoded, trailing newline), or, tolerated, the bare template.
+    public static func parse(wire body: Data) throws(ParseError) -> CallbackBody {
+        guard let text = String(data: body, encoding: .utf8) else { throw .notUTF8 }
+        return try parse(template: unwrap(text))
+    }
+
+    /// The substituted template out of the form field, or the whole body decoded.
+    static func unwrap(_ text: String) -> String {
+        var inner: String
+        if text.hasPrefix("callbackBody=") {
+            var value = Substring(text.dropFirst("callbackBody=".count))
+            // A form field ends at an unencoded `&`; the field itself encodes its own.
+            if let amp = value.firstIndex(of: "&") { value = value[..<amp] }
+            inner = formDecode(value) ?? String(value)
+        } else {
+            inner = text.contains("%") ? (text.removingPercentEncoding ?? text) : text
+        }
+        while inner.hasSuffix("\n") || inner.hasSuffix("\r") || inner.hasSuffix("\r\n") { inner.removeLast() }
+        return inner
+    }
+
+    private static func formDecode(_ value: Substring) -> String? {
+        value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    /// Parses the substituted template: markers first, then `&` and the first `=`.
+    public static func parse(template: String) throws(ParseError) -> CallbackBody {
+        var rest = template
+        guard !rest.isEmpty else { throw .empty }
+        var fields: [String: String] = [:]
+        fields["fileName"] = try cutMarked(&rest, start: fileStart, end: fileEnd)
+        if let url = try cutMarked(&rest, start: urlStart, end: urlEnd) {
+            fields["url"] = decodeURL(url)
+        }
+        for pair in rest.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0])
+            guard !key.isEmpty, fields[key] == nil else { continue }
+            fields[key] = parts.count == 2 ? String(parts[1]) : ""
+        }
+        return CallbackBody(fields: fields)
+    }
+
+    /// Removes `start…end` (up to the last `end`) from `text` and returns what
+    /// was between, verbatim. The key before it (`fileName=`) stays, empty.
+    private static func cutMarked(_ text: inout String, start: String, end: String) throws(ParseError) -> String? {
+        guard let open = text.range(of: start) else {
+            if text.contains(end) { throw .unterminatedMarker(end) }
+            return nil
+        }
+        guard let close = text.range(of: end, options: .backwards, range: open.upperBound..<text.endIndex) else {
+            throw .unterminatedMarker(start)
+        }
+        let value = String(text[open.upperBound..<close.lowerBound])
+        text.replaceSubrange(open.lowerBound..<close.upperBound, with: "")
+        return value
+    }
+
+    /// The original server base64-decoded `url`; WCS sends it URL-safe base64.
+    static func decodeURL(_ value: String) -> String {
+        if value.contains("://") || value.isEmpty { return value }
+        if let data = Base64URL.decode(value), let decoded = String(data: data, encoding: .utf8),
+           decoded.contains("://") {
+            return decoded
+        }
+        return value
+    }
+}
+
+/// The magic variables WCS substitutes in `callbackBody`, `returnBody` and `saveKey`.
+public enum MagicVariables {
+    /// Replaces `$(name)` by `values[name]`; unknown variables become empty,
+    /// as WCS does for variables it has no value for.
+    public static func substitute(_ template: String, values: [String: String]) -> String {
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.range(of: "$(") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: ")") else {
+                out += rest[open.lowerBound...]
+                return out
+            }
+            let name = String(rest[open.upperBound..<close])
+            out += values[name] ?? ""
+            rest = rest[rest.index(after: close)...]
+        }
+        out += rest
+        return out
+    }
+
+    /// The form body WCS posts: one field, the substituted template
+    /// percent-encoded, with the trailing newline WCS adds.
+    public static func wireBody(for substituted: String) -> Data {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let encoded = (substituted + "\n").addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        return Data(("callbackBody=" + encoded).utf8)
+    }
+}

@@ -1,0 +1,38 @@
+import Crypto
+import Foundation
+
+/// An access key / secret key pair of the WCS account.
+public struct Credentials: Sendable, Equatable {
+    public let accessKey: String
+    public let secretKey: String
+
+    public init(accessKey: String, secretKey: String) {
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+    }
+
+    /// WCS's signature encoding: the HMAC-SHA1 digest written as 40 lowercase
+    /// hex characters, and those characters base64url-encoded (not the raw
+    /// digest, which is Qiniu's way).
+    public func sign(_ message: String) -> String {
+        sign(Data(message.utf8))
+    }
+
+    public func sign(_ message: Data) -> String {
+        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: Data(secretKey.utf8)))
+        let hex = mac.map { String(format: "%02x", $0) }.joined()
+        return Base64URL.encode(hex)
+    }
+}
+
+/// Compares two strings in time independent of where they differ.
+public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+    for i in 0..<max(x.count, y.count) {
+        let p = i < x.count ? x[i] : 0
+        let q = i < y.count ? y[i] : 0
+        difference |= p ^ q
+    }
+    return difference == 0
+}
