@@ -60,6 +60,7 @@ let package = Package(
                 "PanCore", "WCS", "SQLiteKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -76,7 +77,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "pan", dependencies: ["PanCLI"]),
+        .executableTarget(name: "pan", dependencies: ["PanCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "SQLiteKitTests", dependencies: ["SQLiteKit"]),
         .testTarget(name: "WCSTests", dependencies: ["WCS"]),
         .testTarget(

@@ -31,15 +31,17 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
 func buildRouter(_ services: PanServices) -> Router<AppRequestContext> {
     let configuration = services.configuration
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: ErrorMiddleware())
-    router.add(middleware: RequestLogMiddleware())
+    // CORS outermost, so even error replies carry Access-Control-Allow-Origin.
     router.add(middleware: CORSMiddleware(
         allowOrigin: .originBased,
         allowHeaders: [.accept, .authorization, .contentType, .origin, .token, .qingzhenToken, .uploadBatch, .key, .requestId],
         allowMethods: [.get, .post, .head, .options],
-        exposedHeaders: ["Authorization", "Qingzhen-Token", "X-Request-Id", "Content-Disposition", "Content-Range"],
+        exposedHeaders: CORSExposeMiddleware<AppRequestContext>.exposed,
         maxAge: .seconds(86400)
     ))
+    router.add(middleware: CORSExposeMiddleware())
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: RequestLogMiddleware())
     let authenticator = Authenticator(tokens: services.tokens, database: services.database)
     let metrics = PanMetrics()
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JWTKit
 import PanCore
@@ -15,6 +16,18 @@ struct SessionClaims: JWTPayload {
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
     }
+
+    enum CodingKeys: String, CodingKey { case uuid, name, phone, exp, ver }
+
+    // `phone` is always present (null allowed): the web app reads it.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(uuid, forKey: .uuid)
+        try c.encode(name, forKey: .name)
+        if let phone { try c.encode(phone, forKey: .phone) } else { try c.encodeNil(forKey: .phone) }
+        try c.encode(exp, forKey: .exp)
+        try c.encode(ver, forKey: .ver)
+    }
 }
 
 /// Signs and verifies session tokens (HS256 via jwt-kit).
@@ -24,7 +37,10 @@ struct SessionTokens: Sendable {
 
     init(secret: String, lifetime: TimeInterval) async {
         let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        // HS256 wants a key of at least 32 bytes; a shorter configured secret is stretched by SHA-256.
+        let bytes = Array(secret.utf8)
+        let key = bytes.count >= 32 ? HMACKey(from: bytes) : HMACKey(key: SymmetricKey(data: SHA256.hash(data: bytes)))
+        await keys.add(hmac: key, digestAlgorithm: .sha256)
         self.keys = keys
         self.lifetime = lifetime
     }
@@ -32,7 +48,8 @@ struct SessionTokens: Sendable {
     func issue(for user: User) async throws -> String {
         let claims = SessionClaims(
             uuid: user.id, name: user.name, phone: user.phone,
-            exp: .init(value: Date().addingTimeInterval(lifetime)), ver: user.tokenVersion
+            exp: .init(value: Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + lifetime).rounded(.down))),
+            ver: user.tokenVersion
         )
         return try await keys.sign(claims)
     }

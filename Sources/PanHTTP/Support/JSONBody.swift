@@ -16,7 +16,9 @@ struct JSONBody {
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         let data = Data(buffer: buffer)
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
-        if contentType.hasPrefix("application/x-www-form-urlencoded") {
+        // curl and some clients label JSON as a form: the bytes decide.
+        let firstByte = data.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
+        if contentType.hasPrefix("application/x-www-form-urlencoded"), firstByte != UInt8(ascii: "{"), firstByte != UInt8(ascii: "\"") {
             return JSONBody(fields: FormFields.parse(data))
         }
         return try parse(data)

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import PanCore
+import PanHTTP
+import SQLiteKit
+
+/// Where the data lives; shared by every command that opens the database.
+struct DataOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Data directory (env PAN_DATA_DIR; default ./pan-data).")
+    var dataDirectory: String?
+
+    /// The configuration from defaults, then environment, then these flags.
+    func configuration() throws -> PanConfiguration {
+        var configuration = PanConfiguration()
+        try configuration.apply(environment: ProcessInfo.processInfo.environment)
+        if let dataDirectory { configuration.dataDirectory = dataDirectory }
+        return configuration
+    }
+
+    func openDatabase() throws -> DatabasePool {
+        let configuration = try configuration()
+        return try PanDatabase.open(dataDirectory: configuration.dataDirectory, readerCount: 1)
+    }
+}
+
+/// `--json` for scripts, tables for people.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+}
+
+/// Prints rows as an aligned table.
+enum Table {
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+enum JSONOutput {
+    static func string<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// Byte counts as people read them, and back: `10G`, `500M`, `1024`.
+enum ByteCount {
+    static func parse(_ text: String) -> Int64? {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        if let last = t.last, let unit = units[last] {
+            guard let number = Double(t.dropLast()), number >= 0 else { return nil }
+            return Int64(number * Double(unit))
+        }
+        guard let value = Int64(t), value >= 0 else { return nil }
+        return value
+    }
+
+    static func format(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+/// A CLI failure: message to stderr, non-zero exit.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PanHTTP
+
+/// `pan serve`: migrate, then run the HTTP server until SIGTERM/SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the server (the default command).")
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "Address to listen on (env PAN_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (env PAN_PORT; default 8080).") var port: Int?
+    @Option(name: .customLong("public-url"), help: "URL clients and WCS reach Pan at (env PAN_PUBLIC_URL; default http://HOST:PORT).")
+    var publicURL: String?
+    @Option(name: .customLong("upload-url"), help: "External WCS upload host (env PAN_UPLOAD_URL; default: Pan's own endpoint).")
+    var uploadURL: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env PAN_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        var configuration = try data.configuration()
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let publicURL { configuration.publicBaseURL = publicURL }
+        if let uploadURL { configuration.uploadURL = uploadURL }
+        var logger = Logger(label: "pan")
+        let level = logLevel ?? ProcessInfo.processInfo.environment["PAN_LOG_LEVEL"] ?? "info"
+        guard let parsed = Logger.Level(rawValue: level) else { throw CLIError("unknown log level \(level)") }
+        logger.logLevel = parsed
+        let (app, _) = try await buildApplication(configuration, logger: logger)
+        logger.info("pan serving", metadata: [
+            "listen": "\(configuration.host):\(configuration.port)",
+            "public_url": "\(configuration.effectivePublicBaseURL)",
+            "data_dir": "\(configuration.dataDirectory)",
+            "upload_url": "\(configuration.effectiveUploadURL)",
+        ])
+        try await app.runService()
+    }
+}

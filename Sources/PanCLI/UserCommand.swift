@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import PanCore
+import SQLiteKit
+
+/// `pan user add|list|show|passwd|disable|enable|quota`.
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Manage users (there is no sign-up: admins create accounts).",
+        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Quota.self]
+    )
+
+    /// The password from `--password`, else one line of standard input.
+    static func password(_ flag: String?) throws -> String {
+        if let flag, !flag.isEmpty { return flag }
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw CLIError("give a password with --password or on standard input")
+        }
+        return line
+    }
+
+    static func find(_ reference: String, in database: DatabasePool) async throws -> User {
+        guard let user = try await database.read({ try UserRepository.find(reference: reference, on: $0) }) else {
+            throw CLIError("no user \(reference)")
+        }
+        return user
+    }
+
+    static func print(_ users: [User], json: Bool) throws {
+        if json {
+            Swift.print(try JSONOutput.string(users.map(UserRecord.init)))
+            return
+        }
+        Swift.print(Table.render(
+            ["ID", "NAME", "PHONE", "STATUS", "USED", "QUOTA", "CREATED"],
+            users.map { u in
+                [String(u.id), u.name, u.phone ?? "-", u.isDisabled ? "disabled" : "active",
+                 ByteCount.format(u.spaceUsed), ByteCount.format(u.spaceCapacity),
+                 ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(u.createTime) / 1000))]
+            }
+        ))
+    }
+
+    struct UserRecord: Encodable {
+        let id: Int64, name: String, phone: String?, email: String?, status: String
+        let spaceUsed: Int64, spaceCapacity: Int64, createTime: Int64
+        init(_ u: User) {
+            id = u.id; name = u.name; phone = u.phone; email = u.email
+            status = u.isDisabled ? "disabled" : "active"
+            spaceUsed = u.spaceUsed; spaceCapacity = u.spaceCapacity; createTime = u.createTime
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user.")
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "User name (not all digits: those are phone numbers).") var name: String
+        @Option(help: "Password (else read from standard input).") var password: String?
+        @Option(help: "Phone number (digits).") var phone: String?
+        @Option(help: "E-mail address.") var email: String?
+        @Option(help: "Space quota, e.g. 10G, 500M (default 10G).") var quota = "10G"
+
+        func run() async throws {
+            guard !name.isEmpty, !name.allSatisfy(\.isNumber) else { throw CLIError("a user name may not be empty or all digits") }
+            if let phone, !phone.allSatisfy(\.isNumber) || phone.isEmpty { throw CLIError("a phone number is digits only") }
+            guard let capacity = ByteCount.parse(quota) else { throw CLIError("cannot read quota \(quota)") }
+            let secret = try UserCommand.password(password)
+            let database = try data.openDatabase()
+            let hash = try PasswordHasher(rounds: try data.configuration().passwordRounds).hash(plainPassword: secret)
+            let new = UserRepository.NewUser(name: name, phone: phone, email: email, passwordHash: hash, spaceCapacity: capacity)
+            let user: User
+            do {
+                user = try await database.write { try UserRepository.create(new, on: $0) }
+            } catch let error as PanError {
+                throw CLIError(error.message)
+            }
+            if output.json { try UserCommand.print([user], json: true) } else { Swift.print("created user \(user.name) (id \(user.id))") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+        func run() async throws {
+            let database = try data.openDatabase()
+            try UserCommand.print(try await database.read { try UserRepository.list(on: $0) }, json: output.json)
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one user.")
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "User name, phone or id.") var user: String
+        func run() async throws {
+            let database = try data.openDatabase()
+            let found = try await UserCommand.find(user, in: database)
+            let nodes = try await database.read { try TreeRepository.count(userId: found.id, on: $0) }
+            if output.json { try UserCommand.print([found], json: true); return }
+            try UserCommand.print([found], json: false)
+            Swift.print("nodes: \(nodes)")
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's password (revokes their sessions).")
+        @OptionGroup var data: DataOptions
+        @Argument(help: "User name, phone or id.") var user: String
+        @Option(help: "New password (else read from standard input).") var password: String?
+        func run() async throws {
+            let secret = try UserCommand.password(password)
+            let database = try data.openDatabase()
+            let found = try await UserCommand.find(user, in: database)
+            let hash = try PasswordHasher(rounds: try data.configuration().passwordRounds).hash(plainPassword: secret)
+            try await database.write { try UserRepository.setPasswordHash(hash, userId: found.id, on: $0) }
+            Swift.print("password changed for \(found.name)")
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a user (revokes their sessions).")
+        @OptionGroup var data: DataOptions
+        @Argument(help: "User name, phone or id.") var user: String
+        func run() async throws {
+            let database = try data.openDatabase()
+            let found = try await UserCommand.find(user, in: database)
+            try await database.write { try UserRepository.setStatus(1, userId: found.id, on: $0) }
+            Swift.print("disabled \(found.name)")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user.")
+        @OptionGroup var data: DataOptions
+        @Argument(help: "User name, phone or id.") var user: String
+        func run() async throws {
+            let database = try data.openDatabase()
+            let found = try await UserCommand.find(user, in: database)
+            try await database.write { try UserRepository.setStatus(0, userId: found.id, on: $0) }
+            Swift.print("enabled \(found.name)")
+        }
+    }
+
+    struct Quota: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's space quota.")
+        @OptionGroup var data: DataOptions
+        @Argument(help: "User name, phone or id.") var user: String
+        @Argument(help: "New quota, e.g. 20G.") var size: String
+        func run() async throws {
+            guard let capacity = ByteCount.parse(size) else { throw CLIError("cannot read size \(size)") }
+            let database = try data.openDatabase()
+            let found = try await UserCommand.find(user, in: database)
+            try await database.write { try UserRepository.setCapacity(capacity, userId: found.id, on: $0) }
+            Swift.print("quota of \(found.name) is now \(ByteCount.format(capacity))")
+        }
+    }
+}

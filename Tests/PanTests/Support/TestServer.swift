@@ -1,0 +1,163 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+@testable import PanCore
+@testable import PanHTTP
+import SQLiteKit
+import WCS
+
+/// A real Pan on a real port with a real SQLite file in a fresh temp directory.
+struct TestServer {
+    let services: PanServices
+    let client: any TestClientProtocol
+    let port: Int
+    let dataDirectory: String
+
+    var configuration: PanConfiguration { services.configuration }
+    var database: DatabasePool { services.database }
+
+    struct Reply {
+        let status: Int
+        let headers: HTTPFields
+        let body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var result: [String: Any] { json["result"] as? [String: Any] ?? [:] }
+        var code: String? { json["code"] as? String }
+        var success: Bool? { json["success"] as? Bool }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    func request(
+        _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], body: Data? = nil
+    ) async throws -> Reply {
+        try await client.execute(
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) }
+        ) { response in
+            Reply(status: response.status.code, headers: response.headers, body: Data(buffer: response.body))
+        }
+    }
+
+    /// POST a JSON object (or raw text) to the API, optionally with a bearer token.
+    func post(_ uri: String, _ object: [String: Any]? = nil, raw: String? = nil, token: String? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        headers.append(contentsOf: extra)
+        let body: Data? = if let raw { Data(raw.utf8) } else if let object { try JSONSerialization.data(withJSONObject: object) } else { nil }
+        return try await request(.post, uri, headers: headers, body: body)
+    }
+
+    @discardableResult
+    func createUser(_ name: String, password: String = "secret", capacity: Int64 = 1 << 30, phone: String? = nil) async throws -> User {
+        let hash = try services.passwords.hash(plainPassword: password)
+        return try await database.write { db in
+            try UserRepository.create(.init(name: name, phone: phone, passwordHash: hash, spaceCapacity: capacity), on: db)
+        }
+    }
+
+    /// Logs in over HTTP with the MD5 form most clients send.
+    func login(_ name: String, password: String = "secret") async throws -> String {
+        let reply = try await post("/v1/user/login", ["value": name, "password": PasswordHasher.md5Hex(password)])
+        guard reply.status == 200, let token = reply.json["token"] as? String else {
+            throw TestFailure("login failed: \(reply.status) \(reply.text)")
+        }
+        return token
+    }
+
+    /// A user and a session token in one step.
+    func user(_ name: String, capacity: Int64 = 1 << 30) async throws -> (User, String) {
+        let user = try await createUser(name, capacity: capacity)
+        return (user, try await login(name))
+    }
+
+    /// Sends a callback exactly as WCS would for a token's session: the put-policy's
+    /// callbackBody substituted, form-wrapped, signed with `wcs.md` §3's formula.
+    func callback(
+        forToken token: String, size: Int64, hash: String, fileName: String = "upload.bin",
+        mimeType: String = "application/octet-stream", signWith credentials: Credentials? = nil,
+        path: String? = nil, mutate: ((inout [String: String]) -> Void)? = nil
+    ) async throws -> Reply {
+        guard case .success(let policy) = UploadToken.verify(token, credentials: services.credentials) else {
+            throw TestFailure("token does not verify")
+        }
+        var values: [String: String] = [
+            "fsize": String(size), "hash": hash, "key": policy.saveKey ?? "", "mimeType": mimeType, "ip": "127.0.0.1",
+            "avinfo": "", "bucket": policy.bucket, "url": Base64URL.encode("http://example.invalid/\(policy.saveKey ?? "")"),
+            "fname": fileName,
+        ]
+        mutate?(&values)
+        let substituted = MagicVariables.substitute(policy.callbackBody ?? "", values: values)
+        return try await signedCallback(body: MagicVariables.wireBody(for: substituted), signWith: credentials, path: path)
+    }
+
+    func signedCallback(body: Data, signWith credentials: Credentials? = nil, path: String? = nil) async throws -> Reply {
+        let path = path ?? configuration.callbackPath
+        let url = configuration.effectivePublicBaseURL + path
+        let pair = credentials ?? services.credentials[0]
+        let headers: HTTPFields = [
+            .contentType: "application/x-www-form-urlencoded",
+            .authorization: CallbackSignature.authorization(url: url, body: body, credentials: pair),
+        ]
+        return try await request(.post, path, headers: headers, body: body)
+    }
+
+    /// Rows in a table, for "nothing was written" checks.
+    func count(_ table: String, _ condition: String = "1") async throws -> Int64 {
+        try await database.read { db in try db.scalar("SELECT COUNT(*) FROM \(table) WHERE \(condition)") ?? 0 }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A port the kernel says is free now, so the public URL (and the callback
+/// URL inside tokens) can name it before the server starts.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    guard bound == 0 else { throw TestFailure("bind failed") }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("pan-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Runs `body` against a live server; the data directory is removed afterwards.
+func withServer(
+    configure: (inout PanConfiguration) -> Void = { _ in },
+    _ body: @escaping @Sendable (TestServer) async throws -> Void
+) async throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = PanConfiguration()
+    configuration.dataDirectory = directory
+    configuration.port = try freePort()
+    configuration.passwordRounds = 1_000
+    configure(&configuration)
+    var logger = Logger(label: "pan-test")
+    logger.logLevel = .error
+    let (app, services) = try await buildApplication(configuration, logger: logger)
+    let port = configuration.port
+    try await app.test(.live) { client in
+        try await body(TestServer(services: services, client: client, port: port, dataDirectory: directory))
+    }
+}
