@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import Logging
 import PanCore
+import AsyncHTTPClient
 import ServiceLifecycle
 
 public typealias PanApplication = Application<RouterResponder<AppRequestContext>>
@@ -18,7 +19,9 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
         logger.warning("callback IP allowlist is empty: every callback will be refused")
     }
     let router = buildRouter(services)
-    let sweeper = SessionSweeper(callbacks: services.callbacks, interval: configuration.sweepInterval, logger: logger)
+    let sweeper = SessionSweeper(
+        callbacks: services.callbacks, objectStore: services.objectStore, interval: configuration.sweepInterval, logger: logger
+    )
     let app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pan"),
@@ -55,5 +58,24 @@ func buildRouter(_ services: PanServices) -> Router<AppRequestContext> {
         service: services.callbacks, configuration: configuration, credentials: services.credentials,
         clientAddress: clientAddress, allowlist: IPMatcher(configuration.callbackAllowlist), metrics: metrics
     ).addRoutes(to: router)
+    let links = DownloadLinks(
+        publicBaseURL: configuration.effectivePublicBaseURL,
+        downloadDomain: configuration.usesLocalUploadEndpoint ? nil : configuration.downloadDomain,
+        key: services.downloadKey
+    )
+    FilesController(database: services.database, authenticator: authenticator, links: links).addRoutes(to: router)
+    if configuration.usesLocalUploadEndpoint {
+        // Pan stands in for WCS: uploads, callbacks to itself, downloads.
+        let tokenCheck = TokenCheck(credentials: services.credentials, bucket: configuration.bucket)
+        let completion = UploadCompletion(
+            callbackClient: CallbackClient(httpClient: .shared, credentials: services.credentials[0]),
+            publicBaseURL: configuration.effectivePublicBaseURL
+        )
+        FormUploadController(store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress)
+            .addRoutes(to: router)
+        SliceUploadController(store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress)
+            .addRoutes(to: router)
+        DownloadController(store: services.objectStore, links: links).addRoutes(to: router)
+    }
     return router
 }

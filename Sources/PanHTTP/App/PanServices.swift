@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PanCore
@@ -14,7 +15,10 @@ public struct PanServices: Sendable {
     public let uploads: UploadService
     public let callbacks: CallbackService
     public let passwords: PasswordHasher
+    /// The local endpoint's bytes (used when no external WCS upload host is configured).
+    public let objectStore: LocalObjectStore
     let tokens: SessionTokens
+    let downloadKey: SymmetricKey
 
     public static func open(_ configuration: PanConfiguration) async throws -> PanServices {
         let database = try PanDatabase.open(
@@ -39,7 +43,10 @@ public struct PanServices: Sendable {
             uploads: UploadService(database: database, settings: settings),
             callbacks: CallbackService(database: database, settings: settings),
             passwords: PasswordHasher(rounds: configuration.passwordRounds),
-            tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime)
+            objectStore: try LocalObjectStore(dataDirectory: configuration.dataDirectory),
+            tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime),
+            // Its own key, derived, so download links and session tokens never share one.
+            downloadKey: SymmetricKey(data: SHA256.hash(data: Data("pan-download-links\n\(secret)".utf8)))
         )
     }
 

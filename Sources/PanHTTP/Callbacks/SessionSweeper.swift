@@ -7,6 +7,7 @@ import ServiceLifecycle
 /// for as long as the server runs.
 struct SessionSweeper: Service {
     let callbacks: CallbackService
+    let objectStore: LocalObjectStore
     let interval: TimeInterval
     let logger: Logger
 
@@ -16,6 +17,9 @@ struct SessionSweeper: Service {
                 do {
                     let expired = try await callbacks.sweep()
                     if expired > 0 { logger.info("expired upload sessions", metadata: ["count": "\(expired)"]) }
+                    let store = objectStore
+                    let blocks = try await BlockingIO.run { store.removeAbandoned() }
+                    if blocks > 0 { logger.info("removed abandoned upload blocks", metadata: ["count": "\(blocks)"]) }
                 } catch {
                     logger.error("session sweep failed", metadata: ["error": "\(error)"])
                 }

@@ -1,0 +1,81 @@
+import Dispatch
+import Foundation
+
+/// Runs blocking file work (write, fsync, rename, read) on a dispatch queue,
+/// so Swift's cooperative thread pool — which also serves every request — is
+/// never held by the disk.
+public enum BlockingIO {
+    private static let queue = DispatchQueue(label: "pan.blocking-io", qos: .userInitiated, attributes: .concurrent)
+
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+public struct IOError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ operation: String, path: String, errno code: Int32 = errno) {
+        description = "\(operation) \(path): \(String(cString: strerror(code)))"
+    }
+}
+
+/// An open file descriptor for appending; closed exactly once.
+public final class FileSink: @unchecked Sendable {
+    // Touched by one task at a time (the upload that owns it).
+    public let path: String
+    private var fd: Int32
+
+    public init(creating path: String, truncateTo length: Int64? = nil) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT, 0o600)
+        guard fd >= 0 else { throw IOError("open", path: path) }
+        if let length {
+            guard ftruncate(fd, off_t(length)) == 0 else { throw IOError("truncate", path: path) }
+        }
+        guard lseek(fd, 0, SEEK_END) >= 0 else { throw IOError("seek", path: path) }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw IOError("write", path: path)
+            }
+            offset += written
+        }
+    }
+
+    /// fsync and close: after this the bytes are on disk.
+    public func finish() throws {
+        defer { closeIfOpen() }
+        guard fsync(fd) == 0 else { throw IOError("fsync", path: path) }
+    }
+
+    public func closeIfOpen() {
+        if fd >= 0 { close(fd); fd = -1 }
+    }
+
+    deinit { closeIfOpen() }
+}
+
+public enum FileOps {
+    /// Atomic publish: rename, then fsync the directory so the rename survives a crash.
+    public static func publish(_ temporary: String, as final: String) throws {
+        guard rename(temporary, final) == 0 else { throw IOError("rename", path: final) }
+        let directory = (final as NSString).deletingLastPathComponent
+        let fd = open(directory, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+
+    public static func size(of path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    public static func remove(_ path: String) { unlink(path) }
+}

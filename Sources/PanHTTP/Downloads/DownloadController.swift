@@ -1,0 +1,104 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PanCore
+
+/// `GET /dl/<key>?e&n&m&s`: serves a stored object of the local endpoint with
+/// its type, length, a UTF-8 `Content-Disposition`, and single `Range`s (206).
+struct DownloadController {
+    let store: LocalObjectStore
+    let links: DownloadLinks
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/dl/:key", use: download)
+        router.head("/dl/:key", use: download)
+    }
+
+    @Sendable func download(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let verdict = links.verify(
+            encodedKey: context.parameters.get("key") ?? "", expires: query.get("e"), name: query.get("n"),
+            mime: query.get("m"), signature: query.get("s")
+        )
+        let link: DownloadLinks.Link
+        switch verdict {
+        case .success(let valid): link = valid
+        case .failure(.expired): throw PanError(status: 410, code: "LINK_EXPIRED", "the download link has expired")
+        case .failure: throw PanError(status: 403, code: "LINK_INVALID", "the download link is not valid")
+        }
+        let path = store.objectPath(forKey: link.objectKey)
+        guard let size = FileOps.size(of: path) else { throw PanError.fileNotFound }
+
+        var headers: HTTPFields = [
+            .contentType: link.mime.isEmpty ? MimeType.fallback : link.mime,
+            .contentDisposition: Self.disposition(link.name),
+            .acceptRanges: "bytes",
+        ]
+        var start: Int64 = 0
+        var length = size
+        var status = HTTPResponse.Status.ok
+        if let range = request.headers[.range] {
+            guard let (first, last) = Self.parseRange(range, size: size) else {
+                headers[.contentRange] = "bytes */\(size)"
+                return Response(status: .rangeNotSatisfiable, headers: headers)
+            }
+            start = first
+            length = last - first + 1
+            status = .partialContent
+            headers[.contentRange] = "bytes \(first)-\(last)/\(size)"
+        }
+        headers[.contentLength] = String(length)
+        if request.method == .head { return Response(status: status, headers: headers) }
+        let (first, end) = (start, start + length)
+        let body = ResponseBody(contentLength: Int(length)) { writer in
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw IOError("open", path: path) }
+            defer { close(fd) }
+            var offset = first
+            while offset < end {
+                let want = Int(min(Int64(256 * 1024), end - offset))
+                let at = offset
+                // pread on the blocking pool, one chunk at a time: memory stays one chunk.
+                let chunk: ByteBuffer = try await BlockingIO.run {
+                    var buffer = ByteBufferAllocator().buffer(capacity: want)
+                    let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                        let n = pread(fd, raw.baseAddress, want, off_t(at))
+                        if n < 0 { throw IOError("read", path: path) }
+                        return n
+                    }
+                    if count == 0 { throw IOError("short read", path: path, errno: EIO) }
+                    return buffer
+                }
+                offset += Int64(chunk.readableBytes)
+                try await writer.write(chunk)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range); nil when unsatisfiable.
+    static func parseRange(_ header: String, size: Int64) -> (Int64, Int64)? {
+        let value = header.trimmingCharacters(in: .whitespaces)
+        guard value.lowercased().hasPrefix("bytes="), size > 0 else { return nil }
+        let spec = value.dropFirst(6)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        let left = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let right = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        if left.isEmpty {
+            guard let suffix = Int64(right), suffix > 0 else { return nil }
+            return (max(0, size - suffix), size - 1)
+        }
+        guard let first = Int64(left), first < size else { return nil }
+        if right.isEmpty { return (first, size - 1) }
+        guard let last = Int64(right), last >= first else { return nil }
+        return (first, min(last, size - 1))
+    }
+
+    /// An ASCII fallback plus RFC 5987's UTF-8 form, so every browser gets the real name.
+    static func disposition(_ name: String) -> String {
+        let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 ? Character($0) : "_" })
+        return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(DownloadLinks.queryEscape(name))"
+    }
+}

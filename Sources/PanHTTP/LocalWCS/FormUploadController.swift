@@ -1,0 +1,188 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MultipartKit
+import NIOCore
+import PanCore
+import WCS
+
+/// WCS's form upload, `POST /file/upload` (`wcs.md` §4): multipart with
+/// `token`, `file` and optional `key`, `mimeType`, `x:` variables, in any
+/// order. The file part streams to disk while it is hashed, so memory stays
+/// bounded whatever the size.
+struct FormUploadController {
+    let store: LocalObjectStore
+    let tokens: TokenCheck
+    let completion: UploadCompletion
+    let clientAddress: ClientAddress
+
+    /// Text fields are small; this bounds each.
+    static let maxFieldSize = 64 * 1024
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/file/upload", use: upload)
+    }
+
+    /// One parser event; MultipartKit reports synchronously, we write asynchronously.
+    enum Event {
+        case header(String, String)
+        case body(ByteBuffer)
+        case partEnd
+    }
+
+    /// The part being read.
+    struct Part {
+        var headers: [(String, String)] = []
+        var name: String?
+        var fileName: String?
+        var contentType: String?
+        var text = ByteBuffer()
+        var isFile: Bool { fileName != nil }
+        /// The first part with a file name is the upload; later ones are ignored.
+        var isTheFile = false
+        var started = false
+
+        mutating func resolveDisposition() {
+            guard !started else { return }
+            started = true
+            for (name, value) in headers {
+                switch name.lowercased() {
+                case "content-disposition":
+                    self.name = Self.parameter("name", in: value)
+                    fileName = Self.parameter("filename", in: value)
+                case "content-type": contentType = value
+                default: break
+                }
+            }
+        }
+
+        static func parameter(_ key: String, in header: String) -> String? {
+            for piece in header.split(separator: ";") {
+                let trimmed = piece.trimmingCharacters(in: .whitespaces)
+                guard let eq = trimmed.firstIndex(of: "=") else { continue }
+                guard trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
+                var value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+                return value
+            }
+            return nil
+        }
+    }
+
+    @Sendable func upload(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("multipart/form-data"),
+              let boundary = Part.parameter("boundary", in: contentType), !boundary.isEmpty
+        else { throw WCSError.badMultipart }
+
+        let parser = MultipartParser(boundary: boundary)
+        var events: [Event] = []
+        parser.onHeader = { events.append(.header($0, $1)) }
+        parser.onBody = { events.append(.body($0)) }
+        parser.onPartComplete = { events.append(.partEnd) }
+
+        var fields: [String: String] = [:]
+        var verified: TokenCheck.Verified?
+        var part = Part()
+        var fileSink: FileSink?
+        var hasher = ContentHasher()
+        var fileName: String?
+        var fileContentType: String?
+        var fileDone = false
+        let temporary = store.newTemporaryPath()
+        defer { fileSink?.closeIfOpen() }
+
+        do {
+            for try await chunk in request.body {
+                do { try parser.execute(chunk) } catch { throw WCSError.badMultipart }
+                let pending = events
+                events.removeAll(keepingCapacity: true)
+                for event in pending {
+                    switch event {
+                    case .header(let name, let value):
+                        part.headers.append((name, value))
+                    case .body(let buffer):
+                        part.resolveDisposition()
+                        if part.isFile, part.isTheFile || (fileSink == nil && !fileDone) {
+                            if fileSink == nil {
+                                fileSink = try FileSink(creating: temporary, truncateTo: 0)
+                                fileName = part.fileName
+                                fileContentType = part.contentType
+                                part.isTheFile = true
+                            }
+                            hasher.update(buffer.readableBytesView)
+                            // Enforce the token's limit while streaming when the token came first.
+                            if let limit = verified?.policy.fsizeLimit, limit > 0, hasher.byteCount > limit { throw WCSError.tooLarge }
+                            let sink = fileSink!
+                            try await BlockingIO.run { try buffer.withUnsafeReadableBytes { try sink.write($0) } }
+                        } else if !part.isFile {
+                            guard part.text.readableBytes + buffer.readableBytes <= Self.maxFieldSize else {
+                                throw WCSError.badRequest("form field too large")
+                            }
+                            var copy = buffer
+                            part.text.writeBuffer(&copy)
+                        }
+                    case .partEnd:
+                        part.resolveDisposition()
+                        if part.isFile {
+                            if part.isTheFile {
+                                fileDone = true
+                            } else if fileSink == nil, !fileDone {
+                                // An empty file part: a zero-byte file.
+                                fileSink = try FileSink(creating: temporary, truncateTo: 0)
+                                fileName = part.fileName
+                                fileContentType = part.contentType
+                                fileDone = true
+                            }
+                        } else if let name = part.name {
+                            // The Android client's extra text part named `file` is just a field.
+                            fields[name] = String(buffer: part.text)
+                            if name == "token", verified == nil { verified = try tokens.verify(fields["token"]) }
+                        }
+                        part = Part()
+                    }
+                }
+            }
+            guard let sink = fileSink, fileDone else { throw WCSError.noFile }
+            let verifiedToken = try verified ?? tokens.verify(fields["token"])
+            let size = hasher.byteCount
+            let limit = verifiedToken.policy.fsizeLimit
+            if limit > 0, size > limit { throw WCSError.tooLarge }
+            try await BlockingIO.run { try sink.finish() }
+            let hash = hasher.finalize()
+            // The Python SDK puts the percent-encoded key in the file name.
+            let name = fileName.map { $0.removingPercentEncoding ?? $0 } ?? ""
+            let variables = fields.filter { $0.key.hasPrefix("x:") }
+            let mimeType = fields["mimeType"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? fileContentType.flatMap { $0 == "application/octet-stream" ? nil : $0 } ?? MimeType.forName(name)
+            let values = completion.magicValues(.init(
+                policy: verifiedToken.policy, key: "", hash: hash, size: size, fileName: name, mimeType: mimeType,
+                uploaderIP: "", customVariables: variables
+            ))
+            let key = try TokenCheck.objectKey(policy: verifiedToken.policy, requested: fields["key"], hash: hash, values: values)
+            let store = self.store
+            try await BlockingIO.run {
+                if verifiedToken.policy.overwrite == 0, store.objectExists(key: key) { throw WCSError.fileExists }
+                try store.prepareObjectDirectory(forKey: key)
+                try FileOps.publish(temporary, as: store.objectPath(forKey: key))
+            }
+            let stored = UploadCompletion.Stored(
+                policy: verifiedToken.policy, key: key, hash: hash, size: size, fileName: name, mimeType: mimeType,
+                uploaderIP: clientAddress.ip(of: request, peer: context.remoteAddress) ?? "", customVariables: variables
+            )
+            switch await completion.complete(stored, logger: context.logger) {
+            case .callback(let status, let body):
+                return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            case .callbackFailed:
+                throw WCSError.callbackFailed
+            case .returnBody(let encoded):
+                return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: encoded)))
+            case .redirect(let location):
+                return Response(status: .seeOther, headers: [.location: location])
+            }
+        } catch {
+            FileOps.remove(temporary)
+            throw error
+        }
+    }
+}

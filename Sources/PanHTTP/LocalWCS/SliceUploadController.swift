@@ -1,0 +1,219 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PanCore
+import WCS
+
+/// WCS's slice upload (`wcs.md` §4) on Pan's own server: `mkblk`, `bput`,
+/// `mkfile`. Blocks stream to disk under `storage/blocks`; a `ctx` names a
+/// block and how much of it has arrived, so an interrupted upload resumes
+/// from its last `ctx`.
+struct SliceUploadController {
+    let store: LocalObjectStore
+    let tokens: TokenCheck
+    let completion: UploadCompletion
+    let clientAddress: ClientAddress
+
+    static let blockSize: Int64 = 4 * 1024 * 1024
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/mkblk/:blockSize/:blockOrder", use: mkblk)
+        router.post("/bput/:ctx/:offset", use: bput)
+        router.post("/mkfile/:fileSize", use: mkfile)
+        router.post("/mkfile/:fileSize/**", use: mkfile)
+    }
+
+    struct ChunkReply: Encodable {
+        let ctx: String
+        let checksum: String
+        let crc32: UInt32
+        let offset: Int64
+    }
+
+    static func ctx(id: String, offset: Int64) -> String { "\(id)_\(offset)" }
+
+    static func parseCtx(_ ctx: String) -> (id: String, offset: Int64)? {
+        let parts = ctx.split(separator: "_")
+        guard parts.count == 2, let offset = Int64(parts[1]), offset >= 0 else { return nil }
+        return (String(parts[0]), offset)
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    @Sendable func mkblk(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let verified = try tokens.verify(request.headers[.authorization])
+        guard let blockSize = Int64(context.parameters.get("blockSize") ?? ""), (0...Self.blockSize).contains(blockSize),
+              let order = Int64(context.parameters.get("blockOrder") ?? ""), order >= 0
+        else { throw WCSError.invalidBlockSize }
+        let limit = verified.policy.fsizeLimit
+        if limit > 0, order * Self.blockSize + blockSize > limit { throw WCSError.tooLarge }
+        let id = RandomID.hex32()
+        let info = LocalObjectStore.BlockInfo(owner: verified.owner, size: blockSize, deadline: verified.policy.deadline)
+        let store = self.store
+        try await BlockingIO.run { try store.writeInfo(info, id: id) }
+        return try await receive(request.body, id: id, info: info, from: 0)
+    }
+
+    @Sendable func bput(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let verified = try tokens.verify(request.headers[.authorization])
+        guard let (id, ctxOffset) = Self.parseCtx(context.parameters.get("ctx") ?? ""),
+              let info = store.readInfo(id: id), info.owner == verified.owner
+        else { throw WCSError.invalidCtx }
+        guard let offset = Int64(context.parameters.get("offset") ?? ""), offset == ctxOffset else { throw WCSError.invalidOffset }
+        // A finished block takes no more bytes; a partial one must hold at least what its ctx says.
+        if FileOps.size(of: store.blockPath(id)) != nil { throw WCSError.invalidCtx }
+        guard let have = FileOps.size(of: store.partPath(id)), have >= offset, offset < info.size else { throw WCSError.invalidOffset }
+        return try await receive(request.body, id: id, info: info, from: offset)
+    }
+
+    /// Appends the body to the block at `offset` (dropping any bytes past it from
+    /// an interrupted chunk); publishes the block once complete.
+    private func receive(_ body: RequestBody, id: String, info: LocalObjectStore.BlockInfo, from offset: Int64) async throws -> Response {
+        let sink = try FileSink(creating: store.partPath(id), truncateTo: offset)
+        defer { sink.closeIfOpen() }
+        var md5 = Insecure.MD5()
+        var crc = CRC32()
+        var received: Int64 = 0
+        for try await buffer in body {
+            received += Int64(buffer.readableBytes)
+            guard offset + received <= info.size else {
+                // Keep the block as it was before this chunk, so the client can retry from its ctx.
+                try? FileSink(creating: store.partPath(id), truncateTo: offset).finish()
+                throw WCSError.chunkTooLarge
+            }
+            buffer.withUnsafeReadableBytes { bytes in
+                md5.update(bufferPointer: bytes)
+                crc.update(bytes)
+            }
+            try await BlockingIO.run { try buffer.withUnsafeReadableBytes { try sink.write($0) } }
+        }
+        let total = offset + received
+        let store = self.store
+        try await BlockingIO.run {
+            try sink.finish()
+            if total == info.size { try FileOps.publish(store.partPath(id), as: store.blockPath(id)) }
+        }
+        let checksum = md5.finalize().map { String(format: "%02x", $0) }.joined()
+        return try Self.json(ChunkReply(ctx: Self.ctx(id: id, offset: total), checksum: checksum, crc32: crc.value, offset: total))
+    }
+
+    struct FileReply: Encodable {
+        let hash: String
+        let key: String
+        let response: String?
+    }
+
+    @Sendable func mkfile(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let verified = try tokens.verify(request.headers[.authorization])
+        guard let fileSize = Int64(context.parameters.get("fileSize") ?? ""), fileSize >= 0 else {
+            throw WCSError.sizeMismatch
+        }
+        let limit = verified.policy.fsizeLimit
+        if limit > 0, fileSize > limit { throw WCSError.tooLarge }
+        // `/key/<b64>/mimeType/<b64>/x:name/<b64>…` after the size.
+        var requestedKey: String? = request.headers[.key].flatMap { Base64URL.decode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        var variables: [String: String] = [:]
+        var mimeType: String?
+        var fileName: String?
+        let rest = context.parameters.getCatchAll().map(String.init)
+        guard rest.count % 2 == 0 else { throw WCSError.badRequest("mkfile parameters come in name/value pairs") }
+        for index in stride(from: 0, to: rest.count, by: 2) {
+            let name = rest[index].removingPercentEncoding ?? rest[index]
+            guard let decoded = Base64URL.decode(rest[index + 1]).map({ String(decoding: $0, as: UTF8.self) }) else {
+                throw WCSError.badRequest("mkfile parameter \(name) is not base64")
+            }
+            switch name {
+            case "key": requestedKey = decoded
+            case "mimeType": mimeType = decoded
+            case "fname": fileName = decoded
+            case _ where name.hasPrefix("x:"): variables[name] = decoded
+            default: break
+            }
+        }
+        var request = request
+        let list = String(buffer: try await request.collectBody(upTo: 1 << 20)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let ctxs = list.isEmpty ? [] : list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !ctxs.isEmpty else { throw WCSError.invalidCtx }
+        var ids: [String] = []
+        var total: Int64 = 0
+        for (index, ctx) in ctxs.enumerated() {
+            guard let (id, offset) = Self.parseCtx(ctx), let info = store.readInfo(id: id), info.owner == verified.owner,
+                  offset == info.size, FileOps.size(of: store.blockPath(id)) == info.size
+            else { throw WCSError.invalidCtx }
+            // Every block but the last is exactly 4 MiB, or the content hash would differ from WCS's.
+            if index < ctxs.count - 1, info.size != Self.blockSize { throw WCSError.sizeMismatch }
+            ids.append(id)
+            total += info.size
+        }
+        guard total == fileSize else { throw WCSError.sizeMismatch }
+
+        let store = self.store
+        let temporary = store.newTemporaryPath()
+        let blockIds = ids
+        let blockPaths = ids.map { store.blockPath($0) }
+        let hash = try await BlockingIO.run { try Self.concatenate(blockPaths, into: temporary) }
+        let values = completion.magicValues(.init(
+            policy: verified.policy, key: "", hash: hash, size: total, fileName: fileName ?? "", mimeType: mimeType ?? "",
+            uploaderIP: "", customVariables: variables
+        ))
+        let key: String
+        do {
+            key = try TokenCheck.objectKey(policy: verified.policy, requested: requestedKey, hash: hash, values: values)
+            try await BlockingIO.run {
+                if verified.policy.overwrite == 0, store.objectExists(key: key) { throw WCSError.fileExists }
+                try store.prepareObjectDirectory(forKey: key)
+                try FileOps.publish(temporary, as: store.objectPath(forKey: key))
+                for id in blockIds { store.removeBlock(id: id) }
+            }
+        } catch {
+            FileOps.remove(temporary)
+            throw error
+        }
+        let stored = UploadCompletion.Stored(
+            policy: verified.policy, key: key, hash: hash, size: total, fileName: fileName ?? PanPath.lastSegment(of: key),
+            mimeType: mimeType ?? MimeType.forName(fileName ?? ""), uploaderIP: clientAddress.ip(of: request, peer: context.remoteAddress) ?? "",
+            customVariables: variables
+        )
+        switch await completion.complete(stored, logger: context.logger) {
+        case .callback(_, let body):
+            return try Self.json(FileReply(hash: hash, key: key, response: String(decoding: body, as: UTF8.self)))
+        case .callbackFailed:
+            throw WCSError.callbackFailed
+        case .returnBody(let encoded):
+            return try Self.json(FileReply(hash: hash, key: key, response: encoded))
+        case .redirect(let location):
+            return Response(status: .seeOther, headers: [.location: location])
+        }
+    }
+
+    /// Joins the blocks into one file (fsynced), computing the content hash on the way.
+    static func concatenate(_ blocks: [String], into destination: String) throws -> String {
+        let sink = try FileSink(creating: destination, truncateTo: 0)
+        defer { sink.closeIfOpen() }
+        var hasher = ContentHasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        for path in blocks {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw IOError("open", path: path) }
+            defer { close(fd) }
+            while true {
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                if count < 0 { if errno == EINTR { continue }; throw IOError("read", path: path) }
+                if count == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                hasher.update(raw: chunk)
+                try sink.write(chunk)
+            }
+        }
+        try sink.finish()
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,40 @@
+import Crypto
+import Foundation
+import PanCore
+import WCS
+
+/// Verifies upload tokens exactly as WCS does: signature with a configured
+/// pair, bucket, deadline. Returns the policy and the token's identity.
+struct TokenCheck: Sendable {
+    let credentials: [Credentials]
+    let bucket: String
+
+    struct Verified: Sendable {
+        let policy: PutPolicy
+        /// SHA-256 of the encoded policy: ties blocks to the token that began them.
+        let owner: String
+    }
+
+    func verify(_ raw: String?) throws(WCSError) -> Verified {
+        guard var token = raw?.trimmingCharacters(in: .whitespaces), !token.isEmpty else { throw .tokenMissing }
+        if token.hasPrefix("UpToken ") { token = String(token.dropFirst(8)).trimmingCharacters(in: .whitespaces) }
+        guard case .success(let policy) = UploadToken.verify(token, credentials: credentials) else { throw .tokenInvalid }
+        guard policy.bucket == bucket else { throw .bucketMismatch }
+        guard Millis.now() <= policy.deadline else { throw .tokenExpired }
+        let encodedPolicy = token.split(separator: ":", maxSplits: 2).last.map(String.init) ?? token
+        let owner = SHA256.hash(data: Data(encodedPolicy.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Verified(policy: policy, owner: owner)
+    }
+
+    /// The object key, by WCS's precedence: the scope's fixed key, then the one
+    /// the uploader named, then `saveKey`, then the content hash.
+    static func objectKey(policy: PutPolicy, requested: String?, hash: String, values: [String: String]) throws(WCSError) -> String {
+        if let fixed = policy.scopeKey, !fixed.isEmpty {
+            if let requested, !requested.isEmpty, requested != fixed { throw .keyMismatch }
+            return fixed
+        }
+        if let requested, !requested.isEmpty { return requested }
+        if let saveKey = policy.saveKey, !saveKey.isEmpty { return MagicVariables.substitute(saveKey, values: values) }
+        return hash
+    }
+}

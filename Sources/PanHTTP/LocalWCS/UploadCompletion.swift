@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import PanCore
+import WCS
+
+/// What happens after the bytes are stored, as WCS does it: the callback
+/// (its answer is relayed), or the policy's `returnBody`/`returnUrl`.
+struct UploadCompletion: Sendable {
+    let callbackClient: CallbackClient
+    let publicBaseURL: String
+
+    struct Stored: Sendable {
+        var policy: PutPolicy
+        var key: String
+        var hash: String
+        var size: Int64
+        var fileName: String
+        var mimeType: String
+        var uploaderIP: String
+        var customVariables: [String: String]
+    }
+
+    enum Result: Sendable {
+        /// The callback answered; its body is relayed verbatim.
+        case callback(status: Int, body: Data)
+        case callbackFailed
+        /// No callback: `returnBody` (or `hash=`), base64url as WCS sends it.
+        case returnBody(String)
+        /// `returnUrl`: a 303 to it with `upload_ret`.
+        case redirect(String)
+    }
+
+    func magicValues(_ stored: Stored) -> [String: String] {
+        var values = stored.customVariables
+        values["bucket"] = stored.policy.bucket
+        values["key"] = stored.key
+        values["fname"] = stored.fileName
+        values["fsize"] = String(stored.size)
+        values["mimeType"] = stored.mimeType
+        values["hash"] = stored.hash
+        values["ip"] = stored.uploaderIP
+        values["avinfo"] = ""
+        // WCS sends the object's URL in URL-safe base64.
+        values["url"] = Base64URL.encode(publicBaseURL + "/objects/" + (stored.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? stored.key))
+        return values
+    }
+
+    func complete(_ stored: Stored, logger: Logger) async -> Result {
+        let values = magicValues(stored)
+        if let callbackUrl = stored.policy.callbackUrl, !callbackUrl.isEmpty {
+            let body = MagicVariables.substitute(stored.policy.callbackBody ?? "", values: values)
+            guard let answer = await callbackClient.post(url: callbackUrl, substitutedBody: body, logger: logger),
+                  (200..<300).contains(answer.status)
+            else { return .callbackFailed }
+            return .callback(status: answer.status, body: answer.body)
+        }
+        var returned = "hash=\(stored.hash)"
+        if let template = stored.policy.returnBody, !template.isEmpty {
+            returned = MagicVariables.substitute(template, values: values) + "&hash=\(stored.hash)"
+        }
+        let encoded = Base64URL.encode(returned)
+        if let returnUrl = stored.policy.returnUrl, !returnUrl.isEmpty {
+            return .redirect(returnUrl + (returnUrl.contains("?") ? "&" : "?") + "upload_ret=" + encoded)
+        }
+        return .returnBody(encoded)
+    }
+}

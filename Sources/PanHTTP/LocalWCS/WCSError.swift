@@ -1,0 +1,35 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// An error of the WCS upload API: `{"code": <int>, "message": "..."}` with a
+/// non-2xx status — the `message` key must be there (the Python SDK crashes without it).
+struct WCSError: Error, HTTPResponseError, Equatable {
+    let code: Int
+    let message: String
+
+    var status: HTTPResponse.Status { HTTPResponse.Status(code: code) }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let json = try JSONSerialization.data(withJSONObject: ["code": code, "message": message], options: [.sortedKeys])
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+
+    static let tokenMissing = WCSError(code: 401, message: "token not specified")
+    static let tokenInvalid = WCSError(code: 401, message: "token verify failed")
+    static let tokenExpired = WCSError(code: 401, message: "token expired")
+    static let bucketMismatch = WCSError(code: 401, message: "bucket does not match")
+    static let keyMismatch = WCSError(code: 403, message: "key does not match the scope of the token")
+    static let tooLarge = WCSError(code: 413, message: "file size exceeds the limit of the token")
+    static let invalidCtx = WCSError(code: 400, message: "invalid ctx")
+    static let invalidOffset = WCSError(code: 400, message: "invalid offset")
+    static let invalidBlockSize = WCSError(code: 400, message: "invalid block size")
+    static let chunkTooLarge = WCSError(code: 400, message: "chunk exceeds the block size")
+    static let sizeMismatch = WCSError(code: 400, message: "file size does not match the blocks")
+    static let fileExists = WCSError(code: 614, message: "file exists")
+    static let badMultipart = WCSError(code: 400, message: "invalid multipart form")
+    static let noFile = WCSError(code: 400, message: "file not specified")
+    static let callbackFailed = WCSError(code: 579, message: "callback failed")
+    static func badRequest(_ message: String) -> WCSError { WCSError(code: 400, message: message) }
+}
