@@ -87,6 +87,9 @@ let package = Package(
             dependencies: [
                 "PanHTTP", "PanCore", "PanCLI", "WCS",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]

@@ -26,8 +26,13 @@ enum IntervalAllocator {
     /// Picks `[lft, rgt]` for a new child of `parentId`, renumbering if needed.
     static func allocate(parentId: Int64, isDirectory: Bool, on db: Connection) throws -> (Int64, Int64) {
         if let interval = try tryAllocate(parentId: parentId, isDirectory: isDirectory, on: db) { return interval }
-        try renumber(startingAt: parentId, on: db)
-        if let interval = try tryAllocate(parentId: parentId, isDirectory: isDirectory, on: db) { return interval }
+        // Renumber the nearest roomy ancestor; if that was still too tight, go one higher.
+        var start: Int64? = parentId
+        while let from = start {
+            let renumbered = try renumber(startingAt: from, on: db)
+            if let interval = try tryAllocate(parentId: parentId, isDirectory: isDirectory, on: db) { return interval }
+            start = try db.scalar("SELECT parent_id FROM nodes WHERE id = ?", renumbered)
+        }
         throw PanError.internalError("no interval space left under node \(parentId)")
     }
 
@@ -49,7 +54,8 @@ enum IntervalAllocator {
 
     /// Walks up from `nodeId` to the first ancestor with room for its subtree,
     /// then re-spreads that subtree.
-    static func renumber(startingAt nodeId: Int64, on db: Connection) throws {
+    @discardableResult
+    static func renumber(startingAt nodeId: Int64, on db: Connection) throws -> Int64 {
         var currentId = nodeId
         while true {
             guard let row = try db.queryRow("SELECT user_id, parent_id, lft, rgt FROM nodes WHERE id = ?", currentId) else {
@@ -64,7 +70,7 @@ enum IntervalAllocator {
             let (room, overflow) = (count + 2).multipliedReportingOverflow(by: roomPerNode)
             if parentId == nil || (!overflow && right - left >= room) {
                 try respread(userId: userId, rootId: currentId, left: left, right: right, on: db)
-                return
+                return currentId
             }
             currentId = parentId!
         }
@@ -108,15 +114,19 @@ enum IntervalAllocator {
             let available = r - l - 1
             let tight = children.reduce(Int64(0)) { $0 + 2 * items[$1].size }
             guard available >= tight else { throw PanError.internalError("renumbering found too little room") }
-            // Half of what is left beyond the tight need goes to the directories,
-            // in proportion to their size; the other half stays free at the end.
-            let spare = (available - tight) / 2
-            let directoryWeight = children.reduce(Int64(0)) { $0 + (items[$1].isDirectory ? items[$1].size : 0) }
+            // What is left beyond the tight need goes to the directories in
+            // proportion to their size, and to a free tail for new children: half
+            // at the renumbered node, one node's share below it. Proportional
+            // shares keep a deep chain's space linear in its depth, not halving.
+            let isTop = index == 0
+            let spare = isTop ? (available - tight) / 2 : available - tight
+            let directoryWeight = children.reduce(Int64(0)) { $0 + (items[$1].isDirectory ? items[$1].size : 0) } + (isTop ? 0 : 1)
             var cursor = l + 1
             for child in children {
                 var width = 2 * items[child].size
                 if items[child].isDirectory, directoryWeight > 0 {
-                    width += Int64((Double(spare) * Double(items[child].size) / Double(directoryWeight)).rounded(.down))
+                    // Exact 128-bit arithmetic: the shares must never add up past the parent.
+                    width += directoryWeight.dividingFullWidth(spare.multipliedFullWidth(by: items[child].size)).quotient
                 }
                 stack.append((child, cursor, cursor + width - 1))
                 cursor += width

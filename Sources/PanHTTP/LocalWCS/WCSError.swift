@@ -11,8 +11,10 @@ struct WCSError: Error, HTTPResponseError, Equatable {
 
     var status: HTTPResponse.Status { HTTPResponse.Status(code: code) }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        let json = try JSONSerialization.data(withJSONObject: ["code": code, "message": message], options: [.sortedKeys])
+    func response(from request: Request, context: some RequestContext) throws -> Response { rendered() }
+
+    func rendered() -> Response {
+        let json = (try? JSONSerialization.data(withJSONObject: ["code": code, "message": message], options: [.sortedKeys])) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
 

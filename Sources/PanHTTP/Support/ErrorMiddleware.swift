@@ -23,6 +23,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as PanError:
             if error.statusCode >= 500 { logger.error("request failed", metadata: ["error": "\(error)"]) }
             return Reply.error(error)
+        case let error as WCSError:
+            // The upload endpoint speaks WCS's error shape, not the API envelope.
+            return error.rendered()
         case let error as SQLiteError where error.isBusy:
             logger.error("database busy", metadata: ["error": "\(error)"])
             return Reply.error(.unavailable)

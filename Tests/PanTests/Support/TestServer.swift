@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
+import AsyncHTTPClient
+import NIOHTTP1
+import ServiceLifecycle
 import Logging
 import NIOCore
 @testable import PanCore
@@ -12,7 +14,6 @@ import WCS
 /// A real Pan on a real port with a real SQLite file in a fresh temp directory.
 struct TestServer {
     let services: PanServices
-    let client: any TestClientProtocol
     let port: Int
     let dataDirectory: String
 
@@ -33,11 +34,17 @@ struct TestServer {
     func request(
         _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], body: Data? = nil
     ) async throws -> Reply {
-        try await client.execute(
-            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) }
-        ) { response in
-            Reply(status: response.status.code, headers: response.headers, body: Data(buffer: response.body))
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(uri)")
+        request.method = HTTPMethod(rawValue: method.rawValue)
+        for field in headers { request.headers.add(name: field.name.canonicalName, value: field.value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(120))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        var fields = HTTPFields()
+        for (name, value) in response.headers {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
         }
+        return Reply(status: Int(response.status.code), headers: fields, body: Data(buffer: bytes))
     }
 
     /// POST a JSON object (or raw text) to the API, optionally with a bearer token.
@@ -156,8 +163,32 @@ func withServer(
     var logger = Logger(label: "pan-test")
     logger.logLevel = .error
     let (app, services) = try await buildApplication(configuration, logger: logger)
-    let port = configuration.port
-    try await app.test(.live) { client in
-        try await body(TestServer(services: services, client: client, port: port, dataDirectory: directory))
+    let server = TestServer(services: services, port: configuration.port, dataDirectory: directory)
+    // Our own service group rather than `.live`, which would pick another port
+    // than the one the public URL — and so every callbackUrl — names.
+    let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        defer { tasks.cancelAll() }
+        var ready = false
+        for _ in 0..<200 {
+            if (try? await server.request(.get, "/healthz"))?.status == 200 { ready = true; break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        guard ready else { throw TestFailure("server did not start on port \(configuration.port)") }
+        do {
+            try await body(server)
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.next()
     }
 }
+
+/// One client for every test: real HTTP, no redirects followed (tests look at 303s).
+let testHTTPClient = HTTPClient(
+    eventLoopGroupProvider: .singleton,
+    configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
+)
