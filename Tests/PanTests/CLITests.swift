@@ -15,10 +15,14 @@ struct CLITests {
 
     struct Run: CustomStringConvertible {
         let status: Int32
+        /// False when the process died of a signal (a Swift trap is SIGILL/SIGTRAP); `status` is then the signal.
+        let exited: Bool
         let stdout: String
         let stderr: String
         var output: String { stdout + stderr }
-        var description: String { "exit \(status)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)" }
+        var description: String {
+            "\(exited ? "exit" : "killed by signal") \(status)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)"
+        }
     }
 
     enum Binary {
@@ -51,6 +55,8 @@ struct CLITests {
     static func environment() -> [String: String] {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PAN_") }
         environment["PAN_LOG_LEVEL"] = "error"
+        // A crash should fail fast, not spend seconds symbolicating a backtrace.
+        environment["SWIFT_BACKTRACE"] = "enable=no"
         return environment
     }
 
@@ -60,8 +66,8 @@ struct CLITests {
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         defer { try? out.close(); try? err.close() }
@@ -84,6 +90,7 @@ struct CLITests {
         process.waitUntilExit()
         return Run(
             status: process.terminationStatus,
+            exited: process.terminationReason == .exit,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         )
@@ -239,6 +246,34 @@ struct CLITests {
         }
     }
 
+    @Test("quota sizes: units and fractions are read; negative, absurd and non-finite sizes are refused, not a crash")
+    func quotaSizes() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let add = try await Self.run(["user", "add", "alice", "--password", "pw", "--quota", "500M", "--data-dir", directory])
+        #expect(add.status == 0, "\(add)")
+        #expect(try await Self.user("alice", in: directory)?.0.spaceCapacity == 500 << 20)
+
+        for (size, bytes) in [("1.5G", Int64(1_610_612_736)), ("1024", 1024), ("2GiB", 2 << 30), ("1t", 1 << 40), ("0", 0)] {
+            let set = try await Self.run(["user", "quota", "alice", size, "--data-dir", directory])
+            #expect(set.status == 0, "\(size): \(set)")
+            #expect(try await Self.user("alice", in: directory)?.0.spaceCapacity == bytes, "\(size)")
+        }
+
+        // Each must be an ordinary refusal (exit 1 with a message), and leave the quota alone.
+        for size in ["lots", "G", "99999999T", "1e30G", "infG", "9223372036854775808"] {
+            let refused = try await Self.run(["user", "quota", "alice", size, "--data-dir", directory])
+            #expect(refused.exited && refused.status == 1 && refused.stderr.contains("cannot read"), "quota \(size): \(refused)")
+        }
+        let negative = try await Self.run(["user", "add", "carol", "--password", "pw", "--quota=-1G", "--data-dir", directory])
+        #expect(negative.exited && negative.status == 1, "\(negative)")
+        #expect(negative.stderr.contains("cannot read"), "\(negative)")
+        let refusedAdd = try await Self.run(["user", "add", "bob", "--password", "pw", "--quota", "99999999T", "--data-dir", directory])
+        #expect(refusedAdd.exited && refusedAdd.status == 1, "\(refusedAdd)")
+        #expect(try await Self.user("alice", in: directory)?.0.spaceCapacity == 0)
+        #expect(try await Self.user("bob", in: directory) == nil)
+    }
+
     // MARK: migrate
 
     @Test("migrate applies, is idempotent, and refuses a database from a newer pan")
@@ -298,6 +333,20 @@ struct CLITests {
         #expect(missing.status != 0, "\(missing)")
         #expect(missing.stderr.contains("missing.bin"), "\(missing)")
 
+        // Block boundaries: empty, exactly one 4 MiB block, one byte into the second block.
+        let empty = directory + "/empty", one = directory + "/one-block", two = directory + "/two-blocks"
+        try Data().write(to: URL(fileURLWithPath: empty))
+        try Data(count: 4 << 20).write(to: URL(fileURLWithPath: one))
+        try Data(count: (4 << 20) + 1).write(to: URL(fileURLWithPath: two))
+        let boundaries = try await Self.run(["hash", empty, one, two])
+        #expect(boundaries.status == 0, "\(boundaries)")
+        #expect(boundaries.stdout == """
+            Fto5o-5ea0sNMlW_75VgGJCv2AcJ  \(empty)
+            FivMvS848VwT631aif2dhfWV4jvD  \(one)
+            lhCFgki5yzon0rjN9uJusf6qtsF6  \(two)
+
+            """, "\(boundaries)")
+
         // One bad file among good ones: the good one is still hashed, the exit is non-zero.
         let mixed = try await Self.run(["hash", path, directory + "/missing.bin"])
         #expect(mixed.status != 0, "\(mixed)")
@@ -353,7 +402,7 @@ struct CLITests {
         let port = try freePort()
         let base = "http://127.0.0.1:\(port)"
         let logPath = directory + "/serve.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? log.close() }
 

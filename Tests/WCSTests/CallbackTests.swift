@@ -92,7 +92,13 @@ struct CallbackBodyTests {
         let body = try CallbackBody.parse(wire: Data("callbackBody=url%3daHR0cDovL2FiYy5jb20vMS5qcGc%3d%26fsize%3d1231341%26bucket%3dtest%0a".utf8))
         #expect(body["fsize"] == "1231341")
         #expect(body.bucket == "test")
-        #expect(body.url != nil)
+        #expect(body.fields.count == 3)
+        // wcs.md §2: "accept both a plain and a base64 URL" — but only a url
+        // between @qzyurlstart/@qzyurlend markers is base64-decoded.
+        let url = body.url
+        withKnownIssue("an unmarked base64 `url` field is not decoded") {
+            #expect(url == "http://abc.com/1.jpg")
+        }
     }
 
     @Test("The fileName is taken up to the last end marker; a plain and a base64 url are both accepted")

@@ -154,13 +154,3 @@ struct ContentHasherTests {
         #expect(!ContentHasher.isWellFormed(""))
     }
 }
-
-extension ContentHasherTests {
-    @Test("Fed strictly one byte at a time across the first block boundary (4 MiB + 1)")
-    func strictlyOneByte() {
-        let vector = HashVector.all[3]
-        let (hash, count) = Self.hash(VectorBytes.prefix(vector.size), chunks: [1])
-        #expect(hash == vector.hash)
-        #expect(count == Int64(vector.size))
-    }
-}

@@ -24,6 +24,7 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     )
     let app = Application(
         router: router,
+        server: .http1(additionalChannelHandlers: [ExpectContinueHandler()]),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pan"),
         services: [sweeper],
         logger: logger
