@@ -56,8 +56,8 @@ enum ByteCount {
         let t = text.trimmingCharacters(in: .whitespaces).uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
         let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
         if let last = t.last, let unit = units[last] {
-            guard let number = Double(t.dropLast()), number >= 0 else { return nil }
-            return Int64(number * Double(unit))
+            guard let number = Double(t.dropLast()), number.isFinite, number >= 0 else { return nil }
+            return Int64(exactly: (number * Double(unit)).rounded(.down))
         }
         guard let value = Int64(t), value >= 0 else { return nil }
         return value

@@ -28,7 +28,12 @@ public struct Row: Sendable {
     public func optionalInt64(_ name: String) throws -> Int64? {
         switch try value(name) {
         case .integer(let v): return v
-        case .real(let v): return Int64(v)
+        case .real(let v):
+            // Int64(v) traps outside its range: a bad value is an error, never a crash.
+            guard let exact = Int64(exactly: v.rounded(.towardZero)) else {
+                throw SQLiteUsageError.typeMismatch(column: name, expected: "INTEGER", found: "REAL \(v)")
+            }
+            return exact
         case .null: return nil
         case let other: throw SQLiteUsageError.typeMismatch(column: name, expected: "INTEGER", found: other.typeName)
         }

@@ -10,9 +10,9 @@ public final class Statement {
     let handle: OpaquePointer
     public let sql: String
     private unowned let connection: Connection
-    private lazy var columnNames: [String] = (0..<sqlite3_column_count(handle)).map {
-        String(cString: sqlite3_column_name(handle, $0))
-    }
+    /// Read at the first row of each execution: SQLite re-prepares a cached
+    /// statement after a schema change, and its columns may change with it.
+    private var columnNames: [String]?
 
     init(connection: Connection, sql: String) throws {
         var handle: OpaquePointer?
@@ -29,6 +29,7 @@ public final class Statement {
 
     /// Clears previous bindings and the cursor so the statement can be reused.
     func reset() {
+        columnNames = nil
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
@@ -44,7 +45,8 @@ public final class Statement {
             switch argument.sqliteValue {
             case .integer(let v): code = sqlite3_bind_int64(handle, index, v)
             case .real(let v): code = sqlite3_bind_double(handle, index, v)
-            case .text(let v): code = sqlite3_bind_text(handle, index, v, -1, SQLITE_TRANSIENT)
+            // The byte count, not -1: text with an embedded NUL is stored whole.
+            case .text(let v): code = sqlite3_bind_text(handle, index, v, Int32(v.utf8.count), SQLITE_TRANSIENT)
             case .blob(let v):
                 code = v.withUnsafeBytes { raw in
                     // A zero-length blob must still bind as a blob, not NULL.
@@ -90,7 +92,9 @@ public final class Statement {
             default: values.append(.null)
             }
         }
-        return Row(columns: columnNames, values: values)
+        let names = columnNames ?? (0..<count).map { String(cString: sqlite3_column_name(handle, $0)) }
+        columnNames = names
+        return Row(columns: names, values: values)
     }
 }
 

@@ -66,7 +66,8 @@ public struct CallbackBody: Sendable, Equatable {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(parts[0])
             guard !key.isEmpty, fields[key] == nil else { continue }
-            fields[key] = parts.count == 2 ? String(parts[1]) : ""
+            let value = parts.count == 2 ? String(parts[1]) : ""
+            fields[key] = key == "url" ? decodeURL(value) : value
         }
         return CallbackBody(fields: fields)
     }

@@ -25,14 +25,12 @@ public struct Credentials: Sendable, Equatable {
     }
 }
 
-/// Compares two strings in time independent of where they differ.
+/// Compares two strings in time independent of where they differ (their
+/// lengths are not secret: signatures have a fixed length).
 public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8), y = Array(b.utf8)
-    var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-    for i in 0..<max(x.count, y.count) {
-        let p = i < x.count ? x[i] : 0
-        let q = i < y.count ? y[i] : 0
-        difference |= p ^ q
-    }
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for i in 0..<x.count { difference |= x[i] ^ y[i] }
     return difference == 0
 }

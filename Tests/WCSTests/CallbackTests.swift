@@ -96,7 +96,7 @@ struct CallbackBodyTests {
         // wcs.md §2: "accept both a plain and a base64 URL" — but only a url
         // between @qzyurlstart/@qzyurlend markers is base64-decoded.
         let url = body.url
-        withKnownIssue("an unmarked base64 `url` field is not decoded") {
+        do {
             #expect(url == "http://abc.com/1.jpg")
         }
     }
@@ -328,7 +328,7 @@ struct CallbackSignatureTests {
         #expect(!constantTimeEquals("x", "x" + String(repeating: "\u{0}", count: 257)))
         let padded = "x" + String(repeating: "\u{0}", count: 256)
         let paddedEqual = constantTimeEquals(padded, "x"), paddedEqualReversed = constantTimeEquals("x", padded)
-        withKnownIssue("the length difference is truncated to UInt8 and the shorter side is padded with 0") {
+        do {
             #expect(!paddedEqual)
             #expect(!paddedEqualReversed)
         }
