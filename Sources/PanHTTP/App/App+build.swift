@@ -51,6 +51,8 @@ func buildRouter(_ services: PanServices) -> Router<AppRequestContext> {
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
 
     router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+    // Operations (readiness, metrics) — see OperationsController.
+    addOperationsRoutes(to: router, services: services)
     UserController(database: services.database, authenticator: authenticator, passwords: services.passwords)
         .addRoutes(to: router)
     TokenController(uploads: services.uploads, authenticator: authenticator, metrics: metrics)
