@@ -8,7 +8,7 @@ public struct PanCommand: AsyncParsableCommand {
         commandName: "pan",
         abstract: "Pan: the metadata server of a cloud drive whose bytes live in Wangsu Cloud Storage.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, UserCommand.self, SessionCommand.self, StoreCommand.self, HashCommand.self,
+            ServeCommand.self, MigrateCommand.self, UserCommand.self, SessionCommand.self, StoreCommand.self, FileCommand.self, FsckCommand.self, HashCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

@@ -29,6 +29,8 @@ public struct FileNode: Sendable, Equatable, Codable {
     public var flag: Int
     /// 0 live, 1 in the recycle bin.
     public var state: Int
+    /// Set on the top node of a recycled subtree only.
+    public var recycledAt: Int64?
 
     public var isDirectory: Bool { type == .directory }
     public var isFile: Bool { type == .file }
@@ -36,7 +38,7 @@ public struct FileNode: Sendable, Equatable, Codable {
     /// The columns every node query selects, with the parent's uuid joined in.
     static let columns = """
         n.id, n.parent_id, n.uuid, n.user_id, n.name, n.path, n.path_id, n.type, n.ext, n.size, n.mime,
-        n.store_hash, n.atime, n.ctime, n.mtime, n.lft, n.rgt, n.version, n.locking, n.preview, n.flag, n.state,
+        n.store_hash, n.atime, n.ctime, n.mtime, n.lft, n.rgt, n.version, n.locking, n.preview, n.flag, n.state, n.recycled_at,
         COALESCE(p.uuid, '') AS parent_uuid
         """
     static let from = "nodes n LEFT JOIN nodes p ON p.id = n.parent_id"
@@ -64,6 +66,7 @@ public struct FileNode: Sendable, Equatable, Codable {
         preview = try row.int("preview")
         flag = try row.int("flag")
         state = try row.int("state")
+        recycledAt = try row.optionalInt64("recycled_at")
         parent = try row.string("parent_uuid")
     }
 
@@ -104,6 +107,7 @@ public struct FileNode: Sendable, Equatable, Codable {
         id = try c.decodeIfPresent(Int64.self, forKey: .id) ?? 0
         parentId = try c.decodeIfPresent(Int64.self, forKey: .parentId)
         state = try c.decodeIfPresent(Int.self, forKey: .state) ?? 0
+        recycledAt = nil
         uuid = try c.decode(String.self, forKey: .uuid)
         userId = try c.decode(Int64.self, forKey: .userId)
         name = try c.decode(String.self, forKey: .name)

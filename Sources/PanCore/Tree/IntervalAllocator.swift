@@ -36,7 +36,7 @@ enum IntervalAllocator {
         throw PanError.internalError("no interval space left under node \(parentId)")
     }
 
-    private static func tryAllocate(parentId: Int64, isDirectory: Bool, on db: Connection) throws -> (Int64, Int64)? {
+    private static func tryAllocate(parentId: Int64, isDirectory: Bool, minimumWidth: Int64 = 2, on db: Connection) throws -> (Int64, Int64)? {
         guard let parent = try db.queryRow("SELECT lft, rgt FROM nodes WHERE id = ?", parentId) else {
             throw PanError.fileNotFound
         }
@@ -45,8 +45,10 @@ enum IntervalAllocator {
         let free = parentRight - lastEnd - 1
         if isDirectory {
             let span = free >> directoryShareShift
-            guard span >= 2 else { return nil }
-            return (lastEnd + 1, lastEnd + span)
+            if span >= max(2, minimumWidth) { return (lastEnd + 1, lastEnd + span) }
+            // A moved subtree may take more than the usual share, if the tail holds it twice over.
+            guard minimumWidth > 2, free >= 2 * minimumWidth else { return nil }
+            return (lastEnd + 1, lastEnd + minimumWidth)
         }
         guard free >= 2 else { return nil }
         return (lastEnd + 1, lastEnd + 2)
@@ -83,11 +85,17 @@ enum IntervalAllocator {
         var size: Int64 = 1
     }
 
-    private static func respread(userId: Int64, rootId: Int64, left: Int64, right: Int64, on db: Connection) throws {
+    /// Re-spreads the subtree found inside `[left, right]` over the same interval
+    /// (or, for a move, over `[newLeft, newRight]`).
+    static func respread(
+        userId: Int64, rootId: Int64, left: Int64, right: Int64, newLeft: Int64? = nil, newRight: Int64? = nil,
+        on db: Connection
+    ) throws {
         let rows = try db.query(
             "SELECT id, parent_id, type FROM nodes WHERE user_id = ? AND lft > ? AND lft < ? ORDER BY lft",
             userId, left, right
         )
+        let (left, right) = (newLeft ?? left, newRight ?? right)
         var items = [Item(id: rootId, isDirectory: true)]
         var indexById: [Int64: Int] = [rootId: 0]
         for row in rows {
@@ -135,5 +143,45 @@ enum IntervalAllocator {
         for (id, l, r) in assignments {
             try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE id = ?", l, r, id)
         }
+        if newLeft != nil {
+            try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE id = ?", left, right, rootId)
+        }
+    }
+
+    /// Moves the subtree of `nodeId` under `parentId`: takes a fresh interval
+    /// there, wide enough for the subtree, and re-spreads the subtree into it.
+    /// Costs O(size of the moved subtree), whatever the size of the tree.
+    static func relocate(nodeId: Int64, toParent parentId: Int64, on db: Connection) throws {
+        guard let row = try db.queryRow("SELECT user_id, type, lft, rgt FROM nodes WHERE id = ?", nodeId) else {
+            throw PanError.fileNotFound
+        }
+        let userId = try row.int64("user_id")
+        let count = try db.scalar(
+            "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", userId, try row.int64("lft"), try row.int64("rgt")
+        ) ?? 0
+        let isDirectory = try row.int("type") == 1
+        let need = isDirectory ? 4 * (count + 2) : 2
+        func place() throws -> Bool {
+            guard let interval = try tryAllocate(parentId: parentId, isDirectory: isDirectory, minimumWidth: need, on: db) else {
+                return false
+            }
+            // Read the bounds now: renumbering an ancestor may have moved the subtree too.
+            guard let current = try db.queryRow("SELECT lft, rgt FROM nodes WHERE id = ?", nodeId) else { throw PanError.fileNotFound }
+            try db.run("UPDATE nodes SET parent_id = ? WHERE id = ?", parentId, nodeId)
+            try respread(
+                userId: userId, rootId: nodeId, left: try current.int64("lft"), right: try current.int64("rgt"),
+                newLeft: interval.0, newRight: interval.1, on: db
+            )
+            return true
+        }
+        // Renumber ever higher ancestors until the destination has room (the root always does).
+        var from: Int64? = parentId
+        while let current = from {
+            if try place() { return }
+            let renumbered = try renumber(startingAt: current, on: db)
+            from = try db.scalar("SELECT parent_id FROM nodes WHERE id = ?", renumbered)
+        }
+        if try place() { return }
+        throw PanError.internalError("no interval space left to move node \(nodeId)")
     }
 }

@@ -129,3 +129,55 @@ public enum TreeRepository {
         try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND state = 0", userId) ?? 0
     }
 }
+
+// MARK: Listing
+
+extension TreeRepository {
+    /// `orderBy` of `api.md` §7: −1 ctime desc (default), 1 ctime asc, 2 name asc,
+    /// 3 name desc, 12 size asc, 13 size desc.
+    public enum Order: Int, Sendable {
+        case ctimeDescending = -1, ctimeAscending = 1, nameAscending = 2, nameDescending = 3
+        case sizeAscending = 12, sizeDescending = 13
+
+        var sql: String {
+            switch self {
+            case .ctimeDescending: "n.ctime DESC, n.id DESC"
+            case .ctimeAscending: "n.ctime ASC, n.id ASC"
+            case .nameAscending: "n.name ASC"
+            case .nameDescending: "n.name DESC"
+            case .sizeAscending: "n.size ASC, n.id ASC"
+            case .sizeDescending: "n.size DESC, n.id DESC"
+            }
+        }
+    }
+
+    /// A page of a directory's live children; `type` 0 files, 1 directories, nil all.
+    public static func children(
+        of parentId: Int64, type: Int?, order: Order, limit: Int, offset: Int, on db: Connection
+    ) throws -> (nodes: [FileNode], total: Int64) {
+        let typeFilter = type.map { " AND n.type = \($0 == 1 ? 1 : 0)" } ?? ""
+        let total = try db.scalar(
+            "SELECT COUNT(*) FROM nodes n WHERE n.parent_id = ? AND n.state = 0\(typeFilter)", parentId
+        ) ?? 0
+        let nodes = try db.query(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.parent_id = ? AND n.state = 0\(typeFilter) ORDER BY \(order.sql) LIMIT ? OFFSET ?",
+            parentId, limit, offset
+        ).map(FileNode.init(row:))
+        return (nodes, total)
+    }
+
+    /// A node in the recycle bin, by uuid or by its path when recycled (newest first).
+    public static func recycledNode(userId: Int64, uuid: String?, path: String?, on db: Connection) throws -> FileNode? {
+        if let uuid, !uuid.isEmpty {
+            return try db.queryRow(
+                "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.recycled_at IS NOT NULL",
+                uuid.lowercased(), userId
+            ).map(FileNode.init(row:))
+        }
+        guard let path else { return nil }
+        return try db.queryRow(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.recycled_at IS NOT NULL ORDER BY n.recycled_at DESC LIMIT 1",
+            userId, PanPath.pathId(path)
+        ).map(FileNode.init(row:))
+    }
+}

@@ -3,7 +3,9 @@ import Hummingbird
 import PanCore
 import SQLiteKit
 
-/// `/v1/files/get`: one node by `path` or `uuid`, with a `downloadAddress` for files.
+/// The files API of `api.md` §7: page/list/list2/get, createDirectory,
+/// rename/move/copy/remove, and the recycle bin. Every change is one
+/// transaction; another user's nodes are simply not found.
 struct FilesController {
     let database: DatabasePool
     let authenticator: Authenticator
@@ -11,38 +13,254 @@ struct FilesController {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/files/get", use: get)
+        router.post("/v1/files/page", use: page)
+        router.post("/v1/files/list", use: list)
+        router.post("/v1/files/list2", use: list2)
+        router.post("/v1/files/createDirectory", use: createDirectory)
+        router.post("/v1/files/rename", use: rename)
+        router.post("/v1/files/move", use: move)
+        router.post("/v1/files/copy", use: copy)
+        router.post("/v1/files/remove", use: remove)
+        router.post("/v1/files/recycle", use: recycle)
     }
 
-    /// The file object plus `downloadAddress`.
-    struct NodeWithDownload: Encodable {
-        let node: FileNode
-        let downloadAddress: String?
-
-        enum CodingKeys: String, CodingKey { case downloadAddress }
-
-        func encode(to encoder: any Encoder) throws {
-            try node.encode(to: encoder)
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            if let downloadAddress { try c.encode(downloadAddress, forKey: .downloadAddress) }
-        }
-    }
-
-    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+    /// Authenticates and parses; every handler starts here.
+    private func begin(_ request: Request, _ context: AppRequestContext) async throws -> (JSONBody, Authenticator.Session) {
         var request = request
         let body = try await JSONBody.read(&request, context: context)
-        let session = try await authenticator.authenticate(request, body: body)
+        return (body, try await authenticator.authenticate(request, body: body))
+    }
+
+    // MARK: Reading
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        let address = try NodeAddress(body)
         let userId = session.user.id
-        let uuid = try body.string("uuid")?.trimmingCharacters(in: .whitespaces) ?? ""
-        let path = try PanPath.validated(try body.string("path") ?? "")
-        let found = try await database.read { db -> (FileNode, StoreObject?)? in
-            let node = uuid.isEmpty
-                ? try TreeRepository.node(userId: userId, path: path, on: db)
-                : try TreeRepository.node(userId: userId, uuid: uuid, on: db)
-            guard let node else { return nil }
+        let (node, object) = try await database.read { db -> (FileNode, StoreObject?) in
+            let node = try address.resolve(userId: userId, on: db)
             return (node, try node.storeId.flatMap { try StoreObjectRepository.find(hash: $0, on: db) })
         }
-        guard let (node, object) = found else { throw PanError.fileNotFound }
-        let address = object.map { links.address(objectKey: $0.objectKey, name: node.name, mime: node.mime) }
-        return try Reply.ok(NodeWithDownload(node: node, downloadAddress: address), token: session.refreshedToken)
+        let download = object.map { links.address(objectKey: $0.objectKey, name: node.name, mime: node.mime) }
+        return try Reply.ok(NodeWithDownload(node: node, downloadAddress: download), token: session.refreshedToken)
+    }
+
+    struct PageDTO: Encodable {
+        let list: [FileNode]
+        let info: FileNode?
+        let page: Int
+        let pageSize: Int
+        let totalCount: Int64
+        let totalPage: Int64
+    }
+
+    @Sendable func page(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        let pageNumber = Int(try body.int("page") ?? 1)
+        let pageSize = Int(try body.int("pageSize", "size") ?? 20)
+        guard pageNumber >= 1 else { throw PanError.invalidField("page", "starts at 1") }
+        guard (1...999).contains(pageSize) else { throw PanError.invalidField("pageSize", "must be 1 to 999") }
+        let order = try Self.order(body)
+        let type = try Self.typeFilter(body)
+        let userId = session.user.id
+        let offset = (pageNumber - 1) * pageSize
+        if try body.flag("recycle") == true {
+            let (nodes, total) = try await database.read { db in
+                try TreeMutations.recycleBin(userId: userId, limit: pageSize, offset: offset, on: db)
+            }
+            let dto = PageDTO(list: nodes, info: nil, page: pageNumber, pageSize: pageSize, totalCount: total,
+                              totalPage: (total + Int64(pageSize) - 1) / Int64(pageSize))
+            return try Reply.ok(dto, token: session.refreshedToken)
+        }
+        let address = try NodeAddress(body)
+        let (directory, nodes, total) = try await database.read { db in
+            let directory = try address.resolve(userId: userId, on: db)
+            guard directory.isDirectory else { throw PanError.notADirectory }
+            let (nodes, total) = try TreeRepository.children(of: directory.id, type: type, order: order, limit: pageSize, offset: offset, on: db)
+            return (directory, nodes, total)
+        }
+        let dto = PageDTO(list: nodes, info: directory, page: pageNumber, pageSize: pageSize, totalCount: total,
+                          totalPage: (total + Int64(pageSize) - 1) / Int64(pageSize))
+        return try Reply.ok(dto, token: session.refreshedToken)
+    }
+
+    /// `list` returns a bare array; `list2` `{info, list}`. Both take `start`/`size`.
+    private func window(_ body: JSONBody, userId: Int64) async throws -> (FileNode, [FileNode]) {
+        let start = Int(try body.int("start") ?? 0)
+        let size = Int(try body.int("size", "pageSize") ?? 100)
+        guard start >= 0 else { throw PanError.invalidField("start", "must not be negative") }
+        guard (1...999).contains(size) else { throw PanError.invalidField("size", "must be 1 to 999") }
+        let order = try Self.order(body)
+        let type = try Self.typeFilter(body)
+        var address = try NodeAddress(body)
+        if address.uuid == nil, address.path == PanPath.root, let parent = try body.string("parent"), !parent.isEmpty {
+            address = try NodeAddress(reference: parent)
+        }
+        let resolved = address
+        return try await database.read { db in
+            let directory = try resolved.resolve(userId: userId, on: db)
+            guard directory.isDirectory else { throw PanError.notADirectory }
+            return (directory, try TreeRepository.children(of: directory.id, type: type, order: order, limit: size, offset: start, on: db).nodes)
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        return try Reply.ok(try await window(body, userId: session.user.id).1, token: session.refreshedToken)
+    }
+
+    struct List2DTO: Encodable {
+        let info: FileNode
+        let list: [FileNode]
+    }
+
+    @Sendable func list2(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        let (info, list) = try await window(body, userId: session.user.id)
+        return try Reply.ok(List2DTO(info: info, list: list), token: session.refreshedToken)
+    }
+
+    // MARK: Changing
+
+    @Sendable func createDirectory(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        let parentPath = try PanPath.validated(try body.string("path", "parentPath") ?? "")
+        let name = try body.string("name")?.trimmingCharacters(in: .whitespaces) ?? ""
+        if !name.isEmpty { try PanPath.validateName(name) }
+        let path = name.isEmpty ? parentPath : PanPath.join(parentPath, name)
+        guard path != PanPath.root else { throw PanError.invalidName("a directory name is required") }
+        let userId = session.user.id
+        // An existing directory is returned as it is.
+        let directory = try await database.write { db in try TreeRepository.directory(userId: userId, path: path, on: db) }
+        return try Reply.ok(directory, token: session.refreshedToken)
+    }
+
+    @Sendable func rename(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        let address = try NodeAddress(body)
+        guard let name = try body.string("name", "newName")?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+            throw PanError.invalidName("a new name is required")
+        }
+        let policy = try Self.policy(body)
+        let userId = session.user.id
+        let node = try await database.write { db in
+            try TreeMutations.rename(try address.resolve(userId: userId, on: db), to: name, policy: policy, on: db)
+        }
+        return try Reply.ok(node, token: session.refreshedToken)
+    }
+
+    @Sendable func move(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await transfer(request, context, copying: false)
+    }
+
+    @Sendable func copy(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await transfer(request, context, copying: true)
+    }
+
+    private func transfer(_ request: Request, _ context: AppRequestContext, copying: Bool) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        let sources = try NodeAddress.many(body)
+        guard !sources.isEmpty else { throw PanError.invalidField("path", "name at least one file") }
+        let destination: NodeAddress
+        if let uuid = try body.string("destUuid"), !uuid.isEmpty {
+            destination = NodeAddress(uuid: uuid, path: nil)
+        } else if let path = try body.string("destPath") {
+            destination = NodeAddress(uuid: nil, path: try PanPath.validated(path))
+        } else if let parent = try body.string("parent", "dest") {
+            destination = try NodeAddress(reference: parent)
+        } else {
+            throw PanError.invalidField("destPath", "a destination is required")
+        }
+        let policy = try Self.policy(body)
+        let userId = session.user.id
+        let count = try await database.write { db -> Int in
+            let target = try destination.resolve(userId: userId, on: db)
+            for source in sources {
+                let node = try source.resolve(userId: userId, on: db)
+                // Re-read the destination: an earlier item may have renumbered its interval.
+                let current = try TreeRepository.node(id: target.id, on: db) ?? target
+                if copying {
+                    _ = try TreeMutations.copy(node, into: current, policy: policy, on: db)
+                } else {
+                    _ = try TreeMutations.move(node, into: current, policy: policy, on: db)
+                }
+            }
+            return sources.count
+        }
+        return try Reply.ok(count, token: session.refreshedToken)
+    }
+
+    @Sendable func remove(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        let targets = try NodeAddress.many(body)
+        guard !targets.isEmpty else { throw PanError.invalidField("path", "name at least one file") }
+        let toBin = try body.flag("recycle") == true
+        let userId = session.user.id
+        let count = try await database.write { db -> Int in
+            for target in targets {
+                // A uuid of something already in the bin deletes it from there.
+                if !toBin, let uuid = target.uuid,
+                   let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: nil, on: db) {
+                    try TreeMutations.delete(binned, on: db)
+                    continue
+                }
+                let node = try target.resolve(userId: userId, on: db)
+                if toBin { try TreeMutations.recycle(node, on: db) } else { try TreeMutations.delete(node, on: db) }
+            }
+            return targets.count
+        }
+        return try Reply.ok(count, token: session.refreshedToken)
+    }
+
+    /// `{path|uuid, recycle: 0}` restores from the bin.
+    @Sendable func recycle(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        if try body.flag("recycle") == true {
+            // Some clients recycle through this endpoint too.
+            let targets = try NodeAddress.many(body)
+            let userId = session.user.id
+            try await database.write { db in
+                for target in targets { try TreeMutations.recycle(try target.resolve(userId: userId, on: db), on: db) }
+            }
+            return try Reply.ok(targets.count, token: session.refreshedToken)
+        }
+        let uuid = try body.string("uuid")
+        let path = try body.string("path").map { try PanPath.validated($0) }
+        let policy = try Self.policy(body)
+        let userId = session.user.id
+        let node = try await database.write { db in
+            guard let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
+                throw PanError.fileNotFound
+            }
+            return try TreeMutations.restore(binned, policy: policy, on: db)
+        }
+        return try Reply.ok(node, token: session.refreshedToken)
+    }
+
+    // MARK: Parameters
+
+    static func order(_ body: JSONBody) throws(PanError) -> TreeRepository.Order {
+        guard let raw = try body.int("orderBy", "order") else { return .ctimeDescending }
+        guard let order = TreeRepository.Order(rawValue: Int(raw)) else {
+            throw .invalidField("orderBy", "must be -1, 1, 2, 3, 12 or 13")
+        }
+        return order
+    }
+
+    /// `type`: 1 directories only, 0 files only, −1 (or absent) all.
+    static func typeFilter(_ body: JSONBody) throws(PanError) -> Int? {
+        guard let type = try body.int("type"), type != -1 else { return nil }
+        guard type == 0 || type == 1 else { throw .invalidField("type", "must be -1, 0 or 1") }
+        return Int(type)
+    }
+
+    static func policy(_ body: JSONBody) throws(PanError) -> ConflictPolicy {
+        if let conflict = try body.string("conflict"), !conflict.isEmpty {
+            guard let policy = ConflictPolicy(rawValue: conflict.lowercased()) else {
+                throw .invalidField("conflict", "must be fail, overwrite or rename")
+            }
+            return policy
+        }
+        return try body.flag("overwrite", "override", "rewrite") == true ? .overwrite : .fail
     }
 }

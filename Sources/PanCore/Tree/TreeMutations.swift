@@ -1,0 +1,194 @@
+import Foundation
+import SQLiteKit
+
+/// Renames, moves, copies, deletes and recycles subtrees — each in the
+/// caller's single transaction, keeping paths, pathIds, intervals, reference
+/// counts and `spaceUsed` consistent.
+public enum TreeMutations {
+    // MARK: Helpers
+
+    /// The node and everything below it, in `lft` order.
+    static func subtree(of node: FileNode, on db: Connection) throws -> [FileNode] {
+        try db.query(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? ORDER BY n.lft",
+            node.userId, node.lft, node.rgt
+        ).map(FileNode.init(row:))
+    }
+
+    /// A locked node anywhere in the subtree blocks changing it.
+    static func requireUnlocked(_ node: FileNode, on db: Connection) throws {
+        let locked = try db.scalar(
+            "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND locking = 1 AND state = 0",
+            node.userId, node.lft, node.rgt
+        ) ?? 0
+        if locked > 0 { throw PanError.fileLocked }
+    }
+
+    /// Rewrites `path`/`path_id` of the subtree after its top moved from `oldPath`.
+    static func rewritePaths(of node: FileNode, from oldPath: String, on db: Connection) throws {
+        guard let fresh = try TreeRepository.node(id: node.id, on: db) else { throw PanError.fileNotFound }
+        for row in try db.query(
+            "SELECT id, path FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", fresh.userId, fresh.lft, fresh.rgt
+        ) {
+            let path = try row.string("path")
+            guard path.hasPrefix(oldPath + "/") else { continue }
+            let newPath = fresh.path + path.dropFirst(oldPath.count)
+            try db.run("UPDATE nodes SET path = ?, path_id = ? WHERE id = ?", newPath, PanPath.pathId(newPath), try row.int64("id"))
+        }
+    }
+
+    /// What to do with a name taken at the destination.
+    static func resolveName(
+        _ name: String, in directory: FileNode, moving: FileNode, policy: ConflictPolicy, userId: Int64, on db: Connection
+    ) throws -> String {
+        guard let existing = try TreeRepository.child(of: directory.id, named: name, on: db), existing.id != moving.id else {
+            return name
+        }
+        switch policy {
+        case .fail: throw PanError.fileAlreadyExists
+        case .rename: return try TreeRepository.freeName(in: directory.id, for: name, on: db)
+        case .overwrite:
+            // Only a file replaces a file; directories are never overwritten.
+            guard existing.isFile, moving.isFile else { throw PanError.fileAlreadyExists }
+            try requireUnlocked(existing, on: db)
+            try delete(existing, on: db)
+            return name
+        }
+    }
+
+    // MARK: Operations
+
+    public static func rename(_ node: FileNode, to name: String, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+        guard node.parentId != nil else { throw PanError.badRequest("the root cannot be renamed") }
+        try PanPath.validateName(name)
+        try requireUnlocked(node, on: db)
+        if name == node.name { return node }
+        guard let parentId = node.parentId, let parent = try TreeRepository.node(id: parentId, on: db) else { throw PanError.fileNotFound }
+        let finalName = try resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db)
+        let path = PanPath.join(parent.path, finalName)
+        do {
+            try db.run(
+                "UPDATE nodes SET name = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE id = ?",
+                finalName, path, PanPath.pathId(path), node.isFile ? PanPath.ext(of: finalName) : "", now, node.id
+            )
+        } catch let error as SQLiteError where error.isUniqueViolation {
+            throw PanError.fileAlreadyExists
+        }
+        try rewritePaths(of: node, from: node.path, on: db)
+        return try TreeRepository.node(id: node.id, on: db)!
+    }
+
+    public static func move(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+        guard node.parentId != nil else { throw PanError.badRequest("the root cannot be moved") }
+        guard directory.isDirectory else { throw PanError.notADirectory }
+        // Into itself or below itself: the tree would become a cycle.
+        if directory.lft >= node.lft, directory.rgt <= node.rgt {
+            throw PanError(status: 400, code: "MOVE_INTO_ITSELF", "a directory cannot move into itself or its descendants")
+        }
+        try requireUnlocked(node, on: db)
+        if node.parentId == directory.id { return node }
+        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        try IntervalAllocator.relocate(nodeId: node.id, toParent: directory.id, on: db)
+        let path = PanPath.join(directory.path, name)
+        do {
+            try db.run(
+                "UPDATE nodes SET name = ?, path = ?, path_id = ?, mtime = ? WHERE id = ?", name, path, PanPath.pathId(path), now, node.id
+            )
+        } catch let error as SQLiteError where error.isUniqueViolation {
+            throw PanError.fileAlreadyExists
+        }
+        try rewritePaths(of: node, from: node.path, on: db)
+        return try TreeRepository.node(id: node.id, on: db)!
+    }
+
+    /// Copies the live part of the subtree; files share their stored objects.
+    public static func copy(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+        guard node.parentId != nil else { throw PanError.badRequest("the root cannot be copied") }
+        guard directory.isDirectory else { throw PanError.notADirectory }
+        if directory.lft >= node.lft, directory.rgt <= node.rgt {
+            throw PanError(status: 400, code: "COPY_INTO_ITSELF", "a directory cannot be copied into itself or its descendants")
+        }
+        let nodes = try subtree(of: node, on: db).filter { $0.state == 0 }
+        let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
+        guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
+        if bytes > 0, user.spaceUsed + bytes > user.spaceCapacity { throw PanError.quotaExceeded }
+        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        var copies: [Int64: FileNode] = [:]
+        var top: FileNode?
+        for original in nodes {
+            let parent = original.id == node.id ? directory : copies[original.parentId ?? -1]
+            guard let parent else { continue }  // below a recycled directory
+            let copy = try TreeRepository.insert(
+                userId: node.userId, parent: parent, name: original.id == node.id ? name : original.name,
+                kind: original.type, size: original.size, mime: original.mime, storeHash: original.storeId, on: db, now: now
+            )
+            if let hash = original.storeId { try StoreObjectRepository.retain(hash: hash, on: db) }
+            copies[original.id] = copy
+            if original.id == node.id { top = copy }
+        }
+        try UserRepository.addSpaceUsed(bytes, userId: node.userId, on: db)
+        return top!
+    }
+
+    /// Deletes the subtree for good: references and space are released; objects
+    /// at zero references wait for `pan store gc`.
+    public static func delete(_ node: FileNode, on db: Connection) throws {
+        guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
+        try requireUnlocked(node, on: db)
+        let files = try db.query(
+            "SELECT store_hash, size FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND type = 0",
+            node.userId, node.lft, node.rgt
+        )
+        var bytes: Int64 = 0
+        for file in files {
+            if let hash = try file.optionalString("store_hash") { try StoreObjectRepository.release(hash: hash, on: db) }
+            bytes += try file.int64("size")
+        }
+        try db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
+        try UserRepository.addSpaceUsed(-bytes, userId: node.userId, on: db)
+    }
+
+    /// Moves the subtree to the recycle bin; it keeps its space and references.
+    public static func recycle(_ node: FileNode, on db: Connection, now: Int64 = Millis.now()) throws {
+        guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
+        try requireUnlocked(node, on: db)
+        try db.run("UPDATE nodes SET state = 1 WHERE user_id = ? AND lft >= ? AND lft < ? AND state = 0", node.userId, node.lft, node.rgt)
+        try db.run("UPDATE nodes SET recycled_at = ? WHERE id = ?", now, node.id)
+    }
+
+    /// Brings a recycled subtree back where it was (re-creating its directory if
+    /// that is gone); what was recycled inside it on its own stays in the bin.
+    public static func restore(_ node: FileNode, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+        guard node.recycledAt != nil, node.state == 1 else { throw PanError.fileNotFound }
+        let parentPath = PanPath.parent(of: node.path)
+        let directory = try TreeRepository.directory(userId: node.userId, path: parentPath, on: db, now: now)
+        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        // Nodes to bring back: the subtree, minus subtrees recycled separately inside it.
+        var back: Set<Int64> = [node.id]
+        for item in try subtree(of: node, on: db) where item.id != node.id {
+            if item.recycledAt == nil, let parentId = item.parentId, back.contains(parentId) { back.insert(item.id) }
+        }
+        // Move and rename while still in the bin, where names need not be unique.
+        if node.parentId != directory.id {
+            try IntervalAllocator.relocate(nodeId: node.id, toParent: directory.id, on: db)
+        }
+        if node.parentId != directory.id || name != node.name {
+            let path = PanPath.join(directory.path, name)
+            try db.run("UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE id = ?", name, path, PanPath.pathId(path), node.id)
+            try rewritePaths(of: node, from: node.path, on: db)
+        }
+        for id in back { try db.run("UPDATE nodes SET state = 0 WHERE id = ?", id) }
+        try db.run("UPDATE nodes SET recycled_at = NULL WHERE id = ?", node.id)
+        return try TreeRepository.node(id: node.id, on: db)!
+    }
+
+    /// Recycled top nodes of a user, newest first.
+    public static func recycleBin(userId: Int64, limit: Int, offset: Int, on db: Connection) throws -> (nodes: [FileNode], total: Int64) {
+        let total = try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND recycled_at IS NOT NULL", userId) ?? 0
+        let nodes = try db.query(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.recycled_at IS NOT NULL ORDER BY n.recycled_at DESC, n.id DESC LIMIT ? OFFSET ?",
+            userId, limit, offset
+        ).map(FileNode.init(row:))
+        return (nodes, total)
+    }
+}
