@@ -151,7 +151,7 @@ enum IntervalAllocator {
     /// Moves the subtree of `nodeId` under `parentId`: takes a fresh interval
     /// there, wide enough for the subtree, and re-spreads the subtree into it.
     /// Costs O(size of the moved subtree), whatever the size of the tree.
-    static func relocate(nodeId: Int64, toParent parentId: Int64, on db: Connection) throws {
+    static func relocate(nodeId: Int64, toParent parentId: Int64, newName: String? = nil, on db: Connection) throws {
         guard let row = try db.queryRow("SELECT user_id, type, lft, rgt FROM nodes WHERE id = ?", nodeId) else {
             throw PanError.fileNotFound
         }
@@ -167,7 +167,11 @@ enum IntervalAllocator {
             }
             // Read the bounds now: renumbering an ancestor may have moved the subtree too.
             guard let current = try db.queryRow("SELECT lft, rgt FROM nodes WHERE id = ?", nodeId) else { throw PanError.fileNotFound }
-            try db.run("UPDATE nodes SET parent_id = ? WHERE id = ?", parentId, nodeId)
+            if let newName {
+                try db.run("UPDATE nodes SET parent_id = ?, name = ? WHERE id = ?", parentId, newName, nodeId)
+            } else {
+                try db.run("UPDATE nodes SET parent_id = ? WHERE id = ?", parentId, nodeId)
+            }
             try respread(
                 userId: userId, rootId: nodeId, left: try current.int64("lft"), right: try current.int64("rgt"),
                 newLeft: interval.0, newRight: interval.1, on: db

@@ -39,11 +39,12 @@ public enum TreeMutations {
 
     /// What to do with a name taken at the destination.
     static func resolveName(
-        _ name: String, in directory: FileNode, moving: FileNode, policy: ConflictPolicy, userId: Int64, on db: Connection
+        _ name: String, in directory: FileNode, moving: FileNode, policy: ConflictPolicy, userId: Int64,
+        copying: Bool = false, on db: Connection
     ) throws -> String {
-        guard let existing = try TreeRepository.child(of: directory.id, named: name, on: db), existing.id != moving.id else {
-            return name
-        }
+        guard let existing = try TreeRepository.child(of: directory.id, named: name, on: db) else { return name }
+        // Moving or renaming a node onto itself is no conflict; copying it is.
+        if existing.id == moving.id, !copying { return name }
         switch policy {
         case .fail: throw PanError.fileAlreadyExists
         case .rename: return try TreeRepository.freeName(in: directory.id, for: name, on: db)
@@ -85,15 +86,14 @@ public enum TreeMutations {
         if directory.lft >= node.lft, directory.rgt <= node.rgt {
             throw PanError(status: 400, code: "MOVE_INTO_ITSELF", "a directory cannot move into itself or its descendants")
         }
-        try requireUnlocked(node, on: db)
         if node.parentId == directory.id { return node }
+        try requireUnlocked(node, on: db)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
-        try IntervalAllocator.relocate(nodeId: node.id, toParent: directory.id, on: db)
         let path = PanPath.join(directory.path, name)
         do {
-            try db.run(
-                "UPDATE nodes SET name = ?, path = ?, path_id = ?, mtime = ? WHERE id = ?", name, path, PanPath.pathId(path), now, node.id
-            )
+            // Name and parent change in one statement, so the unique live-name index never sees a half-move.
+            try IntervalAllocator.relocate(nodeId: node.id, toParent: directory.id, newName: name, on: db)
+            try db.run("UPDATE nodes SET path = ?, path_id = ?, mtime = ? WHERE id = ?", path, PanPath.pathId(path), now, node.id)
         } catch let error as SQLiteError where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
@@ -112,7 +112,7 @@ public enum TreeMutations {
         let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
         guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
         if bytes > 0, user.spaceUsed + bytes > user.spaceCapacity { throw PanError.quotaExceeded }
-        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
         var copies: [Int64: FileNode] = [:]
         var top: FileNode?
         for original in nodes {

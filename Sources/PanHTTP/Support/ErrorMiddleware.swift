@@ -26,6 +26,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as WCSError:
             // The upload endpoint speaks WCS's error shape, not the API envelope.
             return error.rendered()
+        case let error as SQLiteError where error.isUniqueViolation:
+            // The database's own guard against duplicate live names: a conflict, not a crash.
+            logger.notice("unique constraint", metadata: ["error": "\(error)"])
+            return Reply.error(.fileAlreadyExists)
         case let error as SQLiteError where error.isBusy:
             logger.error("database busy", metadata: ["error": "\(error)"])
             return Reply.error(.unavailable)
