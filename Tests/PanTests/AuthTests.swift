@@ -113,7 +113,10 @@ struct AuthTests {
             #expect(try await server.post("/v1/user/info").status == 401)
             // Tampered payload.
             var parts = token.split(separator: ".").map(String.init)
-            parts[1] = parts[1].replacingOccurrences(of: "A", with: "B")
+            // Flip one character of the payload (a different one, whatever it was).
+            var payload = Array(parts[1])
+            payload[payload.count / 2] = payload[payload.count / 2] == "x" ? "y" : "x"
+            parts[1] = String(payload)
             #expect(try await server.post("/v1/user/info", token: parts.joined(separator: ".")).status == 401)
             // Logout revokes the token it was called with (and every older one).
             #expect(try await server.post("/v1/user/info", token: token).status == 200)

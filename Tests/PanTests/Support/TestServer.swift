@@ -4,6 +4,7 @@ import Hummingbird
 import AsyncHTTPClient
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 import Logging
 import NIOCore
 @testable import PanCore
@@ -121,9 +122,22 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Ports handed out in this process: never the same twice, so two tests
+/// starting at once cannot end up talking to each other's server.
+private let handedOutPorts = Mutex<Set<Int>>([])
+
 /// A port the kernel says is free now, so the public URL (and the callback
 /// URL inside tokens) can name it before the server starts.
 func freePort() throws -> Int {
+    for _ in 0..<100 {
+        let port = try kernelFreePort()
+        let fresh = handedOutPorts.withLock { ports in ports.insert(port).inserted }
+        if fresh { return port }
+    }
+    throw TestFailure("no free port")
+}
+
+private func kernelFreePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket failed") }
     defer { close(fd) }
