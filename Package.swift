@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "pan", targets: ["pan"]),
+        .executable(name: "pan-bench", targets: ["PanBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -84,6 +85,18 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "pan", dependencies: ["PanCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Benchmarks: `swift run -c release pan-bench tree|http` (see BENCHMARKS.md).
+        .executableTarget(
+            name: "PanBench",
+            dependencies: [
+                "PanHTTP", "PanCore", "SQLiteKit", "WCS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SQLiteKitTests", dependencies: ["SQLiteKit"]),
         .testTarget(name: "WCSTests", dependencies: ["WCS"]),
         .testTarget(

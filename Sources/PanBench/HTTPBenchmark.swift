@@ -1,0 +1,302 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PanCore
+import SQLiteKit
+import WCS
+
+/// `pan-bench http`: throughput and latency of the endpoints that matter,
+/// against `pan serve` in a second process, each row next to the server's
+/// trivial route (the framework's ceiling) and callbacks next to raw SQLite
+/// commits (the storage ceiling), all measured in the same run.
+struct HTTPBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "http", abstract: "Endpoint throughput vs the framework and SQLite ceilings.")
+
+    @Option(help: "Seconds per scenario.") var seconds = 5.0
+    @Option(help: "Concurrent connections.") var connections = 32
+    @Option(help: "The pan binary to serve with (default: next to this one).") var pan: String?
+    @Option(help: "Size of the file for `pan hash` vs sha1sum, in MiB (0 skips).") var hashSize = 1024
+
+    static let keys = Credentials(accessKey: "bench-ak", secretKey: "bench-sk")
+
+    struct Row {
+        let name: String
+        let requests: Int
+        let errors: Int
+        let elapsed: Double
+        let samples: Samples
+        var rate: Double { Double(requests) / elapsed }
+    }
+
+    func run() async throws {
+        let binary = pan ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pan").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pan-bench-http-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = Int.random(in: 30000..<40000)
+        let base = "http://127.0.0.1:\(port)"
+
+        // Data the scenarios need, written before the server starts.
+        let seeded = try await prepare(dataDirectory: directory)
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binary)
+        server.arguments = ["serve", "--data-dir", directory, "--port", String(port)]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PAN_LOG_LEVEL"] = "error"
+        environment["PAN_WCS_KEYS"] = "\(Self.keys.accessKey):\(Self.keys.secretKey)"
+        server.environment = environment
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        try await waitUntilUp(client, base)
+
+        let login = try await call(client, "\(base)/v1/user/login", json: #"{"value":"bench","password":"bench"}"#)
+        guard let token = (try JSONSerialization.jsonObject(with: login.body) as? [String: Any])?["token"] as? String else {
+            throw ValidationError("login failed: \(String(decoding: login.body, as: UTF8.self))")
+        }
+        let auth = "Bearer \(token)"
+
+        var rows: [Row] = []
+        rows.append(try await load("GET /healthz (trivial route)", client) { _, _ in
+            try await call(client, "\(base)/healthz", method: .GET)
+        })
+        rows.append(try await load("token (upload session)", client) { worker, i in
+            try await call(client, "\(base)/v1/store/token", json: #"{"name":"t-\#(worker)-\#(i)","path":"/bench-tokens"}"#, auth: auth)
+        })
+        rows.append(try await load("token (instant upload)", client) { worker, i in
+            try await call(client, "\(base)/v1/store/token", json: #"{"name":"i-\#(worker)-\#(i)","path":"/bench-instant","hash":"\#(seeded.hash)"}"#, auth: auth)
+        })
+        // Callbacks need sessions: issue them first (not timed).
+        let callbackCount = 60_000
+        let sessions = try await issueTokens(client, base, auth: auth, count: callbackCount)
+        let next = Counter()
+        rows.append(try await load("callback (node + object)", client) { _, _ in
+            guard let index = next.next(below: sessions.count) else { throw Exhausted() }
+            return try await callback(client, base, token: sessions[index], index: index)
+        })
+        rows.append(try await load("files/page in a 10k directory", client) { _, i in
+            try await call(client, "\(base)/v1/files/page", json: #"{"path":"/big","pageSize":20,"page":\#(1 + i % 500),"orderBy":2}"#, auth: auth)
+        })
+        let sqlite = try await rawInserts(directory: directory)
+
+        let ceiling = rows[0].rate
+        let callbackRate = rows[3].rate
+        var lines: [[String]] = rows.map { row in
+            [row.name, format(row.rate, 0), format(row.samples.medianMillis, 2), format(row.samples.p99Millis, 2), String(row.errors),
+             format(row.rate / ceiling * 100, 0) + "% of trivial"]
+        }
+        lines.append([sqlite.name, format(sqlite.rate, 0), format(sqlite.samples.medianMillis, 2), format(sqlite.samples.p99Millis, 2),
+                      String(sqlite.errors), "callbacks = \(format(callbackRate / sqlite.rate * 100, 0))% of this"])
+        print("connections: \(connections), \(format(seconds, 0)) s per row, server: \(binary) in a second process")
+        print(table(["scenario", "req/s", "p50 ms", "p99 ms", "errors", "ratio"], lines))
+        if hashSize > 0 { try hashComparison(binary: binary, directory: directory) }
+        try await client.shutdown()
+    }
+
+    // MARK: Scenarios
+
+    func waitUntilUp(_ client: HTTPClient, _ base: String) async throws {
+        for _ in 0..<300 {
+            if let reply = try? await call(client, "\(base)/healthz", method: .GET), reply.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("pan serve did not come up at \(base)")
+    }
+
+    struct Exhausted: Error {}
+
+    /// Runs `request` from `connections` workers for `seconds`; counts non-2xx and `success:false` as errors.
+    func load(_ name: String, _ client: HTTPClient, _ request: @escaping @Sendable (Int, Int) async throws -> Response) async throws -> Row {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        let start = Date()
+        let results = try await withThrowingTaskGroup(of: (Samples, Int).self) { group in
+            for worker in 0..<connections {
+                group.addTask {
+                    var samples = Samples()
+                    var errors = 0
+                    var i = 0
+                    while DispatchTime.now().uptimeNanoseconds < deadline {
+                        let begin = DispatchTime.now().uptimeNanoseconds
+                        do {
+                            let response = try await request(worker, i)
+                            if !(200..<300).contains(response.status) || response.failed { errors += 1 }
+                        } catch is Exhausted {
+                            break
+                        } catch {
+                            errors += 1
+                        }
+                        samples.add(DispatchTime.now().uptimeNanoseconds - begin)
+                        i += 1
+                    }
+                    return (samples, errors)
+                }
+            }
+            var all = Samples()
+            var errors = 0
+            for try await (samples, failed) in group {
+                all.append(contentsOf: samples)
+                errors += failed
+            }
+            return (all, errors)
+        }
+        let row = Row(name: name, requests: results.0.count, errors: results.1, elapsed: Date().timeIntervalSince(start), samples: results.0)
+        FileHandle.standardError.write(Data("\(name): \(format(row.rate, 0)) req/s\n".utf8))
+        return row
+    }
+
+    struct Response: Sendable {
+        let status: Int
+        let body: Data
+        /// An envelope that says `success:false`.
+        var failed: Bool { body.range(of: Data(#""success":false"#.utf8)) != nil }
+    }
+
+    func call(_ client: HTTPClient, _ url: String, method: HTTPMethod = .POST, json: String? = nil, auth: String? = nil, headers: [(String, String)] = []) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        if let auth { request.headers.add(name: "Authorization", value: auth) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        return Response(status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+    }
+
+    func callback(_ client: HTTPClient, _ base: String, token: String, index: Int) async throws -> Response {
+        guard case .success(let policy) = UploadToken.verify(token, credentials: [Self.keys]) else { throw Exhausted() }
+        let content = "callback content \(index)"
+        let substituted = MagicVariables.substitute(policy.callbackBody ?? "", values: [
+            "fsize": String(content.utf8.count), "hash": ContentHasher.hash(Data(content.utf8)), "key": policy.saveKey ?? "",
+            "mimeType": "text/plain", "fname": "cb\(index).txt", "bucket": policy.bucket,
+        ])
+        let body = MagicVariables.wireBody(for: substituted)
+        let url = policy.callbackUrl ?? "\(base)/v1/callback/ws/post"
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Authorization", value: CallbackSignature.authorization(url: url, body: body, credentials: Self.keys))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        return Response(status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+    }
+
+    func issueTokens(_ client: HTTPClient, _ base: String, auth: String, count: Int) async throws -> [String] {
+        let perWorker = count / connections
+        return try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<connections {
+                group.addTask {
+                    var tokens: [String] = []
+                    for i in 0..<perWorker {
+                        let reply = try await call(client, "\(base)/v1/store/token", json: #"{"name":"cb-\#(worker)-\#(i).txt","path":"/bench-callbacks"}"#, auth: auth)
+                        if let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any],
+                           let token = (object["result"] as? [String: Any])?["token"] as? String {
+                            tokens.append(token)
+                        }
+                    }
+                    return tokens
+                }
+            }
+            return try await group.reduce(into: []) { $0.append(contentsOf: $1) }
+        }
+    }
+
+    /// The user, a stored object for instant uploads, and a 10k-entry directory.
+    func prepare(dataDirectory: String) async throws -> StoreObject {
+        let database = try PanDatabase.open(dataDirectory: dataDirectory, readerCount: 1)
+        let hash = try PasswordHasher(rounds: 1000).hash(plainPassword: "bench")
+        let user = try await database.write { db in
+            try UserRepository.create(.init(name: "bench", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
+        }
+        let object = try await database.write { db in
+            try StoreObjectRepository.upsert(hash: ContentHasher.hash(Data("bench".utf8)), size: 5, mime: "text/plain", bucket: "pan", objectKey: "bench", on: db)
+        }
+        try await database.write { db in
+            let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
+            for i in 0..<10_000 {
+                _ = try TreeRepository.insert(userId: user.id, parent: big, name: String(format: "file-%05d.txt", i), kind: .file, size: 5, mime: "text/plain", storeHash: object.hash, on: db)
+            }
+            try db.run("UPDATE store_objects SET ref_count = 10000 WHERE hash = ?", object.hash)
+            try db.run("UPDATE users SET space_used = 50000 WHERE id = ?", user.id)
+        }
+        try await database.checkpoint()
+        return object
+    }
+
+    /// The storage ceiling: one-row INSERT commits through our wrapper, same concurrency.
+    func rawInserts(directory: String) async throws -> Row {
+        let database = try DatabasePool(path: directory + "/raw.sqlite", readerCount: 1)
+        try await database.writeWithoutTransaction { db in
+            try db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        let start = Date()
+        let samples = try await withThrowingTaskGroup(of: Samples.self) { group in
+            for worker in 0..<connections {
+                group.addTask { try await Self.insertWorker(database, deadline: deadline, worker: worker) }
+            }
+            var all = Samples()
+            for try await samples in group { all.append(contentsOf: samples) }
+            return all
+        }
+        return Row(name: "raw SQLite insert commit (storage ceiling)", requests: samples.count, errors: 0, elapsed: Date().timeIntervalSince(start), samples: samples)
+    }
+
+    static func insertWorker(_ database: DatabasePool, deadline: UInt64, worker: Int) async throws -> Samples {
+        var samples = Samples()
+        var i = 0
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            let value = "w\(worker)-\(i)"
+            let begin = DispatchTime.now().uptimeNanoseconds
+            try await database.write { db in try db.run("INSERT INTO t (v) VALUES (?)", value) }
+            samples.add(DispatchTime.now().uptimeNanoseconds - begin)
+            i += 1
+        }
+        return samples
+    }
+
+    func hashComparison(binary: String, directory: String) throws {
+        let file = directory + "/hash.bin"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        var generator = SystemRandomNumberGenerator()
+        let chunk = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        for _ in 0..<hashSize { handle.write(chunk) }
+        try handle.close()
+        func time(_ executable: String, _ arguments: [String]) throws -> Double {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            let start = Date()
+            try process.run()
+            process.waitUntilExit()
+            return Date().timeIntervalSince(start)
+        }
+        var pan: [Double] = [], sha: [Double] = []
+        for _ in 0..<3 {
+            pan.append(try time(binary, ["hash", file]))
+            sha.append(try time("/usr/bin/sha1sum", [file]))
+        }
+        let panMedian = pan.sorted()[1], shaMedian = sha.sorted()[1]
+        print("\n`pan hash` vs `sha1sum` on \(hashSize) MiB (median of 3): pan \(format(panMedian, 2)) s, sha1sum \(format(shaMedian, 2)) s, ratio \(format(panMedian / shaMedian, 2))")
+    }
+}
+
+/// Hands out indexes once each across workers.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next(below limit: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
+}
