@@ -202,7 +202,7 @@ struct FilesTests {
     func randomOperations(seed: UInt64) async throws {
         try await withServer { server in
             let (_, token) = try await server.user("rand", capacity: 1 << 40)
-            var rng = SeededGenerator(seed: seed)
+            var rng = TreeTests.SplitMix64(seed: seed)
             var directories = ["/"]
             var files: [String] = []
             var statuses: [Int: Int] = [:]
@@ -256,18 +256,5 @@ struct FilesTests {
             #expect((statuses[200] ?? 0) > 1000, "most operations succeed: \(statuses)")
             try await fsckClean(server)
         }
-    }
-}
-
-/// SplitMix64: a reproducible sequence for randomized tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
