@@ -85,6 +85,7 @@ struct FormUploadController {
         var verified: TokenCheck.Verified?
         var part = Part()
         var fileSink: FileSink?
+        var writer: BatchedFileWriter?
         var hasher = ContentHasher()
         var fileName: String?
         var fileContentType: String?
@@ -105,16 +106,18 @@ struct FormUploadController {
                         part.resolveDisposition()
                         if part.isFile, part.isTheFile || (fileSink == nil && !fileDone) {
                             if fileSink == nil {
-                                fileSink = try FileSink(creating: temporary, truncateTo: 0)
+                                let sink = try FileSink(creating: temporary, truncateTo: 0)
+                                fileSink = sink
+                                writer = BatchedFileWriter(sink)
                                 fileName = part.fileName
                                 fileContentType = part.contentType
                                 part.isTheFile = true
                             }
-                            hasher.update(buffer.readableBytesView)
+                            buffer.withUnsafeReadableBytes { hasher.update(raw: $0) }
                             // Enforce the token's limit while streaming when the token came first.
                             if let limit = verified?.policy.fsizeLimit, limit > 0, hasher.byteCount > limit { throw WCSError.tooLarge }
-                            let sink = fileSink!
-                            try await BlockingIO.run { try buffer.withUnsafeReadableBytes { try sink.write($0) } }
+                            buffer.withUnsafeReadableBytes { writer?.stage($0) }
+                            try await writer?.flushIfFull()
                         } else if !part.isFile {
                             guard part.text.readableBytes + buffer.readableBytes <= Self.maxFieldSize else {
                                 throw WCSError.badRequest("form field too large")
@@ -143,12 +146,17 @@ struct FormUploadController {
                     }
                 }
             }
-            guard let sink = fileSink, fileDone else { throw WCSError.noFile }
+            guard fileSink != nil, fileDone else { throw WCSError.noFile }
             let verifiedToken = try verified ?? tokens.verify(fields["token"])
             let size = hasher.byteCount
             let limit = verifiedToken.policy.fsizeLimit
             if limit > 0, size > limit { throw WCSError.tooLarge }
-            try await BlockingIO.run { try sink.finish() }
+            if let writer {
+                try await writer.finish()
+            } else {
+                let sink = fileSink!
+                try await BlockingIO.run { try sink.finish() }
+            }
             let hash = hasher.finalize()
             // The Python SDK puts the percent-encoded key in the file name.
             let name = fileName.map { $0.removingPercentEncoding ?? $0 } ?? ""

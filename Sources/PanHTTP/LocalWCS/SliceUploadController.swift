@@ -81,6 +81,7 @@ struct SliceUploadController {
         var md5 = Insecure.MD5()
         var crc = CRC32()
         var received: Int64 = 0
+        let writer = BatchedFileWriter(sink)
         for try await buffer in body {
             received += Int64(buffer.readableBytes)
             guard offset + received <= info.size else {
@@ -92,13 +93,14 @@ struct SliceUploadController {
                 md5.update(bufferPointer: bytes)
                 crc.update(bytes)
             }
-            try await BlockingIO.run { try buffer.withUnsafeReadableBytes { try sink.write($0) } }
+            buffer.withUnsafeReadableBytes { writer.stage($0) }
+            try await writer.flushIfFull()
         }
         let total = offset + received
         let store = self.store
-        try await BlockingIO.run {
-            try sink.finish()
-            if total == info.size { try FileOps.publish(store.partPath(id), as: store.blockPath(id)) }
+        try await writer.finish()
+        if total == info.size {
+            try await BlockingIO.run { try FileOps.publish(store.partPath(id), as: store.blockPath(id)) }
         }
         let checksum = md5.finalize().map { String(format: "%02x", $0) }.joined()
         return try Self.json(ChunkReply(ctx: Self.ctx(id: id, offset: total), checksum: checksum, crc32: crc.value, offset: total))
