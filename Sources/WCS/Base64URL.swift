@@ -4,9 +4,12 @@ import Foundation
 public enum Base64URL {
     /// Encodes with `=` padding, as Wangsu's SDKs do.
     public static func encode<D: DataProtocol>(_ data: D) -> String {
-        Data(data).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
+        // Byte-wise swap of the two letters: cheaper than Foundation's string search.
+        var bytes = Array(Data(data).base64EncodedString().utf8)
+        for i in bytes.indices {
+            if bytes[i] == UInt8(ascii: "+") { bytes[i] = UInt8(ascii: "-") } else if bytes[i] == UInt8(ascii: "/") { bytes[i] = UInt8(ascii: "_") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func encode(_ string: String) -> String { encode(Data(string.utf8)) }

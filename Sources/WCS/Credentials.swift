@@ -20,7 +20,7 @@ public struct Credentials: Sendable, Equatable {
 
     public func sign(_ message: Data) -> String {
         let mac = HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: Data(secretKey.utf8)))
-        let hex = mac.map { String(format: "%02x", $0) }.joined()
+        let hex = Hex.encode(mac)
         return Base64URL.encode(hex)
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WCS
 
 /// The bytes of Pan's own WCS-compatible endpoint, under `<data>/storage`:
 /// - `objects/ab/<sha256(key)>` — stored objects, addressed by opaque keys;
@@ -20,7 +21,7 @@ public struct LocalObjectStore: Sendable {
 
     /// Object keys may hold any characters; the file name is their SHA-256.
     public func objectPath(forKey key: String) -> String {
-        let digest = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Data(key.utf8)))
         return "\(objectsDirectory)/\(digest.prefix(2))/\(digest)"
     }
 

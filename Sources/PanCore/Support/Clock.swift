@@ -1,4 +1,5 @@
 import Foundation
+import WCS
 
 /// Unix milliseconds, the unit of every time in Pan's API and database.
 public enum Millis {
@@ -8,7 +9,9 @@ public enum Millis {
 public enum RandomID {
     /// 32 lowercase hex characters: node uuids, session ids, object keys.
     public static func hex32() -> String {
+        // Two 64-bit draws: one getrandom each, not one per byte.
         var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let a = generator.next(), b = generator.next()
+        return Hex.encode((0..<8).map { UInt8(truncatingIfNeeded: a >> ($0 * 8)) } + (0..<8).map { UInt8(truncatingIfNeeded: b >> ($0 * 8)) })
     }
 }

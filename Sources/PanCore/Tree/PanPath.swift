@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WCS
 
 /// Path and name rules of the file tree (`api.md` §4).
 public enum PanPath {
@@ -46,7 +47,7 @@ public enum PanPath {
 
     /// Lowercase hex MD5 of the UTF-8 path.
     public static func pathId(_ path: String) -> String {
-        Insecure.MD5.hash(data: Data(path.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Insecure.MD5.hash(data: Data(path.utf8)))
     }
 
     /// `1.txt` → `.txt`, `a.tar.gz` → `.gz`, `.txt` → `.txt`, `txt` → ``, `txt.` → ``.

@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import WCS
 
 /// Salted PBKDF2-SHA256 over the MD5 hex of the password.
 ///
@@ -13,7 +14,7 @@ public struct PasswordHasher: Sendable {
     public init(rounds: Int = 210_000) { self.rounds = rounds }
 
     public static func md5Hex(_ text: String) -> String {
-        Insecure.MD5.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Insecure.MD5.hash(data: Data(text.utf8)))
     }
 
     static func isMD5Hex(_ text: String) -> Bool {

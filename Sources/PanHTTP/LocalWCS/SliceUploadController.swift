@@ -102,7 +102,7 @@ struct SliceUploadController {
         if total == info.size {
             try await BlockingIO.run { try FileOps.publish(store.partPath(id), as: store.blockPath(id)) }
         }
-        let checksum = md5.finalize().map { String(format: "%02x", $0) }.joined()
+        let checksum = Hex.encode(md5.finalize())
         return try Self.json(ChunkReply(ctx: Self.ctx(id: id, offset: total), checksum: checksum, crc32: crc.value, offset: total))
     }
 

@@ -22,7 +22,7 @@ struct TokenCheck: Sendable {
         guard policy.bucket == bucket else { throw .bucketMismatch }
         guard Millis.now() <= policy.deadline else { throw .tokenExpired }
         let encodedPolicy = token.split(separator: ":", maxSplits: 2).last.map(String.init) ?? token
-        let owner = SHA256.hash(data: Data(encodedPolicy.utf8)).map { String(format: "%02x", $0) }.joined()
+        let owner = Hex.encode(SHA256.hash(data: Data(encodedPolicy.utf8)))
         return Verified(policy: policy, owner: owner)
     }
 
