@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+@testable import PanCore
+import SQLiteKit
+import WCS
+
+/// The short form of the crash suite (issue #8): `kill -9` a real `pan serve`
+/// at random moments under an upload + callback + instant-upload load,
+/// restart it, repeat; every upload that was acknowledged must be there
+/// exactly once, and the database must pass fsck and integrity_check.
+@Suite("Crash consistency under load (ReliabilityTests)")
+struct ReliabilityTests {
+    static let rounds = 4
+
+    struct Server {
+        let process: Process
+        let base: String
+    }
+
+    func start(_ directory: String, port: Int) async throws -> Server {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: try CLITests.pan())
+        server.arguments = ["serve", "--data-dir", directory, "--port", String(port)]
+        server.environment = CLITests.environment()
+        server.standardInput = FileHandle.nullDevice
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        let base = "http://127.0.0.1:\(port)"
+        for _ in 0..<300 {
+            if let reply = try? await send(.GET, base + "/healthz"), reply.status == 200 { return Server(process: server, base: base) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(server.processIdentifier, SIGKILL)
+        server.waitUntilExit()
+        throw TestFailure("pan serve did not start")
+    }
+
+    struct Reply {
+        let status: Int
+        let body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var result: [String: Any] { json["result"] as? [String: Any] ?? [:] }
+    }
+
+    func send(_ method: HTTPMethod, _ url: String, body: Data? = nil, headers: [(String, String)] = []) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+        return Reply(status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+    }
+
+    func json(_ object: [String: Any]) -> Data { (try? JSONSerialization.data(withJSONObject: object)) ?? Data() }
+
+    /// One client: token, then a form upload whose reply is Pan's own callback answer,
+    /// or an instant upload. Returns the paths the server acknowledged.
+    func worker(_ base: String, token: String, id: Int, knownHash: String) async -> [String] {
+        var acknowledged: [String] = []
+        var i = 0
+        while true {
+            let name = "w\(id)-\(i).bin"
+            i += 1
+            do {
+                if i % 3 == 0 {
+                    let reply = try await send(.POST, base + "/v1/store/token", body: json(["name": name, "path": "/instant", "hash": knownHash]),
+                                               headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")])
+                    if reply.status == 200, let path = reply.result["path"] as? String, reply.result["uuid"] != nil { acknowledged.append(path) }
+                    continue
+                }
+                let grant = try await send(.POST, base + "/v1/store/token", body: json(["name": name, "path": "/up/\(id)"]),
+                                           headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")])
+                guard let uploadToken = grant.result["token"] as? String else { continue }
+                let boundary = "crash-\(id)-\(i)"
+                var form = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n\(uploadToken)\r\n".utf8)
+                form.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\n\r\nbytes of \(name)\r\n--\(boundary)--\r\n".utf8))
+                let reply = try await send(.POST, base + "/file/upload", body: form, headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")])
+                if reply.status == 200, reply.json["success"] as? Bool == true, let path = reply.result["path"] as? String { acknowledged.append(path) }
+            } catch {
+                // The server died under us: what was not acknowledged may or may not exist.
+                return acknowledged
+            }
+        }
+    }
+
+    @Test("kill -9 during uploads and callbacks loses nothing acknowledged and corrupts nothing")
+    func killNine() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let add = try await CLITests.run(["user", "add", "crash", "--password", "pw", "--data-dir", directory])
+        try #require(add.status == 0, "\(add)")
+        let knownHash = ContentHasher.hash(Data("seed".utf8))
+        do {
+            let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
+            _ = try await database.write { db in
+                try StoreObjectRepository.upsert(hash: knownHash, size: 4, mime: "", bucket: "pan", objectKey: "seed", on: db)
+            }
+        }
+        let port = try freePort()
+        var acknowledged: [String] = []
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<Self.rounds {
+            let server = try await start(directory, port: port)
+            let login = try await send(.POST, server.base + "/v1/user/login", body: json(["value": "crash", "password": "pw"]),
+                                       headers: [("Content-Type", "application/json")])
+            let token = try #require(login.json["token"] as? String)
+            let delay = Int.random(in: 400...1200, using: &generator)
+            let pid = server.process.processIdentifier
+            let killer = Task {
+                try await Task.sleep(for: .milliseconds(delay))
+                kill(pid, SIGKILL)
+            }
+            let paths = await withTaskGroup(of: [String].self) { group in
+                for id in 0..<6 { group.addTask { await worker(server.base, token: token, id: id, knownHash: knownHash) } }
+                return await group.reduce(into: []) { $0.append(contentsOf: $1) }
+            }
+            try await killer.value
+            server.process.waitUntilExit()
+            acknowledged.append(contentsOf: paths)
+        }
+        #expect(acknowledged.count > 20, "the load acknowledged \(acknowledged.count) uploads")
+        // A last restart runs the migrations/recovery path once more, then the checks.
+        let server = try await start(directory, port: port)
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
+        let paths = acknowledged
+        let found = try await database.read { db in
+            try paths.map { path in
+                try db.scalar("SELECT COUNT(*) FROM nodes WHERE path_id = ? AND state = 0", PanPath.pathId(path)) ?? 0
+            }
+        }
+        let missing = zip(paths, found).filter { $0.1 != 1 }
+        #expect(missing.isEmpty, "acknowledged but not present exactly once: \(missing.prefix(5))")
+        let findings = try await database.read { db in try TreeChecker.check(on: db) }
+        #expect(findings.isEmpty, "fsck: \(findings)")
+        let integrity = try await database.read { db in try db.queryRow("PRAGMA integrity_check")?.optionalString("integrity_check") }
+        #expect(integrity == "ok")
+    }
+}
