@@ -35,6 +35,6 @@ struct ServeCommand: AsyncParsableCommand {
             "data_dir": "\(configuration.dataDirectory)",
             "upload_url": "\(configuration.effectiveUploadURL)",
         ])
-        try await app.runService()
+        try await runUntilSignalled(app, configuration: configuration, logger: logger)
     }
 }

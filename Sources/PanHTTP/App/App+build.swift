@@ -18,21 +18,29 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     if (configuration.callbackCheck == .ip || configuration.callbackCheck == .both) && configuration.callbackAllowlist.isEmpty {
         logger.warning("callback IP allowlist is empty: every callback will be refused")
     }
-    let router = buildRouter(services)
+    let metrics = ServerMetrics()
+    let router = try buildRouter(services, metrics: metrics)
     let sweeper = SessionSweeper(
         callbacks: services.callbacks, objectStore: services.objectStore, interval: configuration.sweepInterval, logger: logger
     )
+    // Shut down in reverse order, after the HTTP server (always last in its
+    // group) has drained: admin listener, sweeper, then the WAL checkpoint.
+    var background: [any Service] = [
+        NamedService("ShutdownCheckpoint", ShutdownCheckpoint(database: services.database, logger: logger)),
+        NamedService("SessionSweeper", sweeper),
+    ]
+    if let admin = try buildAdminApplication(services, metrics: metrics, logger: logger) { background.append(admin) }
     let app = Application(
         router: router,
         server: .http1(additionalChannelHandlers: [ExpectContinueHandler()]),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pan"),
-        services: [sweeper],
+        services: background,
         logger: logger
     )
     return (app, services)
 }
 
-func buildRouter(_ services: PanServices) -> Router<AppRequestContext> {
+func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Router<AppRequestContext> {
     let configuration = services.configuration
     let router = Router(context: AppRequestContext.self)
     // CORS outermost, so even error replies carry Access-Control-Allow-Origin.
@@ -45,21 +53,20 @@ func buildRouter(_ services: PanServices) -> Router<AppRequestContext> {
     ))
     router.add(middleware: CORSExposeMiddleware())
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: RequestLogMiddleware())
-    let authenticator = Authenticator(tokens: services.tokens, database: services.database)
-    let metrics = PanMetrics()
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests))
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
+    router.add(middleware: RequestLogMiddleware(clientAddress: clientAddress))
+    let authenticator = Authenticator(tokens: services.tokens, database: services.database)
 
-    router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
-    // Operations (readiness, metrics) — see OperationsController.
-    addOperationsRoutes(to: router, services: services)
+    // Health, readiness, metrics — here unless an admin listener serves them (Operations/).
+    if configuration.adminPort == nil { try addOperationsRoutes(to: router, services: services, metrics: metrics) }
     UserController(database: services.database, authenticator: authenticator, passwords: services.passwords)
         .addRoutes(to: router)
-    TokenController(uploads: services.uploads, authenticator: authenticator, metrics: metrics)
+    TokenController(uploads: services.uploads, authenticator: authenticator, metrics: metrics.pan)
         .addRoutes(to: router)
     CallbackController(
         service: services.callbacks, configuration: configuration, credentials: services.credentials,
-        clientAddress: clientAddress, allowlist: IPMatcher(configuration.callbackAllowlist), metrics: metrics
+        clientAddress: clientAddress, allowlist: IPMatcher(configuration.callbackAllowlist), metrics: metrics.pan
     ).addRoutes(to: router)
     let links = DownloadLinks(
         publicBaseURL: configuration.effectivePublicBaseURL,

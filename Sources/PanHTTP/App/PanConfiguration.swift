@@ -7,6 +7,12 @@ public struct PanConfiguration: Sendable {
     public var dataDirectory = "./pan-data"
     public var host = "127.0.0.1"
     public var port = 8080
+    /// When set, `/healthz`, `/readyz` and `/metrics` are served only on this
+    /// port (on `host`), not on the public one.
+    public var adminPort: Int?
+    /// How long `pan serve` lets in-flight requests finish after SIGTERM/SIGINT
+    /// before cancelling them (the WAL is checkpointed either way).
+    public var shutdownTimeout: TimeInterval = 60
     /// The URL clients and WCS reach Pan at (behind a proxy: the proxy's).
     /// Used for `callbackUrl`, the local `uploadUrl`, download links and callback
     /// signature checks — never rebuilt from request headers.
@@ -58,6 +64,14 @@ public struct PanConfiguration: Sendable {
         if let v = environment["PAN_PORT"] {
             guard let port = Int(v), (0...65535).contains(port) else { throw ConfigurationError("PAN_PORT must be a port number") }
             self.port = port
+        }
+        if let v = environment["PAN_ADMIN_PORT"], !v.isEmpty {
+            guard let port = Int(v), (0...65535).contains(port) else { throw ConfigurationError("PAN_ADMIN_PORT must be a port number") }
+            adminPort = port
+        }
+        if let v = environment["PAN_SHUTDOWN_TIMEOUT"] {
+            guard let seconds = TimeInterval(v), seconds > 0 else { throw ConfigurationError("PAN_SHUTDOWN_TIMEOUT must be seconds") }
+            shutdownTimeout = seconds
         }
         if let v = environment["PAN_PUBLIC_URL"] { publicBaseURL = v }
         if let v = environment["PAN_BUCKET"] { bucket = v }

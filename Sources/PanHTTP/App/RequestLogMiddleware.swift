@@ -3,11 +3,16 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import PanCore
+import WCS
 
 /// One log line per request with a request id (from `X-Request-Id`, or made
-/// here), echoed back in the reply. Never logs bodies or tokens.
+/// here), echoed back in the reply; the client IP (through trusted proxies
+/// only), the user, the matched route, status and duration.
+/// Never logs bodies, tokens, query strings (download signatures, `?token=`)
+/// or passwords.
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    let clientAddress: ClientAddress
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -23,12 +28,29 @@ struct RequestLogMiddleware: RouterMiddleware {
         }
         response.headers[.requestId] = context.requestId
         let elapsed = ContinuousClock.now - start
-        context.logger.info("request", metadata: [
+        var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
             "path": "\(request.uri.path)",
+            "route": "\(context.endpointPath ?? "NotFound")",
             "status": "\(response.status.code)",
+            "client_ip": "\(clientAddress.ip(of: request, peer: context.remoteAddress) ?? "-")",
             "duration_ms": "\(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))",
-        ])
+        ]
+        if let user = Self.userId(of: response) { metadata["user_id"] = "\(user)" }
+        context.logger.info("request", metadata: metadata)
         return response
+    }
+
+    /// The user an authenticated reply was for: every such reply carries the
+    /// refreshed session token (`api.md` §3), which this server just signed, so
+    /// its payload's `uuid` is trustworthy without re-verifying. Only the id is
+    /// read; the token itself is never logged.
+    static func userId(of response: Response) -> Int64? {
+        guard let token = response.headers[.qingzhenToken] else { return nil }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
+              let claims = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
+        else { return nil }
+        return (claims["uuid"] as? NSNumber)?.int64Value
     }
 }

@@ -1,4 +1,31 @@
+import Foundation
 import Hummingbird
+import NIOCore
 
-/// Readiness and metrics endpoints (issue: operations). Filled in by the operations work.
-func addOperationsRoutes(to router: Router<AppRequestContext>, services: PanServices) {}
+/// `/healthz` (the process answers), `/readyz` (it can serve: database
+/// writable, schema current) and `/metrics` (Prometheus text format).
+/// Served on the main listener, or only on the admin one when `PAN_ADMIN_PORT` is set.
+func addOperationsRoutes(to router: Router<AppRequestContext>, services: PanServices, metrics: ServerMetrics) throws {
+    let readiness = try Readiness(database: services.database)
+    let database = services.database
+    router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+    router.get("/readyz") { _, _ in
+        let report = await readiness.check()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(report)) ?? Data("{\"ready\":false}".utf8)
+        return Response(
+            status: report.ready ? .ok : .serviceUnavailable,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body + Data("\n".utf8)))
+        )
+    }
+    router.get("/metrics") { _, _ in
+        let text = try await metrics.scrape(database: database)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import PanCore
+import SQLiteKit
+
+/// `pan backup DEST`: a consistent copy of the database while the server runs.
+///
+/// `VACUUM INTO` reads one snapshot (WAL readers never block the server's
+/// writer, nor it them) into a scratch file beside DEST; the copy is opened and
+/// `PRAGMA integrity_check`ed; only then is it linked to DEST — `link(2)` fails
+/// if DEST exists, so an existing file is never overwritten, and DEST never
+/// names a half-written copy. The local object store (`DATA/objects`) holds
+/// immutable files: copy it with rsync; the database is what must be consistent.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the database consistently (safe while serving), verify the copy; never overwrites."
+    )
+
+    @OptionGroup var data: DataOptions
+    @Argument(help: "Where to write the copy (must not exist).") var destination: String
+
+    func run() async throws {
+        let configuration = try data.configuration()
+        let source = PanDatabase.path(inDataDirectory: configuration.dataDirectory)
+        guard FileManager.default.fileExists(atPath: source) else { throw CLIError("no database at \(source)") }
+        let destination = (self.destination as NSString).standardizingPath
+        guard !FileManager.default.fileExists(atPath: destination) else {
+            throw CLIError("\(destination) already exists; refusing to overwrite it")
+        }
+        let scratch = destination + ".partial-\(getpid())"
+        defer { unlink(scratch) }
+        let sourceVersion: Int = try await BlockingIO.run {
+            // Read-only: a backup never migrates, checkpoints or otherwise writes the live database.
+            let connection = try Connection(path: source, readOnly: true)
+            try connection.run("VACUUM INTO ?", scratch)
+            return try connection.userVersion()
+        }
+        let check = try await BlockingIO.run { try Self.verify(scratch) }
+        guard check.problems.isEmpty else {
+            throw CLIError("integrity_check of the copy failed; nothing written to \(destination):\n" + check.problems.joined(separator: "\n"))
+        }
+        guard check.version == sourceVersion else {
+            throw CLIError("the copy has schema \(check.version), the database \(sourceVersion); nothing written")
+        }
+        guard link(scratch, destination) == 0 else {
+            throw CLIError("cannot create \(destination): \(String(cString: strerror(errno)))")
+        }
+        let size = FileOps.size(of: destination) ?? 0
+        print("integrity_check: ok")
+        print("backup written: \(destination) (\(ByteCount.format(size)), schema version \(check.version))")
+    }
+
+    /// `integrity_check`'s complaints (empty when it says `ok`) and the copy's schema version.
+    static func verify(_ path: String) throws -> (problems: [String], version: Int) {
+        let connection = try Connection(path: path, readOnly: true)
+        let rows = try connection.query("PRAGMA integrity_check")
+        let lines = try rows.map { try $0.string("integrity_check") }
+        return (lines == ["ok"] ? [] : lines, try connection.userVersion())
+    }
+}

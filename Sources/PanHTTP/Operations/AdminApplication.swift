@@ -1,0 +1,19 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// With `PAN_ADMIN_PORT`, health, readiness and metrics live on their own
+/// listener (same host), which a firewall or the nginx site can keep private.
+/// Runs as one of the main Application's services, so it starts and stops with it.
+func buildAdminApplication(_ services: PanServices, metrics: ServerMetrics, logger: Logger) throws -> (any Service)? {
+    let configuration = services.configuration
+    guard let port = configuration.adminPort else { return nil }
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    try addOperationsRoutes(to: router, services: services, metrics: metrics)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: port), serverName: "pan-admin"),
+        logger: logger
+    )
+}

@@ -1,0 +1,45 @@
+import Metrics
+import Prometheus
+import SQLiteKit
+
+/// One Prometheus registry per server. `MetricsSystem.bootstrap` may run only
+/// once per process, and a process-wide registry would mix the counts of every
+/// server a test process starts; a registry per server keeps `/metrics` exact.
+public final class ServerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    /// A swift-metrics factory over `registry`, for `Counter(…, factory:)` and friends.
+    public let factory: PrometheusMetricsFactory
+    let pan: PanMetrics
+    let requests: RequestMetrics
+    // Computed from the database at scrape time: always true, never drift.
+    private let pendingSessions: Metrics.Gauge
+    private let storedBytes: Metrics.Gauge
+    private let storedObjects: Metrics.Gauge
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Request latency: API calls are milliseconds; uploads and synchronous callbacks can take minutes.
+        factory.durationHistogramBuckets[RequestMetrics.durationLabel] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .milliseconds(2500), .seconds(10), .seconds(30), .seconds(120),
+        ]
+        self.registry = registry
+        self.factory = factory
+        self.pan = PanMetrics(factory: factory)
+        self.requests = RequestMetrics(factory: factory)
+        self.pendingSessions = Metrics.Gauge(label: "pan_upload_sessions_pending", factory: factory)
+        self.storedBytes = Metrics.Gauge(label: "pan_stored_bytes", factory: factory)
+        self.storedObjects = Metrics.Gauge(label: "pan_stored_objects", factory: factory)
+    }
+
+    /// The Prometheus text exposition, with the database gauges refreshed first.
+    func scrape(database: DatabasePool) async throws -> String {
+        let stats = try await database.read { try DatabaseStats.collect(on: $0) }
+        pendingSessions.record(stats.sessions["pending"] ?? 0)
+        storedBytes.record(stats.storedBytes)
+        storedObjects.record(stats.objects)
+        return registry.emitToString()
+    }
+}

@@ -1,0 +1,26 @@
+import Logging
+import ServiceLifecycle
+import SQLiteKit
+
+/// Waits for graceful shutdown, then folds the WAL into the database file, so
+/// a stopped server leaves one self-contained `pan.sqlite` (what an admin
+/// copies, and what the next start opens without recovery).
+///
+/// It must run after the HTTP server has drained: `buildApplication` puts it
+/// first in the Application's services, and a ServiceGroup shuts its services
+/// down in reverse order, the HTTP server (appended last by Hummingbird) first.
+struct ShutdownCheckpoint: Service {
+    let database: DatabasePool
+    let logger: Logger
+
+    func run() async throws {
+        // Throws only on cancellation (a hard stop): checkpoint then too, it is cheap and safe.
+        try? await gracefulShutdown()
+        do {
+            try await database.checkpoint()
+            logger.info("database checkpointed at shutdown", metadata: ["path": "\(database.path)"])
+        } catch {
+            logger.error("checkpoint at shutdown failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,553 @@
+import Foundation
+import AsyncHTTPClient
+import HTTPTypes
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+@testable import PanCore
+@testable import PanHTTP
+import SQLiteKit
+import WCS
+
+/// Health, readiness, Prometheus metrics, request logs, backups, stats and
+/// graceful shutdown (issue #7), against real servers and the real `pan` binary.
+@Suite("Operations: readiness, metrics, logs, backup, stats, shutdown")
+struct OperationsTests {
+    // MARK: Metrics
+
+    @Test("/metrics moves by exactly the workload: tokens, instant uploads, callbacks, requests by route, gauges")
+    func metricsExactDeltas() async throws {
+        try await withServer { server in
+            let (_, session) = try await server.user("metrics")
+            // One stored object to upload instantly, through the local endpoint (a real self-callback).
+            let seed = vectorBytes(1000)
+            let seedToken = try await uploadToken(server, session, ["name": "seed.bin"])
+            #expect(try await server.formUpload(token: seedToken, bytes: seed).success == true)
+
+            let before = try await Scrape.of(server)
+            // N = 3 tokens left pending.
+            var pending: [String] = []
+            for i in 0..<3 { pending.append(try await uploadToken(server, session, ["name": "pending\(i).bin"])) }
+            // M = 2 instant uploads.
+            for i in 0..<2 {
+                let reply = try await server.post("/v1/store/token", ["name": "instant\(i).bin", "hash": ContentHasher.hash(seed)], token: session)
+                #expect(reply.result["uuid"] is String, "instant \(i): \(reply.text)")
+            }
+            // K = 2 accepted callbacks (2 more tokens), one replay, one forged signature.
+            var sizes: Int64 = 0
+            for i in 0..<2 {
+                let upload = try await uploadToken(server, session, ["name": "cb\(i).bin"])
+                let bytes = vectorBytes(2000 + i)
+                sizes += Int64(bytes.count)
+                let reply = try await server.callback(forToken: upload, size: Int64(bytes.count), hash: ContentHasher.hash(bytes))
+                #expect(reply.success == true, "callback \(i): \(reply.text)")
+                if i == 1 {
+                    let replay = try await server.callback(forToken: upload, size: Int64(bytes.count), hash: ContentHasher.hash(bytes))
+                    #expect(replay.success == true)
+                }
+            }
+            let forged = try await server.callback(
+                forToken: pending[0], size: 5, hash: ContentHasher.hash(Data("forge".utf8)),
+                signWith: Credentials(accessKey: server.services.credentials[0].accessKey, secretKey: "wrong")
+            )
+            #expect(forged.status == 401)
+            let after = try await Scrape.of(server)
+
+            func delta(_ name: String, _ labels: [String: String] = [:]) -> Double {
+                after.value(name, labels) - before.value(name, labels)
+            }
+            #expect(delta("pan_upload_tokens_issued_total") == 5)
+            #expect(delta("pan_instant_uploads_total") == 2)
+            #expect(delta("pan_callbacks_total", ["result": "accepted"]) == 2)
+            #expect(delta("pan_callbacks_total", ["result": "replayed"]) == 1)
+            #expect(delta("pan_callbacks_rejected_total", ["reason": "CALLBACK_SIGNATURE_INVALID"]) == 1)
+            // Requests by route pattern and status; the first scrape itself is counted once.
+            let tokenRoute = ["route": "/v1/store/token", "method": "POST", "status": "200"]
+            #expect(delta("pan_http_requests_total", tokenRoute) == 7)
+            #expect(delta("pan_http_request_duration_seconds_count", tokenRoute) == 7)
+            let callbackRoute = server.configuration.callbackPath
+            #expect(delta("pan_http_requests_total", ["route": callbackRoute, "method": "POST", "status": "200"]) == 3)
+            #expect(delta("pan_http_requests_total", ["route": callbackRoute, "method": "POST", "status": "401"]) == 1)
+            #expect(delta("pan_http_requests_total", ["route": "/metrics", "method": "GET", "status": "200"]) == 1)
+            // Gauges are read from the database at scrape time.
+            #expect(after.value("pan_upload_sessions_pending") == 3)
+            #expect(after.value("pan_stored_objects") == 3)
+            #expect(after.value("pan_stored_bytes") == Double(Int64(seed.count) + sizes))
+        }
+    }
+
+    @Test("request metrics use the route pattern, not the raw path: 404s and downloads stay one series each")
+    func routeCardinality() async throws {
+        try await withServer { server in
+            for i in 0..<5 { #expect(try await server.request(.get, "/scan/\(i)").status == 404) }
+            let (_, session) = try await server.user("routes")
+            let upload = try await uploadToken(server, session, ["name": "d.bin"])
+            #expect(try await server.formUpload(token: upload, bytes: vectorBytes(10)).success == true)
+            let get = try await server.post("/v1/files/get", ["path": "/d.bin"], token: session)
+            let address = try #require(get.result["downloadAddress"] as? String)
+            let relative = String(address.dropFirst(server.configuration.effectivePublicBaseURL.count))
+            #expect(try await server.request(.get, relative).status == 200)
+            let scrape = try await Scrape.of(server)
+            #expect(scrape.value("pan_http_requests_total", ["route": "NotFound", "method": "GET", "status": "404"]) == 5)
+            let routes = Set(scrape.series("pan_http_requests_total").compactMap { $0["route"] })
+            #expect(!routes.contains { $0.hasPrefix("/scan") || $0.contains(relative.prefix(12).dropFirst(4)) }, "\(routes)")
+            #expect(routes.contains { $0.hasPrefix("/dl/") }, "\(routes)")
+        }
+    }
+
+    // MARK: Readiness
+
+    @Test("/readyz: ready with the current schema; 503 with a foreign schema version or the write lock held elsewhere")
+    func readiness() async throws {
+        try await withServer { server in
+            let latest = try PanDatabase.migrator().latestVersion
+            let ready = try await server.request(.get, "/readyz")
+            #expect(ready.status == 200)
+            #expect(ready.json["ready"] as? Bool == true)
+            #expect(ready.json["schemaVersion"] as? Int == latest)
+
+            // Another process's newer schema: not ready.
+            let other = try Connection(path: server.database.path)
+            try other.execute("PRAGMA user_version = \(latest + 1)")
+            let newer = try await server.request(.get, "/readyz")
+            #expect(newer.status == 503)
+            #expect(newer.json["ready"] as? Bool == false)
+            try other.execute("PRAGMA user_version = \(latest)")
+            #expect(try await server.request(.get, "/readyz").status == 200)
+
+            // The write lock held by another connection past the busy timeout: not ready.
+            try other.execute("BEGIN IMMEDIATE")
+            let locked = try await server.request(.get, "/readyz")
+            try other.execute("ROLLBACK")
+            #expect(locked.status == 503)
+            #expect((locked.json["database"] as? String)?.contains("not writable") == true, "\(locked.text)")
+            #expect(try await server.request(.get, "/readyz").status == 200)
+            #expect(try await server.request(.get, "/healthz").text == "ok\n")
+        }
+    }
+
+    @Test("PAN_ADMIN_PORT: health, readiness and metrics move to the admin listener and leave the public one")
+    func adminListener() async throws {
+        let adminPort = try freePort()
+        try await withOpsServer(configure: { $0.adminPort = adminPort }, probePort: adminPort) { server, _ in
+            let admin = "http://127.0.0.1:\(adminPort)"
+            #expect(try await server.request(.get, "/metrics").status == 404)
+            #expect(try await server.request(.get, "/healthz").status == 404)
+            #expect(try await server.request(.get, "/readyz").status == 404)
+            #expect(try await fetch(admin + "/healthz").status == 200)
+            #expect(try await fetch(admin + "/readyz").status == 200)
+            let metrics = try await fetch(admin + "/metrics")
+            #expect(metrics.status == 200)
+            // The admin listener reports the public listener's requests (and not its own).
+            let scrape = Scrape(metrics.text)
+            #expect(scrape.value("pan_http_requests_total", ["route": "NotFound", "method": "GET", "status": "404"]) == 3)
+            #expect(scrape.series("pan_http_requests_total").allSatisfy { $0["route"] == "NotFound" })
+        }
+    }
+
+    // MARK: Logs
+
+    @Test("one log line per request: request id, client IP through trusted proxies only, user, route, status; no secrets")
+    func requestLogs() async throws {
+        for trusted in [false, true] {
+            let logs = LogCapture()
+            try await withOpsServer(configure: { if trusted { $0.trustedProxies = ["127.0.0.1"] } }, logs: logs) { server, _ in
+                let password = "pw-\(UUID().uuidString)"
+                let user = try await server.createUser("logger", password: password)
+                let session = try await server.login("logger", password: password)
+                let reply = try await server.post("/v1/user/info", [:], token: session, headers: [
+                    .requestId: "ops-log-1", .forwardedFor: "203.0.113.7",
+                ])
+                #expect(reply.status == 200)
+                #expect(reply.headers[.requestId] == "ops-log-1")
+                let line = try #require(logs.records.first { $0.message == "request" && $0.metadata["request_id"] == "ops-log-1" })
+                #expect(line.metadata["client_ip"] == (trusted ? "203.0.113.7" : "127.0.0.1"))
+                #expect(line.metadata["user_id"] == String(user.id))
+                #expect(line.metadata["route"] == "/v1/user/info")
+                #expect(line.metadata["status"] == "200")
+                #expect(line.metadata["duration_ms"].flatMap(Double.init) != nil)
+                // A whole upload's secrets: the session token, the upload token, the password.
+                let upload = try await uploadToken(server, session, ["name": "private.bin"])
+                #expect(try await server.formUpload(token: upload, bytes: vectorBytes(100)).success == true)
+                let withQueryToken = try await server.request(.post, "/v1/user/info?token=\(session)")
+                #expect(withQueryToken.status == 200)
+                let everything = logs.records.map(\.rendered).joined(separator: "\n")
+                #expect(logs.records.count > 4)
+                let jwtSecret = try String(contentsOfFile: server.dataDirectory + "/jwt-secret", encoding: .utf8)
+                let secrets = [
+                    "session token": session, "upload token": upload, "password": password,
+                    "password MD5": PasswordHasher.md5Hex(password), "WCS secret key": server.services.credentials[0].secretKey,
+                    "JWT secret": jwtSecret.trimmingCharacters(in: .whitespacesAndNewlines),
+                ]
+                for (name, secret) in secrets {
+                    let leaked = everything.contains(secret)
+                    #expect(!leaked, "the \(name) was logged")
+                }
+            }
+        }
+    }
+
+    // MARK: Backup and stats
+
+    @Test("pan backup during a write load: consistent, integrity_check ok, never overwrites")
+    func backupUnderLoad() async throws {
+        try await withServer { server in
+            let (_, session) = try await server.user("backup")
+            let stop = SharedCount()
+            let load = Task {
+                var i = 0
+                while stop.value == 0 {
+                    let upload = try await uploadToken(server, session, ["name": "w\(i).bin", "path": "/load/\(i % 7)"])
+                    let bytes = vectorBytes(100 + i)
+                    let reply = try await server.callback(forToken: upload, size: Int64(bytes.count), hash: ContentHasher.hash(bytes))
+                    guard reply.success == true else { throw TestFailure("load callback: \(reply.text)") }
+                    i += 1
+                }
+                return i
+            }
+            let scratch = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            var doneCounts: [Int64] = []
+            for n in 0..<3 {
+                try await Task.sleep(for: .milliseconds(150))
+                let destination = scratch + "/backup\(n).sqlite"
+                let run = try await CLITests.run(["backup", destination, "--data-dir", server.dataDirectory])
+                #expect(run.status == 0 && run.exited, "\(run)")
+                #expect(run.stdout.contains("integrity_check: ok"))
+                // Opened on its own: intact, and a single snapshot (every done session has its file).
+                let copy = try Connection(path: destination, readOnly: true)
+                #expect(try copy.query("PRAGMA integrity_check").map { try $0.string("integrity_check") } == ["ok"])
+                let done = try copy.scalar("SELECT COUNT(*) FROM upload_sessions WHERE state = 'done'") ?? -1
+                let files = try copy.scalar("SELECT COUNT(*) FROM nodes WHERE type = 0") ?? -2
+                #expect(done == files)
+                #expect(try copy.scalar("SELECT COALESCE(SUM(size), 0) FROM nodes WHERE type = 0")
+                    == copy.scalar("SELECT space_used FROM users WHERE name = 'backup'"))
+                doneCounts.append(done)
+            }
+            stop.add()
+            let uploads = try await load.value
+            #expect(uploads > 0)
+            #expect(doneCounts.last! > 0, "the load ran while backing up: \(doneCounts)")
+            #expect(doneCounts == doneCounts.sorted())
+
+            // An existing destination is refused and left untouched.
+            let existing = scratch + "/backup0.sqlite"
+            let sizeBefore = FileOps.size(of: existing)
+            let again = try await CLITests.run(["backup", existing, "--data-dir", server.dataDirectory])
+            #expect(again.status != 0)
+            #expect(again.stderr.contains("refusing to overwrite"), "\(again)")
+            #expect(FileOps.size(of: existing) == sizeBefore)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).count == 3, "no partial files left")
+        }
+    }
+
+    @Test("pan backup of a damaged database fails and writes nothing")
+    func backupOfDamagedDatabase() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: directory + "/pan.sqlite"))
+        let run = try await CLITests.run(["backup", directory + "/copy.sqlite", "--data-dir", directory])
+        #expect(run.status != 0 && run.exited, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/copy.sqlite"))
+    }
+
+    @Test("pan stats: users, nodes, objects, bytes, sessions by state (JSON and table)")
+    func stats() async throws {
+        try await withServer { server in
+            let (_, session) = try await server.user("stats1")
+            try await server.createUser("stats2")
+            let upload = try await uploadToken(server, session, ["name": "a.bin", "path": "/docs"])
+            #expect(try await server.formUpload(token: upload, bytes: vectorBytes(1000)).success == true)
+            let copy = try await server.post("/v1/store/token", ["name": "b.bin", "hash": ContentHasher.hash(vectorBytes(1000))], token: session)
+            #expect(copy.result["uuid"] is String)
+            _ = try await uploadToken(server, session, ["name": "pending.bin"])
+
+            let run = try await CLITests.run(["stats", "--json", "--data-dir", server.dataDirectory])
+            #expect(run.status == 0, "\(run)")
+            let stats = try JSONDecoder().decode(DatabaseStats.self, from: Data(run.stdout.utf8))
+            #expect(stats.users == 2)
+            #expect(stats.files == 2)
+            #expect(stats.directories == 3, "two roots and /docs")
+            #expect(stats.objects == 1)
+            #expect(stats.storedBytes == 1000)
+            #expect(stats.sessions == ["pending": 1, "done": 1, "failed": 0, "expired": 0])
+            #expect(stats.schemaVersion == (try PanDatabase.migrator().latestVersion))
+            let table = try await CLITests.run(["stats", "--data-dir", server.dataDirectory])
+            #expect(table.stdout.contains("stored bytes      1000"), "\(table)")
+            #expect(table.stdout.contains("sessions pending  1"))
+        }
+    }
+
+    // MARK: Graceful shutdown
+
+    @Test("SIGTERM under an upload load: every acknowledged upload has its file; the WAL is checkpointed; exit 0")
+    func sigtermLosesNothing() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = try freePort()
+        var configuration = PanConfiguration()
+        configuration.dataDirectory = directory
+        configuration.port = port
+        configuration.passwordRounds = 1_000
+        // Same data directory as the server: same secrets, so the test can sign and log in.
+        let services = try await PanServices.open(configuration)
+        let client = TestServer(services: services, port: port, dataDirectory: directory)
+        try await client.createUser("term")
+
+        let server = try ServerProcess.start(["serve", "--data-dir", directory, "--port", String(port)], environment: ["PAN_SHUTDOWN_TIMEOUT": "3"])
+        // 3 s: in-flight uploads whose self-callback can no longer connect are cut off, not waited out.
+        defer { server.kill() }
+        try await server.waitUntilHealthy(port: port)
+        let session = try await client.login("term")
+
+        let wal = PanDatabase.path(inDataDirectory: directory) + "-wal"
+        let finished = SharedCount()
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<48 {
+                group.addTask {
+                    defer { finished.add() }
+                    // Requests refused or cut off by the shutdown are simply not acknowledged.
+                    guard let upload = try? await uploadToken(client, session, ["name": "t\(i).bin", "path": "/term"]),
+                          let reply = try? await client.formUpload(token: upload, bytes: vectorBytes(256 * 1024 + i))
+                    else { return (i, false) }
+                    return (i, reply.status == 200 && reply.success == true)
+                }
+            }
+            group.addTask {
+                while finished.value < 8 { try await Task.sleep(for: .milliseconds(5)) }
+                // Committed work sits in the WAL now; the shutdown must fold it in.
+                #expect((FileOps.size(of: wal) ?? 0) > 0)
+                server.signal(SIGTERM)
+                return (-1, false)
+            }
+            return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        let exit = try await server.waitForExit(timeout: 20)
+        #expect(exit.exited && exit.status == 0, "pan serve after SIGTERM: \(exit)")
+        #expect(exit.stderr.contains("Fatal") == false)
+
+        let acknowledged = outcomes.filter { $0.key >= 0 && $0.value }.map(\.key).sorted()
+        #expect(acknowledged.count >= 8)
+        let present = try await services.database.read { db in
+            Set(try db.query("SELECT path FROM nodes WHERE type = 0").map { try $0.string("path") })
+        }
+        for i in acknowledged { #expect(present.contains("/term/t\(i).bin"), "acknowledged upload \(i) has no file") }
+        // The checkpoint at shutdown left nothing in the WAL.
+        #expect((FileOps.size(of: wal) ?? 0) == 0)
+    }
+}
+
+// MARK: - Helpers shared with NginxTests
+
+func uploadToken(_ server: TestServer, _ session: String, _ body: [String: Any]) async throws -> String {
+    let reply = try await server.post("/v1/store/token", body, token: session)
+    guard let token = reply.result["token"] as? String else { throw TestFailure("no upload token: \(reply.status) \(reply.text)") }
+    return token
+}
+
+/// A counter tasks can share.
+final class SharedCount: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func add() { count.add(1, ordering: .relaxed) }
+}
+
+/// GET an absolute URL.
+func fetch(_ url: String) async throws -> TestServer.Reply {
+    var request = HTTPClientRequest(url: url)
+    request.method = .GET
+    let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+    let bytes = try await response.body.collect(upTo: 16 << 20)
+    return TestServer.Reply(status: Int(response.status.code), headers: [:], body: Data(buffer: bytes))
+}
+
+/// A Prometheus text exposition, parsed into samples.
+struct Scrape {
+    struct Sample {
+        let name: String
+        let labels: [String: String]
+        let value: Double
+    }
+    let samples: [Sample]
+
+    static func of(_ server: TestServer) async throws -> Scrape {
+        let reply = try await server.request(.get, "/metrics")
+        guard reply.status == 200 else { throw TestFailure("/metrics: \(reply.status)") }
+        #expect(reply.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+        return Scrape(reply.text)
+    }
+
+    init(_ text: String) {
+        samples = text.split(separator: "\n").compactMap { line -> Sample? in
+            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { return nil }
+            let series = line[..<space]
+            guard let brace = series.firstIndex(of: "{") else { return Sample(name: String(series), labels: [:], value: value) }
+            return Sample(name: String(series[..<brace]), labels: Self.labels(series[series.index(after: brace)...].dropLast()), value: value)
+        }
+    }
+
+    /// `k="v",k2="v\"2"` → dictionary.
+    private static func labels(_ text: Substring) -> [String: String] {
+        var result: [String: String] = [:]
+        var rest = text[...]
+        while let equals = rest.firstIndex(of: "=") {
+            let key = String(rest[..<equals]).trimmingCharacters(in: CharacterSet(charactersIn: ", "))
+            var index = rest.index(equals, offsetBy: 2)  // past ="
+            var value = ""
+            while index < rest.endIndex, rest[index] != "\"" {
+                if rest[index] == "\\", rest.index(after: index) < rest.endIndex { index = rest.index(after: index) }
+                value.append(rest[index])
+                index = rest.index(after: index)
+            }
+            result[key] = value
+            rest = index < rest.endIndex ? rest[rest.index(after: index)...] : ""
+        }
+        return result
+    }
+
+    /// The sample with exactly these labels; 0 when absent (a counter not yet created).
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double {
+        samples.first { $0.name == name && $0.labels == labels }?.value ?? 0
+    }
+
+    func series(_ name: String) -> [[String: String]] { samples.filter { $0.name == name }.map(\.labels) }
+}
+
+/// Log records kept in memory, to look at what a server logged.
+final class LogCapture: Sendable {
+    struct Record: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: [String: String]
+        var rendered: String { "\(level) \(message) \(metadata.sorted { $0.key < $1.key })" }
+    }
+    private let storage = Mutex<[Record]>([])
+    var records: [Record] { storage.withLock { $0 } }
+    func append(_ record: Record) { storage.withLock { $0.append(record) } }
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            capture.append(Record(level: event.level, message: "\(event.message)", metadata: all.mapValues { "\($0)" }))
+        }
+    }
+}
+
+/// Like `withServer`, with a chosen logger and the readiness probe on a chosen
+/// port (the admin listener's, when the public one no longer serves /healthz).
+func withOpsServer(
+    configure: (inout PanConfiguration) -> Void = { _ in },
+    logs: LogCapture? = nil,
+    probePort: Int? = nil,
+    _ body: @escaping @Sendable (TestServer, PanConfiguration) async throws -> Void
+) async throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = PanConfiguration()
+    configuration.dataDirectory = directory
+    configuration.port = try freePort()
+    configuration.passwordRounds = 1_000
+    configure(&configuration)
+    var logger = if let logs { Logger(label: "pan-ops-test") { _ in LogCapture.Handler(capture: logs) } } else { Logger(label: "pan-ops-test") }
+    logger.logLevel = logs == nil ? .error : .trace
+    let (app, services) = try await buildApplication(configuration, logger: logger)
+    let server = TestServer(services: services, port: configuration.port, dataDirectory: directory)
+    let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+    let probe = "http://127.0.0.1:\(probePort ?? configuration.port)/healthz"
+    let frozen = configuration
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        defer { tasks.cancelAll() }
+        var ready = false
+        for _ in 0..<200 {
+            if (try? await fetch(probe))?.status == 200 { ready = true; break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        guard ready else { throw TestFailure("server did not start: \(probe)") }
+        do {
+            try await body(server, frozen)
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.next()
+    }
+}
+
+/// `pan ARGS…` running in the background (a server), output to files.
+final class ServerProcess: Sendable {
+    let process: Process
+    let scratch: String
+    let exit = CLITests.AsyncExit()
+
+    private init(process: Process, scratch: String) {
+        self.process = process
+        self.scratch = scratch
+    }
+
+    static func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> ServerProcess {
+        let scratch = try temporaryDirectory()
+        FileManager.default.createFile(atPath: scratch + "/stdout", contents: nil)
+        FileManager.default.createFile(atPath: scratch + "/stderr", contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLITests.pan())
+        process.arguments = arguments
+        process.environment = CLITests.environment().merging(extra) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/stdout"))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/stderr"))
+        let server = ServerProcess(process: process, scratch: scratch)
+        process.terminationHandler = { [exit = server.exit] _ in exit.signal() }
+        try process.run()
+        return server
+    }
+
+    func waitUntilHealthy(port: Int) async throws {
+        for _ in 0..<400 {
+            if (try? await fetch("http://127.0.0.1:\(port)/healthz"))?.status == 200 { return }
+            if exit.isDone { throw TestFailure("pan exited before serving: \(output)") }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw TestFailure("pan did not serve on \(port): \(output)")
+    }
+
+    func signal(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+
+    var output: String {
+        ((try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "")
+            + ((try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "")
+    }
+
+    var stderr: String { (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "" }
+
+    struct Exit: CustomStringConvertible {
+        let exited: Bool
+        let status: Int32
+        let stderr: String
+        var description: String { "\(exited ? "exit" : "signal") \(status): \(stderr.suffix(2000))" }
+    }
+
+    func waitForExit(timeout: TimeInterval) async throws -> Exit {
+        if await !exit.wait(timeout: timeout) {
+            kill()
+            throw TestFailure("pan did not exit within \(timeout) s: \(output.suffix(2000))")
+        }
+        process.waitUntilExit()
+        return Exit(exited: process.terminationReason == .exit, status: process.terminationStatus, stderr: stderr)
+    }
+
+    /// Hard stop (cleanup); a no-op once it has exited.
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+}
