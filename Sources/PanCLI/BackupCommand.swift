@@ -9,8 +9,8 @@ import SQLiteKit
 /// writer, nor it them) into a scratch file beside DEST; the copy is opened and
 /// `PRAGMA integrity_check`ed; only then is it linked to DEST — `link(2)` fails
 /// if DEST exists, so an existing file is never overwritten, and DEST never
-/// names a half-written copy. The local object store (`DATA/objects`) holds
-/// immutable files: copy it with rsync; the database is what must be consistent.
+/// names a half-written copy. The local object store (`DATA/storage/objects`) holds
+/// write-once files: copy them with rsync; the database is what must be consistent.
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",

@@ -302,20 +302,23 @@ struct OperationsTests {
         let session = try await client.login("term")
 
         let wal = PanDatabase.path(inDataDirectory: directory) + "-wal"
-        let finished = SharedCount()
+        let succeeded = SharedCount()
         let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
             for i in 0..<48 {
                 group.addTask {
-                    defer { finished.add() }
                     // Requests refused or cut off by the shutdown are simply not acknowledged.
                     guard let upload = try? await uploadToken(client, session, ["name": "t\(i).bin", "path": "/term"]),
                           let reply = try? await client.formUpload(token: upload, bytes: vectorBytes(256 * 1024 + i))
                     else { return (i, false) }
-                    return (i, reply.status == 200 && reply.success == true)
+                    let ok = reply.status == 200 && reply.success == true
+                    if ok { succeeded.add() }
+                    return (i, ok)
                 }
             }
             group.addTask {
-                while finished.value < 8 { try await Task.sleep(for: .milliseconds(5)) }
+                // Mid-load: some uploads acknowledged, most still in flight.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while succeeded.value < 8, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
                 // Committed work sits in the WAL now; the shutdown must fold it in.
                 #expect((FileOps.size(of: wal) ?? 0) > 0)
                 server.signal(SIGTERM)
