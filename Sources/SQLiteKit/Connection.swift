@@ -122,27 +122,29 @@ public final class Connection {
 
     /// Runs `body` in a transaction: commits on return, rolls back on throw.
     public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
-        try execute("BEGIN \(kind.rawValue)")
+        // Cached statements: parsing BEGIN/COMMIT for every transaction showed in profiles.
+        try run(kind == .immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try run("COMMIT")
             return result
         } catch {
-            if isInTransaction { try? execute("ROLLBACK") }
+            if isInTransaction { _ = try? run("ROLLBACK") }
             throw error
         }
     }
 
     /// A savepoint inside the current transaction: undone alone if `body` throws.
-    public func savepoint<T>(_ body: () throws -> T) throws -> T {
-        try execute("SAVEPOINT pan_sp")
+    /// Savepoints nest, also under the same name.
+    public func savepoint<T>(named name: String = "pan_sp", _ body: () throws -> T) throws -> T {
+        try run("SAVEPOINT \(name)")
         do {
             let result = try body()
-            try execute("RELEASE pan_sp")
+            try run("RELEASE \(name)")
             return result
         } catch {
-            try? execute("ROLLBACK TO pan_sp")
-            try? execute("RELEASE pan_sp")
+            _ = try? run("ROLLBACK TO \(name)")
+            _ = try? run("RELEASE \(name)")
             throw error
         }
     }

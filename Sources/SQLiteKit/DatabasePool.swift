@@ -5,20 +5,26 @@ import Synchronization
 /// One writer connection and a few read-only readers over one SQLite file,
 /// in WAL mode so readers never wait for the writer.
 ///
+/// Writes are group-committed: transactions that arrive while the writer is
+/// busy run together in one `BEGIN IMMEDIATE … COMMIT`, each inside its own
+/// savepoint, so one that throws is undone alone, and none is reported done
+/// before the shared COMMIT succeeded.
+///
 /// Every connection lives on its own serial dispatch queue: SQLite calls block,
 /// and blocking Swift's cooperative thread pool would stall the whole server.
 /// Writes are serialized by the writer's queue, so two of our own writers never
 /// meet SQLITE_BUSY; `busy_timeout` covers other processes (the CLI).
 public final class DatabasePool: Sendable {
     public let path: String
-    private let writer: ConfinedConnection
+    private let writer: WriteQueue
     private let readers: [ConfinedConnection]
     private let nextReader = Atomic<Int>(0)
 
-    public init(path: String, readerCount: Int = 4, options: Connection.Options = .init()) throws {
+    /// `maxBatch` bounds how many transactions share one commit (1: a commit each).
+    public init(path: String, readerCount: Int = 4, maxBatch: Int = 64, options: Connection.Options = .init()) throws {
         self.path = path
         let writerConnection = try Connection(path: path, readOnly: false, options: options)
-        self.writer = ConfinedConnection(writerConnection, label: "pan.sqlite.writer")
+        self.writer = WriteQueue(writerConnection, label: "pan.sqlite.writer", maxBatch: maxBatch)
         var readers: [ConfinedConnection] = []
         for index in 0..<max(1, readerCount) {
             let connection = try Connection(path: path, readOnly: true, options: options)
@@ -27,11 +33,10 @@ public final class DatabasePool: Sendable {
         self.readers = readers
     }
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the writer.
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the writer (shared
+    /// with concurrent writes, see above): all of it commits, or none of it.
     public func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await writer.run { connection in
-            try connection.transaction(.immediate) { try body(connection) }
-        }
+        try await writer.write(body)
     }
 
     /// Runs `body` on the writer outside any transaction (schema changes, VACUUM, checkpoints).

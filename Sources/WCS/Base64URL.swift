@@ -16,11 +16,15 @@ public enum Base64URL {
 
     /// Decodes with or without padding, and also the standard alphabet.
     public static func decode(_ string: some StringProtocol) -> Data? {
-        var text = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text = text.trimmingCharacters(in: CharacterSet(charactersIn: "="))
-        let remainder = text.count % 4
+        var bytes = Array(string.utf8)
+        for i in bytes.indices {
+            if bytes[i] == UInt8(ascii: "-") { bytes[i] = UInt8(ascii: "+") } else if bytes[i] == UInt8(ascii: "_") { bytes[i] = UInt8(ascii: "/") }
+        }
+        while bytes.last == UInt8(ascii: "=") { bytes.removeLast() }
+        let remainder = bytes.count % 4
         if remainder == 1 { return nil }
-        if remainder > 0 { text += String(repeating: "=", count: 4 - remainder) }
+        if remainder > 0 { bytes += Array(repeating: UInt8(ascii: "="), count: 4 - remainder) }
+        let text = Data(bytes)
         return Data(base64Encoded: text)
     }
 }

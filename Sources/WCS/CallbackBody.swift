@@ -43,14 +43,14 @@ public struct CallbackBody: Sendable, Equatable {
             if let amp = value.firstIndex(of: "&") { value = value[..<amp] }
             inner = formDecode(value) ?? String(value)
         } else {
-            inner = text.contains("%") ? (text.removingPercentEncoding ?? text) : text
+            inner = FormDecoding.decode(text, plusAsSpace: false) ?? text
         }
         while inner.hasSuffix("\n") || inner.hasSuffix("\r") || inner.hasSuffix("\r\n") { inner.removeLast() }
         return inner
     }
 
     private static func formDecode(_ value: Substring) -> String? {
-        value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        FormDecoding.decode(value, plusAsSpace: true)
     }
 
     /// Parses the substituted template: markers first, then `&` and the first `=`.

@@ -14,7 +14,7 @@ public enum CallbackSignature {
     /// True when the header was made by any of the pairs. Every pair is tried
     /// and compared in constant time, so timing tells nothing about which failed.
     public static func verify(header: String, url: String, body: Data, credentials: [Credentials]) -> Bool {
-        var value = header.trimmingCharacters(in: .whitespaces)
+        var value = header.trimmedSpaces()
         for prefix in ["WCS ", "Wcs ", "QBox "] where value.hasPrefix(prefix) {
             value = String(value.dropFirst(prefix.count))
         }

@@ -17,8 +17,8 @@ public enum UploadToken {
     /// Checks the signature against the configured pairs and decodes the policy.
     /// Accepts `UpToken <token>` (the Java SDK) as well as the bare token.
     public static func verify(_ raw: String, credentials: [Credentials]) -> Result<PutPolicy, VerificationError> {
-        var token = raw.trimmingCharacters(in: .whitespaces)
-        if token.hasPrefix("UpToken ") { token = String(token.dropFirst("UpToken ".count)).trimmingCharacters(in: .whitespaces) }
+        var token = raw.trimmedSpaces()
+        if token.hasPrefix("UpToken ") { token = String(token.dropFirst("UpToken ".count)).trimmedSpaces() }
         let parts = token.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[2].isEmpty else { return .failure(.malformed) }
         guard let pair = credentials.first(where: { $0.accessKey == parts[0] }) else { return .failure(.unknownAccessKey) }

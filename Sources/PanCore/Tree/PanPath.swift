@@ -13,9 +13,9 @@ public enum PanPath {
     }
 
     public static func segments(of raw: String) -> [String] {
-        raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            .replacingOccurrences(of: "\\", with: "/")
-            .split(separator: "/", omittingEmptySubsequences: true)
+        // `\` separates like `/` (Windows clients).
+        raw.trimmed()
+            .split(omittingEmptySubsequences: true) { $0 == "/" || $0 == "\\" }
             .map(String.init)
     }
 

@@ -44,7 +44,8 @@ public struct UploadService: Sendable {
 
     public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> Outcome {
         let settings = self.settings
-        return try await database.write { db in
+        guard let credentials = settings.credentials.first else { throw PanError.internalError("no WCS keys configured") }
+        let outcome = try await database.write { db -> Outcome in
             let now = Millis.now()
             let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
             // Rule 4: `path` names an existing file holding this very content: nothing to create.
@@ -58,6 +59,10 @@ public struct UploadService: Sendable {
             }
             return .upload(try openSession(userId: userId, request, requestedName: name, target: target, settings: settings, on: db, now: now))
         }
+        // Signing is pure computation: done here, off the single writer.
+        guard case .upload(var grant) = outcome else { return outcome }
+        grant.token = UploadToken.make(policy: grant.policy, credentials: credentials)
+        return .upload(grant)
     }
 
     private func openSession(
@@ -90,9 +95,8 @@ public struct UploadService: Sendable {
             callbackUrl: settings.callbackURL,
             callbackBody: UploadSettings.callbackBody(userId: userId, sessionId: sessionId)
         )
-        guard let credentials = settings.credentials.first else { throw PanError.internalError("no WCS keys configured") }
         return Grant(
-            token: UploadToken.make(policy: policy, credentials: credentials),
+            token: "", // signed by the caller, outside the transaction
             uploadURL: settings.uploadURL,
             name: target.name,
             parent: target.directory.uuid,
@@ -108,14 +112,14 @@ public struct UploadService: Sendable {
     func resolve(userId: Int64, _ request: TokenRequest, on db: Connection, now: Int64) throws
         -> (FileNode, String, FileNode?)
     {
-        let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        let original = request.originalFilename.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = request.name.trimmed()
+        let original = request.originalFilename.trimmed()
         if !name.isEmpty { try PanPath.validateName(name) }
         if !original.isEmpty, name.isEmpty { try PanPath.validateName(original) }
 
         // `parent` names the base directory; `path`, when also given, is taken inside it.
         var base = PanPath.root
-        let parentRef = request.parent.trimmingCharacters(in: .whitespacesAndNewlines)
+        let parentRef = request.parent.trimmed()
         if !parentRef.isEmpty, parentRef != "/" {
             guard let parent = try TreeRepository.node(userId: userId, uuid: parentRef, on: db), parent.isDirectory else {
                 throw PanError.fileNotFound

@@ -55,7 +55,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests))
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
-    router.add(middleware: RequestLogMiddleware(clientAddress: clientAddress))
+    router.add(middleware: RequestLogMiddleware(clientAddress: clientAddress, tokens: services.tokens))
     let authenticator = Authenticator(tokens: services.tokens, database: services.database)
 
     // Health, readiness, metrics — here unless an admin listener serves them (Operations/).

@@ -106,7 +106,7 @@ public struct PanConfiguration: Sendable {
     }
 
     static func list(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        text.split(separator: ",").map { $0.trimmedSpaces() }.filter { !$0.isEmpty }
     }
 }
 

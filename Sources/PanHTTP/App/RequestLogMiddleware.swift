@@ -13,6 +13,7 @@ import WCS
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let clientAddress: ClientAddress
+    let tokens: SessionTokens
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -27,26 +28,34 @@ struct RequestLogMiddleware: RouterMiddleware {
             response = ErrorMiddleware<Context>.render(error, logger: context.logger)
         }
         response.headers[.requestId] = context.requestId
+        // The line is built only when it will be written: at `warning` and above this middleware costs nothing.
+        guard context.logger.logLevel <= .info else { return response }
         let elapsed = ContinuousClock.now - start
+        let milliseconds = (elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000) / 10
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)",
             "path": "\(request.uri.path)",
             "route": "\(context.endpointPath ?? "NotFound")",
             "status": "\(response.status.code)",
             "client_ip": "\(clientAddress.ip(of: request, peer: context.remoteAddress) ?? "-")",
-            "duration_ms": "\(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))",
+            "duration_ms": "\(milliseconds / 100).\(milliseconds % 100 < 10 ? "0" : "")\(milliseconds % 100)",
         ]
-        if let user = Self.userId(of: response) { metadata["user_id"] = "\(user)" }
+        if let user = userId(of: response) { metadata["user_id"] = "\(user)" }
         context.logger.info("request", metadata: metadata)
         return response
     }
 
     /// The user an authenticated reply was for: every such reply carries the
-    /// refreshed session token (`api.md` §3), which this server just signed, so
-    /// its payload's `uuid` is trustworthy without re-verifying. Only the id is
-    /// read; the token itself is never logged.
-    static func userId(of response: Response) -> Int64? {
+    /// refreshed session token (`api.md` §3), which this server just signed
+    /// (so it is in the token cache, or its payload's `uuid` is trustworthy
+    /// without re-verifying). Only the id is read; the token is never logged.
+    func userId(of response: Response) -> Int64? {
         guard let token = response.headers[.qingzhenToken] else { return nil }
+        if let claims = tokens.knownClaims(token) { return claims.uuid }
+        return Self.userId(inPayloadOf: token)
+    }
+
+    static func userId(inPayloadOf token: String) -> Int64? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
               let claims = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]

@@ -22,7 +22,7 @@ enum Secrets {
     private static func loadOrCreate(file: String, in directory: String, make: () -> String) throws -> String {
         let path = (directory as NSString).appendingPathComponent(file)
         if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
-            let trimmed = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = existing.trimmed()
             if !trimmed.isEmpty { return trimmed }
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -31,7 +31,7 @@ enum Secrets {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         if fd < 0 {
             if errno == EEXIST, let existing = try? String(contentsOfFile: path, encoding: .utf8) {
-                return existing.trimmingCharacters(in: .whitespacesAndNewlines)
+                return existing.trimmed()
             }
             throw ConfigurationError("cannot write \(path): \(String(cString: strerror(errno)))")
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PanCore
+import WCS
 import SQLiteKit
 
 /// Finds the session token wherever a client put it, checks it, and loads
@@ -20,16 +21,16 @@ struct Authenticator: Sendable {
     /// `Qingzhen-Token`, `?token=`, `?auth=`, body field `token`.
     static func carriedToken(_ request: Request, body: JSONBody?) -> String? {
         if let header = request.headers[.authorization] {
-            let value = header.trimmingCharacters(in: .whitespaces)
+            let value = header.trimmedSpaces()
             if value.lowercased().hasPrefix("bearer ") {
-                let token = value.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
+                let token = value.dropFirst("bearer ".count).trimmedSpaces()
                 if !token.isEmpty { return token }
             } else if !value.isEmpty, value.split(separator: ".").count == 3 {
                 return value
             }
         }
         for name in [HTTPField.Name.token, .qingzhenToken] {
-            if let value = request.headers[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty { return value }
+            if let value = request.headers[name]?.trimmedSpaces(), !value.isEmpty { return value }
         }
         for name in ["token", "auth"] {
             if let value = request.uri.queryParameters.get(name), !value.isEmpty { return value }

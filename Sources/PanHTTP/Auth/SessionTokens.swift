@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import JWTKit
 import PanCore
+import Synchronization
 
 /// The JWT the clients keep (`api.md` §3). The web app decodes it, so it
 /// carries `uuid` (the user id), `name`, `phone` and `exp`; `ver` is the
@@ -31,9 +32,19 @@ struct SessionClaims: JWTPayload {
 }
 
 /// Signs and verifies session tokens (HS256 via jwt-kit).
+///
+/// Every authenticated request verifies the caller's token and replies with a
+/// fresh one. Both ends are cached: a token already verified is not parsed
+/// and HMAC-checked again (its expiry still is), and a token signed for the
+/// same user and token version within `reuseWindow` is handed out again
+/// instead of signing a new one. Revocation is unaffected: the caller's
+/// `ver` is still compared with the user row on every request.
 struct SessionTokens: Sendable {
     private let keys: JWTKeyCollection
     let lifetime: TimeInterval
+    private let cache = TokenCache()
+    /// A reused token expires at most this much earlier than a new one would.
+    static let reuseWindow: TimeInterval = 30
 
     init(secret: String, lifetime: TimeInterval) async {
         let keys = JWTKeyCollection()
@@ -46,20 +57,81 @@ struct SessionTokens: Sendable {
     }
 
     func issue(for user: User) async throws -> String {
+        let now = Date().timeIntervalSince1970
+        let identity = TokenCache.Identity(userId: user.id, version: user.tokenVersion, name: user.name, phone: user.phone)
+        if let token = cache.recentlyIssued(identity, notBefore: now - Self.reuseWindow) { return token }
         let claims = SessionClaims(
             uuid: user.id, name: user.name, phone: user.phone,
-            exp: .init(value: Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + lifetime).rounded(.down))),
+            exp: .init(value: Date(timeIntervalSince1970: (now + lifetime).rounded(.down))),
             ver: user.tokenVersion
         )
-        return try await keys.sign(claims)
+        let token = try await keys.sign(claims)
+        cache.remember(issued: token, for: identity, at: now, claims: claims)
+        return token
     }
+
+    /// Claims of a token this process signed or verified recently, without checking anything.
+    func knownClaims(_ token: String) -> SessionClaims? { cache.verified(token) }
 
     /// Any failure — malformed, forged, expired — is the same 401.
     func verify(_ token: String) async throws(PanError) -> SessionClaims {
+        if let claims = cache.verified(token) {
+            guard claims.exp.value > Date() else { throw .tokenInvalid }
+            return claims
+        }
         do {
-            return try await keys.verify(token, as: SessionClaims.self)
+            let claims = try await keys.verify(token, as: SessionClaims.self)
+            cache.remember(verified: token, claims: claims)
+            return claims
         } catch {
             throw .tokenInvalid
+        }
+    }
+}
+
+/// Bounded memory of verified and recently signed tokens.
+final class TokenCache: Sendable {
+    struct Identity: Hashable {
+        let userId: Int64
+        let version: Int64
+        let name: String
+        let phone: String?
+    }
+
+    private struct State {
+        var verified: [String: SessionClaims] = [:]
+        var issued: [Identity: (token: String, at: TimeInterval)] = [:]
+    }
+
+    /// Past this many entries a map is emptied: the next requests simply verify or sign again.
+    static let capacity = 50_000
+    private let state = Mutex(State())
+
+    func verified(_ token: String) -> SessionClaims? {
+        state.withLock { $0.verified[token] }
+    }
+
+    func remember(verified token: String, claims: SessionClaims) {
+        state.withLock { state in
+            if state.verified.count >= Self.capacity { state.verified.removeAll(keepingCapacity: true) }
+            state.verified[token] = claims
+        }
+    }
+
+    func recentlyIssued(_ identity: Identity, notBefore: TimeInterval) -> String? {
+        state.withLock { state in
+            guard let entry = state.issued[identity], entry.at >= notBefore else { return nil }
+            return entry.token
+        }
+    }
+
+    /// A token we signed is also one we know to be valid.
+    func remember(issued token: String, for identity: Identity, at time: TimeInterval, claims: SessionClaims) {
+        state.withLock { state in
+            if state.issued.count >= Self.capacity { state.issued.removeAll(keepingCapacity: true) }
+            if state.verified.count >= Self.capacity { state.verified.removeAll(keepingCapacity: true) }
+            state.issued[identity] = (token, time)
+            state.verified[token] = claims
         }
     }
 }

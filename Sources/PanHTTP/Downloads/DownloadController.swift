@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import PanCore
+import WCS
 
 /// `GET /dl/<key>?e&n&m&s`: serves a stored object of the local endpoint with
 /// its type, length, a UTF-8 `Content-Disposition`, and single `Range`s (206).
@@ -80,12 +81,12 @@ struct DownloadController {
 
     /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range); nil when unsatisfiable.
     static func parseRange(_ header: String, size: Int64) -> (Int64, Int64)? {
-        let value = header.trimmingCharacters(in: .whitespaces)
+        let value = header.trimmedSpaces()
         guard value.lowercased().hasPrefix("bytes="), size > 0 else { return nil }
         let spec = value.dropFirst(6)
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
-        let left = spec[..<dash].trimmingCharacters(in: .whitespaces)
-        let right = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        let left = spec[..<dash].trimmedSpaces()
+        let right = spec[spec.index(after: dash)...].trimmedSpaces()
         if left.isEmpty {
             guard let suffix = Int64(right), suffix > 0 else { return nil }
             return (max(0, size - suffix), size - 1)

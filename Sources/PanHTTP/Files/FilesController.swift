@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PanCore
+import WCS
 import SQLiteKit
 
 /// The files API of `api.md` §7: page/list/list2/get, createDirectory,
@@ -125,7 +126,7 @@ struct FilesController {
     @Sendable func createDirectory(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (body, session) = try await begin(request, context)
         let parentPath = try PanPath.validated(try body.string("path", "parentPath") ?? "")
-        let name = try body.string("name")?.trimmingCharacters(in: .whitespaces) ?? ""
+        let name = try body.string("name")?.trimmedSpaces() ?? ""
         if !name.isEmpty { try PanPath.validateName(name) }
         let path = name.isEmpty ? parentPath : PanPath.join(parentPath, name)
         guard path != PanPath.root else { throw PanError.invalidName("a directory name is required") }
@@ -138,7 +139,7 @@ struct FilesController {
     @Sendable func rename(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (body, session) = try await begin(request, context)
         let address = try NodeAddress(body)
-        guard let name = try body.string("name", "newName")?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+        guard let name = try body.string("name", "newName")?.trimmedSpaces(), !name.isEmpty else {
             throw PanError.invalidName("a new name is required")
         }
         let policy = try Self.policy(body)

@@ -1,5 +1,6 @@
 import Foundation
 import PanCore
+import WCS
 import SQLiteKit
 
 /// How a request names a node: `uuid`, or `path` (absolute; `""` is the root).
@@ -13,14 +14,14 @@ struct NodeAddress: Sendable {
     }
 
     init(_ body: JSONBody) throws {
-        let uuid = try body.string("uuid")?.trimmingCharacters(in: .whitespaces)
+        let uuid = try body.string("uuid")?.trimmedSpaces()
         self.uuid = uuid?.isEmpty == false ? uuid : nil
         path = try PanPath.validated(try body.string("path") ?? "")
     }
 
     /// A 32-hex uuid, or a path.
     init(reference: String) throws {
-        let trimmed = reference.trimmingCharacters(in: .whitespaces)
+        let trimmed = reference.trimmedSpaces()
         if trimmed.count == 32, trimmed.allSatisfy(\.isHexDigit) {
             uuid = trimmed
         } else {
@@ -31,7 +32,7 @@ struct NodeAddress: Sendable {
     /// `path: "…" | ["…"]` or `uuid: "…" | ["…"]`, for move/copy/remove.
     static func many(_ body: JSONBody) throws -> [NodeAddress] {
         if let uuids = try body.strings("uuid"), !uuids.isEmpty {
-            return uuids.map { NodeAddress(uuid: $0.trimmingCharacters(in: .whitespaces), path: nil) }
+            return uuids.map { NodeAddress(uuid: $0.trimmedSpaces(), path: nil) }
         }
         return try (body.strings("path") ?? []).map { NodeAddress(uuid: nil, path: try PanPath.validated($0)) }
     }

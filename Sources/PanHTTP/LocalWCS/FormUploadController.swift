@@ -59,10 +59,10 @@ struct FormUploadController {
 
         static func parameter(_ key: String, in header: String) -> String? {
             for piece in header.split(separator: ";") {
-                let trimmed = piece.trimmingCharacters(in: .whitespaces)
+                let trimmed = piece.trimmedSpaces()
                 guard let eq = trimmed.firstIndex(of: "=") else { continue }
-                guard trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
-                var value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                guard trimmed[..<eq].trimmedSpaces().lowercased() == key else { continue }
+                var value = trimmed[trimmed.index(after: eq)...].trimmedSpaces()
                 if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
                 return value
             }

@@ -140,8 +140,8 @@ struct SliceUploadController {
             }
         }
         var request = request
-        let list = String(buffer: try await request.collectBody(upTo: 1 << 20)).trimmingCharacters(in: .whitespacesAndNewlines)
-        let ctxs = list.isEmpty ? [] : list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let list = String(buffer: try await request.collectBody(upTo: 1 << 20)).trimmed()
+        let ctxs = list.isEmpty ? [] : list.split(separator: ",").map { $0.trimmedSpaces() }
         guard !ctxs.isEmpty else { throw WCSError.invalidCtx }
         var ids: [String] = []
         var total: Int64 = 0

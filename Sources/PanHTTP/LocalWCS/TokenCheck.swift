@@ -16,8 +16,8 @@ struct TokenCheck: Sendable {
     }
 
     func verify(_ raw: String?) throws(WCSError) -> Verified {
-        guard var token = raw?.trimmingCharacters(in: .whitespaces), !token.isEmpty else { throw .tokenMissing }
-        if token.hasPrefix("UpToken ") { token = String(token.dropFirst(8)).trimmingCharacters(in: .whitespaces) }
+        guard var token = raw?.trimmedSpaces(), !token.isEmpty else { throw .tokenMissing }
+        if token.hasPrefix("UpToken ") { token = String(token.dropFirst(8)).trimmedSpaces() }
         guard case .success(let policy) = UploadToken.verify(token, credentials: credentials) else { throw .tokenInvalid }
         guard policy.bucket == bucket else { throw .bucketMismatch }
         guard Millis.now() <= policy.deadline else { throw .tokenExpired }

@@ -49,7 +49,7 @@ struct TokenController {
     static func tokenRequest(from body: JSONBody) throws(PanError) -> UploadService.TokenRequest {
         var request = UploadService.TokenRequest()
         request.name = try body.string("name") ?? ""
-        request.hash = (try body.string("hash", "fileHash") ?? "").trimmingCharacters(in: .whitespaces)
+        request.hash = (try body.string("hash", "fileHash") ?? "").trimmedSpaces()
         request.parent = try body.string("parent", "parentUuid") ?? ""
         request.path = try body.string("path") ?? ""
         request.originalFilename = try body.string("originalFilename", "filename") ?? ""

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import WCS
 
 /// The client's IP: the peer's, unless the peer is a trusted proxy, in which
 /// case the last untrusted hop of `X-Forwarded-For` (or `X-Real-IP`).
@@ -13,11 +14,11 @@ struct ClientAddress: Sendable {
         guard let peerIP, trustedProxies.matches(peerIP) else { return peerIP }
         if let forwarded = request.headers[.forwardedFor] {
             // Walk from the nearest hop; the first address we don't trust is the client.
-            let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let hops = forwarded.split(separator: ",").map { $0.trimmedSpaces() }.filter { !$0.isEmpty }
             for hop in hops.reversed() where !trustedProxies.matches(hop) { return hop }
             if let first = hops.first { return first }
         }
-        if let real = request.headers[.realIP]?.trimmingCharacters(in: .whitespaces), !real.isEmpty { return real }
+        if let real = request.headers[.realIP]?.trimmedSpaces(), !real.isEmpty { return real }
         return peerIP
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import PanCore
+import WCS
 
 /// A request's fields, read leniently as the real clients need (`api.md` §1):
 /// an empty body or `""` is `{}`, flags arrive as `true`/`1`/`"yes"`/`"flase"`,
@@ -25,11 +26,16 @@ struct JSONBody {
     }
 
     static func parse(_ data: Data) throws(PanError) -> JSONBody {
-        let trimmed = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty || trimmed == "\"\"" || trimmed == "null" { return JSONBody(fields: [:]) }
+        // JSON whitespace only: anything else is the parser's to judge.
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+        guard let first = data.firstIndex(where: { !isSpace($0) }), let last = data.lastIndex(where: { !isSpace($0) }) else {
+            return JSONBody(fields: [:])
+        }
+        let trimmed = data[first...last]
+        if trimmed.elementsEqual(#""""#.utf8) || trimmed.elementsEqual("null".utf8) { return JSONBody(fields: [:]) }
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])
+            object = try JSONSerialization.jsonObject(with: trimmed, options: [.fragmentsAllowed])
         } catch {
             throw .invalidJSON("the body is not valid JSON")
         }
@@ -64,7 +70,7 @@ struct JSONBody {
         switch value {
         case let n as NSNumber: return n.intValue != 0
         case let s as String:
-            switch s.trimmingCharacters(in: .whitespaces).lowercased() {
+            switch s.trimmedSpaces().lowercased() {
             case "1", "true", "yes", "on", "y": return true
             case "0", "false", "no", "off", "n", "", "flase", "null": return false
             default: throw .invalidField(key, "expected a flag")
@@ -81,7 +87,7 @@ struct JSONBody {
             guard d.rounded() == d, abs(d) < 9.0e15 else { throw .invalidField(key, "expected an integer") }
             return n.int64Value
         case let s as String:
-            let t = s.trimmingCharacters(in: .whitespaces)
+            let t = s.trimmedSpaces()
             if t.isEmpty { return nil }
             guard let v = Int64(t) else { throw .invalidField(key, "expected an integer") }
             return v
@@ -129,7 +135,6 @@ enum FormFields {
     }
 
     static func decode(_ text: Substring) -> String {
-        let plus = text.replacingOccurrences(of: "+", with: " ")
-        return plus.removingPercentEncoding ?? plus
+        FormDecoding.decode(text, plusAsSpace: true) ?? text.replacingOccurrences(of: "+", with: " ")
     }
 }

@@ -1,5 +1,6 @@
 import Hummingbird
 import PanCore
+import WCS
 import SQLiteKit
 
 /// `/v1/user/login`, `/v1/user/info`, `/v1/user/logout`.
@@ -17,7 +18,7 @@ struct UserController {
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
         var request = request
         let body = try await JSONBody.read(&request, context: context)
-        guard let value = try body.string("value", "name", "phone")?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+        guard let value = try body.string("value", "name", "phone")?.trimmedSpaces(), !value.isEmpty else {
             throw PanError.valueRequired
         }
         guard let password = try body.string("password"), !password.isEmpty else { throw PanError.passwordRequired }
