@@ -30,7 +30,7 @@ public struct CallbackBody: Sendable, Equatable {
     /// Parses what arrives on the wire: a form with one `callbackBody` field
     /// (percent-encoded, trailing newline), or, tolerated, the bare template.
     public static func parse(wire body: Data) throws(ParseError) -> CallbackBody {
-        guard let text = String(data: body, encoding: .utf8) else { throw .notUTF8 }
+        guard let text = String(validating: body, as: UTF8.self) else { throw .notUTF8 }
         return try parse(template: unwrap(text))
     }
 
@@ -75,16 +75,37 @@ public struct CallbackBody: Sendable, Equatable {
     /// Removes `start…end` (up to the last `end`) from `text` and returns what
     /// was between, verbatim. The key before it (`fileName=`) stays, empty.
     private static func cutMarked(_ text: inout String, start: String, end: String) throws(ParseError) -> String? {
-        guard let open = text.range(of: start) else {
-            if text.contains(end) { throw .unterminatedMarker(end) }
+        // On UTF-8 bytes: the markers are ASCII, so a match always falls on scalar boundaries,
+        // and Foundation's `range(of:)` bridged every callback through NSString.
+        let bytes = Array(text.utf8)
+        let startMarker = Array(start.utf8), endMarker = Array(end.utf8)
+        guard let open = firstIndex(of: startMarker, in: bytes) else {
+            if firstIndex(of: endMarker, in: bytes) != nil { throw .unterminatedMarker(end) }
             return nil
         }
-        guard let close = text.range(of: end, options: .backwards, range: open.upperBound..<text.endIndex) else {
+        let valueStart = open + startMarker.count
+        guard let close = lastIndex(of: endMarker, in: bytes, notBefore: valueStart) else {
             throw .unterminatedMarker(start)
         }
-        let value = String(text[open.upperBound..<close.lowerBound])
-        text.replaceSubrange(open.lowerBound..<close.upperBound, with: "")
+        let value = String(decoding: bytes[valueStart..<close], as: UTF8.self)
+        text = String(decoding: bytes[..<open] + bytes[(close + endMarker.count)...], as: UTF8.self)
         return value
+    }
+
+    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
+            if haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
+    }
+
+    private static func lastIndex(of needle: [UInt8], in haystack: [UInt8], notBefore lower: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count - lower >= needle.count else { return nil }
+        for i in stride(from: haystack.count - needle.count, through: lower, by: -1) where haystack[i] == needle[0] {
+            if haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
     }
 
     /// The original server base64-decoded `url`; WCS sends it URL-safe base64.

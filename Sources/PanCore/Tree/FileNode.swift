@@ -130,3 +130,32 @@ public struct FileNode: Sendable, Equatable, Codable {
         flag = try c.decodeIfPresent(Int.self, forKey: .flag) ?? 0
     }
 }
+
+extension FileNode: JSONWritable {
+    /// The same fields as `encode(to:)`, without `JSONEncoder`.
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("uuid", uuid)
+            json.field("userId", userId)
+            json.field("name", name)
+            json.field("path", path)
+            json.field("pathId", pathId)
+            json.field("parent", parent)
+            json.field("type", type.rawValue)
+            json.field("ext", ext)
+            json.field("size", size)
+            json.field("mime", mime)
+            if let storeId { json.field("storeId", storeId) }
+            json.field("atime", atime)
+            json.field("ctime", ctime)
+            json.field("mtime", mtime)
+            json.field("lft", lft)
+            json.field("rgt", rgt)
+            json.field("version", version)
+            json.field("locking", locking)
+            json.field("preview", preview)
+            json.field("flag", flag)
+            json.field("hasPreview", preview != 0)
+        }
+    }
+}

@@ -73,7 +73,7 @@ public struct CallbackService: Sendable {
                     let directory = try TreeRepository.directory(userId: userId, path: session.dirPath, on: db, now: now)
                     let target = try FilePlacement.target(directory: directory, name: session.name, policy: session.conflict, on: db)
                     let node = try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now)
-                    let json = String(decoding: try JSONEncoder().encode(node), as: UTF8.self)
+                    let json = String(decoding: node.jsonBytes, as: UTF8.self)
                     try UploadSessionRepository.markDone(id: session.id, nodeId: node.id, resultJSON: json, on: db, now: now)
                     return .accepted(node, replayed: false)
                 }

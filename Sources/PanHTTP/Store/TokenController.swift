@@ -14,7 +14,7 @@ struct TokenController {
 
     /// The token reply: deliberately without `uuid` and `storeId`, which is how
     /// clients tell it from an instant upload (`api.md` §4).
-    struct GrantDTO: Encodable {
+    struct GrantDTO: JSONWritable {
         let token: String
         let uploadUrl: String
         let type = 0
@@ -23,6 +23,19 @@ struct TokenController {
         let parent: String
         let path: String
         let userId: Int64
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.field("token", token)
+                json.field("uploadUrl", uploadUrl)
+                json.field("type", type)
+                json.field("version", version)
+                json.field("name", name)
+                json.field("parent", parent)
+                json.field("path", path)
+                json.field("userId", userId)
+            }
+        }
     }
 
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -52,7 +52,23 @@ enum Reply {
     /// A success envelope; with a token, also in `Qingzhen-Token` and `Authorization`
     /// (the Android app reads only the headers).
     static func ok<T: Encodable>(_ result: T, token: String?) throws -> Response {
-        let data = try encoder.encode(Envelope(status: 200, success: true, code: "OK", message: "", result: result, token: token))
+        let data: Data
+        if let writable = result as? any JSONWritable {
+            // The hot replies (file objects, grants): written directly, same shape as `Envelope`.
+            var json = JSONWriter()
+            json.object { json in
+                json.field("status", 200)
+                json.field("success", true)
+                json.field("code", "OK")
+                json.field("message", "")
+                json.key("result")
+                writable.write(to: &json)
+                if let token { json.field("token", token) }
+            }
+            data = Data(json.bytes)
+        } else {
+            data = try encoder.encode(Envelope(status: 200, success: true, code: "OK", message: "", result: result, token: token))
+        }
         var headers: HTTPFields = [:]
         if let token {
             headers[.qingzhenToken] = token
