@@ -35,22 +35,21 @@ public struct CallbackBody: Sendable, Equatable {
     }
 
     /// The substituted template out of the form field, or the whole body decoded.
+    /// On bytes: Character-wise scanning of every callback body showed in profiles.
     static func unwrap(_ text: String) -> String {
-        var inner: String
-        if text.hasPrefix("callbackBody=") {
-            var value = Substring(text.dropFirst("callbackBody=".count))
+        let bytes = Array(text.utf8)
+        let prefix = Array("callbackBody=".utf8)
+        var inner: [UInt8]
+        if bytes.starts(with: prefix) {
+            var value = bytes[prefix.count...]
             // A form field ends at an unencoded `&`; the field itself encodes its own.
-            if let amp = value.firstIndex(of: "&") { value = value[..<amp] }
-            inner = formDecode(value) ?? String(value)
+            if let amp = value.firstIndex(of: UInt8(ascii: "&")) { value = value[..<amp] }
+            inner = FormDecoding.decode(bytes: value, plusAsSpace: true).map { Array($0.utf8) } ?? Array(value)
         } else {
-            inner = FormDecoding.decode(text, plusAsSpace: false) ?? text
+            inner = FormDecoding.decode(bytes: bytes, plusAsSpace: false).map { Array($0.utf8) } ?? bytes
         }
-        while inner.hasSuffix("\n") || inner.hasSuffix("\r") || inner.hasSuffix("\r\n") { inner.removeLast() }
-        return inner
-    }
-
-    private static func formDecode(_ value: Substring) -> String? {
-        FormDecoding.decode(value, plusAsSpace: true)
+        while let last = inner.last, last == 0x0A || last == 0x0D { inner.removeLast() }
+        return String(decoding: inner, as: UTF8.self)
     }
 
     /// Parses the substituted template: markers first, then `&` and the first `=`.
@@ -62,11 +61,11 @@ public struct CallbackBody: Sendable, Equatable {
         if let url = try cutMarked(&rest, start: urlStart, end: urlEnd) {
             fields["url"] = decodeURL(url)
         }
-        for pair in rest.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(parts[0])
+        for pair in rest.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(decoding: parts[0], as: UTF8.self)
             guard !key.isEmpty, fields[key] == nil else { continue }
-            let value = parts.count == 2 ? String(parts[1]) : ""
+            let value = parts.count == 2 ? String(decoding: parts[1], as: UTF8.self) : ""
             fields[key] = key == "url" ? decodeURL(value) : value
         }
         return CallbackBody(fields: fields)

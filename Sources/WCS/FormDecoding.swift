@@ -5,9 +5,12 @@ public enum FormDecoding {
     /// `nil` when a `%` escape is malformed or the bytes are not UTF-8,
     /// as `removingPercentEncoding` answers.
     public static func decode(_ text: some StringProtocol, plusAsSpace: Bool) -> String? {
-        let utf8 = text.utf8
+        decode(bytes: text.utf8, plusAsSpace: plusAsSpace)
+    }
+
+    public static func decode(bytes utf8: some Collection<UInt8>, plusAsSpace: Bool) -> String? {
         guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
-            return String(text)
+            return String(validating: utf8, as: UTF8.self)
         }
         var out: [UInt8] = []
         out.reserveCapacity(utf8.count)

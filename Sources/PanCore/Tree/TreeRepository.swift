@@ -93,7 +93,7 @@ public enum TreeRepository {
                                    lft, rgt, atime, ctime, mtime)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                RandomID.hex32(), userId, parent.id, name, path, PanPath.pathId(path), kind.rawValue,
+                RandomID.ordered32(), userId, parent.id, name, path, PanPath.pathId(path), kind.rawValue,
                 kind == .file ? PanPath.ext(of: name) : "", mime, size, storeHash, lft, rgt, now, now, now
             )
         } catch let error as SQLiteError where error.isUniqueViolation {

@@ -75,9 +75,9 @@ public struct UploadService: Sendable {
         if let size = request.size, size > remaining { throw PanError.quotaExceeded }
         if remaining <= 0, request.size != 0 { throw PanError.quotaExceeded }
         let sizeLimit = request.size ?? remaining
-        let sessionId = RandomID.hex32()
+        let sessionId = RandomID.ordered32(now: now)
         // Opaque: never derived from the user's path or name.
-        let objectKey = "pan/" + RandomID.hex32()
+        let objectKey = "pan/" + RandomID.ordered32(now: now)
         let deadline = settings.deadline(now: now, declaredSize: request.size)
         try UploadSessionRepository.create(
             id: sessionId, userId: userId, dirPath: target.directory.path, // `rename` picks its free name again when the callback lands.
