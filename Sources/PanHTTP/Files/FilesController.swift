@@ -46,13 +46,29 @@ struct FilesController {
         return try Reply.ok(NodeWithDownload(node: node, downloadAddress: download), token: session.refreshedToken)
     }
 
-    struct PageDTO: Encodable {
+    struct PageDTO: JSONWritable {
         let list: [FileNode]
         let info: FileNode?
         let page: Int
         let pageSize: Int
         let totalCount: Int64
         let totalPage: Int64
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.key("list")
+                list.write(to: &json)
+                // As the synthesized encoding: no `info` key for the recycle bin.
+                if let info {
+                    json.key("info")
+                    info.write(to: &json)
+                }
+                json.field("page", page)
+                json.field("pageSize", pageSize)
+                json.field("totalCount", totalCount)
+                json.field("totalPage", totalPage)
+            }
+        }
     }
 
     @Sendable func page(_ request: Request, context: AppRequestContext) async throws -> Response {
