@@ -12,13 +12,13 @@ public enum PanDatabase {
     }
 
     /// Opens the pool after migrating with a dedicated connection.
-    public static func open(dataDirectory: String, readerCount: Int = 4) throws -> DatabasePool {
+    public static func open(dataDirectory: String, readerCount: Int = 4, maxBatch: Int = 64) throws -> DatabasePool {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let path = path(inDataDirectory: dataDirectory)
         do {
             let connection = try Connection(path: path)
             try migrator().migrate(connection)
         }
-        return try DatabasePool(path: path, readerCount: readerCount)
+        return try DatabasePool(path: path, readerCount: readerCount, maxBatch: maxBatch)
     }
 }

@@ -36,6 +36,8 @@ public struct PanConfiguration: Sendable {
     public var uploadTokenTTL: TimeInterval = 3600
     public var passwordRounds = 210_000
     public var readerCount = 4
+    /// How many write transactions may share one commit (group commit); 1 turns it off.
+    public var writeBatch = 64
     /// How often expired upload sessions are swept.
     public var sweepInterval: TimeInterval = 60
 
@@ -88,6 +90,10 @@ public struct PanConfiguration: Sendable {
         }
         if let v = environment["PAN_CALLBACK_ALLOW"] { callbackAllowlist = Self.list(v) }
         if let v = environment["PAN_TRUSTED_PROXIES"] { trustedProxies = Self.list(v) }
+        if let v = environment["PAN_WRITE_BATCH"] {
+            guard let n = Int(v), (1...4096).contains(n) else { throw ConfigurationError("PAN_WRITE_BATCH must be 1 to 4096") }
+            writeBatch = n
+        }
         if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
             guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }
             uploadTokenTTL = ttl

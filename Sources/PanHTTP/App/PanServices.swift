@@ -22,7 +22,7 @@ public struct PanServices: Sendable {
 
     public static func open(_ configuration: PanConfiguration) async throws -> PanServices {
         let database = try PanDatabase.open(
-            dataDirectory: configuration.dataDirectory, readerCount: configuration.readerCount
+            dataDirectory: configuration.dataDirectory, readerCount: configuration.readerCount, maxBatch: configuration.writeBatch
         )
         let credentials = configuration.wcsKeys.isEmpty
             ? [try Secrets.localWCSKeys(dataDirectory: configuration.dataDirectory)]
