@@ -111,7 +111,7 @@ struct ConcurrencyTests {
         for (key, count) in counts.sorted(by: { $0.key < $1.key }) { print("  \(key): \(count)") }
         let problems = tally.problems.withLock { $0 }
         #expect(problems.isEmpty, "\(problems.count) bad replies, first: \(problems.prefix(8))")
-        #expect(total >= Self.clients * 10, "the load ran: \(total) requests")
+        #expect(total >= Self.clients * 4, "the load ran: \(total) requests")
         #expect(successes * 5 >= total, "a fair share of operations succeeded: \(successes) of \(total)")
         #expect(counts.keys.contains { $0.hasPrefix("callback 200 OK") }, "callbacks landed")
         #expect(counts.keys.contains { $0.hasPrefix("form-upload 200 OK") }, "form uploads landed")

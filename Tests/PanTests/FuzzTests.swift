@@ -128,6 +128,11 @@ struct FuzzTests {
             let huge = try await target.request(.POST, "/mkblk/16/9223372036854775807", headers: [("Authorization", "UpToken \(upload)")], body: Data(count: 16))
             #expect(huge.status == 413)
             #expect(wcsErrorProblem(huge) == nil, "\(huge.text)")
+            // 3. A page number sent as a huge string: `(page - 1) * pageSize` overflowed.
+            let page = try await target.post("/v1/files/page", ["path": "/", "page": "9223372036854775807", "pageSize": 20], token: token)
+            #expect(page.status == 400)
+            #expect(page.code == "INVALID_FIELD")
+            #expect(envelopeProblem(page) == nil)
             #expect(try await target.request(.GET, "/healthz").status == 200)
         }
     }
