@@ -18,6 +18,8 @@ case "$mode" in
   asan)
     nice swift build --sanitize=address --scratch-path .build-asan --product pan
     export PAN_BINARY="$PWD/.build-asan/debug/pan"
+    # ASan makes the server ~10x slower: fewer fuzz cases, a longer hang deadline.
+    export PAN_FUZZ_COUNT=${PAN_FUZZ_COUNT:-800} PAN_REQUEST_TIMEOUT=${PAN_REQUEST_TIMEOUT:-120}
     suites='PanTests\.(ConcurrencyTests|FuzzTests)'
     ;;
   *) echo "usage: $0 [short|long|asan]" >&2; exit 2 ;;

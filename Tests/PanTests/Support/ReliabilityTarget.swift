@@ -14,7 +14,7 @@ import WCS
 ///
 /// - `PAN_RELIABILITY=long` — the long form (more rounds, longer loads, more fuzz cases);
 /// - `PAN_FUZZ_SEED=N` — replay a fuzz run (the seed is printed at every run);
-/// - `PAN_FUZZ_COUNT=N`, `PAN_CONCURRENCY_SECONDS=S`, `PAN_CRASH_ROUNDS=N` — override one bound;
+/// - `PAN_FUZZ_COUNT=N`, `PAN_CONCURRENCY_SECONDS=S`, `PAN_CRASH_ROUNDS=N`, `PAN_REQUEST_TIMEOUT=S` — override one bound;
 /// - `PAN_BINARY=/path/to/pan` — run the fuzz and concurrency suites against that
 ///   `pan serve` subprocess (e.g. an AddressSanitizer build) instead of in-process.
 enum ReliabilitySettings {
@@ -25,6 +25,9 @@ enum ReliabilitySettings {
         if let text = environment[name], let value = Int(text), value > 0 { return value }
         return isLong ? long : short
     }
+
+    /// Seconds one request may take before it counts as a hang (`PAN_REQUEST_TIMEOUT`, default 30).
+    static var requestTimeout: Int64 { Int64(int("PAN_REQUEST_TIMEOUT", short: 30, long: 30)) }
 
     static var externalBinary: String? {
         guard let path = environment["PAN_BINARY"], !path.isEmpty else { return nil }
@@ -44,12 +47,12 @@ struct Target: Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// One request; `timeout` bounds it, so a hung server fails the test instead of hanging it.
-    func request(_ method: HTTPMethod, _ uri: String, headers: [(String, String)] = [], body: Data? = nil, timeout: Int64 = 30) async throws -> Reply {
+    func request(_ method: HTTPMethod, _ uri: String, headers: [(String, String)] = [], body: Data? = nil, timeout: Int64 = ReliabilitySettings.requestTimeout) async throws -> Reply {
         var request = HTTPClientRequest(url: base + uri)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(timeout))
+        let response = try await reliabilityHTTPClient.execute(request, timeout: .seconds(timeout))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         var fields = HTTPFields()
         for (name, value) in response.headers {
@@ -114,6 +117,14 @@ struct Target: Sendable {
         return try await request(.POST, "/file/upload", headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: body)
     }
 }
+
+/// The reliability suites' own client: up to 64 connections per server (the shared
+/// client's 8 would queue two dozen concurrent clients into pool timeouts).
+let reliabilityHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(30)))
+    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
 
 /// What a server is seeded with before it starts.
 struct TargetSeed: Sendable {
