@@ -11,9 +11,10 @@ import WCS
 /// at random moments under an upload + callback + instant-upload load,
 /// restart it, repeat; every upload that was acknowledged must be there
 /// exactly once, and the database must pass fsck and integrity_check.
+/// `PAN_RELIABILITY=long` runs the long form (25 rounds); `PAN_CRASH_ROUNDS=N` sets the count.
 @Suite("Crash consistency under load (ReliabilityTests)")
 struct ReliabilityTests {
-    static let rounds = 4
+    static let rounds = ReliabilitySettings.int("PAN_CRASH_ROUNDS", short: 4, long: 25)
 
     struct Server {
         let process: Process
@@ -122,6 +123,7 @@ struct ReliabilityTests {
             server.process.waitUntilExit()
             acknowledged.append(contentsOf: paths)
         }
+        print("crash: \(Self.rounds) kill -9 rounds, \(acknowledged.count) acknowledged uploads checked")
         #expect(acknowledged.count > 20, "the load acknowledged \(acknowledged.count) uploads")
         // A last restart runs the migrations/recovery path once more, then the checks.
         let server = try await start(directory, port: port)

@@ -76,6 +76,8 @@ struct FilesController {
         let pageNumber = Int(try body.int("page") ?? 1)
         let pageSize = Int(try body.int("pageSize", "size") ?? 20)
         guard pageNumber >= 1 else { throw PanError.invalidField("page", "starts at 1") }
+        // `(page - 1) * pageSize` below must not overflow (a trap) for a page sent as a huge string.
+        guard pageNumber <= Int.max / 1_000 else { throw PanError.invalidField("page", "is too large") }
         guard (1...999).contains(pageSize) else { throw PanError.invalidField("pageSize", "must be 1 to 999") }
         let order = try Self.order(body)
         let type = try Self.typeFilter(body)

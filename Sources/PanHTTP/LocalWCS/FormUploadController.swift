@@ -75,7 +75,7 @@ struct FormUploadController {
               let boundary = Part.parameter("boundary", in: contentType), !boundary.isEmpty
         else { throw WCSError.badMultipart }
 
-        let parser = MultipartParser(boundary: boundary)
+        let parser = MultipartStreamParser(boundary: boundary)
         var events: [Event] = []
         parser.onHeader = { events.append(.header($0, $1)) }
         parser.onBody = { events.append(.body($0)) }

@@ -53,7 +53,8 @@ struct SliceUploadController {
               let order = Int64(context.parameters.get("blockOrder") ?? ""), order >= 0
         else { throw WCSError.invalidBlockSize }
         let limit = verified.policy.fsizeLimit
-        if limit > 0, order * Self.blockSize + blockSize > limit { throw WCSError.tooLarge }
+        // `order` comes from the URL: compare before multiplying, or a huge one overflows (a trap).
+        if limit > 0, order > limit / Self.blockSize || order * Self.blockSize + blockSize > limit { throw WCSError.tooLarge }
         let id = RandomID.hex32()
         let info = LocalObjectStore.BlockInfo(owner: verified.owner, size: blockSize, deadline: verified.policy.deadline)
         let store = self.store
