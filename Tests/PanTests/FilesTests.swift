@@ -81,6 +81,27 @@ struct FilesTests {
         }
     }
 
+    @Test("paths deeper than PanPath.maximumDepth are refused with INVALID_PATH before anything is created")
+    func depthLimit() async throws {
+        try await withServer { server in
+            let (_, token) = try await server.user("deep")
+            let deepest = String(repeating: "/d", count: PanPath.maximumDepth)
+            let made = try await server.post("/v1/files/createDirectory", ["path": deepest], token: token)
+            #expect(made.status == 200)
+            #expect(made.result["path"] as? String == deepest)
+            let tooDeep = try await server.post("/v1/files/createDirectory", ["path": String(repeating: "/e", count: 1_000)], token: token)
+            #expect(tooDeep.status == 400)
+            #expect(tooDeep.json["code"] as? String == "INVALID_PATH")
+            let upload = try await server.post("/v1/store/token", ["name": "f.txt", "path": deepest + "/x"], token: token)
+            #expect(upload.json["code"] as? String == "INVALID_PATH")
+            // Nothing of the refused chains exists.
+            #expect(try await server.post("/v1/files/get", ["path": "/e"], token: token).status == 404)
+            let inside = try await server.post("/v1/files/page", ["path": deepest], token: token)
+            #expect(inside.result["totalCount"] as? Int == 0)
+            try await fsckClean(server)
+        }
+    }
+
     @Test("rename rewrites the subtree's paths; conflicts and bad names")
     func rename() async throws {
         try await withServer { server in
