@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import MultipartKit
 import NIOCore
 import PanCore
 import WCS
@@ -24,7 +23,7 @@ struct FormUploadController {
         router.post("/file/upload", use: upload)
     }
 
-    /// One parser event; MultipartKit reports synchronously, we write asynchronously.
+    /// One parser event; the parser reports synchronously, we write asynchronously.
     enum Event {
         case header(String, String)
         case body(ByteBuffer)

@@ -4,7 +4,7 @@
 // byte, so any byte >= 0x80 in a part's header name trapped (index out of
 // range) and took the whole server down with one unauthenticated request to
 // `/file/upload`. Found by FuzzTests; here such a byte is a syntax error.
-// Drop this copy once MultipartKit checks the bound itself.
+// Pan no longer depends on MultipartKit; re-adopt it once it checks the bound itself.
 import NIOCore
 
 /// Parses multipart-encoded `Data` into `MultipartPart`s. Multipart encoding is a widely-used format for encoding
