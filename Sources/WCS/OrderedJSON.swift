@@ -33,9 +33,17 @@ public enum OrderedJSON {
 
     /// Byte-wise: only `"`, `\` and control characters are escaped; everything
     /// else, non-ASCII included, is copied as UTF-8 (as the vectors were signed).
-    static func append(quoted string: String, to out: inout [UInt8]) {
+    /// Also Pan's reply writer (`JSONWriter`): one JSON string escaper for both.
+    public static func append(quoted string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
+        let utf8 = string.utf8
+        // Most names, paths, ids and policy values need no escaping: copied whole.
+        guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out.append(contentsOf: utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

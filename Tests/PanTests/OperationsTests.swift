@@ -444,8 +444,11 @@ final class LogCapture: Sendable {
     }
 }
 
-/// Like `withServer`, with a chosen logger and the readiness probe on a chosen
-/// port (the admin listener's, when the public one no longer serves /healthz).
+/// A live server in its own service group (not `.live`, which would pick another
+/// port than the one the public URL — and so every callbackUrl — names), with an
+/// optional log capture and the readiness probe on a chosen port (the admin
+/// listener's, when the public one no longer serves /healthz). `withServer` is this
+/// with the defaults.
 func withOpsServer(
     configure: (inout PanConfiguration) -> Void = { _ in },
     logs: LogCapture? = nil,

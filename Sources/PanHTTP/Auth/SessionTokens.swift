@@ -101,6 +101,11 @@ final class TokenCache: Sendable {
     private struct State {
         var verified: [String: SessionClaims] = [:]
         var issued: [Identity: (token: String, at: TimeInterval)] = [:]
+
+        mutating func insert(verified token: String, claims: SessionClaims) {
+            if verified.count >= TokenCache.capacity { verified.removeAll(keepingCapacity: true) }
+            verified[token] = claims
+        }
     }
 
     /// Past this many entries a map is emptied: the next requests simply verify or sign again.
@@ -112,10 +117,7 @@ final class TokenCache: Sendable {
     }
 
     func remember(verified token: String, claims: SessionClaims) {
-        state.withLock { state in
-            if state.verified.count >= Self.capacity { state.verified.removeAll(keepingCapacity: true) }
-            state.verified[token] = claims
-        }
+        state.withLock { $0.insert(verified: token, claims: claims) }
     }
 
     func recentlyIssued(_ identity: Identity, notBefore: TimeInterval) -> String? {
@@ -129,9 +131,8 @@ final class TokenCache: Sendable {
     func remember(issued token: String, for identity: Identity, at time: TimeInterval, claims: SessionClaims) {
         state.withLock { state in
             if state.issued.count >= Self.capacity { state.issued.removeAll(keepingCapacity: true) }
-            if state.verified.count >= Self.capacity { state.verified.removeAll(keepingCapacity: true) }
             state.issued[identity] = (token, time)
-            state.verified[token] = claims
+            state.insert(verified: token, claims: claims)
         }
     }
 }

@@ -167,38 +167,7 @@ func withServer(
     configure: (inout PanConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (TestServer) async throws -> Void
 ) async throws {
-    let directory = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    var configuration = PanConfiguration()
-    configuration.dataDirectory = directory
-    configuration.port = try freePort()
-    configuration.passwordRounds = 1_000
-    configure(&configuration)
-    var logger = Logger(label: "pan-test")
-    logger.logLevel = .error
-    let (app, services) = try await buildApplication(configuration, logger: logger)
-    let server = TestServer(services: services, port: configuration.port, dataDirectory: directory)
-    // Our own service group rather than `.live`, which would pick another port
-    // than the one the public URL — and so every callbackUrl — names.
-    let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-    try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
-        defer { tasks.cancelAll() }
-        var ready = false
-        for _ in 0..<200 {
-            if (try? await server.request(.get, "/healthz"))?.status == 200 { ready = true; break }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        guard ready else { throw TestFailure("server did not start on port \(configuration.port)") }
-        do {
-            try await body(server)
-        } catch {
-            await group.triggerGracefulShutdown()
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await tasks.next()
-    }
+    try await withOpsServer(configure: configure) { server, _ in try await body(server) }
 }
 
 /// One client for every test: real HTTP, no redirects followed (tests look at 303s).
