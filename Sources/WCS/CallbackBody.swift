@@ -25,6 +25,9 @@ public struct CallbackBody: Sendable, Equatable {
         case empty
         case unterminatedMarker(String)
         case notUTF8
+        /// A field appears twice: a substituted value carried `&name=…` into
+        /// the body (WCS does not escape values), so no occurrence can be trusted.
+        case repeatedField(String)
     }
 
     /// Parses what arrives on the wire: a form with one `callbackBody` field
@@ -57,15 +60,26 @@ public struct CallbackBody: Sendable, Equatable {
         var rest = template
         guard !rest.isEmpty else { throw .empty }
         var fields: [String: String] = [:]
-        fields["fileName"] = try cutMarked(&rest, start: fileStart, end: fileEnd)
+        // A marker-wrapped value leaves its `name=` behind, empty: that one
+        // occurrence belongs to the marker, any other repeats the field.
+        var markerNames: Set<String> = []
+        if let name = try cutMarked(&rest, start: fileStart, end: fileEnd) {
+            fields["fileName"] = name
+            markerNames.insert("fileName")
+        }
         if let url = try cutMarked(&rest, start: urlStart, end: urlEnd) {
             fields["url"] = decodeURL(url)
+            markerNames.insert("url")
         }
         for pair in rest.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(decoding: parts[0], as: UTF8.self)
-            guard !key.isEmpty, fields[key] == nil else { continue }
+            guard !key.isEmpty else { continue }
             let value = parts.count == 2 ? String(decoding: parts[1], as: UTF8.self) : ""
+            if fields[key] != nil {
+                guard value.isEmpty, markerNames.remove(key) != nil else { throw .repeatedField(key) }
+                continue
+            }
             fields[key] = key == "url" ? decodeURL(value) : value
         }
         return CallbackBody(fields: fields)

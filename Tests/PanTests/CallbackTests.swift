@@ -53,7 +53,7 @@ struct CallbackTests {
             let upload2 = try await uploadToken(server, token, ["name": "b.bin"])
             let policy = try UploadToken.verify(upload2, credentials: server.services.credentials).get()
             let substituted = MagicVariables.substitute(policy.callbackBody!, values: [
-                "fsize": "1", "hash": ContentHasher.hash(Data("x".utf8)), "key": policy.saveKey!, "fname": "b.bin",
+                "fsize": "1", "hash": ContentHasher.hash(Data("x".utf8)), "key": policy.scopeKey!, "fname": "b.bin",
             ])
             let bare = try await server.signedCallback(body: Data(substituted.utf8))
             #expect(bare.status == 200)
@@ -141,7 +141,7 @@ struct CallbackTests {
             #expect(unsigned.status == 401)
             // Wrong user: rewrite userId in the substituted body.
             let policy = try UploadToken.verify(upload, credentials: server.services.credentials).get()
-            var substituted = MagicVariables.substitute(policy.callbackBody!, values: ["fsize": "1", "hash": hash, "key": policy.saveKey!, "fname": "x"])
+            var substituted = MagicVariables.substitute(policy.callbackBody!, values: ["fsize": "1", "hash": hash, "key": policy.scopeKey!, "fname": "x"])
             substituted = substituted.replacingOccurrences(of: "userId=1", with: "userId=2")
             unsigned = try await server.signedCallback(body: MagicVariables.wireBody(for: substituted))
             #expect(unsigned.status == 403)
@@ -229,7 +229,7 @@ struct CallbackTests {
             let (_, token) = try await server.user("cb9")
             let upload = try await uploadToken(server, token, ["name": "fz.bin"])
             let policy = try UploadToken.verify(upload, credentials: server.services.credentials).get()
-            let valid = MagicVariables.substitute(policy.callbackBody!, values: ["fsize": "1", "hash": ContentHasher.hash(Data("z".utf8)), "key": policy.saveKey!, "fname": "fz.bin"])
+            let valid = MagicVariables.substitute(policy.callbackBody!, values: ["fsize": "1", "hash": ContentHasher.hash(Data("z".utf8)), "key": policy.scopeKey!, "fname": "fz.bin"])
             var generator = SystemRandomNumberGenerator()
             var bodies: [Data] = [
                 Data(), Data("callbackBody=".utf8), Data("callbackBody=%ZZ%".utf8),
@@ -279,7 +279,7 @@ struct CallbackTests {
             let (_, token) = try await server.user("off")
             let upload = try await uploadToken(server, token, ["name": "o.bin"])
             let policy = try UploadToken.verify(upload, credentials: server.services.credentials).get()
-            let body = MagicVariables.wireBody(for: MagicVariables.substitute(policy.callbackBody!, values: ["fsize": "1", "hash": ContentHasher.hash(Data("o".utf8)), "key": policy.saveKey!, "fname": "o.bin"]))
+            let body = MagicVariables.wireBody(for: MagicVariables.substitute(policy.callbackBody!, values: ["fsize": "1", "hash": ContentHasher.hash(Data("o".utf8)), "key": policy.scopeKey!, "fname": "o.bin"]))
             let reply = try await server.request(.post, "/v1/callback/ws/post", body: body)
             #expect(reply.success == true)
         }

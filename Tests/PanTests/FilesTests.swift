@@ -51,7 +51,9 @@ struct FilesTests {
             let dirs = try await server.post("/v1/files/page", ["path": "/", "type": 1], token: token)
             #expect(dirs.result["totalCount"] as? Int == 1)
             #expect(try await server.post("/v1/files/page", ["path": "/", "pageSize": 1000], token: token).status == 400)
-            #expect(try await server.post("/v1/files/page", ["path": "/", "orderBy": 7], token: token).status == 400)
+            // Every code the original server knew is accepted (7: type asc, name asc: files first).
+            let filesFirst = try await server.post("/v1/files/page", ["path": "/", "orderBy": 7], token: token)
+            #expect((filesFirst.result["list"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["a.txt", "b.txt", "c.txt", "dir"])
             #expect(try await server.post("/v1/files/page", ["path": "/nope"], token: token).code == "FILE_NOT_FOUND")
             // list: a bare array; list2: {info, list}.
             let bare = try await server.post("/v1/files/list", ["path": "/", "start": 1, "size": 2, "orderBy": 2], token: token)

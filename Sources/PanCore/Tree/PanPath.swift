@@ -4,6 +4,13 @@ import WCS
 
 /// Path and name rules of the file tree (`api.md` §4).
 public enum PanPath {
+    /// Root folders Pan keeps out of listings. The desktop app uploads the
+    /// torrents of its offline downloads to `:torrent/<name>.torrent` (the
+    /// original server answered with `parent: ":torrent"`): they are the app's
+    /// working files, not the user's, so `/:torrent` exists and is reachable
+    /// by path but is not listed in the root (docs/clients.md).
+    public static let systemFolders = [":torrent"]
+
     public static let root = "/"
 
     /// Trim, `\` → `/`, drop empty segments, prefix `/`; nothing left is `/`.

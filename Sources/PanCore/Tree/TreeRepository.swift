@@ -135,27 +135,57 @@ public enum TreeRepository {
 extension TreeRepository {
     /// `orderBy` of `api.md` §7: −1 ctime desc (default), 1 ctime asc, 2 name asc,
     /// 3 name desc, 12 size asc, 13 size desc.
-    public enum Order: Int, Sendable {
-        case ctimeDescending = -1, ctimeAscending = 1, nameAscending = 2, nameDescending = 3
-        case sizeAscending = 12, sizeDescending = 13
+    /// The original server's sort codes for `page`/`list`/`list2` (docs/clients.md).
+    /// −1, 0 (the desktop app's) and any unknown code are the default:
+    /// directories first, newest first. Every order ends on `id`, so pages
+    /// never overlap or skip among equal keys.
+    public struct Order: Sendable, Equatable {
+        public let code: Int
+        let sql: String
 
-        var sql: String {
-            switch self {
-            case .ctimeDescending: "n.ctime DESC, n.id DESC"
-            case .ctimeAscending: "n.ctime ASC, n.id ASC"
-            case .nameAscending: "n.name ASC"
-            case .nameDescending: "n.name DESC"
-            case .sizeAscending: "n.size ASC, n.id ASC"
-            case .sizeDescending: "n.size DESC, n.id DESC"
+        public static let `default` = Order(code: -1)
+        public static let nameAscending = Order(code: 2)
+
+        public init(code: Int) {
+            if let sql = Self.sql(code) {
+                (self.code, self.sql) = (code, sql)
+            } else {
+                (self.code, self.sql) = (-1, "n.type DESC, n.ctime DESC, n.id DESC")
             }
+        }
+
+        private static func sql(_ code: Int) -> String? {
+            let type = ["n.type DESC", "n.type ASC"]
+            let key: String
+            switch code {
+            case -2: key = "n.id ASC"  // none: insertion order
+            case 1: key = "\(type[0]), n.ctime ASC, n.id ASC"
+            case 2: key = "n.name ASC, n.id ASC"
+            case 3: key = "n.name DESC, n.id DESC"
+            case 4, 5: key = "\(type[code - 4]), n.name DESC, n.id DESC"
+            case 6, 7: key = "\(type[code - 6]), n.name ASC, n.id ASC"
+            case 8, 9: key = "\(type[code - 8]), n.size DESC, n.id DESC"
+            case 10, 11: key = "\(type[code - 10]), n.size ASC, n.id ASC"
+            case 12: key = "n.size ASC, n.id ASC"
+            case 13: key = "n.size DESC, n.id DESC"
+            case 14, 15: key = "\(type[code - 14]), n.ctime DESC, n.id DESC"
+            case 16, 17: key = "\(type[code - 16]), n.ctime ASC, n.id ASC"
+            default: return nil
+            }
+            return key
         }
     }
 
     /// A page of a directory's live children; `type` 0 files, 1 directories, nil all.
+    /// `hidingSystemFolders`: leave out `PanPath.systemFolders` (pass it for the root).
     public static func children(
-        of parentId: Int64, type: Int?, order: Order, limit: Int, offset: Int, on db: Connection
+        of parentId: Int64, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false, on db: Connection
     ) throws -> (nodes: [FileNode], total: Int64) {
-        let typeFilter = type.map { " AND n.type = \($0 == 1 ? 1 : 0)" } ?? ""
+        var typeFilter = type.map { " AND n.type = \($0 == 1 ? 1 : 0)" } ?? ""
+        if hidingSystemFolders {
+            // Constant names of our own, never user input: safe to inline.
+            typeFilter += " AND n.name NOT IN (" + PanPath.systemFolders.map { "'\($0)'" }.joined(separator: ",") + ")"
+        }
         let total = try db.scalar(
             "SELECT COUNT(*) FROM nodes n WHERE n.parent_id = ? AND n.state = 0\(typeFilter)", parentId
         ) ?? 0

@@ -33,7 +33,9 @@ public struct CallbackService: Sendable {
                 throw PanError.sessionNotFound
             }
             guard session.userId == userId else { throw PanError.sessionUserMismatch }
-            if let key = body.key, !key.isEmpty, key != session.objectKey { throw PanError.sessionUserMismatch }
+            // The key is required and must be the session's: the scope fixes it,
+            // so anything else did not come from this session's upload.
+            guard body.key == session.objectKey else { throw PanError.sessionUserMismatch }
 
             switch session.state {
             case .done:
@@ -65,7 +67,7 @@ public struct CallbackService: Sendable {
             do {
                 return try db.savepoint {
                     let stored = try StoreObjectRepository.upsert(
-                        hash: hash, size: size, mime: body.mimeType ?? MimeType.fallback,
+                        hash: hash, size: size, mime: MimeType.forName(session.name),
                         bucket: body.bucket.flatMap { $0.isEmpty ? nil : $0 } ?? session.bucket,
                         objectKey: session.objectKey, on: db, now: now
                     )

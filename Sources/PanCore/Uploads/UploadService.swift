@@ -86,12 +86,15 @@ public struct UploadService: Sendable {
             sizeLimit: sizeLimit, bucket: settings.bucket, objectKey: objectKey, deadline: deadline, on: db, now: now
         )
         let policy = PutPolicy(
-            scope: settings.bucket,
+            // `bucket:key` fixes the object key: a form `key` (the Android app
+            // sends the file name) cannot put the bytes anywhere else, so
+            // `$(key)` in the callback is Pan's own value (docs/clients.md).
+            scope: settings.bucket + ":" + objectKey,
             deadline: deadline,
+            // Never replace an existing object: objects are shared by hash across users.
             overwrite: 0,
             // fsizeLimit 0 means "no limit" to WCS: a zero-byte upload gets 1.
             fsizeLimit: max(1, sizeLimit),
-            saveKey: objectKey,
             callbackUrl: settings.callbackURL,
             callbackBody: UploadSettings.callbackBody(userId: userId, sessionId: sessionId)
         )

@@ -36,8 +36,16 @@ public struct UploadSettings: Sendable {
 
     /// The seed's callback body, carrying the user and the session: nothing
     /// secret, since an uploader can read the policy.
+    ///
+    /// WCS substitutes values without escaping them and encodes the body as a
+    /// whole, so a value with `&k=v` in it would add fields. Every bare
+    /// variable here is one the uploader cannot choose: `fsize`, `hash` and
+    /// `ip` are WCS's, `key` is fixed by the scope, `bucket` by Pan. The
+    /// uploader's file name and the object URL are marker-wrapped (taken
+    /// verbatim by the parser); the seed's `mimeType` and `avinfo` (form field,
+    /// media tags) are left out — Pan types a file by its name.
     static func callbackBody(userId: Int64, sessionId: String) -> String {
-        "size=$(fsize)&hash=$(hash)&key=$(key)&mimeType=$(mimeType)&ip=$(ip)&avinfo=$(avinfo)&bucket=$(bucket)"
+        "size=$(fsize)&hash=$(hash)&key=$(key)&ip=$(ip)&bucket=$(bucket)"
             + "&url=@qzyurlstart$(url)@qzyurlend&userId=\(userId)&session=\(sessionId)"
             + "&fileName=@qzyfilestart$(fname)@qzyfileend"
     }

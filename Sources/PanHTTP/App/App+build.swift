@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import NIOCore
 import Logging
 import PanCore
@@ -32,8 +33,11 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     if let admin = try buildAdminApplication(services, metrics: metrics, logger: logger) { background.append(admin) }
     let app = Application(
         router: router,
-        server: .http1(additionalChannelHandlers: [ExpectContinueHandler()]),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pan"),
+        server: .panHTTP1(idleTimeout: configuration.idleTimeout.map { .milliseconds(Int64($0 * 1000)) }),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "pan",
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)
+        ),
         services: background,
         logger: logger
     )
@@ -79,9 +83,12 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
         let tokenCheck = TokenCheck(credentials: services.credentials, bucket: configuration.bucket)
         let completion = UploadCompletion(
             callbackClient: CallbackClient(httpClient: .shared, credentials: services.credentials[0]),
-            publicBaseURL: configuration.effectivePublicBaseURL
+            publicBaseURL: configuration.effectivePublicBaseURL,
+            store: services.objectStore,
+            database: services.database
         )
-        FormUploadController(store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress)
+        let preauth = PreauthBudget(perRequest: configuration.preauthUploadBytes, total: configuration.preauthUploadTotal)
+        FormUploadController(store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress, preauth: preauth)
             .addRoutes(to: router)
         SliceUploadController(store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress)
             .addRoutes(to: router)

@@ -38,6 +38,17 @@ public struct PanConfiguration: Sendable {
     public var readerCount = 4
     /// How many write transactions may share one commit (group commit); 1 turns it off.
     public var writeBatch = 64
+    /// A connection with no request in progress — waiting for a request's head,
+    /// or for body bytes that stopped coming — is closed after this long
+    /// (nginx's `client_header_timeout`/`client_body_timeout`/`keepalive_timeout`
+    /// in one). `nil` (`PAN_IDLE_TIMEOUT=0`): never.
+    public var idleTimeout: TimeInterval? = 60
+    /// Most open client connections; past it Pan stops accepting until one closes.
+    public var maxConnections = 1024
+    /// File bytes the local form endpoint accepts before it has seen the form's
+    /// token (the Java SDK sends the file first), per request and in total.
+    public var preauthUploadBytes = 8 << 20
+    public var preauthUploadTotal = 128 << 20
     /// How often expired upload sessions are swept.
     public var sweepInterval: TimeInterval = 60
 
@@ -93,6 +104,22 @@ public struct PanConfiguration: Sendable {
         if let v = environment["PAN_WRITE_BATCH"] {
             guard let n = Int(v), (1...4096).contains(n) else { throw ConfigurationError("PAN_WRITE_BATCH must be 1 to 4096") }
             writeBatch = n
+        }
+        if let v = environment["PAN_IDLE_TIMEOUT"] {
+            guard let seconds = TimeInterval(v), seconds >= 0 else { throw ConfigurationError("PAN_IDLE_TIMEOUT must be seconds (0: never)") }
+            idleTimeout = seconds == 0 ? nil : seconds
+        }
+        if let v = environment["PAN_MAX_CONNECTIONS"] {
+            guard let n = Int(v), n > 0 else { throw ConfigurationError("PAN_MAX_CONNECTIONS must be a positive number") }
+            maxConnections = n
+        }
+        if let v = environment["PAN_PREAUTH_UPLOAD_BYTES"] {
+            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_PREAUTH_UPLOAD_BYTES must be bytes") }
+            preauthUploadBytes = n
+        }
+        if let v = environment["PAN_PREAUTH_UPLOAD_TOTAL"] {
+            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_PREAUTH_UPLOAD_TOTAL must be bytes") }
+            preauthUploadTotal = n
         }
         if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
             guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }

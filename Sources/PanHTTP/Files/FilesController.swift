@@ -73,14 +73,15 @@ struct FilesController {
 
     @Sendable func page(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (body, session) = try await begin(request, context)
-        let pageNumber = Int(try body.int("page") ?? 1)
-        let pageSize = Int(try body.int("pageSize", "size") ?? 20)
-        guard pageNumber >= 1 else { throw PanError.invalidField("page", "starts at 1") }
+        // Lenient: page ≤ 0 is the first page, pageSize ≤ 0 the default 20.
+        let pageNumber = max(1, Int(clamping: try body.int("page") ?? 1))
+        let requestedSize = Int(clamping: try body.int("pageSize", "size") ?? 20)
+        let pageSize = requestedSize <= 0 ? 20 : requestedSize
         // `(page - 1) * pageSize` below must not overflow (a trap) for a page sent as a huge string.
         guard pageNumber <= Int.max / 1_000 else { throw PanError.invalidField("page", "is too large") }
         guard (1...999).contains(pageSize) else { throw PanError.invalidField("pageSize", "must be 1 to 999") }
         let order = try Self.order(body)
-        let type = try Self.typeFilter(body)
+        let type = Self.typeFilter(body)
         let userId = session.user.id
         let offset = (pageNumber - 1) * pageSize
         if try body.flag("recycle") == true {
@@ -95,7 +96,10 @@ struct FilesController {
         let (directory, nodes, total) = try await database.read { db in
             let directory = try address.resolve(userId: userId, on: db)
             guard directory.isDirectory else { throw PanError.notADirectory }
-            let (nodes, total) = try TreeRepository.children(of: directory.id, type: type, order: order, limit: pageSize, offset: offset, on: db)
+            let (nodes, total) = try TreeRepository.children(
+                of: directory.id, type: type, order: order, limit: pageSize, offset: offset,
+                hidingSystemFolders: directory.path == PanPath.root, on: db
+            )
             return (directory, nodes, total)
         }
         let dto = PageDTO(list: nodes, info: directory, page: pageNumber, pageSize: pageSize, totalCount: total,
@@ -105,12 +109,13 @@ struct FilesController {
 
     /// `list` returns a bare array; `list2` `{info, list}`. Both take `start`/`size`.
     private func window(_ body: JSONBody, userId: Int64) async throws -> (FileNode, [FileNode]) {
-        let start = Int(try body.int("start") ?? 0)
-        let size = Int(try body.int("size", "pageSize") ?? 100)
-        guard start >= 0 else { throw PanError.invalidField("start", "must not be negative") }
-        guard (1...999).contains(size) else { throw PanError.invalidField("size", "must be 1 to 999") }
+        // As the original server: `start ≤ 0` is no offset (the desktop app always
+        // sends −1), `size ≤ 0` no limit — up to `listLimit`, so one reply stays bounded.
+        let start = max(0, Int(clamping: try body.int("start") ?? 0))
+        let requested = Int(clamping: try body.int("size", "pageSize") ?? 100)
+        let size = requested <= 0 ? Self.listLimit : min(requested, Self.listLimit)
         let order = try Self.order(body)
-        let type = try Self.typeFilter(body)
+        let type = Self.typeFilter(body)
         var address = try NodeAddress(body)
         if address.uuid == nil, address.path == PanPath.root, let parent = try body.string("parent"), !parent.isEmpty {
             address = try NodeAddress(reference: parent)
@@ -119,7 +124,10 @@ struct FilesController {
         return try await database.read { db in
             let directory = try resolved.resolve(userId: userId, on: db)
             guard directory.isDirectory else { throw PanError.notADirectory }
-            return (directory, try TreeRepository.children(of: directory.id, type: type, order: order, limit: size, offset: start, on: db).nodes)
+            return (directory, try TreeRepository.children(
+                of: directory.id, type: type, order: order, limit: size, offset: start,
+                hidingSystemFolders: directory.path == PanPath.root, on: db
+            ).nodes)
         }
     }
 
@@ -258,18 +266,19 @@ struct FilesController {
 
     // MARK: Parameters
 
+    /// Most entries one `list`/`list2` reply carries ("no limit" included).
+    static let listLimit = 10_000
+
     static func order(_ body: JSONBody) throws(PanError) -> TreeRepository.Order {
-        guard let raw = try body.int("orderBy", "order") else { return .ctimeDescending }
-        guard let order = TreeRepository.Order(rawValue: Int(raw)) else {
-            throw .invalidField("orderBy", "must be -1, 1, 2, 3, 12 or 13")
-        }
-        return order
+        // Lenient like the original server: unknown codes (the desktop app's 0) are the default.
+        guard let raw = try? body.int("orderBy", "order"), let code = Int(exactly: raw) else { return .default }
+        return TreeRepository.Order(code: code)
     }
 
-    /// `type`: 1 directories only, 0 files only, −1 (or absent) all.
-    static func typeFilter(_ body: JSONBody) throws(PanError) -> Int? {
-        guard let type = try body.int("type"), type != -1 else { return nil }
-        guard type == 0 || type == 1 else { throw .invalidField("type", "must be -1, 0 or 1") }
+    /// `type`: 1 directories only, 0 files only; −1, absent or anything else: all
+    /// (the original server filtered only on 0 and 1).
+    static func typeFilter(_ body: JSONBody) -> Int? {
+        guard let type = try? body.int("type"), type == 0 || type == 1 else { return nil }
         return Int(type)
     }
 

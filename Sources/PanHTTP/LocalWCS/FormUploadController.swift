@@ -15,6 +15,9 @@ struct FormUploadController {
     let tokens: TokenCheck
     let completion: UploadCompletion
     let clientAddress: ClientAddress
+    /// Bytes of a file part accepted before the form's token is known (the Java
+    /// SDK sends `file` first), per request and across all requests.
+    let preauth: PreauthBudget
 
     /// Text fields are small; this bounds each.
     static let maxFieldSize = 64 * 1024
@@ -90,11 +93,23 @@ struct FormUploadController {
         var fileContentType: String?
         var fileDone = false
         let temporary = store.newTemporaryPath()
-        defer { fileSink?.closeIfOpen() }
+        var preauthHeld = 0
+        defer {
+            fileSink?.closeIfOpen()
+            preauth.release(preauthHeld)
+        }
 
         do {
             for try await chunk in request.body {
-                do { try parser.execute(chunk) } catch { throw WCSError.badMultipart }
+                do {
+                    try parser.execute(chunk)
+                } catch MultipartStreamParser.Error.headersTooLarge {
+                    throw WCSError.badRequest("multipart part headers exceed \(MultipartStreamParser.maxHeaderBytes) bytes")
+                } catch MultipartStreamParser.Error.tooManyParts {
+                    throw WCSError.badRequest("multipart form has more than \(MultipartStreamParser.maxParts) parts")
+                } catch {
+                    throw WCSError.badMultipart
+                }
                 let pending = events
                 events.removeAll(keepingCapacity: true)
                 for event in pending {
@@ -111,6 +126,10 @@ struct FormUploadController {
                                 fileName = part.fileName
                                 fileContentType = part.contentType
                                 part.isTheFile = true
+                            }
+                            if verified == nil {
+                                // Unauthenticated bytes: bounded per request and in total.
+                                try preauth.take(buffer.readableBytes, heldSoFar: &preauthHeld)
                             }
                             buffer.withUnsafeReadableBytes { hasher.update(raw: $0) }
                             // Enforce the token's limit while streaming when the token came first.
@@ -166,7 +185,7 @@ struct FormUploadController {
                 policy: verifiedToken.policy, key: "", hash: hash, size: size, fileName: name, mimeType: mimeType,
                 uploaderIP: "", customVariables: variables
             ))
-            let key = try TokenCheck.objectKey(policy: verifiedToken.policy, requested: fields["key"], hash: hash, values: values)
+            let key = TokenCheck.objectKey(policy: verifiedToken.policy, requested: fields["key"], hash: hash, values: values)
             let store = self.store
             try await BlockingIO.run {
                 if verifiedToken.policy.overwrite == 0, store.objectExists(key: key) { throw WCSError.fileExists }

@@ -20,9 +20,22 @@ import NIOCore
 ///
 /// See also `form-urlencoded` encoding where delimiter boundaries are not required.
 final class MultipartStreamParser {
-    private enum Error: Swift.Error {
+    enum Error: Swift.Error {
         case syntax
+        /// One part's headers passed `maxHeaderBytes`.
+        case headersTooLarge
+        /// More than `maxParts` parts.
+        case tooManyParts
     }
+
+    /// Bounds on what a form may make the parser hold (security issue #14):
+    /// the Android, Java and Python forms have 2 to 6 parts of a few hundred
+    /// header bytes; nothing legitimate comes near these.
+    static let maxHeaderBytes = 16 * 1024
+    static let maxParts = 64
+    /// Header bytes read in the current part, and parts begun.
+    private var headerBytes = 0
+    private var parts = 0
 
     private enum CRLF {
         case cr, lf
@@ -86,7 +99,7 @@ final class MultipartStreamParser {
         while buffer.readableBytes > 0 {
             switch state {
             case let .preamble(boundaryMatchIndex):
-                state = parsePreamble(boundaryMatchIndex: boundaryMatchIndex)
+                state = try parsePreamble(boundaryMatchIndex: boundaryMatchIndex)
             case let .headers(headerState):
                 state = try parseHeaders(headerState: headerState)
             case .body:
@@ -102,7 +115,7 @@ final class MultipartStreamParser {
 
     private func readByte() -> UInt8? { buffer.readInteger() }
 
-    private func parsePreamble(boundaryMatchIndex: Int) -> State {
+    private func parsePreamble(boundaryMatchIndex: Int) throws -> State {
         var boundaryMatchIndex = boundaryMatchIndex
 
         while boundaryMatchIndex < boundaryLength, let byte = readByte() {
@@ -123,7 +136,7 @@ final class MultipartStreamParser {
         }
 
         if boundaryMatchIndex >= boundaryLength {
-            return .headers()
+            return try beginPart()
         } else {
             return .preamble(boundaryMatchIndex: boundaryMatchIndex)
         }
@@ -144,6 +157,19 @@ final class MultipartStreamParser {
         }
 
         return crlf
+    }
+
+    private func countHeaderByte() throws {
+        headerBytes += 1
+        if headerBytes > Self.maxHeaderBytes { throw Error.headersTooLarge }
+    }
+
+    /// Called as each part's headers begin.
+    private func beginPart() throws -> State {
+        parts += 1
+        headerBytes = 0
+        if parts > Self.maxParts { throw Error.tooManyParts }
+        return .headers()
     }
 
     private func parseHeaders(headerState: HeaderState) throws -> State {
@@ -184,6 +210,7 @@ final class MultipartStreamParser {
             case .cr where name.isEmpty:
                 return .postHeaders
             case _ where byte.isAllowedHeaderFieldNameCharacter:
+                try countHeaderByte()
                 name.append(byte)
             default:
                 throw Error.syntax
@@ -206,6 +233,7 @@ final class MultipartStreamParser {
                 }
                 fallthrough
             default:
+                try countHeaderByte()
                 value.append(byte)
             }
         }
@@ -236,6 +264,7 @@ final class MultipartStreamParser {
                 onPartComplete()
                 switch byte {
                 case .cr:
+                    _ = try beginPart()
                     return .headers(state: .preHeaders(.lf))
                 case .hyphen:
                     return .epilogue

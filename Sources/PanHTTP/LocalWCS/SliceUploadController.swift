@@ -168,7 +168,7 @@ struct SliceUploadController {
         ))
         let key: String
         do {
-            key = try TokenCheck.objectKey(policy: verified.policy, requested: requestedKey, hash: hash, values: values)
+            key = TokenCheck.objectKey(policy: verified.policy, requested: requestedKey, hash: hash, values: values)
             try await BlockingIO.run {
                 if verified.policy.overwrite == 0, store.objectExists(key: key) { throw WCSError.fileExists }
                 try store.prepareObjectDirectory(forKey: key)

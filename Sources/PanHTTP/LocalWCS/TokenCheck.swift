@@ -28,11 +28,12 @@ struct TokenCheck: Sendable {
 
     /// The object key, by WCS's precedence: the scope's fixed key, then the one
     /// the uploader named, then `saveKey`, then the content hash.
-    static func objectKey(policy: PutPolicy, requested: String?, hash: String, values: [String: String]) throws(WCSError) -> String {
-        if let fixed = policy.scopeKey, !fixed.isEmpty {
-            if let requested, !requested.isEmpty, requested != fixed { throw .keyMismatch }
-            return fixed
-        }
+    ///
+    /// A `bucket:key` scope "only allows the upload of that key": the bytes go
+    /// there whatever `key` the form names. The Android app sends its file name
+    /// as the form `key`; it is ignored, not refused (docs/clients.md).
+    static func objectKey(policy: PutPolicy, requested: String?, hash: String, values: [String: String]) -> String {
+        if let fixed = policy.scopeKey, !fixed.isEmpty { return fixed }
         if let requested, !requested.isEmpty { return requested }
         if let saveKey = policy.saveKey, !saveKey.isEmpty { return MagicVariables.substitute(saveKey, values: values) }
         return hash

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PanCore
+import SQLiteKit
 import WCS
 
 /// What happens after the bytes are stored, as WCS does it: the callback
@@ -8,6 +9,8 @@ import WCS
 struct UploadCompletion: Sendable {
     let callbackClient: CallbackClient
     let publicBaseURL: String
+    let store: LocalObjectStore
+    let database: DatabasePool
 
     struct Stored: Sendable {
         var policy: PutPolicy
@@ -49,9 +52,9 @@ struct UploadCompletion: Sendable {
         let values = magicValues(stored)
         if let callbackUrl = stored.policy.callbackUrl, !callbackUrl.isEmpty {
             let body = MagicVariables.substitute(stored.policy.callbackBody ?? "", values: values)
-            guard let answer = await callbackClient.post(url: callbackUrl, substitutedBody: body, logger: logger),
-                  (200..<300).contains(answer.status)
-            else { return .callbackFailed }
+            let answer = await callbackClient.post(url: callbackUrl, substitutedBody: body, logger: logger)
+            await removeUnlessRecorded(stored, logger: logger)
+            guard let answer, (200..<300).contains(answer.status) else { return .callbackFailed }
             return .callback(status: answer.status, body: answer.body)
         }
         var returned = "hash=\(stored.hash)"
@@ -63,5 +66,21 @@ struct UploadCompletion: Sendable {
             return .redirect(returnUrl + (returnUrl.contains("?") ? "&" : "?") + "upload_ret=" + encoded)
         }
         return .returnBody(encoded)
+    }
+
+    /// Bytes the callback did not turn into the stored object of their hash —
+    /// refused (quota, name taken, expired), failed, or the hash was already
+    /// stored under another key (the first object is kept) — are deleted at
+    /// once: they would otherwise sit on disk outside every quota until
+    /// `pan store gc`. A retried upload with the same token writes them again.
+    private func removeUnlessRecorded(_ stored: Stored, logger: Logger) async {
+        let recorded = try? await database.read { db in
+            try StoreObjectRepository.find(hash: stored.hash, on: db)?.objectKey == stored.key
+        }
+        // On a read error keep the bytes: `pan store gc` collects them later.
+        guard recorded == false else { return }
+        let path = store.objectPath(forKey: stored.key)
+        _ = try? await BlockingIO.run { FileOps.remove(path) }
+        logger.debug("removed unrecorded upload", metadata: ["key": .string(stored.key)])
     }
 }

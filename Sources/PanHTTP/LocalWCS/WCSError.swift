@@ -22,7 +22,6 @@ struct WCSError: Error, HTTPResponseError, Equatable {
     static let tokenInvalid = WCSError(code: 401, message: "token verify failed")
     static let tokenExpired = WCSError(code: 401, message: "token expired")
     static let bucketMismatch = WCSError(code: 401, message: "bucket does not match")
-    static let keyMismatch = WCSError(code: 403, message: "key does not match the scope of the token")
     static let tooLarge = WCSError(code: 413, message: "file size exceeds the limit of the token")
     static let invalidCtx = WCSError(code: 400, message: "invalid ctx")
     static let invalidOffset = WCSError(code: 400, message: "invalid offset")

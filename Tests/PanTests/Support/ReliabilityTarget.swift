@@ -81,9 +81,9 @@ struct Target: Sendable {
             throw TestFailure("token does not verify")
         }
         let values: [String: String] = [
-            "fsize": String(size), "hash": hash, "key": policy.saveKey ?? "", "mimeType": "application/octet-stream",
+            "fsize": String(size), "hash": hash, "key": policy.scopeKey ?? "", "mimeType": "application/octet-stream",
             "ip": "127.0.0.1", "avinfo": "", "bucket": policy.bucket,
-            "url": Base64URL.encode("http://example.invalid/\(policy.saveKey ?? "")"), "fname": fileName,
+            "url": Base64URL.encode("http://example.invalid/\(policy.scopeKey ?? "")"), "fname": fileName,
         ]
         return MagicVariables.wireBody(for: MagicVariables.substitute(policy.callbackBody ?? "", values: values))
     }

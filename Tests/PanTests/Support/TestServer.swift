@@ -91,8 +91,8 @@ struct TestServer {
             throw TestFailure("token does not verify")
         }
         var values: [String: String] = [
-            "fsize": String(size), "hash": hash, "key": policy.saveKey ?? "", "mimeType": mimeType, "ip": "127.0.0.1",
-            "avinfo": "", "bucket": policy.bucket, "url": Base64URL.encode("http://example.invalid/\(policy.saveKey ?? "")"),
+            "fsize": String(size), "hash": hash, "key": policy.scopeKey ?? "", "mimeType": mimeType, "ip": "127.0.0.1",
+            "avinfo": "", "bucket": policy.bucket, "url": Base64URL.encode("http://example.invalid/\(policy.scopeKey ?? "")"),
             "fname": fileName,
         ]
         mutate?(&values)
