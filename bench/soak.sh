@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$pan" user add soak --password secret --quota 100G --data-dir "$work/data" >/dev/null
-PAN_LOG_LEVEL=error "$pan" serve --data-dir "$work/data" --host 127.0.0.1 --port "$port" 2>"$work/server.log" &
+PAN_LOG_LEVEL=error PAN_MAX_PENDING_UPLOADS=${PAN_MAX_PENDING_UPLOADS:-100000000} "$pan" serve --data-dir "$work/data" --host 127.0.0.1 --port "$port" 2>"$work/server.log" &
 server=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "pan serve did not start"; cat "$work/server.log"; exit 1; }

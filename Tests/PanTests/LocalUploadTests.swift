@@ -140,6 +140,7 @@ struct LocalUploadTests {
             #expect(scopedReply.status == 200, "\(scopedReply.text)")
             #expect(server.services.objectStore.objectExists(key: "fixed-key"))
             #expect(!server.services.objectStore.objectExists(key: "other-key"))
+            FileOps.remove(server.services.objectStore.objectPath(forKey: "fixed-key"))  // the counts below start from nothing
             // Oversize: the session declared 500 bytes.
             let small = try await token(server, session, ["name": "small.bin", "size": 500])
             expectWCSError(try await server.formUpload(token: small, bytes: bytes), 413, "form oversize")

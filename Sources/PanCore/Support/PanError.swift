@@ -47,6 +47,7 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let userExists = PanError(status: 409, code: "USER_EXISTS", "a user with that name or phone already exists")
     public static let sessionExpired = PanError(status: 410, code: "UPLOAD_SESSION_EXPIRED", "the upload session has expired")
     public static let sessionFailed = PanError(status: 409, code: "UPLOAD_SESSION_FAILED", "the upload session already failed")
+    public static let tooManyPendingUploads = PanError(status: 429, code: "TOO_MANY_PENDING_UPLOADS", "too many unfinished uploads: finish some, or wait for their tokens to expire")
     public static let fileTooLarge = PanError(status: 413, code: "FILE_TOO_LARGE", "the file is larger than this upload allows")
     public static let bodyTooLarge = PanError(status: 413, code: "BODY_TOO_LARGE", "the request body is too large")
     public static let fileLocked = PanError(status: 423, code: "FILE_LOCKED", "the file is locked")

@@ -71,7 +71,11 @@ public struct UploadService: Sendable {
     ) throws -> Grant {
         guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
         let freed = target.replacing?.size ?? 0
-        let remaining = user.spaceCapacity - user.spaceUsed + freed
+        // Pending uploads are bounded per user, and the sizes they declared are
+        // reserved: bytes in flight cannot add up past the quota.
+        let pending = try UploadSessionRepository.pendingLoad(userId: userId, now: now, on: db)
+        guard pending.count < settings.maxPendingSessions else { throw PanError.tooManyPendingUploads }
+        let remaining = user.spaceCapacity - user.spaceUsed - pending.reservedBytes + freed
         if let size = request.size, size > remaining { throw PanError.quotaExceeded }
         if remaining <= 0, request.size != 0 { throw PanError.quotaExceeded }
         let sizeLimit = request.size ?? remaining

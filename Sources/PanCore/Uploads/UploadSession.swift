@@ -88,6 +88,19 @@ public enum UploadSessionRepository {
         )
     }
 
+    /// A user's live pending sessions (deadline not passed) and the bytes they
+    /// declared: what counts against the quota while uploads are in flight.
+    public static func pendingLoad(userId: Int64, now: Int64, on db: Connection) throws -> (count: Int64, reservedBytes: Int64) {
+        let row = try db.queryRow(
+            """
+            SELECT COUNT(*) AS n, COALESCE(SUM(declared_size), 0) AS reserved FROM upload_sessions
+            WHERE user_id = ? AND state = 'pending' AND deadline >= ?
+            """,
+            userId, now
+        )
+        return (try row?.int64("n") ?? 0, try row?.int64("reserved") ?? 0)
+    }
+
     /// Marks pending sessions whose deadline (plus grace) has passed as expired.
     @discardableResult
     public static func expire(before cutoff: Int64, on db: Connection, now: Int64 = Millis.now()) throws -> Int {

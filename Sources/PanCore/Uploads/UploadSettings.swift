@@ -15,6 +15,8 @@ public struct UploadSettings: Sendable {
     public var minimumUploadBytesPerSecond: Int64
     /// How long after its deadline a session still takes its callback (WCS may be mid-retry).
     public var callbackGrace: Int64
+    /// Most pending (unexpired, uncompleted) upload sessions one user may hold.
+    public var maxPendingSessions: Int64 = 256
 
     public init(
         bucket: String, credentials: [Credentials], uploadURL: String, callbackURL: String,

@@ -49,6 +49,8 @@ public struct PanConfiguration: Sendable {
     /// token (the Java SDK sends the file first), per request and in total.
     public var preauthUploadBytes = 8 << 20
     public var preauthUploadTotal = 128 << 20
+    /// Most unfinished upload sessions (tokens not yet completed or expired) per user.
+    public var maxPendingUploads = 256
     /// How often expired upload sessions are swept.
     public var sweepInterval: TimeInterval = 60
 
@@ -120,6 +122,10 @@ public struct PanConfiguration: Sendable {
         if let v = environment["PAN_PREAUTH_UPLOAD_TOTAL"] {
             guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_PREAUTH_UPLOAD_TOTAL must be bytes") }
             preauthUploadTotal = n
+        }
+        if let v = environment["PAN_MAX_PENDING_UPLOADS"] {
+            guard let n = Int(v), n > 0 else { throw ConfigurationError("PAN_MAX_PENDING_UPLOADS must be a positive number") }
+            maxPendingUploads = n
         }
         if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
             guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }

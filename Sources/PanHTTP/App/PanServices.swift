@@ -27,13 +27,14 @@ public struct PanServices: Sendable {
         let credentials = configuration.wcsKeys.isEmpty
             ? [try Secrets.localWCSKeys(dataDirectory: configuration.dataDirectory)]
             : configuration.wcsKeys
-        let settings = UploadSettings(
+        var settings = UploadSettings(
             bucket: configuration.bucket,
             credentials: credentials,
             uploadURL: configuration.effectiveUploadURL,
             callbackURL: configuration.callbackURL,
             tokenTTL: Int64(configuration.uploadTokenTTL * 1000)
         )
+        settings.maxPendingSessions = Int64(configuration.maxPendingUploads)
         let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
         return PanServices(
             configuration: configuration,

@@ -1,0 +1,137 @@
+import Foundation
+import HTTPTypes
+import Testing
+@testable import PanCore
+@testable import PanHTTP
+import WCS
+
+/// Security issue #14, findings 3–6: what an unauthenticated or hostile
+/// uploader can make the server hold — memory, disk, connections, quota.
+@Suite("Upload hardening: bounded forms, pre-token bytes, idle connections, pending sessions")
+struct UploadHardeningTests {
+    static func form(boundary: String, parts: [(headers: String, body: Data)]) -> Data {
+        var body = Data()
+        for part in parts {
+            body.append(Data("--\(boundary)\r\n\(part.headers)\r\n\r\n".utf8))
+            body.append(part.body)
+            body.append(Data("\r\n".utf8))
+        }
+        body.append(Data("--\(boundary)--\r\n".utf8))
+        return body
+    }
+
+    func post(_ server: TestServer, boundary: String, _ body: Data) async throws -> TestServer.Reply {
+        try await server.request(.post, "/file/upload", headers: [.contentType: "multipart/form-data; boundary=\(boundary)"], body: body)
+    }
+
+    @Test("a 4 MiB part header and a 65-part form are refused with 400 before any token check, in linear time")
+    func multipartBounds() async throws {
+        try await withServer { server in
+            let boundary = "bound"
+            let huge = "Content-Disposition: form-data; name=\"file\"; filename=\"" + String(repeating: "a", count: 4 << 20) + "\""
+            let clock = ContinuousClock()
+            let start = clock.now
+            let reply = try await post(server, boundary: boundary, Self.form(boundary: boundary, parts: [(huge, Data("x".utf8))]))
+            #expect(reply.status == 400, "\(reply.text.prefix(300))")
+            #expect(reply.text.contains("headers"), "\(reply.text.prefix(300))")
+            #expect(clock.now - start < .seconds(10), "a bounded header is cheap to refuse")
+            let many = (0..<65).map { (headers: "Content-Disposition: form-data; name=\"x:f\($0)\"", body: Data("v".utf8)) }
+            let tooMany = try await post(server, boundary: boundary, Self.form(boundary: boundary, parts: many))
+            #expect(tooMany.status == 400 && tooMany.text.contains("parts"), "\(tooMany.text)")
+            #expect(tooMany.json["message"] is String, "WCS errors carry a message")
+        }
+    }
+
+    @Test("file bytes before the token: the Java SDK's order works for small files, a large unauthenticated part is 413 and nothing stays in tmp")
+    func preauthBytes() async throws {
+        try await withServer(configure: { $0.preauthUploadBytes = 64 * 1024 }) { server in
+            let (_, session) = try await server.user("java")
+            for (size, name) in [(1000, "small.bin"), (200_000, "large.bin")] {
+                let grant = try await server.post("/v1/store/token", ["name": name, "path": "/"], token: session)
+                let token = try #require(grant.result["token"] as? String)
+                let reply = try await server.formUpload(token: token, bytes: vectorBytes(size), fileName: name, fileFirst: true)
+                if size == 1000 {
+                    #expect(reply.status == 200, "\(reply.text)")
+                } else {
+                    #expect(reply.status == 413, "\(reply.text)")
+                    // Token first, the same bytes are fine.
+                    let again = try await server.formUpload(token: token, bytes: vectorBytes(size), fileName: name)
+                    #expect(again.status == 200, "\(again.text)")
+                }
+            }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: server.services.objectStore.temporaryDirectory)
+            #expect(leftovers.isEmpty, "\(leftovers)")
+        }
+    }
+
+    @Test("idle connections are closed: unfinished headers, and a body that stops coming")
+    func idleTimeout() async throws {
+        try await withServer(configure: { $0.idleTimeout = 1 }) { server in
+            let clock = ContinuousClock()
+            for (label, bytes) in [
+                ("unfinished headers", "POST /v1/user/info HTTP/1.1\r\nHost: x\r\nX-Slow: "),
+                ("stalled body", "POST /file/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n\r\n--b\r\n"),
+                ("idle keep-alive", ""),
+            ] {
+                let start = clock.now
+                let closed = try await RawConnection.closesAfterSending(port: server.port, Data(bytes.utf8), within: 8)
+                #expect(closed, "\(label): the server kept the connection open")
+                #expect(clock.now - start >= .milliseconds(900), "\(label): closed before the timeout")
+            }
+            // A connection that keeps talking is not cut.
+            #expect(try await server.request(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test("pending upload sessions are capped per user, and their declared sizes count against the quota")
+    func pendingSessions() async throws {
+        try await withServer(configure: { $0.maxPendingUploads = 3 }) { server in
+            let (_, session) = try await server.user("pending", capacity: 1_000_000)
+            let (_, other) = try await server.user("neighbour")
+            // Quota: two declared 400 KB uploads fit in 1 MB, a third does not while they are pending.
+            for name in ["a", "b"] {
+                #expect(try await server.post("/v1/store/token", ["name": name, "path": "/", "size": 400_000], token: session).result["token"] is String)
+            }
+            let over = try await server.post("/v1/store/token", ["name": "c", "path": "/", "size": 400_000], token: session)
+            #expect(over.code == "QUOTA_EXCEEDED", "\(over.text)")
+            _ = try await server.post("/v1/store/token", ["name": "d", "path": "/"], token: session)
+            let capped = try await server.post("/v1/store/token", ["name": "e", "path": "/"], token: session)
+            #expect(capped.status == 429 && capped.code == "TOO_MANY_PENDING_UPLOADS", "\(capped.text)")
+            // Another user is not affected.
+            #expect(try await server.post("/v1/store/token", ["name": "x", "path": "/"], token: other).result["token"] is String)
+            // Expired sessions free their place.
+            _ = try await server.database.write { db in try db.run("UPDATE upload_sessions SET deadline = 0") }
+            #expect(try await server.post("/v1/store/token", ["name": "f", "path": "/", "size": 900_000], token: session).result["token"] is String)
+        }
+    }
+}
+
+/// A bare TCP client: sends bytes, then waits for the server to close.
+enum RawConnection {
+    static func closesAfterSending(port: Int, _ bytes: Data, within seconds: Int) async throws -> Bool {
+        try await Task.detached {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw TestFailure("connect: \(errno)") }
+            if !bytes.isEmpty {
+                _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            }
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n == 0 { return true }  // orderly close
+                if n < 0 { return errno == ECONNRESET }  // timeout: still open
+            }
+        }.value
+    }
+}
