@@ -15,6 +15,7 @@ struct FormUploadController {
     let tokens: TokenCheck
     let completion: UploadCompletion
     let clientAddress: ClientAddress
+    let storage: StorageFloor
 
     /// Text fields are small; this bounds each.
     static let maxFieldSize = 64 * 1024
@@ -70,6 +71,8 @@ struct FormUploadController {
     }
 
     @Sendable func upload(_ request: Request, context: AppRequestContext) async throws -> Response {
+        // Below the free-space floor nothing is written (before reading the body).
+        try storage.check()
         guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("multipart/form-data"),
               let boundary = Part.parameter("boundary", in: contentType), !boundary.isEmpty
         else { throw WCSError.badMultipart }
