@@ -9,8 +9,10 @@ import PanCore
 /// every authenticated request queued behind it (2.7–3.3 s for `user/info`,
 /// issue #14); run on Swift's cooperative pool or NIO's event loops it would
 /// stall those instead. Here it can only ever use these threads, which run at
-/// a lower scheduling priority (nice 10) so request threads win the CPU when
-/// both want it. One pool per server (a process runs one; tests run many, and
+/// a lower scheduling priority (nice 5) so request threads get most of the
+/// CPU when both want it. Not lower: at nice 10 a busy machine starved logins
+/// (a 5 s client timeout expired in the test suite), and a login must still
+/// finish. One pool per server (a process runs one; tests run many, and
 /// one test's flood must not fill another's queue); its threads end when the
 /// server's router is released.
 final class HashPool: Sendable {
@@ -28,7 +30,7 @@ final class HashPool: Sendable {
             let thread = Thread {
                 // On Linux nice is per thread and `who = 0` is the calling thread
                 // only: hashing yields to serving, the rest of the process keeps nice 0.
-                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5)
                 queue.work()
             }
             thread.name = "pan-hash-\(index)"
