@@ -58,7 +58,7 @@ struct FileCommand: AsyncParsableCommand {
                     node.userId, node.lft, node.rgt
                 ).map { (try $0.string("path"), try $0.int("type")) }
             }
-            for (path, type) in nodes { print(path + (type == 1 && path != "/" ? "/" : "")) }
+            for (path, type) in nodes { print(TerminalSafe.escape(path) + (type == 1 && path != "/" ? "/" : "")) }
         }
     }
 
@@ -82,7 +82,7 @@ struct FileCommand: AsyncParsableCommand {
             let path = try PanPath.validated(target.path)
             do {
                 let node = try await database.write { try TreeRepository.directory(userId: user.id, path: path, on: $0) }
-                print("created \(node.path)")
+                print("created \(TerminalSafe.escape(node.path))")
             } catch let error as PanError { throw CLIError(error.message) }
         }
     }
@@ -101,7 +101,7 @@ struct FileCommand: AsyncParsableCommand {
                     guard let directory = try TreeRepository.node(userId: user.id, path: destinationPath, on: db) else { throw PanError.fileNotFound }
                     return try TreeMutations.move(node, into: directory, on: db)
                 }
-                print("moved to \(moved.path)")
+                print("moved to \(TerminalSafe.escape(moved.path))")
             } catch let error as PanError { throw CLIError(error.message) }
         }
     }
@@ -119,7 +119,7 @@ struct FileCommand: AsyncParsableCommand {
                 try await database.write { db in
                     if recycle { try TreeMutations.recycle(node, on: db) } else { try TreeMutations.delete(node, on: db) }
                 }
-                print("\(recycle ? "recycled" : "deleted") \(node.path)")
+                print("\(recycle ? "recycled" : "deleted") \(TerminalSafe.escape(node.path))")
             } catch let error as PanError { throw CLIError(error.message) }
         }
     }

@@ -29,9 +29,57 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
+/// What the CLI prints of stored text (names, paths) goes to an admin's
+/// terminal: a name holding ESC sequences, CR or a bidi override could repaint
+/// it or disguise itself (issue #14 item 8). Names are refused such
+/// characters today, but databases from before the rule may hold them.
+enum TerminalSafe {
+    static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
+    }
+
+    /// `\e`-free text: unsafe scalars become `\u{1B}`-style escapes, and `\` becomes `\\` so an escape cannot be forged.
+    static func escape(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { isUnsafe($0) || $0 == "\\" }) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "\\" {
+                out.append(contentsOf: "\\\\".unicodeScalars)
+            } else if isUnsafe(scalar) {
+                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    /// JSON text with the unsafe scalars JSONEncoder leaves raw (C1, bidi) as `\uXXXX`;
+    /// they can only occur inside strings, where that escape means the same.
+    static func json(_ text: String) -> String {
+        // C0 inside strings JSONEncoder already escapes, and outside them it is the layout's own newlines.
+        func raw(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 0x7F && isUnsafe(scalar) }
+        guard text.unicodeScalars.contains(where: raw) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if raw(scalar) {
+                let hex = String(scalar.value, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+}
+
 /// Prints rows as an aligned table.
 enum Table {
     static func render(_ header: [String], _ rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(TerminalSafe.escape) }
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
@@ -46,7 +94,7 @@ enum JSONOutput {
     static func string<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        return TerminalSafe.json(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
 

@@ -30,6 +30,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     }
     public var isForeignKeyViolation: Bool { extendedCode == Self.constraintForeignKey }
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+    /// "database or disk is full": the disk (or `max_page_count`) ran out.
+    public var isFull: Bool { primaryCode == SQLITE_FULL }
 
     public var description: String {
         var text = "SQLite error \(extendedCode): \(message)"

@@ -129,15 +129,19 @@ struct AuthTests {
         }
     }
 
-    @Test("a disabled user can neither log in nor use an old token")
+    @Test("a disabled user can neither log in nor use an old token; login answers as for a wrong password")
     func disabledUser() async throws {
         try await withServer { server in
             let (user, token) = try await server.user("gina")
             try await server.database.write { db in try UserRepository.setStatus(1, userId: user.id, on: db) }
-            #expect(try await server.post("/v1/user/info", token: token).status == 401)
-            let login = try await server.post("/v1/user/login", ["value": "gina", "password": "secret"])
-            #expect(login.status == 401)
-            #expect(login.code == "USER_DISABLED")
+            let info = try await server.post("/v1/user/info", token: token)
+            #expect(info.status == 401)
+            // Issue #14 item 10: the right password must not be told apart from a wrong one.
+            let right = try await server.post("/v1/user/login", ["value": "gina", "password": "secret"])
+            let wrong = try await server.post("/v1/user/login", ["value": "gina", "password": "nope"])
+            #expect(right.status == 401)
+            #expect(right.code == "USER_LOGIN_FAILED")
+            #expect(right.status == wrong.status && right.code == wrong.code && right.json["message"] as? String == wrong.json["message"] as? String)
         }
     }
 
@@ -167,7 +171,7 @@ struct AuthTests {
 
     @Test("CORS preflight is answered and exposes the token headers")
     func corsPreflight() async throws {
-        try await withServer { server in
+        try await withServer(configure: { $0.corsOrigins = ["https://app.example.com"] }) { server in
             let reply = try await server.request(.options, "/v1/user/info", headers: [
                 .origin: "https://app.example.com",
                 .accessControlRequestMethod: "POST",

@@ -105,7 +105,8 @@ struct LocalUploadTests {
             let links = DownloadLinks(publicBaseURL: "", downloadDomain: nil, key: server.services.downloadKey)
             let object = try #require(get.result["storeId"] as? String)
             let key = try await server.database.read { db in try StoreObjectRepository.find(hash: object, on: db)!.objectKey }
-            let old = links.address(objectKey: key, name: "x", mime: "text/plain", now: Date(timeIntervalSinceNow: -7 * 3600))
+            let uuid = try #require(get.result["uuid"] as? String)
+            let old = links.address(objectKey: key, node: uuid, name: "x", mime: "text/plain", now: Date(timeIntervalSinceNow: -7 * 3600))
             #expect(try await server.request(.get, old).status == 410)
             // Directories have no download address; unknown paths are 404.
             let dir = try await server.post("/v1/files/get", ["path": "/docs"], token: session)
@@ -195,7 +196,7 @@ struct LocalUploadTests {
 
     @Test("CORS preflight on the upload endpoints names UploadBatch")
     func uploadCORS() async throws {
-        try await withServer { server in
+        try await withServer(configure: { $0.corsOrigins = ["https://app.example.com"] }) { server in
             let reply = try await server.request(.options, "/mkblk/4194304/0", headers: [
                 .origin: "https://app.example.com", .accessControlRequestMethod: "POST",
                 .accessControlRequestHeaders: "authorization, uploadbatch, content-type",

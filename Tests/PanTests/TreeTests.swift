@@ -478,20 +478,25 @@ struct TreeTests {
         #expect(PanPath.numbered("5系标轴.pdf", 2) == "5系标轴 (2).pdf")
     }
 
-    @Test("validateName")
-    func validateName() throws {
-        for bad in ["", ".", "..", "a/b", "/", "a\0b", "\0", String(repeating: "a", count: 256), String(repeating: "é", count: 128)] {
-            #expect(throws: PanError.self, "\(bad.debugDescription) should be refused") { try PanPath.validateName(bad) }
+    @Test("the name rule: refused names, accepted names, NFC")
+    func nameRule() throws {
+        for bad in ["", ".", "..", "a/b", "/", "a\0b", "\0", String(repeating: "a", count: 256), String(repeating: "é", count: 128),
+                    "a\\b", "a\u{1B}[31mred", "a\rb", "a\nb", "a\tb", "a\u{7F}", "a\u{85}b", "a\u{9B}b", "evil\u{202E}gpj.exe",
+                    "a\u{202A}b", "a\u{2066}b", "a\u{2069}"] {
+            #expect(throws: PanError.self, "\(bad.debugDescription) should be refused") { try PanPath.name(bad) }
         }
         do {
-            try PanPath.validateName("")
+            _ = try PanPath.name("")
         } catch {
             #expect(error.code == "INVALID_NAME")
         }
         for good in ["a", "...", ".hidden", "a b", "5系标轴2.0.pdf", String(repeating: "a", count: 255),
-                     String(repeating: "é", count: 127) + "a"] {
-            #expect(throws: Never.self, "\(good.debugDescription) should be accepted") { try PanPath.validateName(good) }
+                     String(repeating: "é", count: 127) + "a", "emoji 👍🏽", "a\u{200D}b"] {
+            #expect(throws: Never.self, "\(good.debugDescription) should be accepted") { try PanPath.name(good) }
         }
+        // NFD comes back NFC, in names and in paths.
+        let nfd = "cafe\u{301}", nfc = "caf\u{E9}"
+        #expect(Array(try PanPath.name(nfd).utf8) == Array(nfc.utf8))
+        #expect(Array(try PanPath.validated("/\(nfd)/x").utf8) == Array("/\(nfc)/x".utf8))
     }
 }
-

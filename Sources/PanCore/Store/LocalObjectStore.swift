@@ -15,7 +15,7 @@ public struct LocalObjectStore: Sendable {
     public init(dataDirectory: String) throws {
         root = (dataDirectory as NSString).appendingPathComponent("storage")
         for directory in [objectsDirectory, blocksDirectory, temporaryDirectory] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try DataDirectory.create(directory)
         }
     }
 
@@ -27,7 +27,7 @@ public struct LocalObjectStore: Sendable {
 
     public func prepareObjectDirectory(forKey key: String) throws {
         let directory = (objectPath(forKey: key) as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try DataDirectory.create(directory)
     }
 
     public func objectExists(key: String) -> Bool { FileOps.size(of: objectPath(forKey: key)) != nil }
@@ -58,7 +58,7 @@ public struct LocalObjectStore: Sendable {
     public func writeInfo(_ info: BlockInfo, id: String) throws {
         let temporary = newTemporaryPath()
         let data = try JSONEncoder().encode(info)
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw IOError("create", path: temporary)
         }
         try FileOps.publish(temporary, as: infoPath(id))

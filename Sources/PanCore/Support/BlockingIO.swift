@@ -16,8 +16,23 @@ public enum BlockingIO {
 
 public struct IOError: Error, CustomStringConvertible, Sendable {
     public let description: String
+    public let code: Int32
     public init(_ operation: String, path: String, errno code: Int32 = errno) {
+        self.code = code
         description = "\(operation) \(path): \(String(cString: strerror(code)))"
+    }
+
+    /// Out of disk (or of the user's disk quota): answered 507, not 500.
+    public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
+}
+
+/// Free space where the data lives.
+public enum DiskSpace {
+    /// Bytes an unprivileged writer may still use on the filesystem holding `path`.
+    public static func freeBytes(at path: String) -> Int64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 }
 

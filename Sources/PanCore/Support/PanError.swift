@@ -5,11 +5,15 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public let statusCode: Int
     public let code: String
     public let message: String
+    /// Seconds for a `Retry-After` header (429, 503, 507): tells clients and
+    /// proxies when asking again can succeed, instead of hammering.
+    public let retryAfter: Int?
 
-    public init(status: Int, code: String, _ message: String) {
+    public init(status: Int, code: String, _ message: String, retryAfter: Int? = nil) {
         self.statusCode = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code) (\(statusCode)): \(message)" }
@@ -52,9 +56,20 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let bodyTooLarge = PanError(status: 413, code: "BODY_TOO_LARGE", "the request body is too large")
     public static let fileLocked = PanError(status: 423, code: "FILE_LOCKED", "the file is locked")
 
+    // MARK: 429
+    public static func tooManyAttempts(retryAfter seconds: Int) -> PanError {
+        .init(status: 429, code: "TOO_MANY_ATTEMPTS", "too many failed sign-ins; try again in \(seconds) s", retryAfter: seconds)
+    }
+
     // MARK: 5xx
     public static func internalError(_ message: String = "internal error") -> PanError {
         .init(status: 500, code: "INTERNAL_ERROR", message)
     }
     public static let unavailable = PanError(status: 503, code: "SERVICE_UNAVAILABLE", "try again shortly")
+    /// The data directory's disk is full, or below `PAN_MIN_FREE_BYTES`. 507
+    /// (Insufficient Storage) rather than 500: nothing is broken, nothing
+    /// acknowledged was lost, and the same request succeeds once space is freed.
+    public static let storageFull = PanError(
+        status: 507, code: "STORAGE_FULL", "the server's storage is full; try again later", retryAfter: 60
+    )
 }

@@ -26,26 +26,73 @@ public enum PanPath {
             .map(String.init)
     }
 
-    /// Normalizes and validates every segment; `.`/`..` are refused, not resolved.
     /// The deepest path a client may name. Each level of a new chain takes a share
     /// of its parent's interval, so creating an N-deep chain costs the single
     /// writer O(N²) re-spreads: 1,000 levels held it for ~17 s (found by the fuzz
     /// suite). 64 levels is far beyond what people nest and costs milliseconds.
+    /// It bounds the depth of every node, not only of the path in a request:
+    /// `parent` + `path`, `move` and `copy` are checked on the depth they produce.
     public static let maximumDepth = 64
 
+    /// A path a request names, normalized, with every segment passed through
+    /// `name(_:)`: what comes back is the canonical (NFC) path nodes are stored
+    /// and looked up under.
     public static func validated(_ raw: String) throws(PanError) -> String {
         let segments = segments(of: raw)
         if segments.count > maximumDepth { throw .invalidPath("a path may not be deeper than \(maximumDepth) levels") }
-        for segment in segments { try validateName(segment) }
-        return segments.isEmpty ? root : "/" + segments.joined(separator: "/")
+        var canonical: [String] = []
+        canonical.reserveCapacity(segments.count)
+        for segment in segments { canonical.append(try name(segment)) }
+        return canonical.isEmpty ? root : "/" + canonical.joined(separator: "/")
     }
 
-    public static func validateName(_ name: String) throws(PanError) {
+    /// THE name rule: every name that becomes a node — token `name`/`path`/
+    /// `originalFilename`, createDirectory, rename, move/copy targets, restore,
+    /// `pan file mkdir` — passes here, and what is stored is what this returns.
+    ///
+    /// - NFC: the NFC and NFD spellings of "café" are one name. SQLite compares
+    ///   bytes (and `pathId` hashes them), so without this two visually equal
+    ///   names coexist and one of them cannot be typed back.
+    /// - No `/` and no `\`: in a path both separate segments (Windows clients
+    ///   send `\`), so a name holding either could never be reached by path again.
+    /// - No control characters (C0, DEL, C1): they rewrite an admin's terminal
+    ///   (`pan file ls`), split log lines, and a `\n` once let a download link be
+    ///   re-split (issue #14, items 8 and 9).
+    /// - No bidi embedding/override/isolate controls (U+202A–U+202E,
+    ///   U+2066–U+2069): `evil\u{202E}gpj.exe` displays as `evilexe.jpg`.
+    /// - Not empty, `.` or `..`; at most 255 bytes of UTF-8 (after NFC).
+    public static func name(_ raw: String) throws(PanError) -> String {
+        let name = raw.precomposedStringWithCanonicalMapping
         if name.isEmpty { throw .invalidName("a name may not be empty") }
         if name == "." || name == ".." { throw .invalidName("a name may not be . or ..") }
-        if name.contains("/") { throw .invalidName("a name may not contain /") }
-        if name.unicodeScalars.contains("\0") { throw .invalidName("a name may not contain NUL") }
+        for scalar in name.unicodeScalars {
+            switch scalar.value {
+            case 0x2F: throw .invalidName("a name may not contain /")
+            case 0x5C: throw .invalidName("a name may not contain \\ (it separates path segments)")
+            case 0x00...0x1F, 0x7F...0x9F:
+                throw .invalidName("a name may not contain control characters (U+\(hex4(scalar.value)))")
+            case 0x202A...0x202E, 0x2066...0x2069:
+                throw .invalidName("a name may not contain bidirectional formatting characters (U+\(hex4(scalar.value)))")
+            default: continue
+            }
+        }
         if name.utf8.count > 255 { throw .invalidName("a name may not exceed 255 bytes of UTF-8") }
+        return name
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// Refuses a node that would sit deeper than `maximumDepth`.
+    public static func requireDepth(_ depth: Int) throws(PanError) {
+        if depth > maximumDepth { throw .invalidPath("a path may not be deeper than \(maximumDepth) levels") }
+    }
+
+    /// The depth of a normalized path: `/` is 0, `/a` is 1.
+    public static func depth(of path: String) -> Int {
+        path == root ? 0 : path.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) }
     }
 
     public static func join(_ directory: String, _ name: String) -> String {

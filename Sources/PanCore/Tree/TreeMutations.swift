@@ -37,6 +37,20 @@ public enum TreeMutations {
         }
     }
 
+    /// How many levels the subtree reaches below its top (0 for a file or an empty directory).
+    static func height(of node: FileNode, on db: Connection) throws -> Int {
+        let deepest: Int64 = try db.scalar(
+            "SELECT MAX(LENGTH(path) - LENGTH(REPLACE(path, '/', ''))) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?",
+            node.userId, node.lft, node.rgt
+        ) ?? 0
+        return max(0, Int(deepest) - PanPath.depth(of: node.path))
+    }
+
+    /// Moving or copying `node` into `directory` must not put its deepest descendant past the cap.
+    static func requireDepth(moving node: FileNode, into directory: FileNode, on db: Connection) throws {
+        try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1 + height(of: node, on: db))
+    }
+
     /// What to do with a name taken at the destination.
     static func resolveName(
         _ name: String, in directory: FileNode, moving: FileNode, policy: ConflictPolicy, userId: Int64,
@@ -61,7 +75,7 @@ public enum TreeMutations {
 
     public static func rename(_ node: FileNode, to name: String, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be renamed") }
-        try PanPath.validateName(name)
+        let name = try PanPath.name(name)
         try requireUnlocked(node, on: db)
         if name == node.name { return node }
         guard let parentId = node.parentId, let parent = try TreeRepository.node(id: parentId, on: db) else { throw PanError.fileNotFound }
@@ -88,6 +102,7 @@ public enum TreeMutations {
         }
         if node.parentId == directory.id { return node }
         try requireUnlocked(node, on: db)
+        try requireDepth(moving: node, into: directory, on: db)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(directory.path, name)
         do {
@@ -108,6 +123,8 @@ public enum TreeMutations {
         if directory.lft >= node.lft, directory.rgt <= node.rgt {
             throw PanError(status: 400, code: "COPY_INTO_ITSELF", "a directory cannot be copied into itself or its descendants")
         }
+        // Checked before the first insert: the whole copy is refused, not cut off at the cap.
+        try requireDepth(moving: node, into: directory, on: db)
         let nodes = try subtree(of: node, on: db).filter { $0.state == 0 }
         let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
         guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }

@@ -84,6 +84,10 @@ public enum TreeRepository {
         storeHash: String?, on db: Connection, now: Int64 = Millis.now()
     ) throws -> FileNode {
         guard parent.isDirectory else { throw PanError.notADirectory }
+        // Every node is created here, so this is the cap's backstop: a request
+        // path is checked when parsed, but `parent` + `path`, copies and the
+        // callback all build on nodes that are already deep (issue #14 item 7).
+        try PanPath.requireDepth(PanPath.depth(of: parent.path) + 1)
         let (lft, rgt) = try IntervalAllocator.allocate(parentId: parent.id, isDirectory: kind == .directory, on: db)
         let path = PanPath.join(parent.path, name)
         do {

@@ -48,6 +48,8 @@ public struct UploadService: Sendable {
         let outcome = try await database.write { db -> Outcome in
             let now = Millis.now()
             let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
+            // The file's own depth, whatever mix of `parent` and `path` got there (issue #14 item 7).
+            try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1)
             // Rule 4: `path` names an existing file holding this very content: nothing to create.
             if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
                 return .instant(rule4File)
@@ -119,10 +121,10 @@ public struct UploadService: Sendable {
     func resolve(userId: Int64, _ request: TokenRequest, on db: Connection, now: Int64) throws
         -> (FileNode, String, FileNode?)
     {
-        let name = request.name.trimmed()
-        let original = request.originalFilename.trimmed()
-        if !name.isEmpty { try PanPath.validateName(name) }
-        if !original.isEmpty, name.isEmpty { try PanPath.validateName(original) }
+        var name = request.name.trimmed()
+        var original = request.originalFilename.trimmed()
+        if !name.isEmpty { name = try PanPath.name(name) }
+        if !original.isEmpty, name.isEmpty { original = try PanPath.name(original) }
 
         // `parent` names the base directory; `path`, when also given, is taken inside it.
         var base = PanPath.root

@@ -48,8 +48,13 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
     let configuration = services.configuration
     let router = Router(context: AppRequestContext.self)
     // CORS outermost, so even error replies carry Access-Control-Allow-Origin.
+    // Only to configured origins: reflecting any Origin let every web page a
+    // signed-in user visited call the API with the token it found (issue #14).
+    let origins = configuration.effectiveCORSOrigins
+    let anyOrigin = origins.contains("*")
+    if !anyOrigin { router.add(middleware: OriginAllowlistMiddleware(allowed: Set(origins))) }
     router.add(middleware: CORSMiddleware(
-        allowOrigin: .originBased,
+        allowOrigin: anyOrigin ? .all : .originBased,
         allowHeaders: [.accept, .authorization, .contentType, .origin, .token, .qingzhenToken, .uploadBatch, .key, .requestId],
         allowMethods: [.get, .post, .head, .options],
         exposedHeaders: CORSExposeMiddleware<AppRequestContext>.exposed,
@@ -64,9 +69,12 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
 
     // Health, readiness, metrics — here unless an admin listener serves them (Operations/).
     if configuration.adminPort == nil { try addOperationsRoutes(to: router, services: services, metrics: metrics) }
-    UserController(database: services.database, authenticator: authenticator, passwords: services.passwords)
-        .addRoutes(to: router)
-    TokenController(uploads: services.uploads, authenticator: authenticator, metrics: metrics.pan)
+    UserController(
+        database: services.database, authenticator: authenticator, passwords: services.passwords,
+        throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: HashPool()
+    ).addRoutes(to: router)
+    let storage = services.storageFloor
+    TokenController(uploads: services.uploads, authenticator: authenticator, metrics: metrics.pan, storage: storage)
         .addRoutes(to: router)
     CallbackController(
         service: services.callbacks, configuration: configuration, credentials: services.credentials,
@@ -88,11 +96,16 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
             database: services.database
         )
         let preauth = PreauthBudget(perRequest: configuration.preauthUploadBytes, total: configuration.preauthUploadTotal)
-        FormUploadController(store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress, preauth: preauth)
+        FormUploadController(
+            store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress,
+            preauth: preauth, storage: storage
+        )
             .addRoutes(to: router)
-        SliceUploadController(store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress)
+        SliceUploadController(
+            store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress, storage: storage
+        )
             .addRoutes(to: router)
-        DownloadController(store: services.objectStore, links: links).addRoutes(to: router)
+        DownloadController(store: services.objectStore, links: links, database: services.database).addRoutes(to: router)
     }
     return router
 }

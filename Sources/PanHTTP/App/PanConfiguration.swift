@@ -51,6 +51,32 @@ public struct PanConfiguration: Sendable {
     public var preauthUploadTotal = 128 << 20
     /// Most unfinished upload sessions (tokens not yet completed or expired) per user.
     public var maxPendingUploads = 256
+    /// Failed sign-ins allowed per account and per client IP in each window
+    /// before logins are refused with 429 (`LoginThrottle`).
+    public var loginFailuresPerAccount = 10
+    public var loginFailuresPerIP = 100
+    public var loginWindow: TimeInterval = 900
+    var loginLimits: LoginThrottle.Limits {
+        .init(perAccount: loginFailuresPerAccount, perIP: loginFailuresPerIP, window: loginWindow)
+    }
+    /// Origins browsers may call the API from (CORS). nil: the public URL's
+    /// origin only. `["*"]`: any origin (explicitly).
+    public var corsOrigins: [String]?
+    /// The origins CORS answers for, after defaults.
+    public var effectiveCORSOrigins: [String] {
+        corsOrigins ?? [Self.origin(of: effectivePublicBaseURL)].compactMap { $0 }
+    }
+
+    /// `scheme://host[:port]` of a URL, lowercased, default ports dropped: what browsers send in `Origin`.
+    static func origin(of url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+              let host = components.host?.lowercased(), !host.isEmpty else { return nil }
+        let port = components.port.flatMap { (scheme == "http" && $0 == 80) || (scheme == "https" && $0 == 443) ? nil : $0 }
+        return "\(scheme)://\(host)" + (port.map { ":\($0)" } ?? "")
+    }
+    /// Uploads are refused (507 STORAGE_FULL) and `/readyz` is 503 while the
+    /// data directory's filesystem has less free space than this.
+    public var minimumFreeBytes: Int64 = 64 << 20
     /// How often expired upload sessions are swept.
     public var sweepInterval: TimeInterval = 60
 
@@ -126,6 +152,25 @@ public struct PanConfiguration: Sendable {
         if let v = environment["PAN_MAX_PENDING_UPLOADS"] {
             guard let n = Int(v), n > 0 else { throw ConfigurationError("PAN_MAX_PENDING_UPLOADS must be a positive number") }
             maxPendingUploads = n
+        }
+        if let v = environment["PAN_MIN_FREE_BYTES"] {
+            guard let n = Int64(v), n >= 0 else { throw ConfigurationError("PAN_MIN_FREE_BYTES must be a byte count (0: no floor)") }
+            minimumFreeBytes = n
+        }
+        if let v = environment["PAN_CORS_ORIGINS"] {
+            corsOrigins = Self.list(v).map { $0 == "*" ? $0 : (Self.origin(of: $0) ?? $0) }
+        }
+        if let v = environment["PAN_LOGIN_MAX_FAILURES"] {
+            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_LOGIN_MAX_FAILURES must be a count (0: no limit)") }
+            loginFailuresPerAccount = n
+        }
+        if let v = environment["PAN_LOGIN_MAX_FAILURES_IP"] {
+            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_LOGIN_MAX_FAILURES_IP must be a count (0: no limit)") }
+            loginFailuresPerIP = n
+        }
+        if let v = environment["PAN_LOGIN_WINDOW"] {
+            guard let seconds = TimeInterval(v), seconds > 0 else { throw ConfigurationError("PAN_LOGIN_WINDOW must be seconds") }
+            loginWindow = seconds
         }
         if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
             guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }

@@ -20,6 +20,10 @@ public struct PanServices: Sendable {
     let tokens: SessionTokens
     let downloadKey: SymmetricKey
 
+    var storageFloor: StorageFloor {
+        StorageFloor(path: configuration.dataDirectory, minimumFreeBytes: configuration.minimumFreeBytes)
+    }
+
     public static func open(_ configuration: PanConfiguration) async throws -> PanServices {
         let database = try PanDatabase.open(
             dataDirectory: configuration.dataDirectory, readerCount: configuration.readerCount, maxBatch: configuration.writeBatch

@@ -25,7 +25,7 @@ enum Secrets {
             let trimmed = existing.trimmed()
             if !trimmed.isEmpty { return trimmed }
         }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try DataDirectory.create(directory)
         let value = make()
         // Create-exclusive so two processes starting at once agree on one secret.
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)

@@ -4,12 +4,14 @@ import Hummingbird
 import NIOCore
 import PanCore
 import WCS
+import SQLiteKit
 
 /// `GET /dl/<key>?e&n&m&s`: serves a stored object of the local endpoint with
 /// its type, length, a UTF-8 `Content-Disposition`, and single `Range`s (206).
 struct DownloadController {
     let store: LocalObjectStore
     let links: DownloadLinks
+    let database: DatabasePool
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/dl/:key", use: download)
@@ -19,7 +21,7 @@ struct DownloadController {
     @Sendable func download(_ request: Request, context: AppRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let verdict = links.verify(
-            encodedKey: context.parameters.get("key") ?? "", expires: query.get("e"), name: query.get("n"),
+            encodedKey: context.parameters.get("key") ?? "", expires: query.get("e"), node: query.get("u"), name: query.get("n"),
             mime: query.get("m"), signature: query.get("s")
         )
         let link: DownloadLinks.Link
@@ -28,13 +30,32 @@ struct DownloadController {
         case .failure(.expired): throw PanError(status: 410, code: "LINK_EXPIRED", "the download link has expired")
         case .failure: throw PanError(status: 403, code: "LINK_INVALID", "the download link is not valid")
         }
+        // A signature proves Pan made the link, not that the file is still there: a
+        // link outlived a permanent delete for hours (its object waits for `pan
+        // store gc`). The node must still exist (live or in the bin) and hold
+        // this object, which must still be referenced.
+        let (objectKey, node) = (link.objectKey, link.node)
+        let current = try await database.read { db -> Bool in
+            try db.scalar(
+                """
+                SELECT COUNT(*) FROM nodes n JOIN store_objects o ON o.hash = n.store_hash
+                WHERE n.uuid = ? AND o.object_key = ? AND o.ref_count > 0
+                """,
+                node, objectKey
+            ) ?? 0 > 0
+        }
+        guard current else { throw PanError.fileNotFound }
         let path = store.objectPath(forKey: link.objectKey)
         guard let size = FileOps.size(of: path) else { throw PanError.fileNotFound }
 
         var headers: HTTPFields = [
-            .contentType: link.mime.isEmpty ? MimeType.fallback : link.mime,
+            .contentType: Self.servedType(link.mime),
             .contentDisposition: Self.disposition(link.name),
             .acceptRanges: "bytes",
+            // The uploader chose the stored type. Never let a browser sniff or
+            // run it as a page of this origin, whatever it claims to be.
+            .xContentTypeOptions: "nosniff",
+            .contentSecurityPolicy: "default-src 'none'; sandbox",
         ]
         var start: Int64 = 0
         var length = size
@@ -97,9 +118,33 @@ struct DownloadController {
         return (first, min(last, size - 1))
     }
 
+    /// Types a browser would render or run as part of Pan's origin (script,
+    /// markup, anything XML, which can carry script); they are served as
+    /// `application/octet-stream`. The link keeps the recorded type for clients.
+    static func isActive(_ mime: String) -> Bool {
+        let type = mime.split(separator: ";", maxSplits: 1).first.map { $0.trimmedSpaces().lowercased() } ?? ""
+        let active: Set<String> = [
+            "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+            "application/javascript", "text/javascript", "application/ecmascript", "text/ecmascript",
+            "application/x-javascript", "text/xsl", "application/x-shockwave-flash", "text/vtt",
+        ]
+        return active.contains(type) || type.hasSuffix("+xml") || type.hasPrefix("multipart/")
+    }
+
+    static func servedType(_ mime: String) -> String {
+        if mime.isEmpty || isActive(mime) { return MimeType.fallback }
+        // A value that is not a plain `type/subtype[; params]` (a control character, say) is not echoed.
+        guard mime.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }), mime.contains("/") else { return MimeType.fallback }
+        return mime
+    }
+
     /// An ASCII fallback plus RFC 5987's UTF-8 form, so every browser gets the real name.
     static func disposition(_ name: String) -> String {
-        let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 ? Character($0) : "_" })
+        let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 && $0.value != 0x7F ? Character($0) : "_" })
         return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(DownloadLinks.queryEscape(name))"
     }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
 }

@@ -42,7 +42,7 @@ struct FilesController {
             let node = try address.resolve(userId: userId, on: db)
             return (node, try node.storeId.flatMap { try StoreObjectRepository.find(hash: $0, on: db) })
         }
-        let download = object.map { links.address(objectKey: $0.objectKey, name: node.name, mime: node.mime) }
+        let download = object.map { links.address(objectKey: $0.objectKey, node: node.uuid, name: node.name, mime: node.mime) }
         return try Reply.ok(NodeWithDownload(node: node, downloadAddress: download), token: session.refreshedToken)
     }
 
@@ -152,8 +152,8 @@ struct FilesController {
     @Sendable func createDirectory(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (body, session) = try await begin(request, context)
         let parentPath = try PanPath.validated(try body.string("path", "parentPath") ?? "")
-        let name = try body.string("name")?.trimmedSpaces() ?? ""
-        if !name.isEmpty { try PanPath.validateName(name) }
+        var name = try body.string("name")?.trimmedSpaces() ?? ""
+        if !name.isEmpty { name = try PanPath.name(name) }
         let path = name.isEmpty ? parentPath : PanPath.join(parentPath, name)
         guard path != PanPath.root else { throw PanError.invalidName("a directory name is required") }
         let userId = session.user.id

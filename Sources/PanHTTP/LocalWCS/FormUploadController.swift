@@ -18,6 +18,7 @@ struct FormUploadController {
     /// Bytes of a file part accepted before the form's token is known (the Java
     /// SDK sends `file` first), per request and across all requests.
     let preauth: PreauthBudget
+    let storage: StorageFloor
 
     /// Text fields are small; this bounds each.
     static let maxFieldSize = 64 * 1024
@@ -73,6 +74,8 @@ struct FormUploadController {
     }
 
     @Sendable func upload(_ request: Request, context: AppRequestContext) async throws -> Response {
+        // Below the free-space floor nothing is written (before reading the body).
+        try storage.check()
         guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("multipart/form-data"),
               let boundary = Part.parameter("boundary", in: contentType), !boundary.isEmpty
         else { throw WCSError.badMultipart }

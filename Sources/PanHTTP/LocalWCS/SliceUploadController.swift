@@ -16,6 +16,7 @@ struct SliceUploadController {
     let tokens: TokenCheck
     let completion: UploadCompletion
     let clientAddress: ClientAddress
+    let storage: StorageFloor
 
     static let blockSize: Int64 = 4 * 1024 * 1024
 
@@ -49,6 +50,7 @@ struct SliceUploadController {
 
     @Sendable func mkblk(_ request: Request, context: AppRequestContext) async throws -> Response {
         let verified = try tokens.verify(request.headers[.authorization])
+        try storage.check()
         guard let blockSize = Int64(context.parameters.get("blockSize") ?? ""), (0...Self.blockSize).contains(blockSize),
               let order = Int64(context.parameters.get("blockOrder") ?? ""), order >= 0
         else { throw WCSError.invalidBlockSize }
@@ -64,6 +66,7 @@ struct SliceUploadController {
 
     @Sendable func bput(_ request: Request, context: AppRequestContext) async throws -> Response {
         let verified = try tokens.verify(request.headers[.authorization])
+        try storage.check()
         guard let (id, ctxOffset) = Self.parseCtx(context.parameters.get("ctx") ?? ""),
               let info = store.readInfo(id: id), info.owner == verified.owner
         else { throw WCSError.invalidCtx }
@@ -115,6 +118,7 @@ struct SliceUploadController {
 
     @Sendable func mkfile(_ request: Request, context: AppRequestContext) async throws -> Response {
         let verified = try tokens.verify(request.headers[.authorization])
+        try storage.check()
         guard let fileSize = Int64(context.parameters.get("fileSize") ?? ""), fileSize >= 0 else {
             throw WCSError.sizeMismatch
         }

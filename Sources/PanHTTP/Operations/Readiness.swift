@@ -7,9 +7,11 @@ import SQLiteKit
 struct Readiness: Sendable {
     let database: DatabasePool
     let latestSchema: Int
+    let storage: StorageFloor
 
-    init(database: DatabasePool) throws {
+    init(database: DatabasePool, storage: StorageFloor) throws {
         self.database = database
+        self.storage = storage
         self.latestSchema = try PanDatabase.migrator().latestVersion
     }
 
@@ -18,6 +20,9 @@ struct Readiness: Sendable {
         var database: String
         var schemaVersion: Int?
         var latestSchemaVersion: Int
+        var disk: String = "ok"
+        var freeBytes: Int64?
+        var minimumFreeBytes: Int64 = 0
     }
 
     func check() async -> Report {
@@ -34,6 +39,14 @@ struct Readiness: Sendable {
         }
         report.ready = report.schemaVersion == latestSchema
         if !report.ready { report.database = "schema \(report.schemaVersion ?? 0), expected \(latestSchema)" }
+        // A full disk takes the write lock fine and fails the first real write:
+        // not ready below the floor uploads are refused at (issue #14 item 11).
+        report.freeBytes = storage.freeBytes
+        report.minimumFreeBytes = storage.minimumFreeBytes
+        if !storage.hasRoom {
+            report.ready = false
+            report.disk = "below the free-space floor (PAN_MIN_FREE_BYTES)"
+        }
         return report
     }
 }

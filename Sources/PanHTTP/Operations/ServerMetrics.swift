@@ -15,6 +15,9 @@ public final class ServerMetrics: Sendable {
     private let pendingSessions: Metrics.Gauge
     private let storedBytes: Metrics.Gauge
     private let storedObjects: Metrics.Gauge
+    // Read from the filesystem at scrape time.
+    private let freeBytes: Metrics.Gauge
+    private let minimumFreeBytes: Metrics.Gauge
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -32,14 +35,18 @@ public final class ServerMetrics: Sendable {
         self.pendingSessions = Metrics.Gauge(label: "pan_upload_sessions_pending", factory: factory)
         self.storedBytes = Metrics.Gauge(label: "pan_stored_bytes", factory: factory)
         self.storedObjects = Metrics.Gauge(label: "pan_stored_objects", factory: factory)
+        self.freeBytes = Metrics.Gauge(label: "pan_data_free_bytes", factory: factory)
+        self.minimumFreeBytes = Metrics.Gauge(label: "pan_data_min_free_bytes", factory: factory)
     }
 
     /// The Prometheus text exposition, with the database gauges refreshed first.
-    func scrape(database: DatabasePool) async throws -> String {
+    func scrape(database: DatabasePool, storage: StorageFloor) async throws -> String {
         let stats = try await database.read { try DatabaseStats.collect(on: $0) }
         pendingSessions.record(stats.sessions["pending"] ?? 0)
         storedBytes.record(stats.storedBytes)
         storedObjects.record(stats.objects)
+        if let free = storage.freeBytes { freeBytes.record(free) }
+        minimumFreeBytes.record(storage.minimumFreeBytes)
         return registry.emitToString()
     }
 }

@@ -7,6 +7,7 @@ struct TokenController {
     let uploads: UploadService
     let authenticator: Authenticator
     let metrics: PanMetrics
+    let storage: StorageFloor
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/store/token", use: token)
@@ -42,6 +43,8 @@ struct TokenController {
         var request = request
         let body = try await JSONBody.read(&request, context: context)
         let session = try await authenticator.authenticate(request, body: body)
+        // An upload that could not be stored is refused before its session is recorded.
+        try storage.check()
         let tokenRequest = try Self.tokenRequest(from: body)
         switch try await uploads.requestToken(userId: session.user.id, tokenRequest) {
         case .instant(let node):

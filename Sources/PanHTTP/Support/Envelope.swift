@@ -83,7 +83,9 @@ enum Reply {
             status: status.code, success: false, code: error.code, message: error.message, result: nil, token: nil
         )
         let data = (try? encoder.encode(envelope)) ?? Data(#"{"success":false,"status":500,"code":"INTERNAL_ERROR"}"#.utf8)
-        return json(data, status: status)
+        var headers: HTTPFields = [:]
+        if let seconds = error.retryAfter { headers[.retryAfter] = String(seconds) }
+        return json(data, status: status, headers: headers)
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import Logging
 import PanCore
 import SQLiteKit
@@ -21,7 +22,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func render(_ error: any Error, logger: Logger) -> Response {
         switch error {
         case let error as PanError:
-            if error.statusCode >= 500 { logger.error("request failed", metadata: ["error": "\(error)"]) }
+            if error.statusCode >= 500, error.retryAfter != nil {
+                // A deliberate refusal (full disk, login overload): worth a warning, not an error.
+                logger.warning("request refused", metadata: ["error": "\(error)"])
+            } else if error.statusCode >= 500 {
+                logger.error("request failed", metadata: ["error": "\(error)"])
+            }
             return Reply.error(error)
         case let error as WCSError:
             // The upload endpoint speaks WCS's error shape, not the API envelope.
@@ -30,9 +36,20 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             // The database's own guard against duplicate live names: a conflict, not a crash.
             logger.notice("unique constraint", metadata: ["error": "\(error)"])
             return Reply.error(.fileAlreadyExists)
+        case let error as SQLiteError where error.isFull:
+            logger.warning("storage full", metadata: ["error": "\(error)"])
+            return Reply.error(.storageFull)
+        case let error as PanCore.IOError where error.isNoSpace:
+            logger.warning("storage full", metadata: ["error": "\(error)"])
+            return Reply.error(.storageFull)
         case let error as SQLiteError where error.isBusy:
             logger.error("database busy", metadata: ["error": "\(error)"])
             return Reply.error(.unavailable)
+        case let error as HTTPParserError:
+            // A malformed body on the wire (a chunk size that is not hex, say) is
+            // the client's fault: 400, and a notice, not an error-level 500.
+            logger.notice("malformed HTTP request", metadata: ["error": "\(error)"])
+            return Reply.error(.badRequest("malformed HTTP request: \(error)"))
         case is NIOTooManyBytesError:
             return Reply.error(.bodyTooLarge)
         case let error as HTTPError:

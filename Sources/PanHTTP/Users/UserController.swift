@@ -8,6 +8,9 @@ struct UserController {
     let database: DatabasePool
     let authenticator: Authenticator
     let passwords: PasswordHasher
+    let throttle: LoginThrottle
+    let clientAddress: ClientAddress
+    let hashPool: HashPool
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/user/login", use: login)
@@ -22,18 +25,28 @@ struct UserController {
             throw PanError.valueRequired
         }
         guard let password = try body.string("password"), !password.isEmpty else { throw PanError.passwordRequired }
+        // Only the lookup runs on a reader queue (microseconds); the hash never does.
+        let found = try await database.read { db in try UserRepository.find(login: value, on: db) }
+        let ip = LoginThrottle.ipKey(clientAddress.ip(of: request, peer: context.remoteAddress) ?? "-")
+        // Keyed by the account when it exists, so its name and phone share one count.
+        let account = found.map { LoginThrottle.accountKey($0.0.id) } ?? LoginThrottle.loginKey(value)
+        if let wait = throttle.begin([ip, account]) { throw PanError.tooManyAttempts(retryAfter: wait) }
+
         let passwords = self.passwords
-        // The KDF is deliberately slow: it runs on a reader's queue, off the cooperative pool.
-        let user = try await database.read { db -> User? in
-            guard let (user, hash) = try UserRepository.find(login: value, on: db) else {
-                // Same work for unknown users, so timing does not reveal who exists.
-                _ = passwords.verify(clientPassword: password, stored: "pbkdf2-sha256$\(passwords.rounds)$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-                return nil
-            }
-            return passwords.verify(clientPassword: password, stored: hash) ? user : nil
+        // Unknown users hash against a dummy, so timing does not reveal who exists.
+        let stored = found?.passwordHash
+            ?? "pbkdf2-sha256$\(passwords.rounds)$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        let matches: Bool
+        do {
+            matches = try await hashPool.run { passwords.verify(clientPassword: password, stored: stored) }
+        } catch is HashPool.Busy {
+            throw PanError(status: 503, code: "SERVICE_UNAVAILABLE", "too many sign-ins at once; try again shortly", retryAfter: 1)
         }
-        guard let user else { throw PanError.loginFailed }
-        guard !user.isDisabled else { throw PanError.userDisabled }
+        // A disabled account answers exactly like a wrong password, after the same
+        // work: "disabled" only after a correct password would confirm the
+        // password to a guesser, and "disabled" before it would confirm the account.
+        guard matches, let user = found?.0, !user.isDisabled else { throw PanError.loginFailed }
+        throttle.succeeded(account: [account], ip: ip)
         return try Reply.ok(UserDTO(user: user), token: try await authenticator.tokens.issue(for: user))
     }
 

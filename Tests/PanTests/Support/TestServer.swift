@@ -33,13 +33,14 @@ struct TestServer {
     }
 
     func request(
-        _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], body: Data? = nil
+        _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], body: Data? = nil,
+        client: HTTPClient = testHTTPClient
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(uri)")
         request.method = HTTPMethod(rawValue: method.rawValue)
         for field in headers { request.headers.add(name: field.name.canonicalName, value: field.value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(120))
+        let response = try await client.execute(request, timeout: .seconds(120))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         var fields = HTTPFields()
         for (name, value) in response.headers {
@@ -49,12 +50,15 @@ struct TestServer {
     }
 
     /// POST a JSON object (or raw text) to the API, optionally with a bearer token.
-    func post(_ uri: String, _ object: [String: Any]? = nil, raw: String? = nil, token: String? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
+    func post(
+        _ uri: String, _ object: [String: Any]? = nil, raw: String? = nil, token: String? = nil, headers extra: HTTPFields = [:],
+        client: HTTPClient = testHTTPClient
+    ) async throws -> Reply {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let token { headers[.authorization] = "Bearer \(token)" }
         headers.append(contentsOf: extra)
         let body: Data? = if let raw { Data(raw.utf8) } else if let object { try JSONSerialization.data(withJSONObject: object) } else { nil }
-        return try await request(.post, uri, headers: headers, body: body)
+        return try await request(.post, uri, headers: headers, body: body, client: client)
     }
 
     @discardableResult

@@ -69,14 +69,15 @@ extension TestServer {
     }
 
     /// A multipart form upload; `fileFirst` as the Java SDK, `androidExtra` adds the Android client's text part named `file`.
-    func formUpload(token: String?, bytes: Data, fileName: String = "upload.bin", fileFirst: Bool = false, androidExtra: Bool = false, fields: [String: String] = [:]) async throws -> Reply {
+    func formUpload(token: String?, bytes: Data, fileName: String = "upload.bin", fileFirst: Bool = false, androidExtra: Bool = false, fields: [String: String] = [:],
+                    partContentType: String = "application/octet-stream") async throws -> Reply {
         let boundary = "----pan-test-\(UUID().uuidString)"
         var body = Data()
         func text(_ name: String, _ value: String) {
             body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
         }
         func file() {
-            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(fileName)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8))
+            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(fileName)\"\r\nContent-Type: \(partContentType)\r\n\r\n".utf8))
             body.append(bytes)
             body.append(Data("\r\n".utf8))
         }
