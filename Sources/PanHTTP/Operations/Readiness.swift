@@ -1,16 +1,15 @@
 import PanCore
-import SQLiteKit
 
 /// `/readyz`: can this server do its job right now? The database must take a
 /// write lock (not read-only, not locked out by another process, disk present)
 /// and its schema must be the one this binary was built for.
 struct Readiness: Sendable {
-    let database: DatabasePool
+    let store: any PanStore
     let latestSchema: Int
 
-    init(database: DatabasePool) throws {
-        self.database = database
-        self.latestSchema = try PanDatabase.migrator().latestVersion
+    init(store: any PanStore) {
+        self.store = store
+        self.latestSchema = store.latestSchemaVersion
     }
 
     struct Report: Encodable, Sendable {
@@ -24,10 +23,7 @@ struct Readiness: Sendable {
         var report = Report(ready: false, database: "ok", schemaVersion: nil, latestSchemaVersion: latestSchema)
         do {
             // BEGIN IMMEDIATE is the write lock itself; the SELECT keeps it a no-op.
-            report.schemaVersion = try await database.write { db in
-                _ = try db.scalar("SELECT 1")
-                return try db.userVersion()
-            }
+            report.schemaVersion = try await store.checkWritable()
         } catch {
             report.database = "not writable: \(error)"
             return report

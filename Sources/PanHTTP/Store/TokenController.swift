@@ -4,7 +4,7 @@ import WCS
 
 /// `POST /v1/store/token` — the seed's endpoint.
 struct TokenController {
-    let uploads: UploadService
+    let store: any PanStore
     let authenticator: Authenticator
     let metrics: PanMetrics
 
@@ -43,7 +43,7 @@ struct TokenController {
         let body = try await JSONBody.read(&request, context: context)
         let session = try await authenticator.authenticate(request, body: body)
         let tokenRequest = try Self.tokenRequest(from: body)
-        switch try await uploads.requestToken(userId: session.user.id, tokenRequest) {
+        switch try await store.requestToken(userId: session.user.id, tokenRequest) {
         case .instant(let node):
             metrics.instantUploads.increment()
             return try Reply.ok(node, token: session.refreshedToken)

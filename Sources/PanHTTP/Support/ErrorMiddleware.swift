@@ -4,7 +4,6 @@ import Hummingbird
 import NIOCore
 import Logging
 import PanCore
-import SQLiteKit
 
 /// Outermost middleware: every failure leaves as the envelope with a code.
 /// Anything unexpected is logged and answered 500 (or 503 for a busy
@@ -26,13 +25,6 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as WCSError:
             // The upload endpoint speaks WCS's error shape, not the API envelope.
             return error.rendered()
-        case let error as SQLiteError where error.isUniqueViolation:
-            // The database's own guard against duplicate live names: a conflict, not a crash.
-            logger.notice("unique constraint", metadata: ["error": "\(error)"])
-            return Reply.error(.fileAlreadyExists)
-        case let error as SQLiteError where error.isBusy:
-            logger.error("database busy", metadata: ["error": "\(error)"])
-            return Reply.error(.unavailable)
         case is NIOTooManyBytesError:
             return Reply.error(.bodyTooLarge)
         case let error as HTTPError:

@@ -1,11 +1,10 @@
 import Hummingbird
 import PanCore
 import WCS
-import SQLiteKit
 
 /// `/v1/user/login`, `/v1/user/info`, `/v1/user/logout`.
 struct UserController {
-    let database: DatabasePool
+    let store: any PanStore
     let authenticator: Authenticator
     let passwords: PasswordHasher
 
@@ -23,9 +22,10 @@ struct UserController {
         }
         guard let password = try body.string("password"), !password.isEmpty else { throw PanError.passwordRequired }
         let passwords = self.passwords
-        // The KDF is deliberately slow: it runs on a reader's queue, off the cooperative pool.
-        let user = try await database.read { db -> User? in
-            guard let (user, hash) = try UserRepository.find(login: value, on: db) else {
+        let found = try await store.credentials(forLogin: value)
+        // The KDF is deliberately slow: it runs on the blocking-I/O queue, off the cooperative pool.
+        let user = try await BlockingIO.run { () -> User? in
+            guard let (user, hash) = found else {
                 // Same work for unknown users, so timing does not reveal who exists.
                 _ = passwords.verify(clientPassword: password, stored: "pbkdf2-sha256$\(passwords.rounds)$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
                 return nil
@@ -49,7 +49,7 @@ struct UserController {
         let body = try await JSONBody.read(&request, context: context)
         let session = try await authenticator.authenticate(request, body: body)
         let userId = session.user.id
-        try await database.write { db in try UserRepository.revokeTokens(userId: userId, on: db) }
+        try await store.revokeTokens(userId: userId)
         return try Reply.ok(NoResult(), token: nil)
     }
 }
