@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import SQLiteKit
 
 /// `pan backup DEST`: a consistent copy of the database while the server runs.
 ///
@@ -30,13 +29,10 @@ struct BackupCommand: AsyncParsableCommand {
         }
         let scratch = destination + ".partial-\(getpid())"
         defer { unlink(scratch) }
-        let sourceVersion: Int = try await BlockingIO.run {
-            // Read-only: a backup never migrates, checkpoints or otherwise writes the live database.
-            let connection = try Connection(path: source, readOnly: true)
-            try connection.run("VACUUM INTO ?", scratch)
-            return try connection.userVersion()
-        }
-        let check = try await BlockingIO.run { try Self.verify(scratch) }
+        let dataDirectory = configuration.dataDirectory
+        // Read-only: a backup never migrates, checkpoints or otherwise writes the live database.
+        let sourceVersion = try await BlockingIO.run { try SQLiteMaintenance.snapshot(dataDirectory: dataDirectory, into: scratch) }
+        let check = try await BlockingIO.run { try SQLiteMaintenance.verify(scratch) }
         guard check.problems.isEmpty else {
             throw CLIError("integrity_check of the copy failed; nothing written to \(destination):\n" + check.problems.joined(separator: "\n"))
         }
@@ -49,13 +45,5 @@ struct BackupCommand: AsyncParsableCommand {
         let size = FileOps.size(of: destination) ?? 0
         print("integrity_check: ok")
         print("backup written: \(destination) (\(ByteCount.format(size)), schema version \(check.version))")
-    }
-
-    /// `integrity_check`'s complaints (empty when it says `ok`) and the copy's schema version.
-    static func verify(_ path: String) throws -> (problems: [String], version: Int) {
-        let connection = try Connection(path: path, readOnly: true)
-        let rows = try connection.query("PRAGMA integrity_check")
-        let lines = try rows.map { try $0.string("integrity_check") }
-        return (lines == ["ok"] ? [] : lines, try connection.userVersion())
     }
 }

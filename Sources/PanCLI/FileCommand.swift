@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import SQLiteKit
 
 /// `pan file ls|tree|stat|mkdir|mv|rm USER PATH`: a user's tree, for admins.
 struct FileCommand: AsyncParsableCommand {
@@ -15,13 +14,14 @@ struct FileCommand: AsyncParsableCommand {
         @Argument(help: "Absolute path (default /).") var path = "/"
     }
 
-    static func resolve(_ target: Target, in database: DatabasePool) async throws -> (User, FileNode) {
-        let user = try await UserCommand.find(target.user, in: database)
+    static func resolve(_ target: Target, in store: any PanStore) async throws -> (User, FileNode) {
+        let user = try await UserCommand.find(target.user, in: store)
         let path = try PanPath.validated(target.path)
-        guard let node = try await database.read({ try TreeRepository.node(userId: user.id, path: path, on: $0) }) else {
+        do {
+            return (user, try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node)
+        } catch let error as PanError where error.code == PanError.fileNotFound.code {
             throw CLIError("no such file or directory: \(path)")
         }
-        return (user, node)
     }
 
     static func row(_ node: FileNode) -> [String] {
@@ -35,10 +35,13 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let database = try data.openDatabase()
-            let (_, node) = try await FileCommand.resolve(target, in: database)
+            let store = try data.openStore()
+            let (_, node) = try await FileCommand.resolve(target, in: store)
             let children = node.isDirectory
-                ? try await database.read { try TreeRepository.children(of: node.id, type: nil, order: .nameAscending, limit: 100_000, offset: 0, on: $0).nodes }
+                ? try await store.listing(
+                    userId: node.userId, of: NodeAddress(uuid: nil, path: node.path),
+                    window: ListingWindow(type: nil, order: .nameAscending, limit: 100_000, offset: 0)
+                ).children
                 : [node]
             if output.json { print(try JSONOutput.string(children)); return }
             print(Table.render(["T", "SIZE", "MODIFIED", "NAME"], children.map(FileCommand.row)))
@@ -50,15 +53,10 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let database = try data.openDatabase()
-            let (_, node) = try await FileCommand.resolve(target, in: database)
-            let nodes = try await database.read { db in
-                try db.query(
-                    "SELECT path, type FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND state = 0 ORDER BY path",
-                    node.userId, node.lft, node.rgt
-                ).map { (try $0.string("path"), try $0.int("type")) }
-            }
-            for (path, type) in nodes { print(TerminalSafe.escape(path) + (type == 1 && path != "/" ? "/" : "")) }
+            let store = try data.openStore()
+            let (_, node) = try await FileCommand.resolve(target, in: store)
+            let nodes = try await store.subtree(userId: node.userId, path: node.path)
+            for node in nodes { print(TerminalSafe.escape(node.path) + (node.isDirectory && node.path != "/" ? "/" : "")) }
         }
     }
 
@@ -67,7 +65,7 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let (_, node) = try await FileCommand.resolve(target, in: try data.openDatabase())
+            let (_, node) = try await FileCommand.resolve(target, in: try data.openStore())
             print(try JSONOutput.string(node))
         }
     }
@@ -77,11 +75,11 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let database = try data.openDatabase()
-            let user = try await UserCommand.find(target.user, in: database)
+            let store = try data.openStore()
+            let user = try await UserCommand.find(target.user, in: store)
             let path = try PanPath.validated(target.path)
             do {
-                let node = try await database.write { try TreeRepository.directory(userId: user.id, path: path, on: $0) }
+                let node = try await store.createDirectory(userId: user.id, path: path)
                 print("created \(TerminalSafe.escape(node.path))")
             } catch let error as PanError { throw CLIError(error.message) }
         }
@@ -93,15 +91,15 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         @Argument(help: "Destination directory.") var destination: String
         func run() async throws {
-            let database = try data.openDatabase()
-            let (user, node) = try await FileCommand.resolve(target, in: database)
+            let store = try data.openStore()
+            let (user, node) = try await FileCommand.resolve(target, in: store)
             let destinationPath = try PanPath.validated(destination)
             do {
-                let moved = try await database.write { db in
-                    guard let directory = try TreeRepository.node(userId: user.id, path: destinationPath, on: db) else { throw PanError.fileNotFound }
-                    return try TreeMutations.move(node, into: directory, on: db)
-                }
-                print("moved to \(TerminalSafe.escape(moved.path))")
+                _ = try await store.transfer(
+                    userId: user.id, [NodeAddress(uuid: node.uuid, path: nil)], into: NodeAddress(uuid: nil, path: destinationPath),
+                    policy: .fail, copying: false
+                )
+                print("moved to \(TerminalSafe.escape(PanPath.join(destinationPath, node.name)))")
             } catch let error as PanError { throw CLIError(error.message) }
         }
     }
@@ -112,13 +110,11 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         @Flag(help: "Move to the recycle bin instead of deleting.") var recycle = false
         func run() async throws {
-            let database = try data.openDatabase()
-            let (_, node) = try await FileCommand.resolve(target, in: database)
+            let store = try data.openStore()
+            let (_, node) = try await FileCommand.resolve(target, in: store)
             let recycle = self.recycle
             do {
-                try await database.write { db in
-                    if recycle { try TreeMutations.recycle(node, on: db) } else { try TreeMutations.delete(node, on: db) }
-                }
+                _ = try await store.remove(userId: node.userId, [NodeAddress(uuid: node.uuid, path: nil)], toRecycleBin: recycle)
                 print("\(recycle ? "recycled" : "deleted") \(TerminalSafe.escape(node.path))")
             } catch let error as PanError { throw CLIError(error.message) }
         }

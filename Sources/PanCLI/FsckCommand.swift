@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import SQLiteKit
 
 /// `pan fsck [--repair]`: checks every invariant; repairs what is derivable.
 struct FsckCommand: AsyncParsableCommand {
@@ -14,12 +13,9 @@ struct FsckCommand: AsyncParsableCommand {
     @Flag(help: "Fix paths, pathIds, intervals, reference counts and spaceUsed.") var repair = false
 
     func run() async throws {
-        let database = try data.openDatabase()
-        if repair {
-            let changes = try await database.write { db in try TreeChecker.repair(on: db) }
-            for change in changes { print("repaired: \(change)") }
-        }
-        let findings = try await database.read { db in try TreeChecker.check(on: db) }
+        let report = try await data.openStore().fsck(repair: repair)
+        for change in report.repairs { print("repaired: \(change)") }
+        let findings = report.findings
         if output.json {
             print(try JSONOutput.string(findings))
         } else {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import SQLiteKit
 
 /// `pan migrate`: shows the schema status and applies what is pending.
 struct MigrateCommand: AsyncParsableCommand {
@@ -12,19 +11,16 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try data.configuration()
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let connection = try Connection(path: PanDatabase.path(inDataDirectory: configuration.dataDirectory))
-        let migrator = try PanDatabase.migrator()
-        let before = try migrator.status(of: connection)
-        print("database: \(connection.path)")
-        print("schema version: \(before.current) (this pan knows up to \(before.latest))")
-        if before.current > before.latest {
-            throw CLIError(MigrationError.databaseNewerThanBinary(database: before.current, binary: before.latest).description)
-        }
-        for migration in before.pending { print("pending: \(migration.name)") }
-        if status { return }
-        let applied = try migrator.migrate(connection)
-        for migration in applied { print("applied: \(migration.name)") }
-        print(applied.isEmpty ? "up to date" : "now at version \(try connection.userVersion())")
+        let status: SQLiteMaintenance.MigrationReport
+        do {
+            status = try SQLiteMaintenance.migrate(dataDirectory: configuration.dataDirectory, statusOnly: true)
+        } catch let error as PanError { throw CLIError(error.message) }
+        print("database: \(status.path)")
+        print("schema version: \(status.current) (this pan knows up to \(status.latest))")
+        for name in status.pending { print("pending: \(name)") }
+        if self.status { return }
+        let report = try SQLiteMaintenance.migrate(dataDirectory: configuration.dataDirectory, statusOnly: false)
+        for name in report.applied { print("applied: \(name)") }
+        print(report.applied.isEmpty ? "up to date" : "now at version \(report.versionAfter)")
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import PanCore
 import PanHTTP
-import SQLiteKit
 
 /// Where the data lives; shared by every command that opens the database.
 struct DataOptions: ParsableArguments {
@@ -17,9 +16,11 @@ struct DataOptions: ParsableArguments {
         return configuration
     }
 
-    func openDatabase() throws -> DatabasePool {
+    /// The store, for a command: one reader, no upload settings it would use.
+    func openStore() throws -> any PanStore {
         let configuration = try configuration()
-        return try PanDatabase.open(dataDirectory: configuration.dataDirectory, readerCount: 1)
+        let settings = UploadSettings(bucket: configuration.bucket, credentials: [], uploadURL: "", callbackURL: "")
+        return try SQLitePanStore.open(dataDirectory: configuration.dataDirectory, settings: settings, readerCount: 1)
     }
 }
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import SQLiteKit
 
 /// `pan session list|show|sweep`: upload sessions (one per issued token).
 struct SessionCommand: AsyncParsableCommand {
@@ -24,10 +23,10 @@ struct SessionCommand: AsyncParsableCommand {
                 guard let parsed = UploadSession.State(rawValue: state) else { throw CLIError("unknown state \(state)") }
                 filter = parsed
             }
-            let database = try data.openDatabase()
+            let store = try data.openStore()
             let limit = self.limit
             let stateFilter = filter
-            let sessions = try await database.read { try UploadSessionRepository.list(state: stateFilter, limit: limit, on: $0) }
+            let sessions = try await store.uploadSessions(state: stateFilter, limit: limit)
             if output.json { print(try JSONOutput.string(sessions)); return }
             let now = Millis.now()
             print(Table.render(
@@ -48,9 +47,9 @@ struct SessionCommand: AsyncParsableCommand {
         @Argument(help: "Session id.") var id: String
 
         func run() async throws {
-            let database = try data.openDatabase()
+            let store = try data.openStore()
             let id = self.id
-            guard let session = try await database.read({ try UploadSessionRepository.find(id: id, on: $0) }) else {
+            guard let session = try await store.uploadSession(id: id) else {
                 throw CLIError("no upload session \(id)")
             }
             print(try JSONOutput.string(session))
@@ -63,9 +62,9 @@ struct SessionCommand: AsyncParsableCommand {
         @Option(help: "Grace after the deadline, seconds (default 600).") var grace = 600
 
         func run() async throws {
-            let database = try data.openDatabase()
+            let store = try data.openStore()
             let cutoff = Millis.now() - Int64(grace) * 1000
-            let count = try await database.write { try UploadSessionRepository.expire(before: cutoff, on: $0) }
+            let count = try await store.sweepSessions(before: cutoff)
             print("expired \(count) session(s)")
         }
     }

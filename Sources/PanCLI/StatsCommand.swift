@@ -13,8 +13,7 @@ struct StatsCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let database = try data.openDatabase()
-        let stats = try await database.read { try DatabaseStats.collect(on: $0) }
+        let stats = try await data.openStore().stats()
         if output.json { print(try JSONOutput.string(stats)); return }
         var rows: [[String]] = [
             ["users", "\(stats.users) (\(stats.disabledUsers) disabled)"],

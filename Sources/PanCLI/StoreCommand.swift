@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import SQLiteKit
 import WCS
 
 /// `pan store list|show|verify|gc`: stored content objects.
@@ -19,9 +18,9 @@ struct StoreCommand: AsyncParsableCommand {
         @Option(help: "At most this many.") var limit = 100
 
         func run() async throws {
-            let database = try data.openDatabase()
+            let panStore = try data.openStore()
             let limit = self.limit
-            let objects = try await database.read { try StoreObjectRepository.list(limit: limit, on: $0) }
+            let objects = try await panStore.storedObjects(limit: limit)
             if output.json { print(try JSONOutput.string(objects)); return }
             print(Table.render(["HASH", "SIZE", "REFS", "MIME", "KEY"], objects.map {
                 [$0.hash, ByteCount.format($0.size), String($0.refCount), $0.mime, $0.objectKey]
@@ -35,17 +34,11 @@ struct StoreCommand: AsyncParsableCommand {
         @Argument(help: "Content hash (storeId).") var hash: String
 
         func run() async throws {
-            let database = try data.openDatabase()
+            let panStore = try data.openStore()
             let hash = self.hash
-            let found = try await database.read { db -> (StoreObject, [String])? in
-                guard let object = try StoreObjectRepository.find(hash: hash, on: db) else { return nil }
-                let paths = try db.query("SELECT user_id, path FROM nodes WHERE store_hash = ? ORDER BY user_id, path LIMIT 100", hash)
-                    .map { "user \(try $0.int64("user_id")): \(try $0.string("path"))" }
-                return (object, paths)
-            }
-            guard let (object, paths) = found else { throw CLIError("no stored object \(hash)") }
+            guard let (object, users) = try await panStore.storedObject(hash: hash) else { throw CLIError("no stored object \(hash)") }
             print(try JSONOutput.string(object))
-            for path in paths { print(path) }
+            for use in users { print("user \(use.userId): \(use.path)") }
         }
     }
 
@@ -57,9 +50,9 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try data.configuration()
-            let database = try data.openDatabase()
+            let panStore = try data.openStore()
             let store = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
-            let objects = try await database.read { try StoreObjectRepository.list(limit: Int.max, on: $0) }
+            let objects = try await panStore.storedObjects(limit: Int.max)
             var bad = 0, missing = 0, ok = 0
             for object in objects {
                 let path = store.objectPath(forKey: object.objectKey)
@@ -90,18 +83,11 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try data.configuration()
-            let database = try data.openDatabase()
+            let panStore = try data.openStore()
             let store = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
             let dryRun = self.dryRun
-            // The row goes in a transaction that re-checks the count; the bytes after it commits.
-            let removed = try await database.write { db -> [StoreObject] in
-                let garbage = try db.query("SELECT * FROM store_objects WHERE ref_count = 0").compactMap { row -> StoreObject? in
-                    try StoreObjectRepository.find(hash: try row.string("hash"), on: db)
-                }
-                let unused = try garbage.filter { try db.scalar("SELECT COUNT(*) FROM nodes WHERE store_hash = ?", $0.hash) == 0 }
-                if !dryRun { for object in unused { try db.run("DELETE FROM store_objects WHERE hash = ?", object.hash) } }
-                return unused
-            }
+            // The rows go in one transaction that re-checks the counts; the bytes after it commits.
+            let removed = try await panStore.collectUnusedObjects(dryRun: dryRun)
             for object in removed {
                 if !dryRun { FileOps.remove(store.objectPath(forKey: object.objectKey)) }
                 print("\(dryRun ? "would delete" : "deleted")  \(object.hash)  \(ByteCount.format(object.size))")
@@ -110,7 +96,7 @@ struct StoreCommand: AsyncParsableCommand {
             // Bytes no object row names: a second upload of content that was already
             // stored keeps the first copy. Only files older than a day, so an upload
             // whose callback has not landed yet is never touched.
-            let keys = try await database.read { db in try db.query("SELECT object_key FROM store_objects").map { try $0.string("object_key") } }
+            let keys = try await panStore.objectKeys()
             let known = Set(keys.map { store.objectPath(forKey: $0) })
             let cutoff = Date().addingTimeInterval(-86_400)
             var orphans = 0

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import SQLiteKit
 
 /// `pan user add|list|show|passwd|disable|enable|quota`.
 struct UserCommand: AsyncParsableCommand {
@@ -20,8 +19,8 @@ struct UserCommand: AsyncParsableCommand {
         return line
     }
 
-    static func find(_ reference: String, in database: DatabasePool) async throws -> User {
-        guard let user = try await database.read({ try UserRepository.find(reference: reference, on: $0) }) else {
+    static func find(_ reference: String, in store: any PanStore) async throws -> User {
+        guard let user = try await store.user(reference: reference) else {
             throw CLIError("no user \(reference)")
         }
         return user
@@ -67,12 +66,12 @@ struct UserCommand: AsyncParsableCommand {
             if let phone, !phone.allSatisfy(\.isNumber) || phone.isEmpty { throw CLIError("a phone number is digits only") }
             guard let capacity = ByteCount.parse(quota) else { throw CLIError("cannot read quota \(quota)") }
             let secret = try UserCommand.password(password)
-            let database = try data.openDatabase()
+            let store = try data.openStore()
             let hash = try PasswordHasher(rounds: try data.configuration().passwordRounds).hash(plainPassword: secret)
             let new = UserRepository.NewUser(name: name, phone: phone, email: email, passwordHash: hash, spaceCapacity: capacity)
             let user: User
             do {
-                user = try await database.write { try UserRepository.create(new, on: $0) }
+                user = try await store.createUser(new)
             } catch let error as PanError {
                 throw CLIError(error.message)
             }
@@ -85,8 +84,8 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
         func run() async throws {
-            let database = try data.openDatabase()
-            try UserCommand.print(try await database.read { try UserRepository.list(on: $0) }, json: output.json)
+            let store = try data.openStore()
+            try UserCommand.print(try await store.users(), json: output.json)
         }
     }
 
@@ -96,9 +95,9 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @Argument(help: "User name, phone or id.") var user: String
         func run() async throws {
-            let database = try data.openDatabase()
-            let found = try await UserCommand.find(user, in: database)
-            let nodes = try await database.read { try TreeRepository.count(userId: found.id, on: $0) }
+            let store = try data.openStore()
+            let found = try await UserCommand.find(user, in: store)
+            let nodes = try await store.nodeCount(userId: found.id)
             if output.json { try UserCommand.print([found], json: true); return }
             try UserCommand.print([found], json: false)
             Swift.print("nodes: \(nodes)")
@@ -112,10 +111,10 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "New password (else read from standard input).") var password: String?
         func run() async throws {
             let secret = try UserCommand.password(password)
-            let database = try data.openDatabase()
-            let found = try await UserCommand.find(user, in: database)
+            let store = try data.openStore()
+            let found = try await UserCommand.find(user, in: store)
             let hash = try PasswordHasher(rounds: try data.configuration().passwordRounds).hash(plainPassword: secret)
-            try await database.write { try UserRepository.setPasswordHash(hash, userId: found.id, on: $0) }
+            try await store.setPasswordHash(hash, userId: found.id)
             Swift.print("password changed for \(found.name)")
         }
     }
@@ -125,9 +124,9 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @Argument(help: "User name, phone or id.") var user: String
         func run() async throws {
-            let database = try data.openDatabase()
-            let found = try await UserCommand.find(user, in: database)
-            try await database.write { try UserRepository.setStatus(1, userId: found.id, on: $0) }
+            let store = try data.openStore()
+            let found = try await UserCommand.find(user, in: store)
+            try await store.setDisabled(true, userId: found.id)
             Swift.print("disabled \(found.name)")
         }
     }
@@ -137,9 +136,9 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @Argument(help: "User name, phone or id.") var user: String
         func run() async throws {
-            let database = try data.openDatabase()
-            let found = try await UserCommand.find(user, in: database)
-            try await database.write { try UserRepository.setStatus(0, userId: found.id, on: $0) }
+            let store = try data.openStore()
+            let found = try await UserCommand.find(user, in: store)
+            try await store.setDisabled(false, userId: found.id)
             Swift.print("enabled \(found.name)")
         }
     }
@@ -151,9 +150,9 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "New quota, e.g. 20G.") var size: String
         func run() async throws {
             guard let capacity = ByteCount.parse(size) else { throw CLIError("cannot read size \(size)") }
-            let database = try data.openDatabase()
-            let found = try await UserCommand.find(user, in: database)
-            try await database.write { try UserRepository.setCapacity(capacity, userId: found.id, on: $0) }
+            let store = try data.openStore()
+            let found = try await UserCommand.find(user, in: store)
+            try await store.setQuota(capacity, userId: found.id)
             Swift.print("quota of \(found.name) is now \(ByteCount.format(capacity))")
         }
     }

@@ -216,7 +216,7 @@ struct CallbackTests {
             _ = try await uploadToken(server, token, ["name": "old.bin"])
             _ = try await uploadToken(server, token, ["name": "new.bin"])
             try await server.database.write { db in try db.run("UPDATE upload_sessions SET deadline = 1000 WHERE name = 'old.bin'") }
-            let expired = try await server.services.callbacks.sweep()
+            let expired = try await server.services.store.sweepSessions(before: Millis.now() - server.services.uploadSettings.callbackGrace)
             #expect(expired == 1)
             #expect(try await server.count("upload_sessions", "state = 'expired' AND name = 'old.bin'") == 1)
             #expect(try await server.count("upload_sessions", "state = 'pending'") == 1)

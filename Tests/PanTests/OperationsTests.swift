@@ -332,7 +332,7 @@ struct OperationsTests {
 
         let acknowledged = outcomes.filter { $0.key >= 0 && $0.value }.map(\.key).sorted()
         #expect(acknowledged.count >= 8)
-        let present = try await services.database.read { db in
+        let present = try await (services.store as! SQLitePanStore).database.read { db in
             Set(try db.query("SELECT path FROM nodes WHERE type = 0").map { try $0.string("path") })
         }
         for i in acknowledged { #expect(present.contains("/term/t\(i).bin"), "acknowledged upload \(i) has no file") }

@@ -21,7 +21,7 @@ struct RealClientTests {
         try await withServer { server in
             try await server.createUser("sdk")
             let rounds = ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "2"
-            let run = try await PythonClients.run("wcs_sdk_upload.py", ["http://127.0.0.1:\(server.port)", "sdk", "secret", rounds], timeout: 600)
+            let run = try await PythonClients.run("wcs_sdk_upload.py", ["http://127.0.0.1:\(server.port)", "sdk", "secret", rounds], timeout: 600 * (Double(ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1") ?? 1))
             #expect(run.status == 0 && run.stdout.contains("\"ok\": true"), "\(run.stdout)\n\(run.stderr.suffix(3000))")
         }
     }
@@ -41,7 +41,8 @@ struct RealClientTests {
             defer { proxy.stop() }
             try await proxy.waitUntilProxying()
             try await direct.createUser("edge-sdk")
-            let run = try await PythonClients.run("wcs_sdk_upload.py", ["http://127.0.0.1:\(proxyPort)", "edge-sdk", "secret", "1"], timeout: 600)
+            let rounds = ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1"
+            let run = try await PythonClients.run("wcs_sdk_upload.py", ["http://127.0.0.1:\(proxyPort)", "edge-sdk", "secret", rounds], timeout: 600 * (Double(ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1") ?? 1))
             #expect(run.status == 0 && run.stdout.contains("\"ok\": true"), "\(run.stdout)\n\(run.stderr.suffix(3000)) / nginx: \(proxy.errors)")
         }
     }

@@ -54,4 +54,23 @@ public enum StoreObjectRepository {
     public static func list(limit: Int = 1000, on db: Connection) throws -> [StoreObject] {
         try db.query("SELECT * FROM store_objects ORDER BY created DESC LIMIT ?", limit).map(StoreObject.init(row:))
     }
+
+    /// Up to `limit` files that use an object, as `(userId, path)`.
+    static func users(of hash: String, limit: Int, on db: Connection) throws -> [(userId: Int64, path: String)] {
+        try db.query("SELECT user_id, path FROM nodes WHERE store_hash = ? ORDER BY user_id, path LIMIT ?", hash, limit)
+            .map { (try $0.int64("user_id"), try $0.string("path")) }
+    }
+
+    /// Objects no node uses (their count at zero, confirmed against `nodes`),
+    /// deleted unless `dryRun`; the caller removes their bytes after the commit.
+    static func collectUnused(dryRun: Bool, on db: Connection) throws -> [StoreObject] {
+        let garbage = try db.query("SELECT * FROM store_objects WHERE ref_count = 0").map(StoreObject.init(row:))
+        let unused = try garbage.filter { try db.scalar("SELECT COUNT(*) FROM nodes WHERE store_hash = ?", $0.hash) == 0 }
+        if !dryRun { for object in unused { try db.run("DELETE FROM store_objects WHERE hash = ?", object.hash) } }
+        return unused
+    }
+
+    static func allKeys(on db: Connection) throws -> Set<String> {
+        Set(try db.query("SELECT object_key FROM store_objects").map { try $0.string("object_key") })
+    }
 }

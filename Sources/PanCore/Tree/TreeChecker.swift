@@ -61,9 +61,9 @@ public enum TreeChecker {
             FROM users u WHERE u.space_used != actual
             """
         )) { "user \(try $0.int64("id")) has spaceUsed \(try $0.int64("space_used")), files sum to \(try $0.int64("actual"))" }
-        try add("session-node", db.query(
-            "SELECT s.id FROM upload_sessions s WHERE s.state = 'done' AND s.result_json IS NULL"
-        )) { "done session \(try $0.string("id")) has no recorded result" }
+        try add("session-state", db.query(
+            "SELECT s.id FROM upload_sessions s WHERE s.state = 'failed' AND s.failure_code IS NULL"
+        )) { "failed session \(try $0.string("id")) has no recorded failure" }
         try add("session-node", db.query(
             "SELECT s.id FROM upload_sessions s WHERE s.result_node_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nodes WHERE id = s.result_node_id)"
         )) { "session \(try $0.string("id")) points at a node that does not exist" }

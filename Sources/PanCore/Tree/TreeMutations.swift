@@ -128,7 +128,7 @@ public enum TreeMutations {
         let nodes = try subtree(of: node, on: db).filter { $0.state == 0 }
         let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
         guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
-        if bytes > 0, user.spaceUsed + bytes > user.spaceCapacity { throw PanError.quotaExceeded }
+        try user.ensureRoom(for: bytes)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
         var copies: [Int64: FileNode] = [:]
         var top: FileNode?

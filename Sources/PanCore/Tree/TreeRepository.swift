@@ -206,6 +206,14 @@ extension TreeRepository {
         return (nodes, total)
     }
 
+    /// `top` and every live node under it, by path.
+    static func subtree(of top: FileNode, on db: Connection) throws -> [FileNode] {
+        try db.query(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? AND n.state = 0 ORDER BY n.path",
+            top.userId, top.lft, top.rgt
+        ).map(FileNode.init(row:))
+    }
+
     /// A node in the recycle bin, by uuid or by its path when recycled (newest first).
     public static func recycledNode(userId: Int64, uuid: String?, path: String?, on db: Connection) throws -> FileNode? {
         if let uuid, !uuid.isEmpty {

@@ -39,9 +39,11 @@ public struct CallbackService: Sendable {
 
             switch session.state {
             case .done:
-                guard let json = session.resultJSON,
-                      let node = try? JSONDecoder().decode(FileNode.self, from: Data(json.utf8))
-                else { throw PanError.internalError("session \(session.id) is done but has no result") }
+                // WCS retries the same callback: answer with the file it made, as it is now.
+                guard let nodeId = session.resultNodeId, let node = try TreeRepository.node(id: nodeId, on: db) else {
+                    // The file was deleted for good since: nothing to relay but that.
+                    return .refused(.fileNotFound, replayed: true)
+                }
                 return .accepted(node, replayed: true)
             case .failed:
                 return .refused(session.recordedFailure ?? .sessionFailed, replayed: true)
@@ -75,8 +77,7 @@ public struct CallbackService: Sendable {
                     let directory = try TreeRepository.directory(userId: userId, path: session.dirPath, on: db, now: now)
                     let target = try FilePlacement.target(directory: directory, name: session.name, policy: session.conflict, on: db)
                     let node = try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now)
-                    let json = String(decoding: node.jsonBytes, as: UTF8.self)
-                    try UploadSessionRepository.markDone(id: session.id, nodeId: node.id, resultJSON: json, on: db, now: now)
+                    try UploadSessionRepository.markDone(id: session.id, nodeId: node.id, on: db, now: now)
                     return .accepted(node, replayed: false)
                 }
             } catch let error as PanError where error.statusCode < 500 {

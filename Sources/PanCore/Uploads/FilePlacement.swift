@@ -34,7 +34,7 @@ enum FilePlacement {
         guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
         let delta = content.size - (target.replacing?.size ?? 0)
         // Exactly filling the quota is allowed.
-        if delta > 0, user.spaceUsed + delta > user.spaceCapacity { throw PanError.quotaExceeded }
+        try user.ensureRoom(for: delta)
         try StoreObjectRepository.retain(hash: content.hash, on: db)
         let node: FileNode
         if let replacing = target.replacing {

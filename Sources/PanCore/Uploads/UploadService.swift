@@ -77,9 +77,10 @@ public struct UploadService: Sendable {
         // reserved: bytes in flight cannot add up past the quota.
         let pending = try UploadSessionRepository.pendingLoad(userId: userId, now: now, on: db)
         guard pending.count < settings.maxPendingSessions else { throw PanError.tooManyPendingUploads }
-        let remaining = user.spaceCapacity - user.spaceUsed - pending.reservedBytes + freed
-        if let size = request.size, size > remaining { throw PanError.quotaExceeded }
-        if remaining <= 0, request.size != 0 { throw PanError.quotaExceeded }
+        let remaining = user.room(reserved: pending.reservedBytes, freed: freed)
+        if let size = request.size { try user.ensureRoom(for: size, reserved: pending.reservedBytes, freed: freed) }
+        // Without a declared size, the session's limit is what is left: nothing left, no session.
+        else if remaining <= 0 { throw PanError.quotaExceeded }
         let sizeLimit = request.size ?? remaining
         let sessionId = RandomID.ordered32(now: now)
         // Opaque: never derived from the user's path or name.

@@ -23,8 +23,9 @@ public struct UploadSession: Sendable, Equatable, Codable {
     public var deadline: Int64
     public var state: State
     public var resultNodeId: Int64?
-    public var resultJSON: String?
     public var failureCode: String?
+    public var failureStatus: Int?
+    public var failureMessage: String?
     public var created: Int64
     public var completed: Int64?
 
@@ -42,8 +43,9 @@ public struct UploadSession: Sendable, Equatable, Codable {
         deadline = try row.int64("deadline")
         state = State(rawValue: try row.string("state")) ?? .pending
         resultNodeId = try row.optionalInt64("result_node_id")
-        resultJSON = try row.optionalString("result_json")
         failureCode = try row.optionalString("failure_code")
+        failureStatus = try row.optionalInt64("failure_status").map { Int($0) }
+        failureMessage = try row.optionalString("failure_message")
         created = try row.int64("created")
         completed = try row.optionalInt64("completed")
     }
@@ -74,17 +76,21 @@ public enum UploadSessionRepository {
         try db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", objectKey).map(UploadSession.init(row:))
     }
 
-    public static func markDone(id: String, nodeId: Int64, resultJSON: String, on db: Connection, now: Int64 = Millis.now()) throws {
+    /// Sessions change state only from `pending`, once.
+    public static func markDone(id: String, nodeId: Int64, on db: Connection, now: Int64 = Millis.now()) throws {
         try db.run(
-            "UPDATE upload_sessions SET state = 'done', result_node_id = ?, result_json = ?, completed = ? WHERE id = ?",
-            nodeId, resultJSON, now, id
+            "UPDATE upload_sessions SET state = 'done', result_node_id = ?, completed = ? WHERE id = ? AND state = 'pending'",
+            nodeId, now, id
         )
     }
 
     public static func markFailed(id: String, error: PanError, on db: Connection, now: Int64 = Millis.now()) throws {
         try db.run(
-            "UPDATE upload_sessions SET state = 'failed', failure_code = ?, result_json = ?, completed = ? WHERE id = ?",
-            error.code, "\(error.statusCode)|\(error.message)", now, id
+            """
+            UPDATE upload_sessions SET state = 'failed', failure_code = ?, failure_status = ?, failure_message = ?, completed = ?
+            WHERE id = ? AND state = 'pending'
+            """,
+            error.code, error.statusCode, error.message, now, id
         )
     }
 
@@ -132,8 +138,6 @@ extension UploadSession {
     /// The refusal a failed session answered with, replayed to retries.
     public var recordedFailure: PanError? {
         guard state == .failed, let failureCode else { return nil }
-        let parts = (resultJSON ?? "").split(separator: "|", maxSplits: 1).map(String.init)
-        let status = parts.first.flatMap { Int($0) } ?? 409
-        return PanError(status: status, code: failureCode, parts.count > 1 ? parts[1] : failureCode)
+        return PanError(status: failureStatus ?? 409, code: failureCode, failureMessage ?? failureCode)
     }
 }

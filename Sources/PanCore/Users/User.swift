@@ -19,6 +19,19 @@ public struct User: Sendable, Equatable, Codable {
     public var isDisabled: Bool { status != 0 }
     public var remainingSpace: Int64 { max(0, spaceCapacity - spaceUsed) }
 
+    /// The quota rule, in one place: `bytes` more may be stored when they fit
+    /// in what is left after `reserved` (declared by pending uploads), counting
+    /// `freed` (what the write replaces) as space. Adding nothing always fits.
+    public func ensureRoom(for bytes: Int64, reserved: Int64 = 0, freed: Int64 = 0) throws(PanError) {
+        guard bytes > 0 else { return }
+        if bytes > room(reserved: reserved, freed: freed) { throw .quotaExceeded }
+    }
+
+    /// Bytes that may still be stored (may be negative after a quota was lowered).
+    public func room(reserved: Int64 = 0, freed: Int64 = 0) -> Int64 {
+        spaceCapacity - spaceUsed - reserved + freed
+    }
+
     init(row: Row) throws {
         id = try row.int64("id")
         name = try row.string("name")

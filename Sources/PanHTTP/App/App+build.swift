@@ -22,12 +22,12 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     let metrics = ServerMetrics()
     let router = try buildRouter(services, metrics: metrics)
     let sweeper = SessionSweeper(
-        callbacks: services.callbacks, objectStore: services.objectStore, interval: configuration.sweepInterval, logger: logger
+        store: services.store, callbackGrace: services.uploadSettings.callbackGrace, objectStore: services.objectStore, interval: configuration.sweepInterval, logger: logger
     )
     // Shut down in reverse order, after the HTTP server (always last in its
     // group) has drained: admin listener, sweeper, then the WAL checkpoint.
     var background: [any Service] = [
-        NamedService("ShutdownCheckpoint", ShutdownCheckpoint(database: services.database, logger: logger)),
+        NamedService("ShutdownCheckpoint", ShutdownCheckpoint(store: services.store, logger: logger)),
         NamedService("SessionSweeper", sweeper),
     ]
     if let admin = try buildAdminApplication(services, metrics: metrics, logger: logger) { background.append(admin) }
@@ -65,19 +65,19 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests))
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
     router.add(middleware: RequestLogMiddleware(clientAddress: clientAddress, tokens: services.tokens))
-    let authenticator = Authenticator(tokens: services.tokens, database: services.database)
+    let authenticator = Authenticator(tokens: services.tokens, store: services.store)
 
     // Health, readiness, metrics — here unless an admin listener serves them (Operations/).
     if configuration.adminPort == nil { try addOperationsRoutes(to: router, services: services, metrics: metrics) }
     UserController(
-        database: services.database, authenticator: authenticator, passwords: services.passwords,
+        store: services.store, authenticator: authenticator, passwords: services.passwords,
         throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: HashPool()
     ).addRoutes(to: router)
     let storage = services.storageFloor
-    TokenController(uploads: services.uploads, authenticator: authenticator, metrics: metrics.pan, storage: storage)
+    TokenController(store: services.store, authenticator: authenticator, metrics: metrics.pan, storage: storage)
         .addRoutes(to: router)
     CallbackController(
-        service: services.callbacks, configuration: configuration, credentials: services.credentials,
+        store: services.store, configuration: configuration, credentials: services.credentials,
         clientAddress: clientAddress, allowlist: IPMatcher(configuration.callbackAllowlist), metrics: metrics.pan
     ).addRoutes(to: router)
     let links = DownloadLinks(
@@ -85,7 +85,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
         downloadDomain: configuration.usesLocalUploadEndpoint ? nil : configuration.downloadDomain,
         key: services.downloadKey
     )
-    FilesController(database: services.database, authenticator: authenticator, links: links).addRoutes(to: router)
+    FilesController(store: services.store, authenticator: authenticator, links: links).addRoutes(to: router)
     if configuration.usesLocalUploadEndpoint {
         // Pan stands in for WCS: uploads, callbacks to itself, downloads.
         let tokenCheck = TokenCheck(credentials: services.credentials, bucket: configuration.bucket)
@@ -93,7 +93,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
             callbackClient: CallbackClient(httpClient: .shared, credentials: services.credentials[0]),
             publicBaseURL: configuration.effectivePublicBaseURL,
             store: services.objectStore,
-            database: services.database
+            panStore: services.store
         )
         let preauth = PreauthBudget(perRequest: configuration.preauthUploadBytes, total: configuration.preauthUploadTotal)
         FormUploadController(
@@ -105,7 +105,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
             store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress, storage: storage
         )
             .addRoutes(to: router)
-        DownloadController(store: services.objectStore, links: links, database: services.database).addRoutes(to: router)
+        DownloadController(store: services.objectStore, links: links, panStore: services.store).addRoutes(to: router)
     }
     return router
 }

@@ -2,18 +2,16 @@ import Crypto
 import Foundation
 import Logging
 import PanCore
-import SQLiteKit
 import WCS
 
-/// The composition root's parts: one database pool and the services over it.
+/// The composition root's parts: the store and what sits beside it.
 /// Built once per process; the HTTP layer and tests both use it.
 public struct PanServices: Sendable {
     public let configuration: PanConfiguration
-    public let database: DatabasePool
+    /// Everything Pan keeps; the only way in (`PanCore/PanStore`).
+    public let store: any PanStore
     public let credentials: [Credentials]
     public let uploadSettings: UploadSettings
-    public let uploads: UploadService
-    public let callbacks: CallbackService
     public let passwords: PasswordHasher
     /// The local endpoint's bytes (used when no external WCS upload host is configured).
     public let objectStore: LocalObjectStore
@@ -25,9 +23,6 @@ public struct PanServices: Sendable {
     }
 
     public static func open(_ configuration: PanConfiguration) async throws -> PanServices {
-        let database = try PanDatabase.open(
-            dataDirectory: configuration.dataDirectory, readerCount: configuration.readerCount, maxBatch: configuration.writeBatch
-        )
         let credentials = configuration.wcsKeys.isEmpty
             ? [try Secrets.localWCSKeys(dataDirectory: configuration.dataDirectory)]
             : configuration.wcsKeys
@@ -42,11 +37,12 @@ public struct PanServices: Sendable {
         let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
         return PanServices(
             configuration: configuration,
-            database: database,
+            store: try SQLitePanStore.open(
+                dataDirectory: configuration.dataDirectory, settings: settings,
+                readerCount: configuration.readerCount, maxBatch: configuration.writeBatch
+            ),
             credentials: credentials,
             uploadSettings: settings,
-            uploads: UploadService(database: database, settings: settings),
-            callbacks: CallbackService(database: database, settings: settings),
             passwords: PasswordHasher(rounds: configuration.passwordRounds),
             objectStore: try LocalObjectStore(dataDirectory: configuration.dataDirectory),
             tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime),

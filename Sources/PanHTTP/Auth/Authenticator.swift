@@ -3,13 +3,12 @@ import HTTPTypes
 import Hummingbird
 import PanCore
 import WCS
-import SQLiteKit
 
 /// Finds the session token wherever a client put it, checks it, and loads
 /// the user: the one gate of every authenticated endpoint.
 struct Authenticator: Sendable {
     let tokens: SessionTokens
-    let database: DatabasePool
+    let store: any PanStore
 
     /// The caller, and a fresh token for the reply.
     struct Session: Sendable {
@@ -42,7 +41,7 @@ struct Authenticator: Sendable {
     func authenticate(_ request: Request, body: JSONBody?) async throws -> Session {
         guard let token = Self.carriedToken(request, body: body) else { throw PanError.unauthorized }
         let claims = try await tokens.verify(token)
-        guard let user = try await database.read({ db in try UserRepository.find(id: claims.uuid, on: db) }) else {
+        guard let user = try await store.user(id: claims.uuid) else {
             throw PanError.tokenInvalid
         }
         // Logout, password changes and disabling bump the version: older tokens die.

@@ -1,4 +1,5 @@
 import Foundation
+import PanCore
 import Synchronization
 
 /// Counts failed sign-ins per account and per client IP in fixed windows, in
@@ -85,5 +86,11 @@ final class LoginThrottle: Sendable {
                 counters[ip] = counter
             }
         }
+    }
+}
+
+extension PanConfiguration {
+    var loginLimits: LoginThrottle.Limits {
+        .init(perAccount: loginFailuresPerAccount, perIP: loginFailuresPerIP, window: loginWindow)
     }
 }

@@ -8,7 +8,7 @@ import WCS
 /// WCS's upload callbacks (`wcs.md` §3, `api.md` §6): checks the sender,
 /// hands the body to `CallbackService`, answers in the way WCS relays best.
 struct CallbackController {
-    let service: CallbackService
+    let store: any PanStore
     let configuration: PanConfiguration
     let credentials: [Credentials]
     let clientAddress: ClientAddress
@@ -42,7 +42,7 @@ struct CallbackController {
         }
         let outcome: CallbackService.Outcome
         do {
-            outcome = try await service.handle(fields)
+            outcome = try await store.completeUpload(fields)
         } catch let error as PanError where error.statusCode < 500 {
             metrics.callbackRejected(reason: error.code)
             throw error

@@ -6,7 +6,9 @@ import ServiceLifecycle
 /// Marks upload sessions past their deadline (plus grace) expired, on a timer,
 /// for as long as the server runs.
 struct SessionSweeper: Service {
-    let callbacks: CallbackService
+    let store: any PanStore
+    /// How long after its deadline a session still takes its callback (WCS may be mid-retry).
+    let callbackGrace: Int64
     let objectStore: LocalObjectStore
     let interval: TimeInterval
     let logger: Logger
@@ -15,7 +17,7 @@ struct SessionSweeper: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let expired = try await callbacks.sweep()
+                    let expired = try await store.sweepSessions(before: Millis.now() - callbackGrace)
                     if expired > 0 { logger.info("expired upload sessions", metadata: ["count": "\(expired)"]) }
                     let store = objectStore
                     let blocks = try await BlockingIO.run { store.removeAbandoned() }

@@ -4,14 +4,13 @@ import Hummingbird
 import NIOCore
 import PanCore
 import WCS
-import SQLiteKit
 
 /// `GET /dl/<key>?e&n&m&s`: serves a stored object of the local endpoint with
 /// its type, length, a UTF-8 `Content-Disposition`, and single `Range`s (206).
 struct DownloadController {
     let store: LocalObjectStore
     let links: DownloadLinks
-    let database: DatabasePool
+    let panStore: any PanStore
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/dl/:key", use: download)
@@ -35,15 +34,7 @@ struct DownloadController {
         // store gc`). The node must still exist (live or in the bin) and hold
         // this object, which must still be referenced.
         let (objectKey, node) = (link.objectKey, link.node)
-        let current = try await database.read { db -> Bool in
-            try db.scalar(
-                """
-                SELECT COUNT(*) FROM nodes n JOIN store_objects o ON o.hash = n.store_hash
-                WHERE n.uuid = ? AND o.object_key = ? AND o.ref_count > 0
-                """,
-                node, objectKey
-            ) ?? 0 > 0
-        }
+        let current = try await panStore.nodeHoldsObject(nodeUUID: node, objectKey: objectKey)
         guard current else { throw PanError.fileNotFound }
         let path = store.objectPath(forKey: link.objectKey)
         guard let size = FileOps.size(of: path) else { throw PanError.fileNotFound }

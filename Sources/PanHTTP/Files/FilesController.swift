@@ -2,13 +2,12 @@ import Foundation
 import Hummingbird
 import PanCore
 import WCS
-import SQLiteKit
 
 /// The files API of `api.md` §7: page/list/list2/get, createDirectory,
 /// rename/move/copy/remove, and the recycle bin. Every change is one
 /// transaction; another user's nodes are simply not found.
 struct FilesController {
-    let database: DatabasePool
+    let store: any PanStore
     let authenticator: Authenticator
     let links: DownloadLinks
 
@@ -38,10 +37,8 @@ struct FilesController {
         let (body, session) = try await begin(request, context)
         let address = try NodeAddress(body)
         let userId = session.user.id
-        let (node, object) = try await database.read { db -> (FileNode, StoreObject?) in
-            let node = try address.resolve(userId: userId, on: db)
-            return (node, try node.storeId.flatMap { try StoreObjectRepository.find(hash: $0, on: db) })
-        }
+        let found = try await store.node(userId: userId, at: address)
+        let (node, object) = (found.node, found.object)
         let download = object.map { links.address(objectKey: $0.objectKey, node: node.uuid, name: node.name, mime: node.mime) }
         return try Reply.ok(NodeWithDownload(node: node, downloadAddress: download), token: session.refreshedToken)
     }
@@ -85,24 +82,17 @@ struct FilesController {
         let userId = session.user.id
         let offset = (pageNumber - 1) * pageSize
         if try body.flag("recycle") == true {
-            let (nodes, total) = try await database.read { db in
-                try TreeMutations.recycleBin(userId: userId, limit: pageSize, offset: offset, on: db)
-            }
+            let (nodes, total) = try await store.recycleBin(userId: userId, limit: pageSize, offset: offset)
             let dto = PageDTO(list: nodes, info: nil, page: pageNumber, pageSize: pageSize, totalCount: total,
                               totalPage: (total + Int64(pageSize) - 1) / Int64(pageSize))
             return try Reply.ok(dto, token: session.refreshedToken)
         }
         let address = try NodeAddress(body)
-        let (directory, nodes, total) = try await database.read { db in
-            let directory = try address.resolve(userId: userId, on: db)
-            guard directory.isDirectory else { throw PanError.notADirectory }
-            let (nodes, total) = try TreeRepository.children(
-                of: directory.id, type: type, order: order, limit: pageSize, offset: offset,
-                hidingSystemFolders: directory.path == PanPath.root, on: db
-            )
-            return (directory, nodes, total)
-        }
-        let dto = PageDTO(list: nodes, info: directory, page: pageNumber, pageSize: pageSize, totalCount: total,
+        let listing = try await store.listing(
+            userId: userId, of: address, window: ListingWindow(type: type, order: order, limit: pageSize, offset: offset)
+        )
+        let total = listing.total
+        let dto = PageDTO(list: listing.children, info: listing.directory, page: pageNumber, pageSize: pageSize, totalCount: total,
                           totalPage: (total + Int64(pageSize) - 1) / Int64(pageSize))
         return try Reply.ok(dto, token: session.refreshedToken)
     }
@@ -120,15 +110,8 @@ struct FilesController {
         if address.uuid == nil, address.path == PanPath.root, let parent = try body.string("parent"), !parent.isEmpty {
             address = try NodeAddress(reference: parent)
         }
-        let resolved = address
-        return try await database.read { db in
-            let directory = try resolved.resolve(userId: userId, on: db)
-            guard directory.isDirectory else { throw PanError.notADirectory }
-            return (directory, try TreeRepository.children(
-                of: directory.id, type: type, order: order, limit: size, offset: start,
-                hidingSystemFolders: directory.path == PanPath.root, on: db
-            ).nodes)
-        }
+        let listing = try await store.listing(userId: userId, of: address, window: ListingWindow(type: type, order: order, limit: size, offset: start))
+        return (listing.directory, listing.children)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -158,7 +141,7 @@ struct FilesController {
         guard path != PanPath.root else { throw PanError.invalidName("a directory name is required") }
         let userId = session.user.id
         // An existing directory is returned as it is.
-        let directory = try await database.write { db in try TreeRepository.directory(userId: userId, path: path, on: db) }
+        let directory = try await store.createDirectory(userId: userId, path: path)
         return try Reply.ok(directory, token: session.refreshedToken)
     }
 
@@ -170,9 +153,7 @@ struct FilesController {
         }
         let policy = try Self.policy(body)
         let userId = session.user.id
-        let node = try await database.write { db in
-            try TreeMutations.rename(try address.resolve(userId: userId, on: db), to: name, policy: policy, on: db)
-        }
+        let node = try await store.rename(userId: userId, address, to: name, policy: policy)
         return try Reply.ok(node, token: session.refreshedToken)
     }
 
@@ -200,20 +181,7 @@ struct FilesController {
         }
         let policy = try Self.policy(body)
         let userId = session.user.id
-        let count = try await database.write { db -> Int in
-            let target = try destination.resolve(userId: userId, on: db)
-            for source in sources {
-                let node = try source.resolve(userId: userId, on: db)
-                // Re-read the destination: an earlier item may have renumbered its interval.
-                let current = try TreeRepository.node(id: target.id, on: db) ?? target
-                if copying {
-                    _ = try TreeMutations.copy(node, into: current, policy: policy, on: db)
-                } else {
-                    _ = try TreeMutations.move(node, into: current, policy: policy, on: db)
-                }
-            }
-            return sources.count
-        }
+        let count = try await store.transfer(userId: userId, sources, into: destination, policy: policy, copying: copying)
         return try Reply.ok(count, token: session.refreshedToken)
     }
 
@@ -223,19 +191,7 @@ struct FilesController {
         guard !targets.isEmpty else { throw PanError.invalidField("path", "name at least one file") }
         let toBin = try body.flag("recycle") == true
         let userId = session.user.id
-        let count = try await database.write { db -> Int in
-            for target in targets {
-                // A uuid of something already in the bin deletes it from there.
-                if !toBin, let uuid = target.uuid,
-                   let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: nil, on: db) {
-                    try TreeMutations.delete(binned, on: db)
-                    continue
-                }
-                let node = try target.resolve(userId: userId, on: db)
-                if toBin { try TreeMutations.recycle(node, on: db) } else { try TreeMutations.delete(node, on: db) }
-            }
-            return targets.count
-        }
+        let count = try await store.remove(userId: userId, targets, toRecycleBin: toBin)
         return try Reply.ok(count, token: session.refreshedToken)
     }
 
@@ -246,21 +202,14 @@ struct FilesController {
             // Some clients recycle through this endpoint too.
             let targets = try NodeAddress.many(body)
             let userId = session.user.id
-            try await database.write { db in
-                for target in targets { try TreeMutations.recycle(try target.resolve(userId: userId, on: db), on: db) }
-            }
+            _ = try await store.remove(userId: userId, targets, toRecycleBin: true)
             return try Reply.ok(targets.count, token: session.refreshedToken)
         }
         let uuid = try body.string("uuid")
         let path = try body.string("path").map { try PanPath.validated($0) }
         let policy = try Self.policy(body)
         let userId = session.user.id
-        let node = try await database.write { db in
-            guard let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
-                throw PanError.fileNotFound
-            }
-            return try TreeMutations.restore(binned, policy: policy, on: db)
-        }
+        let node = try await store.restore(userId: userId, uuid: uuid, path: path, policy: policy)
         return try Reply.ok(node, token: session.refreshedToken)
     }
 
@@ -282,13 +231,5 @@ struct FilesController {
         return Int(type)
     }
 
-    static func policy(_ body: JSONBody) throws(PanError) -> ConflictPolicy {
-        if let conflict = try body.string("conflict"), !conflict.isEmpty {
-            guard let policy = ConflictPolicy(rawValue: conflict.lowercased()) else {
-                throw .invalidField("conflict", "must be fail, overwrite or rename")
-            }
-            return policy
-        }
-        return try body.flag("overwrite", "override", "rewrite") == true ? .overwrite : .fail
-    }
+    static func policy(_ body: JSONBody) throws(PanError) -> ConflictPolicy { try body.conflictPolicy() }
 }

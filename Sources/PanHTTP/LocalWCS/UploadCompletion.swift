@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PanCore
-import SQLiteKit
 import WCS
 
 /// What happens after the bytes are stored, as WCS does it: the callback
@@ -10,7 +9,7 @@ struct UploadCompletion: Sendable {
     let callbackClient: CallbackClient
     let publicBaseURL: String
     let store: LocalObjectStore
-    let database: DatabasePool
+    let panStore: any PanStore
 
     struct Stored: Sendable {
         var policy: PutPolicy
@@ -74,9 +73,7 @@ struct UploadCompletion: Sendable {
     /// once: they would otherwise sit on disk outside every quota until
     /// `pan store gc`. A retried upload with the same token writes them again.
     private func removeUnlessRecorded(_ stored: Stored, logger: Logger) async {
-        let recorded = try? await database.read { db in
-            try StoreObjectRepository.find(hash: stored.hash, on: db)?.objectKey == stored.key
-        }
+        let recorded = try? await panStore.isStoredObject(hash: stored.hash, key: stored.key)
         // On a read error keep the bytes: `pan store gc` collects them later.
         guard recorded == false else { return }
         let path = store.objectPath(forKey: stored.key)

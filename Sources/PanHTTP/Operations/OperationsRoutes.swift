@@ -6,9 +6,9 @@ import NIOCore
 /// writable, schema current) and `/metrics` (Prometheus text format).
 /// Served on the main listener, or only on the admin one when `PAN_ADMIN_PORT` is set.
 func addOperationsRoutes(to router: Router<AppRequestContext>, services: PanServices, metrics: ServerMetrics) throws {
-    let readiness = try Readiness(database: services.database, storage: services.storageFloor)
+    let readiness = Readiness(store: services.store, storage: services.storageFloor)
     let storage = services.storageFloor
-    let database = services.database
+    let store = services.store
     router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
     router.get("/readyz") { _, _ in
         let report = await readiness.check()
@@ -22,7 +22,7 @@ func addOperationsRoutes(to router: Router<AppRequestContext>, services: PanServ
         )
     }
     router.get("/metrics") { _, _ in
-        let text = try await metrics.scrape(database: database, storage: storage)
+        let text = try await metrics.scrape(store: store, storage: storage)
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],

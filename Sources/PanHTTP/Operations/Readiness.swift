@@ -1,18 +1,17 @@
 import PanCore
-import SQLiteKit
 
 /// `/readyz`: can this server do its job right now? The database must take a
 /// write lock (not read-only, not locked out by another process, disk present)
 /// and its schema must be the one this binary was built for.
 struct Readiness: Sendable {
-    let database: DatabasePool
+    let store: any PanStore
     let latestSchema: Int
     let storage: StorageFloor
 
-    init(database: DatabasePool, storage: StorageFloor) throws {
-        self.database = database
+    init(store: any PanStore, storage: StorageFloor) {
+        self.store = store
         self.storage = storage
-        self.latestSchema = try PanDatabase.migrator().latestVersion
+        self.latestSchema = store.latestSchemaVersion
     }
 
     struct Report: Encodable, Sendable {
@@ -29,10 +28,7 @@ struct Readiness: Sendable {
         var report = Report(ready: false, database: "ok", schemaVersion: nil, latestSchemaVersion: latestSchema)
         do {
             // BEGIN IMMEDIATE is the write lock itself; the SELECT keeps it a no-op.
-            report.schemaVersion = try await database.write { db in
-                _ = try db.scalar("SELECT 1")
-                return try db.userVersion()
-            }
+            report.schemaVersion = try await store.checkWritable()
         } catch {
             report.database = "not writable: \(error)"
             return report

@@ -1,3 +1,4 @@
+import PanCore
 import Logging
 import ServiceLifecycle
 

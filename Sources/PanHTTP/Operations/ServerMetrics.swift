@@ -1,6 +1,6 @@
 import Metrics
 import Prometheus
-import SQLiteKit
+import PanCore
 
 /// One Prometheus registry per server. `MetricsSystem.bootstrap` may run only
 /// once per process, and a process-wide registry would mix the counts of every
@@ -40,8 +40,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition, with the database gauges refreshed first.
-    func scrape(database: DatabasePool, storage: StorageFloor) async throws -> String {
-        let stats = try await database.read { try DatabaseStats.collect(on: $0) }
+    func scrape(store: any PanStore, storage: StorageFloor) async throws -> String {
+        let stats = try await store.stats()
         pendingSessions.record(stats.sessions["pending"] ?? 0)
         storedBytes.record(stats.storedBytes)
         storedObjects.record(stats.objects)

@@ -1,6 +1,6 @@
 import Logging
 import ServiceLifecycle
-import SQLiteKit
+import PanCore
 
 /// Waits for graceful shutdown, then folds the WAL into the database file, so
 /// a stopped server leaves one self-contained `pan.sqlite` (what an admin
@@ -10,15 +10,15 @@ import SQLiteKit
 /// first in the Application's services, and a ServiceGroup shuts its services
 /// down in reverse order, the HTTP server (appended last by Hummingbird) first.
 struct ShutdownCheckpoint: Service {
-    let database: DatabasePool
+    let store: any PanStore
     let logger: Logger
 
     func run() async throws {
         // Throws only on cancellation (a hard stop): checkpoint then too, it is cheap and safe.
         try? await gracefulShutdown()
         do {
-            try await database.checkpoint()
-            logger.info("database checkpointed at shutdown", metadata: ["path": "\(database.path)"])
+            try await store.checkpoint()
+            logger.info("database checkpointed at shutdown")
         } catch {
             logger.error("checkpoint at shutdown failed", metadata: ["error": "\(error)"])
         }

@@ -4,7 +4,7 @@ import WCS
 
 /// `POST /v1/store/token` — the seed's endpoint.
 struct TokenController {
-    let uploads: UploadService
+    let store: any PanStore
     let authenticator: Authenticator
     let metrics: PanMetrics
     let storage: StorageFloor
@@ -46,7 +46,7 @@ struct TokenController {
         // An upload that could not be stored is refused before its session is recorded.
         try storage.check()
         let tokenRequest = try Self.tokenRequest(from: body)
-        switch try await uploads.requestToken(userId: session.user.id, tokenRequest) {
+        switch try await store.requestToken(userId: session.user.id, tokenRequest) {
         case .instant(let node):
             metrics.instantUploads.increment()
             return try Reply.ok(node, token: session.refreshedToken)
@@ -60,8 +60,8 @@ struct TokenController {
         }
     }
 
-    /// Every client's shape (`api.md` §5): `hash`/`fileHash`, `override`/`rewrite`,
-    /// plus Pan's `conflict` and `size`.
+    /// Every client's shape (`api.md` §5): `hash`/`fileHash`, the conflict flags (`JSONBody.conflictPolicy`),
+    /// plus Pan's `size`.
     static func tokenRequest(from body: JSONBody) throws(PanError) -> UploadService.TokenRequest {
         var request = UploadService.TokenRequest()
         request.name = try body.string("name") ?? ""
@@ -71,14 +71,7 @@ struct TokenController {
         request.originalFilename = try body.string("originalFilename", "filename") ?? ""
         request.size = try body.int("size", "fileSize")
         if let size = request.size, size < 0 { throw .invalidField("size", "must not be negative") }
-        if let conflict = try body.string("conflict"), !conflict.isEmpty {
-            guard let policy = ConflictPolicy(rawValue: conflict.lowercased()) else {
-                throw .invalidField("conflict", "must be fail, overwrite or rename")
-            }
-            request.conflict = policy
-        } else if try body.flag("override", "rewrite") == true {
-            request.conflict = .overwrite
-        }
+        request.conflict = try body.conflictPolicy()
         return request
     }
 }

@@ -5,7 +5,6 @@ import NIOCore
 import NIOHTTP1
 import Logging
 import PanCore
-import SQLiteKit
 
 /// Outermost middleware: every failure leaves as the envelope with a code.
 /// Anything unexpected is logged and answered 500 (or 503 for a busy
@@ -32,19 +31,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as WCSError:
             // The upload endpoint speaks WCS's error shape, not the API envelope.
             return error.rendered()
-        case let error as SQLiteError where error.isUniqueViolation:
-            // The database's own guard against duplicate live names: a conflict, not a crash.
-            logger.notice("unique constraint", metadata: ["error": "\(error)"])
-            return Reply.error(.fileAlreadyExists)
-        case let error as SQLiteError where error.isFull:
-            logger.warning("storage full", metadata: ["error": "\(error)"])
-            return Reply.error(.storageFull)
         case let error as PanCore.IOError where error.isNoSpace:
             logger.warning("storage full", metadata: ["error": "\(error)"])
             return Reply.error(.storageFull)
-        case let error as SQLiteError where error.isBusy:
-            logger.error("database busy", metadata: ["error": "\(error)"])
-            return Reply.error(.unavailable)
         case let error as HTTPParserError:
             // A malformed body on the wire (a chunk size that is not hex, say) is
             // the client's fault: 400, and a notice, not an error-level 500.

@@ -79,6 +79,19 @@ struct JSONBody {
         }
     }
 
+    /// What to do with a taken name, the same for every endpoint: `conflict`
+    /// (`fail`, `overwrite`, `rename`), else any of the clients' flags
+    /// `overwrite`/`override`/`rewrite` set → overwrite, else fail.
+    func conflictPolicy() throws(PanError) -> ConflictPolicy {
+        if let conflict = try string("conflict"), !conflict.isEmpty {
+            guard let policy = ConflictPolicy(rawValue: conflict.lowercased()) else {
+                throw .invalidField("conflict", "must be fail, overwrite or rename")
+            }
+            return policy
+        }
+        return try flag("overwrite", "override", "rewrite") == true ? .overwrite : .fail
+    }
+
     func int(_ keys: String...) throws(PanError) -> Int64? {
         guard let (key, value) = first(keys) else { return nil }
         switch value {

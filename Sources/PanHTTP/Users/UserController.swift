@@ -1,11 +1,10 @@
 import Hummingbird
 import PanCore
 import WCS
-import SQLiteKit
 
 /// `/v1/user/login`, `/v1/user/info`, `/v1/user/logout`.
 struct UserController {
-    let database: DatabasePool
+    let store: any PanStore
     let authenticator: Authenticator
     let passwords: PasswordHasher
     let throttle: LoginThrottle
@@ -26,7 +25,7 @@ struct UserController {
         }
         guard let password = try body.string("password"), !password.isEmpty else { throw PanError.passwordRequired }
         // Only the lookup runs on a reader queue (microseconds); the hash never does.
-        let found = try await database.read { db in try UserRepository.find(login: value, on: db) }
+        let found = try await store.credentials(forLogin: value)
         let ip = LoginThrottle.ipKey(clientAddress.ip(of: request, peer: context.remoteAddress) ?? "-")
         // Keyed by the account when it exists, so its name and phone share one count.
         let account = found.map { LoginThrottle.accountKey($0.0.id) } ?? LoginThrottle.loginKey(value)
@@ -62,7 +61,7 @@ struct UserController {
         let body = try await JSONBody.read(&request, context: context)
         let session = try await authenticator.authenticate(request, body: body)
         let userId = session.user.id
-        try await database.write { db in try UserRepository.revokeTokens(userId: userId, on: db) }
+        try await store.revokeTokens(userId: userId)
         return try Reply.ok(NoResult(), token: nil)
     }
 }

@@ -19,7 +19,7 @@ struct TestServer {
     let dataDirectory: String
 
     var configuration: PanConfiguration { services.configuration }
-    var database: DatabasePool { services.database }
+    var database: DatabasePool { (services.store as! SQLitePanStore).database }
 
     struct Reply {
         let status: Int

@@ -56,9 +56,6 @@ public struct PanConfiguration: Sendable {
     public var loginFailuresPerAccount = 10
     public var loginFailuresPerIP = 100
     public var loginWindow: TimeInterval = 900
-    var loginLimits: LoginThrottle.Limits {
-        .init(perAccount: loginFailuresPerAccount, perIP: loginFailuresPerIP, window: loginWindow)
-    }
     /// Origins browsers may call the API from (CORS). nil: the public URL's
     /// origin only. `["*"]`: any origin (explicitly).
     public var corsOrigins: [String]?

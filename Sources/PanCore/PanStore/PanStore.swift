@@ -1,0 +1,144 @@
+import Foundation
+import WCS
+
+/// Everything Pan keeps, behind one seam: one `async` method per transaction,
+/// named for what the caller wants. HTTP controllers and CLI commands call
+/// only this; they never open a transaction, see SQL, or catch a database
+/// error — every failure arrives as a `PanError`.
+///
+/// Shaped like GRDB's `AppDatabase` (invariant-preserving transactions that
+/// callers never open themselves) and the repository of Hummingbird's
+/// `todos-postgres-tutorial`. `SQLitePanStore` is the embedded implementation.
+public protocol PanStore: Sendable {
+    // MARK: Users and sessions
+
+    /// The account a login value (name or phone) names, with its stored
+    /// password hash; `nil` when there is none. Verifying the password is the
+    /// caller's (slow, deliberately) work, done outside the database.
+    func credentials(forLogin value: String) async throws -> (User, passwordHash: String)?
+    func user(id: Int64) async throws -> User?
+    /// By id, name or phone.
+    func user(reference: String) async throws -> User?
+    func users() async throws -> [User]
+    func createUser(_ new: NewUser) async throws -> User
+    /// Sets the password hash and revokes every session token of the user.
+    func setPasswordHash(_ hash: String, userId: Int64) async throws
+    func setDisabled(_ disabled: Bool, userId: Int64) async throws
+    func setQuota(_ bytes: Int64, userId: Int64) async throws
+    /// Logout: every session token issued so far stops working.
+    func revokeTokens(userId: Int64) async throws
+    /// Live nodes of the user (directories and files, the root included).
+    func nodeCount(userId: Int64) async throws -> Int64
+
+    // MARK: Uploads
+
+    func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome
+    func completeUpload(_ callback: CallbackBody) async throws -> CallbackOutcome
+    /// Whether `key` holds the stored object of `hash` (else its bytes are unreferenced).
+    func isStoredObject(hash: String, key: String) async throws -> Bool
+    /// Whether a node (live or binned) still holds the object stored under `objectKey`,
+    /// and that object is still referenced: a download link is good only while it is.
+    func nodeHoldsObject(nodeUUID: String, objectKey: String) async throws -> Bool
+    /// Marks sessions past deadline + grace as expired; returns how many.
+    func sweepSessions(before cutoff: Int64) async throws -> Int
+    func uploadSessions(state: UploadSession.State?, limit: Int) async throws -> [UploadSession]
+    func uploadSession(id: String) async throws -> UploadSession?
+
+    // MARK: Files
+
+    func node(userId: Int64, at address: NodeAddress) async throws -> NodeWithObject
+    /// A directory and one window of its live children, with their total.
+    func listing(userId: Int64, of address: NodeAddress, window: ListingWindow) async throws -> Listing
+    func recycleBin(userId: Int64, limit: Int, offset: Int) async throws -> (nodes: [FileNode], total: Int64)
+    /// `mkdir -p`: an existing directory is returned as it is.
+    func createDirectory(userId: Int64, path: String) async throws -> FileNode
+    func rename(userId: Int64, _ address: NodeAddress, to name: String, policy: ConflictPolicy) async throws -> FileNode
+    /// Moves (or copies) each source into the destination directory, all in one transaction.
+    func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> Int
+    /// Deletes (or bins) each target; a uuid of a binned node deletes it from the bin.
+    func remove(userId: Int64, _ targets: [NodeAddress], toRecycleBin: Bool) async throws -> Int
+    func restore(userId: Int64, uuid: String?, path: String?, policy: ConflictPolicy) async throws -> FileNode
+    /// Every live node under `path` (itself included), in tree order — for `pan file tree`.
+    func subtree(userId: Int64, path: String) async throws -> [FileNode]
+
+    // MARK: Stored objects
+
+    func storedObjects(limit: Int) async throws -> [StoreObject]
+    /// The object and up to 100 `(userId, path)` of the files that use it.
+    func storedObject(hash: String) async throws -> (StoreObject, [(userId: Int64, path: String)])?
+    /// Forgets objects no file uses any more; returns them (their bytes are the caller's to delete).
+    func collectUnusedObjects(dryRun: Bool) async throws -> [StoreObject]
+    /// Every object key the store knows (to find orphaned bytes).
+    func objectKeys() async throws -> Set<String>
+
+    // MARK: Operations
+
+    func stats() async throws -> DatabaseStats
+    /// Answers only when the store can take a write; returns the schema version.
+    func checkWritable() async throws -> Int
+    /// The schema version this build migrates to.
+    var latestSchemaVersion: Int { get }
+    func fsck(repair: Bool) async throws -> FsckReport
+    /// Makes the on-disk state self-contained (SQLite: a WAL checkpoint), e.g. at shutdown.
+    func checkpoint() async throws
+}
+
+/// How a request names a node: `uuid`, or `path` (absolute; `/` is the root).
+public struct NodeAddress: Sendable, Equatable {
+    public var uuid: String?
+    public var path: String?
+
+    public init(uuid: String?, path: String?) {
+        self.uuid = uuid
+        self.path = path
+    }
+
+    /// A 32-hex uuid, or a path.
+    public init(reference: String) throws {
+        let trimmed = reference.trimmedSpaces()
+        if trimmed.count == 32, trimmed.allSatisfy(\.isHexDigit) {
+            uuid = trimmed
+        } else {
+            path = try PanPath.validated(trimmed)
+        }
+    }
+}
+
+/// A node and, for a file, the stored object holding its bytes.
+public struct NodeWithObject: Sendable {
+    public var node: FileNode
+    public var object: StoreObject?
+}
+
+/// Which children of a directory, in which order.
+public struct ListingWindow: Sendable {
+    /// 0 files only, 1 directories only, nil all.
+    public var type: Int?
+    public var order: TreeRepository.Order
+    public var limit: Int
+    public var offset: Int
+
+    public init(type: Int?, order: TreeRepository.Order, limit: Int, offset: Int) {
+        self.type = type
+        self.order = order
+        self.limit = limit
+        self.offset = offset
+    }
+}
+
+public struct Listing: Sendable {
+    public var directory: FileNode
+    public var children: [FileNode]
+    public var total: Int64
+}
+
+public typealias NewUser = UserRepository.NewUser
+public typealias TokenRequest = UploadService.TokenRequest
+public typealias TokenOutcome = UploadService.Outcome
+public typealias CallbackOutcome = CallbackService.Outcome
+
+/// What `pan fsck` found, and with `repair`, what it changed.
+public struct FsckReport: Sendable {
+    public var findings: [TreeChecker.Finding]
+    public var repairs: [String]
+}

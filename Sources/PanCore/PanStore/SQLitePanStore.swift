@@ -1,0 +1,277 @@
+import Foundation
+import SQLiteKit
+import WCS
+
+/// `PanStore` over one SQLite file: a `DatabasePool` (one writer with group
+/// commit, read-only readers) and the repositories, which nothing outside
+/// this store calls. Every method is one transaction; SQLite's errors become
+/// `PanError`s here (`PanError(sqlite:)`), so no caller ever sees one.
+public struct SQLitePanStore: PanStore {
+    public let database: DatabasePool
+    let uploads: UploadService
+    let callbacks: CallbackService
+
+    public init(database: DatabasePool, settings: UploadSettings) {
+        self.database = database
+        uploads = UploadService(database: database, settings: settings)
+        callbacks = CallbackService(database: database, settings: settings)
+    }
+
+    /// Opens (creating and migrating) the database of a data directory.
+    public static func open(dataDirectory: String, settings: UploadSettings, readerCount: Int = 4, maxBatch: Int = 64) throws -> SQLitePanStore {
+        SQLitePanStore(database: try PanDatabase.open(dataDirectory: dataDirectory, readerCount: readerCount, maxBatch: maxBatch), settings: settings)
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        do { return try await database.read(body) } catch { throw PanError(storeError: error) }
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        do { return try await database.write(body) } catch { throw PanError(storeError: error) }
+    }
+
+    // MARK: Users
+
+    public func credentials(forLogin value: String) async throws -> (User, passwordHash: String)? {
+        try await read { db in try UserRepository.find(login: value, on: db) }
+    }
+
+    public func user(id: Int64) async throws -> User? {
+        try await read { db in try UserRepository.find(id: id, on: db) }
+    }
+
+    public func user(reference: String) async throws -> User? {
+        try await read { db in try UserRepository.find(reference: reference, on: db) }
+    }
+
+    public func users() async throws -> [User] {
+        try await read { db in try UserRepository.list(on: db) }
+    }
+
+    public func createUser(_ new: NewUser) async throws -> User {
+        try await write { db in try UserRepository.create(new, on: db) }
+    }
+
+    public func setPasswordHash(_ hash: String, userId: Int64) async throws {
+        try await write { db in try UserRepository.setPasswordHash(hash, userId: userId, on: db) }
+    }
+
+    public func setDisabled(_ disabled: Bool, userId: Int64) async throws {
+        try await write { db in try UserRepository.setStatus(disabled ? 1 : 0, userId: userId, on: db) }
+    }
+
+    public func setQuota(_ bytes: Int64, userId: Int64) async throws {
+        try await write { db in try UserRepository.setCapacity(bytes, userId: userId, on: db) }
+    }
+
+    public func revokeTokens(userId: Int64) async throws {
+        try await write { db in try UserRepository.revokeTokens(userId: userId, on: db) }
+    }
+
+    public func nodeCount(userId: Int64) async throws -> Int64 {
+        try await read { db in try TreeRepository.count(userId: userId, on: db) }
+    }
+
+    // MARK: Uploads
+
+    public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
+        do { return try await uploads.requestToken(userId: userId, request) } catch { throw PanError(storeError: error) }
+    }
+
+    public func completeUpload(_ callback: CallbackBody) async throws -> CallbackOutcome {
+        do { return try await callbacks.handle(callback) } catch { throw PanError(storeError: error) }
+    }
+
+    public func isStoredObject(hash: String, key: String) async throws -> Bool {
+        try await read { db in try StoreObjectRepository.find(hash: hash, on: db)?.objectKey == key }
+    }
+
+    public func nodeHoldsObject(nodeUUID: String, objectKey: String) async throws -> Bool {
+        try await read { db in
+            try db.scalar(
+                """
+                SELECT COUNT(*) FROM nodes n JOIN store_objects o ON o.hash = n.store_hash
+                WHERE n.uuid = ? AND o.object_key = ? AND o.ref_count > 0
+                """,
+                nodeUUID, objectKey
+            ) ?? 0 > 0
+        }
+    }
+
+    public func sweepSessions(before cutoff: Int64) async throws -> Int {
+        try await write { db in try UploadSessionRepository.expire(before: cutoff, on: db) }
+    }
+
+    public func uploadSessions(state: UploadSession.State?, limit: Int) async throws -> [UploadSession] {
+        try await read { db in try UploadSessionRepository.list(state: state, limit: limit, on: db) }
+    }
+
+    public func uploadSession(id: String) async throws -> UploadSession? {
+        try await read { db in try UploadSessionRepository.find(id: id, on: db) }
+    }
+
+    // MARK: Files
+
+    static func resolve(_ address: NodeAddress, userId: Int64, on db: Connection) throws -> FileNode {
+        let node = if let uuid = address.uuid {
+            try TreeRepository.node(userId: userId, uuid: uuid, on: db)
+        } else {
+            try TreeRepository.node(userId: userId, path: address.path ?? PanPath.root, on: db)
+        }
+        guard let node else { throw PanError.fileNotFound }
+        return node
+    }
+
+    public func node(userId: Int64, at address: NodeAddress) async throws -> NodeWithObject {
+        try await read { db in
+            let node = try Self.resolve(address, userId: userId, on: db)
+            return NodeWithObject(node: node, object: try node.storeId.flatMap { try StoreObjectRepository.find(hash: $0, on: db) })
+        }
+    }
+
+    public func listing(userId: Int64, of address: NodeAddress, window: ListingWindow) async throws -> Listing {
+        try await read { db in
+            let directory = try Self.resolve(address, userId: userId, on: db)
+            guard directory.isDirectory else { throw PanError.notADirectory }
+            let (children, total) = try TreeRepository.children(
+                of: directory.id, type: window.type, order: window.order, limit: window.limit, offset: window.offset,
+                hidingSystemFolders: directory.path == PanPath.root, on: db
+            )
+            return Listing(directory: directory, children: children, total: total)
+        }
+    }
+
+    public func recycleBin(userId: Int64, limit: Int, offset: Int) async throws -> (nodes: [FileNode], total: Int64) {
+        try await read { db in try TreeMutations.recycleBin(userId: userId, limit: limit, offset: offset, on: db) }
+    }
+
+    public func createDirectory(userId: Int64, path: String) async throws -> FileNode {
+        try await write { db in try TreeRepository.directory(userId: userId, path: path, on: db) }
+    }
+
+    public func rename(userId: Int64, _ address: NodeAddress, to name: String, policy: ConflictPolicy) async throws -> FileNode {
+        try await write { db in
+            try TreeMutations.rename(try Self.resolve(address, userId: userId, on: db), to: name, policy: policy, on: db)
+        }
+    }
+
+    public func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> Int {
+        try await write { db -> Int in
+            let target = try Self.resolve(destination, userId: userId, on: db)
+            for source in sources {
+                let node = try Self.resolve(source, userId: userId, on: db)
+                // Re-read the destination: an earlier item may have renumbered its interval.
+                let current = try TreeRepository.node(id: target.id, on: db) ?? target
+                if copying {
+                    _ = try TreeMutations.copy(node, into: current, policy: policy, on: db)
+                } else {
+                    _ = try TreeMutations.move(node, into: current, policy: policy, on: db)
+                }
+            }
+            return sources.count
+        }
+    }
+
+    public func remove(userId: Int64, _ targets: [NodeAddress], toRecycleBin: Bool) async throws -> Int {
+        try await write { db -> Int in
+            for target in targets {
+                // A uuid of something already in the bin deletes it from there.
+                if !toRecycleBin, let uuid = target.uuid,
+                   let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: nil, on: db) {
+                    try TreeMutations.delete(binned, on: db)
+                    continue
+                }
+                let node = try Self.resolve(target, userId: userId, on: db)
+                if toRecycleBin { try TreeMutations.recycle(node, on: db) } else { try TreeMutations.delete(node, on: db) }
+            }
+            return targets.count
+        }
+    }
+
+    public func restore(userId: Int64, uuid: String?, path: String?, policy: ConflictPolicy) async throws -> FileNode {
+        try await write { db in
+            guard let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
+                throw PanError.fileNotFound
+            }
+            return try TreeMutations.restore(binned, policy: policy, on: db)
+        }
+    }
+
+    public func subtree(userId: Int64, path: String) async throws -> [FileNode] {
+        try await read { db in
+            guard let top = try TreeRepository.node(userId: userId, path: path, on: db) else { throw PanError.fileNotFound }
+            return try TreeRepository.subtree(of: top, on: db)
+        }
+    }
+
+    // MARK: Stored objects
+
+    public func storedObjects(limit: Int) async throws -> [StoreObject] {
+        try await read { db in try StoreObjectRepository.list(limit: limit, on: db) }
+    }
+
+    public func storedObject(hash: String) async throws -> (StoreObject, [(userId: Int64, path: String)])? {
+        try await read { db in
+            guard let object = try StoreObjectRepository.find(hash: hash, on: db) else { return nil }
+            return (object, try StoreObjectRepository.users(of: hash, limit: 100, on: db))
+        }
+    }
+
+    public func collectUnusedObjects(dryRun: Bool) async throws -> [StoreObject] {
+        // The row goes in a transaction that re-checks the count; the caller deletes the bytes after it commits.
+        try await write { db in try StoreObjectRepository.collectUnused(dryRun: dryRun, on: db) }
+    }
+
+    public func objectKeys() async throws -> Set<String> {
+        try await read { db in try StoreObjectRepository.allKeys(on: db) }
+    }
+
+    // MARK: Operations
+
+    public func stats() async throws -> DatabaseStats {
+        try await read { db in try DatabaseStats.collect(on: db) }
+    }
+
+    public func checkWritable() async throws -> Int {
+        // BEGIN IMMEDIATE is the write lock itself; the SELECT keeps it a no-op.
+        try await write { db in
+            _ = try db.scalar("SELECT 1")
+            return try db.userVersion()
+        }
+    }
+
+    public var latestSchemaVersion: Int { (try? PanDatabase.migrator().latestVersion) ?? 0 }
+
+    public func fsck(repair: Bool) async throws -> FsckReport {
+        let repairs = repair ? try await write { db in try TreeChecker.repair(on: db) } : []
+        let findings = try await read { db in try TreeChecker.check(on: db) }
+        return FsckReport(findings: findings, repairs: repairs)
+    }
+
+    public func checkpoint() async throws {
+        do { try await database.checkpoint() } catch { throw PanError(storeError: error) }
+    }
+}
+
+extension PanError {
+    /// Database failures as the domain names them: what a caller can act on
+    /// (a name taken by a concurrent writer, a busy database) keeps its meaning.
+    init(storeError error: any Error) {
+        switch error {
+        case let error as PanError:
+            self = error
+        case let error as SQLiteError where error.isUniqueViolation:
+            // Two writers raced for one name; the loser sees the usual conflict.
+            self = .fileAlreadyExists
+        case let error as SQLiteError where error.isFull:
+            // "database or disk is full": the operator's to fix, the client's to retry.
+            self = .storageFull
+        case let error as SQLiteError where error.isBusy:
+            self = .unavailable
+        case let error as SQLiteError:
+            self = .internalError("storage: \(error)")
+        default:
+            self = .internalError("\(error)")
+        }
+    }
+}
