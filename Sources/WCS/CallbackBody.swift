@@ -43,8 +43,17 @@ public struct CallbackBody: Sendable, Equatable {
         let bytes = Array(text.utf8)
         let prefix = Array("callbackBody=".utf8)
         var inner: [UInt8]
-        if bytes.starts(with: prefix) {
-            var value = bytes[prefix.count...]
+        // The `callbackBody` field wherever it is in the form (first, or after other fields).
+        let fieldStart: Int? = bytes.starts(with: prefix) ? 0 : {
+            let needle = [UInt8(ascii: "&")] + prefix
+            guard bytes.count >= needle.count else { return nil }
+            for i in 0...(bytes.count - needle.count) where bytes[i] == needle[0] && bytes[i..<(i + needle.count)].elementsEqual(needle) {
+                return i + 1
+            }
+            return nil
+        }()
+        if let fieldStart {
+            var value = bytes[(fieldStart + prefix.count)...]
             // A form field ends at an unencoded `&`; the field itself encodes its own.
             if let amp = value.firstIndex(of: UInt8(ascii: "&")) { value = value[..<amp] }
             inner = FormDecoding.decode(bytes: value, plusAsSpace: true).map { Array($0.utf8) } ?? Array(value)

@@ -74,6 +74,8 @@ struct CallbackBodyTests {
         let crlf = Self.wireBody.replacingOccurrences(of: "%0A", with: "%0D%0A")
         Self.checkVector(try CallbackBody.parse(wire: Data(crlf.utf8)))
         Self.checkVector(try CallbackBody.parse(wire: Data((Self.wireBody + "&other=field").utf8)))
+        // The field after others in the form is still the field.
+        Self.checkVector(try CallbackBody.parse(wire: Data(("other=field&" + Self.wireBody).utf8)))
         // The whole body percent-encoded without the wrapper.
         let bare = String(Self.wireBody.dropFirst("callbackBody=".count))
         Self.checkVector(try CallbackBody.parse(wire: Data(bare.utf8)))

@@ -25,7 +25,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = ErrorMiddleware<Context>.render(error, logger: context.logger)
+            response = ErrorMiddleware<Context>.render(error, path: request.uri.path, logger: context.logger)
         }
         response.headers[.requestId] = context.requestId
         // The line is built only when it will be written: at `warning` and above this middleware costs nothing.

@@ -38,7 +38,10 @@ struct CallbackController {
             fields = try CallbackBody.parse(wire: body)
         } catch {
             metrics.callbackRejected(reason: "INVALID_CALLBACK")
-            throw PanError.invalidCallback("the callback body cannot be parsed: \(error)")
+            // Authentic (it passed the sender check) but unusable — a value carried
+            // `&name=…` into it, say: a permanent refusal, answered 200 like the
+            // others so WCS relays the reason instead of retrying the same body.
+            return Reply.error(PanError.invalidCallback("the callback body cannot be parsed: \(error)"), httpStatus: .ok)
         }
         let outcome: CallbackService.Outcome
         do {

@@ -14,8 +14,24 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            return Self.render(error, logger: context.logger)
+            return Self.render(error, path: request.uri.path, logger: context.logger)
         }
+    }
+
+    /// `render`, in the shape of the API the request was for: the upload API
+    /// speaks WCS's error shape whatever failed (a full disk, a body too large,
+    /// an unexpected error) — SDKs read a numeric `code` and crash without `message`.
+    static func render(_ error: any Error, path: String, logger: Logger) -> Response {
+        let response = render(error, logger: logger)
+        // Router misses (no such route or method) stay API errors: they are not the upload API's.
+        guard isUploadAPI(path), !(error is WCSError), !(error is HTTPError) else { return response }
+        var wcs = WCSError(code: response.status.code, message: (error as? PanError)?.message ?? response.status.reasonPhrase).rendered()
+        if let retryAfter = response.headers[.retryAfter] { wcs.headers[.retryAfter] = retryAfter }
+        return wcs
+    }
+
+    static func isUploadAPI(_ path: String) -> Bool {
+        path == "/file/upload" || path.hasPrefix("/mkblk/") || path.hasPrefix("/bput/") || path.hasPrefix("/mkfile/")
     }
 
     static func render(_ error: any Error, logger: Logger) -> Response {
