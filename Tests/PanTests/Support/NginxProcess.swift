@@ -1,0 +1,103 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Testing
+@testable import PanCore
+@testable import PanHTTP
+import WCS
+
+/// nginx in the foreground with a config written to a temp prefix: the
+/// deploy site's directives, listening on a loopback port, proxying to Pan.
+final class NginxProcess: Sendable {
+    let process: Process
+    let prefix: String
+    let port: Int
+
+    private init(process: Process, prefix: String, port: Int) {
+        self.process = process
+        self.prefix = prefix
+        self.port = port
+    }
+
+    /// `deploy/nginx-pan.conf` between its BEGIN/END markers.
+    static func siteDirectives() throws -> String {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+            guard directory.path != "/" else { throw TestFailure("no package root above \(#filePath)") }
+            directory = directory.deletingLastPathComponent()
+        }
+        let text = try String(contentsOf: directory.appendingPathComponent("deploy/nginx-pan.conf"), encoding: .utf8)
+        guard let start = text.range(of: "# BEGIN pan-locations"), let end = text.range(of: "# END pan-locations") else {
+            throw TestFailure("deploy/nginx-pan.conf lacks its BEGIN/END pan-locations markers")
+        }
+        return String(text[start.upperBound..<end.lowerBound])
+    }
+
+    static func start(port: Int, upstreamPort: Int) throws -> NginxProcess {
+        let prefix = try temporaryDirectory()
+        let config = """
+        daemon off;
+        # One process as the test's own user: no privilege drop, no pid in /run.
+        master_process off;
+        pid \(prefix)/nginx.pid;
+        error_log \(prefix)/error.log warn;
+        events { worker_connections 256; }
+        http {
+            access_log \(prefix)/access.log;
+            client_body_temp_path \(prefix)/client_body;
+            proxy_temp_path \(prefix)/proxy;
+            fastcgi_temp_path \(prefix)/fastcgi;
+            uwsgi_temp_path \(prefix)/uwsgi;
+            scgi_temp_path \(prefix)/scgi;
+            upstream pan {
+                server 127.0.0.1:\(upstreamPort);
+                keepalive 8;
+            }
+            server {
+                listen 127.0.0.1:\(port);
+                server_name localhost;
+        \(try siteDirectives())
+            }
+        }
+        """
+        try config.write(toFile: prefix + "/nginx.conf", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: NginxTests.nginx)
+        process.arguments = ["-p", prefix, "-c", prefix + "/nginx.conf", "-e", prefix + "/error.log"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: {
+            FileManager.default.createFile(atPath: prefix + "/stderr", contents: nil)
+            return prefix + "/stderr"
+        }()))
+        try process.run()
+        return NginxProcess(process: process, prefix: prefix, port: port)
+    }
+
+    /// Until Pan's /healthz answers through nginx.
+    func waitUntilProxying() async throws {
+        for _ in 0..<200 {
+            if (try? await fetch("http://127.0.0.1:\(port)/healthz"))?.status == 200 { return }
+            guard process.isRunning else { throw TestFailure("nginx exited: \(errors)") }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw TestFailure("nginx did not proxy on \(port): \(errors)")
+    }
+
+    var errors: String {
+        ["stderr", "error.log"].compactMap { try? String(contentsOfFile: prefix + "/" + $0, encoding: .utf8) }.joined(separator: "\n")
+    }
+
+    var accessLogLines: Int {
+        ((try? String(contentsOfFile: prefix + "/access.log", encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    /// KILL: with `master_process off` nginx ignores TERM and QUIT, and
+    /// nothing it holds outlives the test. Polls rather than `waitUntilExit`,
+    /// which spins a CPU on Linux.
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<250 where process.isRunning { usleep(20_000) }
+        try? FileManager.default.removeItem(atPath: prefix)
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import AsyncHTTPClient
+import HTTPTypes
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+@testable import PanCore
+@testable import PanHTTP
+import SQLiteKit
+import WCS
+
+/// GET an absolute URL.
+func fetch(_ url: String) async throws -> TestServer.Reply {
+    var request = HTTPClientRequest(url: url)
+    request.method = .GET
+    let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+    let bytes = try await response.body.collect(upTo: 16 << 20)
+    return TestServer.Reply(status: Int(response.status.code), headers: [:], body: Data(buffer: bytes))
+}
+
+/// A Prometheus text exposition, parsed into samples.
+struct Scrape {
+    struct Sample {
+        let name: String
+        let labels: [String: String]
+        let value: Double
+    }
+    let samples: [Sample]
+
+    static func of(_ server: TestServer) async throws -> Scrape {
+        let reply = try await server.request(.get, "/metrics")
+        guard reply.status == 200 else { throw TestFailure("/metrics: \(reply.status)") }
+        #expect(reply.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+        return Scrape(reply.text)
+    }
+
+    init(_ text: String) {
+        samples = text.split(separator: "\n").compactMap { line -> Sample? in
+            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { return nil }
+            let series = line[..<space]
+            guard let brace = series.firstIndex(of: "{") else { return Sample(name: String(series), labels: [:], value: value) }
+            return Sample(name: String(series[..<brace]), labels: Self.labels(series[series.index(after: brace)...].dropLast()), value: value)
+        }
+    }
+
+    /// `k="v",k2="v\"2"` → dictionary.
+    private static func labels(_ text: Substring) -> [String: String] {
+        var result: [String: String] = [:]
+        var rest = text[...]
+        while let equals = rest.firstIndex(of: "=") {
+            let key = String(rest[..<equals]).trimmingCharacters(in: CharacterSet(charactersIn: ", "))
+            var index = rest.index(equals, offsetBy: 2)  // past ="
+            var value = ""
+            while index < rest.endIndex, rest[index] != "\"" {
+                if rest[index] == "\\", rest.index(after: index) < rest.endIndex { index = rest.index(after: index) }
+                value.append(rest[index])
+                index = rest.index(after: index)
+            }
+            result[key] = value
+            rest = index < rest.endIndex ? rest[rest.index(after: index)...] : ""
+        }
+        return result
+    }
+
+    /// The sample with exactly these labels; 0 when absent (a counter not yet created).
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double {
+        samples.first { $0.name == name && $0.labels == labels }?.value ?? 0
+    }
+
+    func series(_ name: String) -> [[String: String]] { samples.filter { $0.name == name }.map(\.labels) }
+}
+
+/// Log records kept in memory, to look at what a server logged.
+final class LogCapture: Sendable {
+    struct Record: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: [String: String]
+        var rendered: String { "\(level) \(message) \(metadata.sorted { $0.key < $1.key })" }
+    }
+    private let storage = Mutex<[Record]>([])
+    var records: [Record] { storage.withLock { $0 } }
+    func append(_ record: Record) { storage.withLock { $0.append(record) } }
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            capture.append(Record(level: event.level, message: "\(event.message)", metadata: all.mapValues { "\($0)" }))
+        }
+    }
+}
+
+/// A live server in its own service group (not `.live`, which would pick another
+/// port than the one the public URL — and so every callbackUrl — names), with an
+/// optional log capture and the readiness probe on a chosen port (the admin
+/// listener's, when the public one no longer serves /healthz). `withServer` is this
+/// with the defaults.
+func withOpsServer(
+    configure: (inout PanConfiguration) -> Void = { _ in },
+    logs: LogCapture? = nil,
+    probePort: Int? = nil,
+    _ body: @escaping @Sendable (TestServer, PanConfiguration) async throws -> Void
+) async throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = PanConfiguration()
+    configuration.dataDirectory = directory
+    configuration.port = try freePort()
+    configuration.passwordRounds = 1_000
+    configure(&configuration)
+    var logger = if let logs { Logger(label: "pan-ops-test") { _ in LogCapture.Handler(capture: logs) } } else { Logger(label: "pan-ops-test") }
+    logger.logLevel = logs == nil ? .error : .trace
+    let (app, services) = try await buildApplication(configuration, logger: logger)
+    let server = TestServer(services: services, port: configuration.port, dataDirectory: directory)
+    let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+    let probe = "http://127.0.0.1:\(probePort ?? configuration.port)/healthz"
+    let frozen = configuration
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        defer { tasks.cancelAll() }
+        var ready = false
+        for _ in 0..<200 {
+            if (try? await fetch(probe))?.status == 200 { ready = true; break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        guard ready else { throw TestFailure("server did not start: \(probe)") }
+        do {
+            try await body(server, frozen)
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.next()
+    }
+}
+
+/// `pan ARGS…` running in the background (a server), output to files.
+final class ServerProcess: Sendable {
+    let process: Process
+    let scratch: String
+    let exit = CLITests.AsyncExit()
+
+    private init(process: Process, scratch: String) {
+        self.process = process
+        self.scratch = scratch
+    }
+
+    static func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> ServerProcess {
+        let scratch = try temporaryDirectory()
+        FileManager.default.createFile(atPath: scratch + "/stdout", contents: nil)
+        FileManager.default.createFile(atPath: scratch + "/stderr", contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLITests.pan())
+        process.arguments = arguments
+        process.environment = CLITests.environment().merging(extra) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/stdout"))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/stderr"))
+        let server = ServerProcess(process: process, scratch: scratch)
+        process.terminationHandler = { [exit = server.exit] _ in exit.signal() }
+        try process.run()
+        return server
+    }
+
+    func waitUntilHealthy(port: Int) async throws {
+        for _ in 0..<400 {
+            if (try? await fetch("http://127.0.0.1:\(port)/healthz"))?.status == 200 { return }
+            if exit.isDone { throw TestFailure("pan exited before serving: \(output)") }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw TestFailure("pan did not serve on \(port): \(output)")
+    }
+
+    func signal(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+
+    var output: String {
+        ((try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "")
+            + ((try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "")
+    }
+
+    var stderr: String { (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? "" }
+
+    struct Exit: CustomStringConvertible {
+        let exited: Bool
+        let status: Int32
+        let stderr: String
+        var description: String { "\(exited ? "exit" : "signal") \(status): \(stderr.suffix(2000))" }
+    }
+
+    func waitForExit(timeout: TimeInterval) async throws -> Exit {
+        if await !exit.wait(timeout: timeout) {
+            kill()
+            throw TestFailure("pan did not exit within \(timeout) s: \(output.suffix(2000))")
+        }
+        process.waitUntilExit()
+        return Exit(exited: process.terminationReason == .exit, status: process.terminationStatus, stderr: stderr)
+    }
+
+    /// Hard stop (cleanup); a no-op once it has exited.
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import PanHTTP
+
+/// Python and the real clients' packages, pinned. Installed with `--no-deps`
+/// because the SDK's own requirements pin versions too old for Python 3.11.
+enum PythonClients {
+    static let packages = [
+        "wcs-python3-sdk==5.0.36", "requests==2.32.3", "urllib3==2.2.3", "idna==3.10", "charset-normalizer==3.4.0",
+        "certifi==2024.8.30", "requests-toolbelt==1.0.0", "pyyaml==6.0.2", "crcmod==1.7", "lockfile==0.12.2",
+    ]
+
+    static var packageRoot: URL {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory
+    }
+
+    static var sitePackages: String { packageRoot.appendingPathComponent(".build/python-clients").path }
+
+    /// Installs once per test process (a static let is initialised once, thread-safely).
+    static let installed: Result<Void, TestFailure> = {
+        let marker = sitePackages + "/.pan-installed", wanted = packages.joined(separator: "\n")
+        if (try? String(contentsOfFile: marker, encoding: .utf8)) == wanted { return .success(()) }
+        let pip = Process()
+        pip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        pip.arguments = ["python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--upgrade",
+                         "--target", sitePackages] + packages
+        do { try pip.run() } catch { return .failure(TestFailure("python3 -m pip: \(error)")) }
+        pip.waitUntilExit()
+        guard pip.terminationStatus == 0 else { return .failure(TestFailure("pip install \(packages) failed: is PyPI reachable?")) }
+        FileManager.default.createFile(atPath: marker, contents: Data(wanted.utf8))
+        return .success(())
+    }()
+
+    /// Runs `Tests/PanTests/Clients/SCRIPT ARGS…`; output goes to files so a chatty run cannot block on a pipe.
+    static func run(_ script: String, _ arguments: [String], timeout: TimeInterval) async throws -> CLITests.Run {
+        try await Task.detached { try installed.get() }.value
+        let scratch = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer { try? out.close(); try? err.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", packageRoot.appendingPathComponent("Tests/PanTests/Clients/" + script).path] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = sitePackages
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = out
+        process.standardError = err
+        let exited = CLITests.AsyncExit()
+        process.terminationHandler = { _ in exited.signal() }
+        try process.run()
+        if await !exited.wait(timeout: timeout) {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("\(script) did not finish within \(timeout) s")
+        }
+        process.waitUntilExit()
+        return CLITests.Run(
+            status: process.terminationStatus,
+            exited: process.terminationReason == .exit,
+            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        )
+    }
+}
