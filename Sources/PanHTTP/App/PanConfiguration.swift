@@ -53,6 +53,9 @@ public struct PanConfiguration: Sendable {
     public var maxPendingUploads = 256
     /// How often expired upload sessions are swept.
     public var sweepInterval: TimeInterval = 60
+    /// Serve the web app from this folder (read on every request) instead of
+    /// the copy embedded at build time: for working on `web/` without rebuilding.
+    public var webDirectory: String?
 
     public enum CallbackCheck: String, Sendable, CaseIterable {
         case signature, ip, both
@@ -127,6 +130,7 @@ public struct PanConfiguration: Sendable {
             guard let n = Int(v), n > 0 else { throw ConfigurationError("PAN_MAX_PENDING_UPLOADS must be a positive number") }
             maxPendingUploads = n
         }
+        if let v = environment["PAN_WEB_DIR"], !v.isEmpty { webDirectory = v }
         if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
             guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }
             uploadTokenTTL = ttl
