@@ -26,6 +26,7 @@ export class Uploads {
     this.dialogs = Promise.resolve();
     this.panel = h('section', { class: 'uploads', 'aria-label': t('upload.title'), hidden: true });
     this.renderQueued = false;
+    this.collapsed = false;
     window.addEventListener('beforeunload', (event) => {
       if (this.items.some((item) => !finished.has(item.state))) event.preventDefault();
     });
@@ -103,7 +104,7 @@ export class Uploads {
   askConflict(item) {
     const answer = this.dialogs.then(async () => {
       if (this.conflictForAll) return this.conflictForAll;
-      const { choice, all } = await conflictDialog(item.name, item.dir);
+      const { choice, all } = await conflictDialog(item.name, item.dir === '/' ? t('files.root') : item.dir);
       if (all) this.conflictForAll = choice;
       return choice;
     });
@@ -210,9 +211,14 @@ export class Uploads {
         h('span', { class: 'uploads-total', id: 'upload-total' }, t('upload.total', {
           done, count: this.items.length, loaded: formatSize(loaded), size: formatSize(size),
         })),
-        h('button', { type: 'button', class: 'button small', onclick: () => this.clearFinished() }, t('action.clear'))),
+        h('button', { type: 'button', class: 'button small', onclick: () => this.clearFinished() }, t('action.clear')),
+        h('button', {
+          type: 'button', class: 'icon-button', id: 'uploads-toggle', 'aria-expanded': String(!this.collapsed),
+          'aria-label': t(this.collapsed ? 'upload.expand' : 'upload.collapse'),
+          onclick: () => { this.collapsed = !this.collapsed; this.draw(); },
+        }, icon(this.collapsed ? icons.up : icons.downArrow))),
       h('progress', { class: 'total-progress', max: Math.max(size, 1), value: size === 0 && done === this.items.length ? 1 : loaded, 'aria-label': t('upload.title') }),
-      h('ul', { class: 'upload-list' }, this.items.map((item) => this.row(item))));
+      this.collapsed ? null : h('ul', { class: 'upload-list' }, this.items.map((item) => this.row(item))));
   }
 
   row(item) {
