@@ -143,7 +143,7 @@ struct WebAppTests {
 
     // MARK: In a real browser
 
-    @Test("in headless Chromium: sign in (kept across a reload), folder, upload 9 MiB + 0 B, instant upload, download, rename, move, bin, restore, sign out")
+    @Test("in headless Chromium: sign in (kept across a reload), folder, upload 9 MiB + 0 B, instant upload, download, rename, move, bin, restore, copy, conflict, delete forever, sign out")
     func browserFlow() async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.chromedriver) else {
             Issue.record("chromium-driver is missing at \(Self.chromedriver): `.ci/run` installs chromium and chromium-driver")
@@ -166,6 +166,10 @@ struct WebAppTests {
             let instant = try await server.post("/v1/files/get", ["path": "/Docs/again.bin"], token: session)
             #expect(instant.result["storeId"] as? String == restored.result["storeId"] as? String)
             #expect(try await server.post("/v1/files/get", ["path": "/Docs/empty.txt"], token: session).result["size"] as? Int == 0)
+            let copy = try await server.post("/v1/files/get", ["path": "/Docs/renamed.bin"], token: session)
+            #expect(copy.result["storeId"] as? String == restored.result["storeId"] as? String)
+            let bin = try await server.post("/v1/files/page", ["recycle": 1], token: session)
+            #expect(bin.result["totalCount"] as? Int == 0, "deleted forever: \(bin.text)")
         }
         for name in ["01-sign-in.png", "02-uploaded.png", "03-instant.png", "05-recycle-bin.png"] {
             #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/" + name), "screenshot \(name)")

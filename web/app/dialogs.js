@@ -141,5 +141,7 @@ export function toast(message, kind = 'info') {
     h('span', {}, message),
     h('button', { type: 'button', class: 'icon-button', 'aria-label': t('action.close'), onclick: () => item.remove() }, icon(icons.close)));
   region.append(item);
+  // Three at most: a burst of actions must not cover the page.
+  while (region.children.length > 3) region.firstElementChild.remove();
   setTimeout(() => item.remove(), kind === 'error' ? 12000 : 4000);
 }

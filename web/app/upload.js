@@ -218,7 +218,7 @@ export class Uploads {
           onclick: () => { this.collapsed = !this.collapsed; this.draw(); },
         }, icon(this.collapsed ? icons.up : icons.downArrow))),
       h('progress', { class: 'total-progress', max: Math.max(size, 1), value: size === 0 && done === this.items.length ? 1 : loaded, 'aria-label': t('upload.title') }),
-      this.collapsed ? null : h('ul', { class: 'upload-list' }, this.items.map((item) => this.row(item))));
+      h('ul', { class: 'upload-list', hidden: this.collapsed }, this.items.map((item) => this.row(item))));
   }
 
   row(item) {

@@ -105,6 +105,10 @@ class Flow:
         self.wait(lambda d: name not in self.names(), timeout, f"{name} gone")
 
     def select_only(self, name):
+        # The uploads panel floats over the table's right side: fold it away first.
+        toggle = self.css("#uploads-toggle")
+        if toggle and toggle[0].get_attribute("aria-expanded") == "true":
+            toggle[0].click()
         # A plain click on a row (not on its name or checkbox) selects that row alone.
         self.click(self.row(name) + " td.col-size")
         self.wait(lambda d: [e.get_attribute("data-name") for e in self.css("#file-table tbody tr.selected")] == [name],
@@ -250,6 +254,36 @@ def flow(base, user, password, workdir, artifacts):
         f.click(f.row("Archive") + " button.name")
         f.wait_listed("renamed.bin")
         f.shot("06-restored.png")
+
+        f.step("copy into Docs with the folder picker")
+        f.select_only("renamed.bin")
+        f.click("#action-copy")
+        f.click("dialog[open] .crumb")
+        f.click('dialog[open] .picker-item[data-path="/Docs"]')
+        f.wait(lambda d: "Docs" in f.one("dialog[open] .crumbs").text, 20, "picker inside Docs")
+        f.click("#picker-choose")
+        f.wait(lambda d: not f.css("dialog[open]"), 20, "picker closed")
+        driver.get(base + "/#/files/Docs")
+        f.wait_listed("renamed.bin", "again.bin", "empty.txt")
+
+        f.step("a name conflict, answered keep both")
+        f.upload(empty)
+        f.one("dialog[open].conflict")
+        f.shot("07-conflict.png")
+        f.click('dialog[open] button[data-choice="rename"]')
+        f.wait_listed("empty (1).txt")
+
+        f.step("delete forever from the bin")
+        f.select_only("empty (1).txt")
+        f.click("#action-delete")
+        f.click("dialog[open] .button.danger")
+        f.wait_gone("empty (1).txt")
+        f.click("#nav-bin")
+        f.wait_listed("empty (1).txt")
+        f.select_only("empty (1).txt")
+        f.click("#action-purge")
+        f.click("dialog[open] .button.danger")
+        f.one("#content #empty")
 
         f.step("sign out")
         f.click("#sign-out")
