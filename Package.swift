@@ -56,7 +56,14 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["MigrationEmbedder"]
         ),
-        // The HTTP API, the WCS callback receiver and the local WCS-compatible upload endpoint.
+        // Build-time tool: turns the top-level web/ folder (the web app) into Swift source.
+        .executableTarget(name: "WebAppEmbedder"),
+        .plugin(
+            name: "EmbedWebApp",
+            capability: .buildTool(),
+            dependencies: ["WebAppEmbedder"]
+        ),
+        // The HTTP API, the WCS callback receiver, the local WCS-compatible upload endpoint and the web app.
         .target(
             name: "PanHTTP",
             dependencies: [
@@ -76,7 +83,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            plugins: ["EmbedWebApp"]
         ),
         // The `pan` command line: serve, migrate, user, session, hash, store.
         .target(

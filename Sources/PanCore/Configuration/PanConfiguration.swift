@@ -76,6 +76,9 @@ public struct PanConfiguration: Sendable {
     public var minimumFreeBytes: Int64 = 64 << 20
     /// How often expired upload sessions are swept.
     public var sweepInterval: TimeInterval = 60
+    /// Serve the web app from this folder (read on every request) instead of
+    /// the copy embedded at build time: for working on `web/` without rebuilding.
+    public var webDirectory: String?
 
     public enum CallbackCheck: String, Sendable, CaseIterable {
         case signature, ip, both
@@ -169,6 +172,7 @@ public struct PanConfiguration: Sendable {
             guard let seconds = TimeInterval(v), seconds > 0 else { throw ConfigurationError("PAN_LOGIN_WINDOW must be seconds") }
             loginWindow = seconds
         }
+        if let v = environment["PAN_WEB_DIR"], !v.isEmpty { webDirectory = v }
         if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
             guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }
             uploadTokenTTL = ttl

@@ -86,6 +86,10 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
         key: services.downloadKey
     )
     FilesController(store: services.store, authenticator: authenticator, links: links).addRoutes(to: router)
+    // The web app at `/` and `/app/…` (WebApp/); every other path is as before.
+    WebAppController(
+        assets: configuration.webDirectory.map(WebAssets.folder) ?? .embedded, configuration: configuration
+    ).addRoutes(to: router)
     if configuration.usesLocalUploadEndpoint {
         // Pan stands in for WCS: uploads, callbacks to itself, downloads.
         let tokenCheck = TokenCheck(credentials: services.credentials, bucket: configuration.bucket)

@@ -4,10 +4,18 @@ import Testing
 
 /// Python and the real clients' packages, pinned. Installed with `--no-deps`
 /// because the SDK's own requirements pin versions too old for Python 3.11.
+/// The browser tests' WebDriver client is a second list in its own folder
+/// (`.build/python-browser`), so either list can change without the other
+/// being reinstalled.
 enum PythonClients {
     static let packages = [
         "wcs-python3-sdk==5.0.36", "requests==2.32.3", "urllib3==2.2.3", "idna==3.10", "charset-normalizer==3.4.0",
         "certifi==2024.8.30", "requests-toolbelt==1.0.0", "pyyaml==6.0.2", "crcmod==1.7", "lockfile==0.12.2",
+    ]
+
+    /// Selenium and what it imports (its trio/BiDi extras are not used).
+    static let browserPackages = [
+        "selenium==4.27.1", "websocket-client==1.8.0", "typing_extensions==4.12.2", "urllib3==2.2.3", "certifi==2024.8.30",
     ]
 
     static var packageRoot: URL {
@@ -19,25 +27,30 @@ enum PythonClients {
     }
 
     static var sitePackages: String { packageRoot.appendingPathComponent(".build/python-clients").path }
+    static var browserSitePackages: String { packageRoot.appendingPathComponent(".build/python-browser").path }
 
     /// Installs once per test process (a static let is initialised once, thread-safely).
-    static let installed: Result<Void, TestFailure> = {
-        let marker = sitePackages + "/.pan-installed", wanted = packages.joined(separator: "\n")
+    static let installed = install(packages, into: sitePackages)
+    static let browserInstalled = install(browserPackages, into: browserSitePackages)
+
+    static func install(_ packages: [String], into target: String) -> Result<Void, TestFailure> {
+        let marker = target + "/.pan-installed", wanted = packages.joined(separator: "\n")
         if (try? String(contentsOfFile: marker, encoding: .utf8)) == wanted { return .success(()) }
         let pip = Process()
         pip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         pip.arguments = ["python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--upgrade",
-                         "--target", sitePackages] + packages
+                         "--target", target] + packages
         do { try pip.run() } catch { return .failure(TestFailure("python3 -m pip: \(error)")) }
         pip.waitUntilExit()
         guard pip.terminationStatus == 0 else { return .failure(TestFailure("pip install \(packages) failed: is PyPI reachable?")) }
         FileManager.default.createFile(atPath: marker, contents: Data(wanted.utf8))
         return .success(())
-    }()
+    }
 
     /// Runs `Tests/PanTests/Clients/SCRIPT ARGS…`; output goes to files so a chatty run cannot block on a pipe.
-    static func run(_ script: String, _ arguments: [String], timeout: TimeInterval) async throws -> CLITests.Run {
-        try await Task.detached { try installed.get() }.value
+    /// `browser`: with the WebDriver client's packages instead of the SDK's.
+    static func run(_ script: String, _ arguments: [String], timeout: TimeInterval, browser: Bool = false) async throws -> CLITests.Run {
+        try await Task.detached { try (browser ? browserInstalled : installed).get() }.value
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
@@ -50,7 +63,7 @@ enum PythonClients {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", packageRoot.appendingPathComponent("Tests/PanTests/Clients/" + script).path] + arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONPATH"] = sitePackages
+        environment["PYTHONPATH"] = browser ? browserSitePackages : sitePackages
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         process.environment = environment
         process.standardInput = FileHandle.nullDevice

@@ -1,0 +1,69 @@
+// A tiny element builder. Text always goes in as text nodes, never as HTML,
+// so a file named `<img onerror=…>` is only ever a name.
+
+/** h('button', {class: 'x', onclick: f}, 'text', child…) */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on') && typeof value === 'function') element.addEventListener(name.slice(2), value);
+    else if (name === 'class') element.className = value;
+    else if (name === 'dataset') Object.assign(element.dataset, value);
+    else if (name in element && typeof value !== 'string') element[name] = value;
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    if (Array.isArray(child)) append(element, child);
+    else element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces an element's children. */
+export function replace(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+  return element;
+}
+
+/** An inline SVG icon from icons.js's paths (no external requests, no inline styles). */
+export function icon(paths, label) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'icon');
+  if (label) { svg.setAttribute('role', 'img'); svg.setAttribute('aria-label', label); }
+  else svg.setAttribute('aria-hidden', 'true');
+  for (const d of [].concat(paths)) {
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+export const icons = {
+  folder: 'M3 6.5A1.5 1.5 0 0 1 4.5 5h4.6l2 2h8.4A1.5 1.5 0 0 1 21 8.5v9a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 17.5z',
+  file: ['M6 3h8l5 5v12a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1z', 'M14 3v5h5'],
+  upload: ['M12 16V4', 'M7 9l5-5 5 5', 'M4 20h16'],
+  download: ['M12 4v12', 'M7 11l5 5 5-5', 'M4 20h16'],
+  plus: ['M12 5v14', 'M5 12h14'],
+  trash: ['M4 7h16', 'M9 7V4h6v3', 'M6 7l1 13h10l1-13'],
+  restore: ['M4 12a8 8 0 1 0 2.3-5.6', 'M4 4v4h4'],
+  move: ['M5 12h14', 'M13 6l6 6-6 6'],
+  copy: ['M8 8h11v12H8z', 'M5 16V4h11'],
+  rename: ['M4 20h4L19 9l-4-4L4 16z'],
+  bin: ['M4 7h16', 'M9 7V4h6v3', 'M6 7l1 13h10l1-13', 'M10 11v6', 'M14 11v6'],
+  home: ['M3 11l9-7 9 7', 'M5 10v10h14V10'],
+  close: ['M6 6l12 12', 'M18 6L6 18'],
+  logout: ['M10 4H5v16h5', 'M14 8l4 4-4 4', 'M18 12H9'],
+  check: ['M5 12l5 5L20 7'],
+  bolt: ['M13 3L5 14h6l-1 7 8-11h-6z'],
+  up: ['M12 19V5', 'M6 11l6-6 6 6'],
+  downArrow: ['M12 5v14', 'M6 13l6 6 6-6'],
+};
