@@ -19,7 +19,7 @@ struct RealClientTests {
     @Test("Wangsu's Python SDK uploads by form and by slices (1 and 4 threads): 1 B, 4 MiB, 5 MiB + 7, 9 MiB + 3")
     func wangsuSDK() async throws {
         try await withServer { server in
-            try await server.createUser("sdk")
+            try await server.createUser("sdk", capacity: 1 << 40)  // 50 rounds store ~2.7 GB
             let rounds = ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "2"
             let run = try await PythonClients.run("wcs_sdk_upload.py", ["http://127.0.0.1:\(server.port)", "sdk", "secret", rounds], timeout: 600 * (Double(ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1") ?? 1))
             #expect(run.status == 0 && run.stdout.contains("\"ok\": true"), "\(run.stdout)\n\(run.stderr.suffix(3000))")
@@ -40,7 +40,7 @@ struct RealClientTests {
             let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
             defer { proxy.stop() }
             try await proxy.waitUntilProxying()
-            try await direct.createUser("edge-sdk")
+            try await direct.createUser("edge-sdk", capacity: 1 << 40)
             let rounds = ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1"
             let run = try await PythonClients.run("wcs_sdk_upload.py", ["http://127.0.0.1:\(proxyPort)", "edge-sdk", "secret", rounds], timeout: 600 * (Double(ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1") ?? 1))
             #expect(run.status == 0 && run.stdout.contains("\"ok\": true"), "\(run.stdout)\n\(run.stderr.suffix(3000)) / nginx: \(proxy.errors)")

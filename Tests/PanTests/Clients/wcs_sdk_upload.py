@@ -10,7 +10,7 @@ token, then checks the file Pan recorded (size and content hash). The SDK
 runs with its defaults otherwise: `keepalive = False`, one pooled session.
 Prints one JSON line; exits 1 on the first failure.
 """
-import hashlib, json, os, sys, tempfile, base64, urllib.request
+import hashlib, json, os, sys, tempfile, base64, urllib.error, urllib.request
 
 from wcs.commons.config import Config
 from wcs.services.simpleupload import SimpleUpload
@@ -27,8 +27,11 @@ def call(path, payload, token=None):
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        return json.load(reply)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return json.load(reply)
+    except urllib.error.HTTPError as error:
+        fail(path, "%s %s" % (error.code, error.read()[:500]))
 
 
 def wcs_hash(data):
