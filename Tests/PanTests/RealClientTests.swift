@@ -28,18 +28,8 @@ struct RealClientTests {
 
     @Test("Wangsu's Python SDK through the nginx site")
     func wangsuSDKThroughNginx() async throws {
-        guard FileManager.default.isExecutableFile(atPath: NginxTests.nginx) else {
-            Issue.record("nginx is missing at \(NginxTests.nginx): `.ci/run` installs it")
-            return
-        }
-        let proxyPort = try freePort()
-        try await withOpsServer(configure: {
-            $0.publicBaseURL = "http://127.0.0.1:\(proxyPort)"
-            $0.trustedProxies = ["127.0.0.1"]
-        }) { direct, configuration in
-            let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
-            defer { proxy.stop() }
-            try await proxy.waitUntilProxying()
+        try await withNginxSite { direct, _, proxy in
+            let proxyPort = proxy.port
             try await direct.createUser("edge-sdk", capacity: 1 << 40)
             let rounds = ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1"
             let run = try await PythonClients.run("wcs_sdk_upload.py", ["http://127.0.0.1:\(proxyPort)", "edge-sdk", "secret", rounds], timeout: 600 * (Double(ProcessInfo.processInfo.environment["PAN_SDK_ROUNDS"] ?? "1") ?? 1))

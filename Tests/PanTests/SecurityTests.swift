@@ -227,39 +227,11 @@ struct SecurityTests {
 
     // MARK: 10. Smaller findings
 
-    /// Writes raw bytes to the server and reads until it closes or 60 s pass (the full suite is slow).
-    static func raw(_ port: Int, _ text: String) async throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestFailure("connect") }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var received = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            received.append(contentsOf: buffer[0..<n])
-            if String(decoding: received, as: UTF8.self).contains("\r\n\r\n"), received.count > 200 { break }
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
-
     @Test("a malformed chunk size is a 400, not a 500")
     func malformedChunk() async throws {
         let logs = LogCapture()
         try await withOpsServer(logs: logs) { server, _ in
-            let reply = try await Self.raw(server.port, "POST /v1/user/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+            let reply = try await RawConnection.exchange(port: server.port, "POST /v1/user/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
             #expect(reply.hasPrefix("HTTP/1.1 400"), "\(reply)")
             #expect(!reply.contains("INTERNAL_ERROR"))
         }

@@ -111,18 +111,8 @@ struct WebAppTests {
 
     @Test("the app through the nginx site: / and its files pass through with their ETag and CSP")
     func throughNginx() async throws {
-        guard FileManager.default.isExecutableFile(atPath: NginxTests.nginx) else {
-            Issue.record("nginx is missing at \(NginxTests.nginx): `.ci/run` installs it")
-            return
-        }
-        let proxyPort = try freePort()
-        try await withOpsServer(configure: {
-            $0.publicBaseURL = "http://127.0.0.1:\(proxyPort)"
-            $0.trustedProxies = ["127.0.0.1"]
-        }) { _, configuration in
-            let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
-            defer { proxy.stop() }
-            try await proxy.waitUntilProxying()
+        try await withNginxSite { _, _, proxy in
+            let proxyPort = proxy.port
             for path in ["/", "/app/main.js", "/app/style.css"] {
                 let (status, headers, _) = try await Self.get("http://127.0.0.1:\(proxyPort)\(path)")
                 #expect(status == 200, "\(path) / nginx: \(proxy.errors)")

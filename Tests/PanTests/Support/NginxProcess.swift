@@ -101,3 +101,25 @@ final class NginxProcess: Sendable {
         try? FileManager.default.removeItem(atPath: prefix)
     }
 }
+
+/// A real Pan behind a real nginx running `deploy/nginx-pan.conf`'s site: the
+/// body gets the direct server, its configuration and nginx's port. Records
+/// an issue (and skips the body) when nginx is not installed.
+func withNginxSite(
+    _ body: @escaping @Sendable (TestServer, PanConfiguration, NginxProcess) async throws -> Void
+) async throws {
+    guard FileManager.default.isExecutableFile(atPath: NginxTests.nginx) else {
+        Issue.record("nginx is missing at \(NginxTests.nginx): `.ci/run` installs it")
+        return
+    }
+    let proxyPort = try freePort()
+    try await withOpsServer(configure: {
+        $0.publicBaseURL = "http://127.0.0.1:\(proxyPort)"
+        $0.trustedProxies = ["127.0.0.1"]
+    }) { direct, configuration in
+        let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
+        defer { proxy.stop() }
+        try await proxy.waitUntilProxying()
+        try await body(direct, configuration, proxy)
+    }
+}
