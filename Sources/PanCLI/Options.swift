@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import PanHTTP
 
 /// Where the data lives; shared by every command that opens the database.
 struct DataOptions: ParsableArguments {

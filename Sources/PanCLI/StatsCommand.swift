@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PanCore
-import PanHTTP
 
 /// `pan stats`: what the database holds, read in one snapshot.
 struct StatsCommand: AsyncParsableCommand {
