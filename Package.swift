@@ -33,16 +33,18 @@ let package = Package(
             name: "SQLiteKit",
             dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]
         ),
+        // Small string helpers every layer uses (trimming without Foundation's bridging).
+        .target(name: "TextSupport"),
         // Wangsu Cloud Storage wire formats: content hash, upload token, callbacks.
         .target(
             name: "WCS",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["TextSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The domain: users, the file tree, store objects, upload sessions.
         .target(
             name: "PanCore",
             dependencies: [
-                "SQLiteKit", "WCS",
+                "SQLiteKit", "WCS", "TextSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -67,7 +69,7 @@ let package = Package(
         .target(
             name: "PanHTTP",
             dependencies: [
-                "PanCore", "WCS", "SQLiteKit",
+                "PanCore", "WCS", "TextSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -90,7 +92,7 @@ let package = Package(
         .target(
             name: "PanCLI",
             dependencies: [
-                "PanHTTP", "PanCore", "WCS",
+                "PanHTTP", "PanCore", "WCS", "TextSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -108,11 +110,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SQLiteKitTests", dependencies: ["SQLiteKit"]),
-        .testTarget(name: "WCSTests", dependencies: ["WCS"]),
+        .testTarget(name: "WCSTests", dependencies: ["WCS", "TextSupport"]),
         .testTarget(
             name: "PanTests",
             dependencies: [
-                "PanHTTP", "PanCore", "PanCLI", "WCS",
+                "PanHTTP", "PanCore", "PanCLI", "WCS", "TextSupport", "SQLiteKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import WCS
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
@@ -5,7 +6,6 @@ import NIOCore
 import NIOHTTP1
 import PanCore
 import SQLiteKit
-import WCS
 
 /// `pan-bench http`: throughput and latency of the endpoints that matter,
 /// against `pan serve` in a second process, each row next to the server's

@@ -1,6 +1,6 @@
+import WCS
 import ArgumentParser
 import Foundation
-import WCS
 
 /// `pan hash FILE…`: the WCS content hash of each file, as `sha1sum` prints.
 struct HashCommand: AsyncParsableCommand {

@@ -1,7 +1,7 @@
+import WCS
 import ArgumentParser
 import Foundation
 import PanCore
-import WCS
 
 /// `pan store list|show|verify|gc`: stored content objects.
 struct StoreCommand: AsyncParsableCommand {

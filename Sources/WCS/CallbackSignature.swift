@@ -1,4 +1,5 @@
 import Foundation
+import TextSupport
 
 /// The `Authorization` header of WCS callbacks (`wcs.md` §3):
 /// `AK:urlsafe_b64(hex(HMAC-SHA1(SK, callbackUrl + "\n" + urlsafe_b64(body))))`.

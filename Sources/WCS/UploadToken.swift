@@ -1,4 +1,5 @@
 import Foundation
+import TextSupport
 
 /// `AK:urlsafe_b64(hex(HMAC-SHA1(SK, encodedPolicy))):encodedPolicy` (`wcs.md` §1).
 public enum UploadToken {

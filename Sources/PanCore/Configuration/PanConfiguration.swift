@@ -1,4 +1,5 @@
 import Foundation
+import TextSupport
 import WCS
 
 /// Everything Pan is configured with. Defaults run with zero setup; the CLI

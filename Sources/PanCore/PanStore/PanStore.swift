@@ -1,4 +1,5 @@
 import Foundation
+import TextSupport
 import WCS
 
 /// Everything Pan keeps, behind one seam: one `async` method per transaction,

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TextSupport
 import WCS
 
 /// Path and name rules of the file tree (`api.md` §4).

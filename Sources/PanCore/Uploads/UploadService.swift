@@ -1,5 +1,6 @@
 import Foundation
 import SQLiteKit
+import TextSupport
 import WCS
 
 /// `POST /v1/store/token`: resolves the target by the seed's rules, then

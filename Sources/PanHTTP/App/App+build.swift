@@ -1,3 +1,4 @@
+import WCS
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,8 +1,8 @@
+import WCS
 import Crypto
 import Foundation
 import Logging
 import PanCore
-import WCS
 
 /// The composition root's parts: the store and what sits beside it.
 /// Built once per process; the HTTP layer and tests both use it.

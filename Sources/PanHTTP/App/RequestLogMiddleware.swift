@@ -1,9 +1,9 @@
+import WCS
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import PanCore
-import WCS
 
 /// One log line per request with a request id (from `X-Request-Id`, or made
 /// here), echoed back in the reply; the client IP (through trusted proxies

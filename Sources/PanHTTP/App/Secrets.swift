@@ -1,6 +1,7 @@
+import WCS
 import Foundation
 import PanCore
-import WCS
+import TextSupport
 
 /// Secrets Pan makes for itself on first start and keeps in the data
 /// directory (mode 0600), so a restart keeps sessions and tokens valid.

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PanCore
-import WCS
+import TextSupport
 
 /// Finds the session token wherever a client put it, checks it, and loads
 /// the user: the one gate of every authenticated endpoint.

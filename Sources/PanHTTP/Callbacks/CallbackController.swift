@@ -1,9 +1,9 @@
+import WCS
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import PanCore
-import WCS
 
 /// WCS's upload callbacks (`wcs.md` §3, `api.md` §6): checks the sender,
 /// hands the body to `CallbackService`, answers in the way WCS relays best.

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import PanCore
-import WCS
+import TextSupport
 
 /// `GET /dl/<key>?e&n&m&s`: serves a stored object of the local endpoint with
 /// its type, length, a UTF-8 `Content-Disposition`, and single `Range`s (206).

@@ -1,7 +1,7 @@
+import WCS
 import Crypto
 import Foundation
 import PanCore
-import WCS
 
 /// Signed, expiring download URLs for objects of the local endpoint, or plain
 /// URLs on the configured download domain when the bytes live in WCS.

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import PanCore
-import WCS
+import TextSupport
 
 /// The files API of `api.md` §7: page/list/list2/get, createDirectory,
 /// rename/move/copy/remove, and the recycle bin. Every change is one

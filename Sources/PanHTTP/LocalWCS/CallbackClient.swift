@@ -1,8 +1,8 @@
+import WCS
 import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
-import WCS
 
 /// Makes the upload callback the way WCS does (`wcs.md` §3): the substituted
 /// `callbackBody` form-wrapped, POSTed to `callbackUrl`, signed with

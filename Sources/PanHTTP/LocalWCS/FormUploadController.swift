@@ -1,10 +1,11 @@
+import WCS
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
 import PanCore
-import WCS
+import TextSupport
 
 /// WCS's form upload, `POST /file/upload` (`wcs.md` §4): multipart with
 /// `token`, `file` and optional `key`, `mimeType`, `x:` variables, in any

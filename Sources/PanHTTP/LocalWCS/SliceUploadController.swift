@@ -1,3 +1,4 @@
+import WCS
 import Crypto
 import Foundation
 import HTTPTypes
@@ -5,7 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PanCore
-import WCS
+import TextSupport
 
 /// WCS's slice upload (`wcs.md` §4) on Pan's own server: `mkblk`, `bput`,
 /// `mkfile`. Blocks stream to disk under `storage/blocks`; a `ctx` names a

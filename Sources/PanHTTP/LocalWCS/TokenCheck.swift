@@ -1,7 +1,8 @@
+import WCS
 import Crypto
 import Foundation
 import PanCore
-import WCS
+import TextSupport
 
 /// Verifies upload tokens exactly as WCS does: signature with a configured
 /// pair, bucket, deadline. Returns the policy and the token's identity.

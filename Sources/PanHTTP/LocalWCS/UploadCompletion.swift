@@ -1,7 +1,7 @@
+import WCS
 import Foundation
 import Logging
 import PanCore
-import WCS
 
 /// What happens after the bytes are stored, as WCS does it: the callback
 /// (its answer is relayed), or the policy's `returnBody`/`returnUrl`.

@@ -1,6 +1,6 @@
 import Hummingbird
 import PanCore
-import WCS
+import TextSupport
 
 /// `POST /v1/store/token` — the seed's endpoint.
 struct TokenController {

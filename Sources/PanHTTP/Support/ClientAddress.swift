@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import WCS
+import TextSupport
 
 /// The client's IP: the peer's, unless the peer is a trusted proxy, in which
 /// case the last untrusted hop of `X-Forwarded-For` (or `X-Real-IP`).

@@ -1,8 +1,9 @@
+import WCS
 import Foundation
 import Hummingbird
 import NIOCore
 import PanCore
-import WCS
+import TextSupport
 
 /// A request's fields, read leniently as the real clients need (`api.md` §1):
 /// an empty body or `""` is `{}`, flags arrive as `true`/`1`/`"yes"`/`"flase"`,

@@ -1,6 +1,6 @@
 import Hummingbird
 import PanCore
-import WCS
+import TextSupport
 
 /// `/v1/user/login`, `/v1/user/info`, `/v1/user/logout`.
 struct UserController {
