@@ -25,10 +25,10 @@ public struct DatabaseStats: Codable, Sendable, Equatable {
         }
         return DatabaseStats(
             users: try db.scalar("SELECT COUNT(*) FROM users") ?? 0,
-            disabledUsers: try db.scalar("SELECT COUNT(*) FROM users WHERE status = 1") ?? 0,
-            files: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = 0 AND type = 0") ?? 0,
-            directories: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = 0 AND type = 1") ?? 0,
-            recycledNodes: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = 1") ?? 0,
+            disabledUsers: try db.scalar("SELECT COUNT(*) FROM users WHERE status = \(User.Status.disabled.sql)") ?? 0,
+            files: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.live.sql) AND type = \(FileNode.Kind.file.sql)") ?? 0,
+            directories: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.live.sql) AND type = \(FileNode.Kind.directory.sql)") ?? 0,
+            recycledNodes: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.recycled.sql)") ?? 0,
             objects: try db.scalar("SELECT COUNT(*) FROM store_objects") ?? 0,
             storedBytes: try db.scalar("SELECT COALESCE(SUM(size), 0) FROM store_objects") ?? 0,
             sessions: sessions,

@@ -3,6 +3,8 @@ import SQLiteKit
 /// A node of a user's tree, encoded as `api.md` §4's file object.
 public struct FileNode: Sendable, Equatable, Codable {
     public enum Kind: Int, Sendable, Codable { case file = 0, directory = 1 }
+    /// `nodes.state`: live in the tree, or in the recycle bin (with its subtree).
+    public enum State: Int, Sendable { case live = 0, recycled = 1 }
 
     public var id: Int64
     public var parentId: Int64?
@@ -159,3 +161,12 @@ extension FileNode: JSONWritable {
         }
     }
 }
+
+/// Schema values in SQL text: the enums' raw values, so no statement spells a
+/// bare 0 or 1 (constants of ours, never user input — safe to interpolate, and
+/// literal, so SQLite still matches the partial indexes on `state = 0`).
+protocol SQLLiteral: RawRepresentable where RawValue == Int {}
+extension SQLLiteral { var sql: String { String(rawValue) } }
+extension FileNode.Kind: SQLLiteral {}
+extension FileNode.State: SQLLiteral {}
+extension User.Status: SQLLiteral {}

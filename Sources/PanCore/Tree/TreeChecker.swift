@@ -17,7 +17,7 @@ public enum TreeChecker {
             for row in rows { findings.append(Finding(check: check, detail: try detail(row))) }
         }
         try add("duplicate-name", db.query(
-            "SELECT parent_id, name, COUNT(*) AS n FROM nodes WHERE state = 0 AND parent_id IS NOT NULL GROUP BY parent_id, name HAVING n > 1"
+            "SELECT parent_id, name, COUNT(*) AS n FROM nodes WHERE state = \(FileNode.State.live.sql) AND parent_id IS NOT NULL GROUP BY parent_id, name HAVING n > 1"
         )) { "\(try $0.int64("n")) live nodes named \(try $0.string("name")) in directory \(try $0.int64("parent_id"))" }
         try add("roots", db.query(
             "SELECT u.id FROM users u WHERE (SELECT COUNT(*) FROM nodes WHERE user_id = u.id AND parent_id IS NULL) != 1"
@@ -44,10 +44,10 @@ public enum TreeChecker {
             "SELECT n.id FROM nodes n JOIN nodes p ON p.id = n.parent_id WHERE n.user_id != p.user_id"
         )) { "node \(try $0.int64("id")) belongs to another user than its parent" }
         try add("live-under-bin", db.query(
-            "SELECT n.id FROM nodes n JOIN nodes p ON p.id = n.parent_id WHERE n.state = 0 AND p.state != 0"
+            "SELECT n.id FROM nodes n JOIN nodes p ON p.id = n.parent_id WHERE n.state = \(FileNode.State.live.sql) AND p.state != \(FileNode.State.live.sql)"
         )) { "live node \(try $0.int64("id")) is inside a recycled directory" }
         try add("file-object", db.query(
-            "SELECT n.id FROM nodes n LEFT JOIN store_objects o ON o.hash = n.store_hash WHERE n.type = 0 AND o.hash IS NULL"
+            "SELECT n.id FROM nodes n LEFT JOIN store_objects o ON o.hash = n.store_hash WHERE n.type = \(FileNode.Kind.file.sql) AND o.hash IS NULL"
         )) { "file \(try $0.int64("id")) names no stored object" }
         try add("ref-count", db.query(
             """
@@ -57,7 +57,7 @@ public enum TreeChecker {
         )) { "object \(try $0.string("hash")) counts \(try $0.int64("ref_count")) references, has \(try $0.int64("actual"))" }
         try add("space-used", db.query(
             """
-            SELECT u.id, u.space_used, COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = u.id AND type = 0), 0) AS actual
+            SELECT u.id, u.space_used, COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = u.id AND type = \(FileNode.Kind.file.sql)), 0) AS actual
             FROM users u WHERE u.space_used != actual
             """
         )) { "user \(try $0.int64("id")) has spaceUsed \(try $0.int64("space_used")), files sum to \(try $0.int64("actual"))" }
@@ -94,7 +94,7 @@ public enum TreeChecker {
         )
         if refs > 0 { done.append("recounted references of \(refs) object(s)") }
         let space = try db.run(
-            "UPDATE users SET space_used = COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = 0), 0) WHERE space_used != COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = 0), 0)"
+            "UPDATE users SET space_used = COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = \(FileNode.Kind.file.sql)), 0) WHERE space_used != COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = \(FileNode.Kind.file.sql)), 0)"
         )
         if space > 0 { done.append("recomputed spaceUsed of \(space) user(s)") }
         let intervalProblems = try check(on: db).filter { $0.check.hasPrefix("interval") }

@@ -18,7 +18,7 @@ public enum TreeMutations {
     /// A locked node anywhere in the subtree blocks changing it.
     static func requireUnlocked(_ node: FileNode, on db: Connection) throws {
         let locked = try db.scalar(
-            "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND locking = 1 AND state = 0",
+            "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND locking = 1 AND state = \(FileNode.State.live.sql)",
             node.userId, node.lft, node.rgt
         ) ?? 0
         if locked > 0 { throw PanError.fileLocked }
@@ -153,7 +153,7 @@ public enum TreeMutations {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
         try requireUnlocked(node, on: db)
         let files = try db.query(
-            "SELECT store_hash, size FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND type = 0",
+            "SELECT store_hash, size FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND type = \(FileNode.Kind.file.sql)",
             node.userId, node.lft, node.rgt
         )
         var bytes: Int64 = 0
@@ -169,7 +169,7 @@ public enum TreeMutations {
     public static func recycle(_ node: FileNode, on db: Connection, now: Int64 = Millis.now()) throws {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
         try requireUnlocked(node, on: db)
-        try db.run("UPDATE nodes SET state = 1 WHERE user_id = ? AND lft >= ? AND lft < ? AND state = 0", node.userId, node.lft, node.rgt)
+        try db.run("UPDATE nodes SET state = \(FileNode.State.recycled.sql) WHERE user_id = ? AND lft >= ? AND lft < ? AND state = \(FileNode.State.live.sql)", node.userId, node.lft, node.rgt)
         try db.run("UPDATE nodes SET recycled_at = ? WHERE id = ?", now, node.id)
     }
 
@@ -194,7 +194,7 @@ public enum TreeMutations {
             try db.run("UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE id = ?", name, path, PanPath.pathId(path), node.id)
             try rewritePaths(of: node, from: node.path, on: db)
         }
-        for id in back { try db.run("UPDATE nodes SET state = 0 WHERE id = ?", id) }
+        for id in back { try db.run("UPDATE nodes SET state = \(FileNode.State.live.sql) WHERE id = ?", id) }
         try db.run("UPDATE nodes SET recycled_at = NULL WHERE id = ?", node.id)
         return try TreeRepository.node(id: node.id, on: db)!
     }

@@ -33,7 +33,7 @@ public enum TreeRepository {
     public static func node(userId: Int64, path: String, on db: Connection) throws -> FileNode? {
         if path == PanPath.root { return try root(of: userId, on: db) }
         return try db.queryRow(
-            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.state = 0",
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.state = \(FileNode.State.live.sql)",
             userId, PanPath.pathId(path)
         ).map(FileNode.init(row:))
     }
@@ -41,14 +41,14 @@ public enum TreeRepository {
     /// A live node by uuid; another user's node is simply not found.
     public static func node(userId: Int64, uuid: String, on db: Connection) throws -> FileNode? {
         try db.queryRow(
-            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.state = 0",
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.state = \(FileNode.State.live.sql)",
             uuid.lowercased(), userId
         ).map(FileNode.init(row:))
     }
 
     public static func child(of parentId: Int64, named name: String, on db: Connection) throws -> FileNode? {
         try db.queryRow(
-            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.parent_id = ? AND n.name = ? AND n.state = 0",
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.parent_id = ? AND n.name = ? AND n.state = \(FileNode.State.live.sql)",
             parentId, name
         ).map(FileNode.init(row:))
     }
@@ -130,7 +130,7 @@ public enum TreeRepository {
 
     /// Counts the live nodes of a user (for stats and tests).
     public static func count(userId: Int64, on db: Connection) throws -> Int64 {
-        try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND state = 0", userId) ?? 0
+        try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND state = \(FileNode.State.live.sql)", userId) ?? 0
     }
 }
 
@@ -185,20 +185,20 @@ extension TreeRepository {
     public static func children(
         of parentId: Int64, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false, on db: Connection
     ) throws -> (nodes: [FileNode], total: Int64) {
-        var typeFilter = type.map { " AND n.type = \($0 == 1 ? 1 : 0)" } ?? ""
+        var typeFilter = type.map { " AND n.type = " + ($0 == 1 ? FileNode.Kind.directory.sql : FileNode.Kind.file.sql) } ?? ""
         if hidingSystemFolders {
             // Constant names of our own, never user input: safe to inline.
             typeFilter += " AND n.name NOT IN (" + PanPath.systemFolders.map { "'\($0)'" }.joined(separator: ",") + ")"
         }
         let total = try db.scalar(
-            "SELECT COUNT(*) FROM nodes n WHERE n.parent_id = ? AND n.state = 0\(typeFilter)", parentId
+            "SELECT COUNT(*) FROM nodes n WHERE n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)", parentId
         ) ?? 0
         // The page's ids first, from the index alone (OFFSET skips index entries, not
         // table rows and parent joins: a deep page of a 10k directory was ~2 ms), then its rows.
         let nodes = try db.query(
             """
             SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.id IN (
-                SELECT n.id FROM nodes n WHERE n.parent_id = ? AND n.state = 0\(typeFilter) ORDER BY \(order.sql) LIMIT ? OFFSET ?
+                SELECT n.id FROM nodes n WHERE n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter) ORDER BY \(order.sql) LIMIT ? OFFSET ?
             ) ORDER BY \(order.sql)
             """,
             parentId, limit, offset
@@ -209,7 +209,7 @@ extension TreeRepository {
     /// `top` and every live node under it, by path.
     static func subtree(of top: FileNode, on db: Connection) throws -> [FileNode] {
         try db.query(
-            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? AND n.state = 0 ORDER BY n.path",
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? AND n.state = \(FileNode.State.live.sql) ORDER BY n.path",
             top.userId, top.lft, top.rgt
         ).map(FileNode.init(row:))
     }

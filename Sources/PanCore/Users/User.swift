@@ -16,7 +16,10 @@ public struct User: Sendable, Equatable, Codable {
     public var icon: String
     public var tokenVersion: Int64
 
-    public var isDisabled: Bool { status != 0 }
+    public var isDisabled: Bool { status != Status.active.rawValue }
+
+    /// `users.status`.
+    public enum Status: Int, Sendable { case active = 0, disabled = 1 }
     public var remainingSpace: Int64 { max(0, spaceCapacity - spaceUsed) }
 
     /// The quota rule, in one place: `bytes` more may be stored when they fit
