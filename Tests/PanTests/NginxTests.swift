@@ -16,19 +16,9 @@ struct NginxTests {
 
     @Test("the whole loop through nginx: login, token, form and slice upload, callbacks, instant upload, ranged download, forwarded client IP")
     func wholeLoop() async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.nginx) else {
-            Issue.record("nginx is missing at \(Self.nginx): `.ci/run` installs it (apt-get install nginx-light)")
-            return
-        }
-        let proxyPort = try freePort()
         let logs = LogCapture()
-        try await withOpsServer(configure: {
-            $0.publicBaseURL = "http://127.0.0.1:\(proxyPort)"
-            $0.trustedProxies = ["127.0.0.1"]
-        }, logs: logs) { direct, configuration in
-            let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
-            defer { proxy.stop() }
-            try await proxy.waitUntilProxying()
+        try await withNginxSite(logs: logs) { direct, configuration, proxy in
+            let proxyPort = proxy.port
             // Every helper below talks to nginx's port.
             let server = TestServer(services: direct.services, port: proxyPort, dataDirectory: direct.dataDirectory)
             let base = "http://127.0.0.1:\(proxyPort)"

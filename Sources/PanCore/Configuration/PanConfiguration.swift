@@ -103,18 +103,12 @@ public struct PanConfiguration: Sendable {
     public mutating func apply(environment: [String: String]) throws {
         if let v = environment["PAN_DATA_DIR"] { dataDirectory = v }
         if let v = environment["PAN_HOST"] { host = v }
-        if let v = environment["PAN_PORT"] {
-            guard let port = Int(v), (0...65535).contains(port) else { throw ConfigurationError("PAN_PORT must be a port number") }
-            self.port = port
-        }
+        if let value: Int = try Self.number(environment, "PAN_PORT", { (0...65535).contains($0) }, "a port number") { port = value }
         if let v = environment["PAN_ADMIN_PORT"], !v.isEmpty {
             guard let port = Int(v), (0...65535).contains(port) else { throw ConfigurationError("PAN_ADMIN_PORT must be a port number") }
             adminPort = port
         }
-        if let v = environment["PAN_SHUTDOWN_TIMEOUT"] {
-            guard let seconds = TimeInterval(v), seconds > 0 else { throw ConfigurationError("PAN_SHUTDOWN_TIMEOUT must be seconds") }
-            shutdownTimeout = seconds
-        }
+        if let value: TimeInterval = try Self.number(environment, "PAN_SHUTDOWN_TIMEOUT", { $0 > 0 }, "seconds") { shutdownTimeout = value }
         if let v = environment["PAN_PUBLIC_URL"] { publicBaseURL = v }
         if let v = environment["PAN_BUCKET"] { bucket = v }
         if let v = environment["PAN_WCS_KEYS"] { wcsKeys = try Self.parseKeys(v) }
@@ -130,54 +124,31 @@ public struct PanConfiguration: Sendable {
         }
         if let v = environment["PAN_CALLBACK_ALLOW"] { callbackAllowlist = Self.list(v) }
         if let v = environment["PAN_TRUSTED_PROXIES"] { trustedProxies = Self.list(v) }
-        if let v = environment["PAN_WRITE_BATCH"] {
-            guard let n = Int(v), (1...4096).contains(n) else { throw ConfigurationError("PAN_WRITE_BATCH must be 1 to 4096") }
-            writeBatch = n
-        }
-        if let v = environment["PAN_IDLE_TIMEOUT"] {
-            guard let seconds = TimeInterval(v), seconds >= 0 else { throw ConfigurationError("PAN_IDLE_TIMEOUT must be seconds (0: never)") }
-            idleTimeout = seconds == 0 ? nil : seconds
-        }
-        if let v = environment["PAN_MAX_CONNECTIONS"] {
-            guard let n = Int(v), n > 0 else { throw ConfigurationError("PAN_MAX_CONNECTIONS must be a positive number") }
-            maxConnections = n
-        }
-        if let v = environment["PAN_PREAUTH_UPLOAD_BYTES"] {
-            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_PREAUTH_UPLOAD_BYTES must be bytes") }
-            preauthUploadBytes = n
-        }
-        if let v = environment["PAN_PREAUTH_UPLOAD_TOTAL"] {
-            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_PREAUTH_UPLOAD_TOTAL must be bytes") }
-            preauthUploadTotal = n
-        }
-        if let v = environment["PAN_MAX_PENDING_UPLOADS"] {
-            guard let n = Int(v), n > 0 else { throw ConfigurationError("PAN_MAX_PENDING_UPLOADS must be a positive number") }
-            maxPendingUploads = n
-        }
-        if let v = environment["PAN_MIN_FREE_BYTES"] {
-            guard let n = Int64(v), n >= 0 else { throw ConfigurationError("PAN_MIN_FREE_BYTES must be a byte count (0: no floor)") }
-            minimumFreeBytes = n
-        }
+        if let value: Int = try Self.number(environment, "PAN_WRITE_BATCH", { (1...4096).contains($0) }, "1 to 4096") { writeBatch = value }
+        if let value: TimeInterval = try Self.number(environment, "PAN_IDLE_TIMEOUT", { $0 >= 0 }, "seconds (0: never)") { idleTimeout = value == 0 ? nil : value }
+        if let value: Int = try Self.number(environment, "PAN_MAX_CONNECTIONS", { $0 > 0 }, "a positive number") { maxConnections = value }
+        if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_BYTES", { $0 >= 0 }, "bytes") { preauthUploadBytes = value }
+        if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_TOTAL", { $0 >= 0 }, "bytes") { preauthUploadTotal = value }
+        if let value: Int = try Self.number(environment, "PAN_MAX_PENDING_UPLOADS", { $0 > 0 }, "a positive number") { maxPendingUploads = value }
+        if let value: Int64 = try Self.number(environment, "PAN_MIN_FREE_BYTES", { $0 >= 0 }, "a byte count (0: no floor)") { minimumFreeBytes = value }
         if let v = environment["PAN_CORS_ORIGINS"] {
             corsOrigins = Self.list(v).map { $0 == "*" ? $0 : (Self.origin(of: $0) ?? $0) }
         }
-        if let v = environment["PAN_LOGIN_MAX_FAILURES"] {
-            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_LOGIN_MAX_FAILURES must be a count (0: no limit)") }
-            loginFailuresPerAccount = n
-        }
-        if let v = environment["PAN_LOGIN_MAX_FAILURES_IP"] {
-            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PAN_LOGIN_MAX_FAILURES_IP must be a count (0: no limit)") }
-            loginFailuresPerIP = n
-        }
-        if let v = environment["PAN_LOGIN_WINDOW"] {
-            guard let seconds = TimeInterval(v), seconds > 0 else { throw ConfigurationError("PAN_LOGIN_WINDOW must be seconds") }
-            loginWindow = seconds
-        }
+        if let value: Int = try Self.number(environment, "PAN_LOGIN_MAX_FAILURES", { $0 >= 0 }, "a count (0: no limit)") { loginFailuresPerAccount = value }
+        if let value: Int = try Self.number(environment, "PAN_LOGIN_MAX_FAILURES_IP", { $0 >= 0 }, "a count (0: no limit)") { loginFailuresPerIP = value }
+        if let value: TimeInterval = try Self.number(environment, "PAN_LOGIN_WINDOW", { $0 > 0 }, "seconds") { loginWindow = value }
         if let v = environment["PAN_WEB_DIR"], !v.isEmpty { webDirectory = v }
-        if let v = environment["PAN_UPLOAD_TOKEN_TTL"] {
-            guard let ttl = TimeInterval(v), ttl > 0 else { throw ConfigurationError("PAN_UPLOAD_TOKEN_TTL must be seconds") }
-            uploadTokenTTL = ttl
-        }
+        if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_TOKEN_TTL", { $0 > 0 }, "seconds") { uploadTokenTTL = value }
+    }
+
+    /// A numeric variable, when set: parsed and checked, or refused with
+    /// "NAME must be <what>".
+    static func number<T: LosslessStringConvertible>(
+        _ environment: [String: String], _ name: String, _ valid: (T) -> Bool, _ what: String
+    ) throws -> T? {
+        guard let text = environment[name] else { return nil }
+        guard let value = T(text), valid(value) else { throw ConfigurationError("\(name) must be \(what)") }
+        return value
     }
 
     /// `AK:SK[,AK:SK…]`.

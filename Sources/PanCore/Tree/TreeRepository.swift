@@ -151,33 +151,32 @@ extension TreeRepository {
         public static let nameAscending = Order(code: 2)
 
         public init(code: Int) {
-            if let sql = Self.sql(code) {
-                (self.code, self.sql) = (code, sql)
-            } else {
-                (self.code, self.sql) = (-1, "n.type DESC, n.ctime DESC, n.id DESC")
-            }
+            let known = Self.clauses[code] != nil
+            (self.code, self.sql) = known ? (code, Self.clauses[code]!) : (-1, Self.clauses[-1]!)
         }
 
-        private static func sql(_ code: Int) -> String? {
+        /// Built once: the page queries interpolate one on every request.
+        private static let clauses: [Int: String] = {
             let type = ["n.type DESC", "n.type ASC"]
-            let key: String
-            switch code {
-            case -2: key = "n.id ASC"  // none: insertion order
-            case 1: key = "\(type[0]), n.ctime ASC, n.id ASC"
-            case 2: key = "n.name ASC, n.id ASC"
-            case 3: key = "n.name DESC, n.id DESC"
-            case 4, 5: key = "\(type[code - 4]), n.name DESC, n.id DESC"
-            case 6, 7: key = "\(type[code - 6]), n.name ASC, n.id ASC"
-            case 8, 9: key = "\(type[code - 8]), n.size DESC, n.id DESC"
-            case 10, 11: key = "\(type[code - 10]), n.size ASC, n.id ASC"
-            case 12: key = "n.size ASC, n.id ASC"
-            case 13: key = "n.size DESC, n.id DESC"
-            case 14, 15: key = "\(type[code - 14]), n.ctime DESC, n.id DESC"
-            case 16, 17: key = "\(type[code - 16]), n.ctime ASC, n.id ASC"
-            default: return nil
+            var table: [Int: String] = [
+                -1: "\(type[0]), n.ctime DESC, n.id DESC",
+                -2: "n.id ASC",  // none: insertion order
+                1: "\(type[0]), n.ctime ASC, n.id ASC",
+                2: "n.name ASC, n.id ASC",
+                3: "n.name DESC, n.id DESC",
+                12: "n.size ASC, n.id ASC",
+                13: "n.size DESC, n.id DESC",
+            ]
+            for (i, direction) in type.enumerated() {
+                table[4 + i] = "\(direction), n.name DESC, n.id DESC"
+                table[6 + i] = "\(direction), n.name ASC, n.id ASC"
+                table[8 + i] = "\(direction), n.size DESC, n.id DESC"
+                table[10 + i] = "\(direction), n.size ASC, n.id ASC"
+                table[14 + i] = "\(direction), n.ctime DESC, n.id DESC"
+                table[16 + i] = "\(direction), n.ctime ASC, n.id ASC"
             }
-            return key
-        }
+            return table
+        }()
     }
 
     /// A page of a directory's live children; `type` 0 files, 1 directories, nil all.

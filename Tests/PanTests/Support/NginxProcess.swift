@@ -106,6 +106,7 @@ final class NginxProcess: Sendable {
 /// body gets the direct server, its configuration and nginx's port. Records
 /// an issue (and skips the body) when nginx is not installed.
 func withNginxSite(
+    logs: LogCapture? = nil,
     _ body: @escaping @Sendable (TestServer, PanConfiguration, NginxProcess) async throws -> Void
 ) async throws {
     guard FileManager.default.isExecutableFile(atPath: NginxTests.nginx) else {
@@ -116,7 +117,7 @@ func withNginxSite(
     try await withOpsServer(configure: {
         $0.publicBaseURL = "http://127.0.0.1:\(proxyPort)"
         $0.trustedProxies = ["127.0.0.1"]
-    }) { direct, configuration in
+    }, logs: logs) { direct, configuration in
         let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
         defer { proxy.stop() }
         try await proxy.waitUntilProxying()
