@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // sqlite3 from the system (Debian: libsqlite3-dev).
@@ -28,10 +30,12 @@ let package = Package(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // What Pan's SQL needs of any engine: rows, values, a connection inside a transaction, classified errors.
+        .target(name: "SQLCommon"),
         // Our thin SQLite wrapper: connections, statements, transactions, pool, migrations.
         .target(
             name: "SQLiteKit",
-            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CSQLite", "SQLCommon", .product(name: "Logging", package: "swift-log")]
         ),
         // Small string helpers every layer uses (trimming without Foundation's bridging).
         .target(name: "TextSupport"),
@@ -40,15 +44,21 @@ let package = Package(
             name: "WCS",
             dependencies: ["TextSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // The domain: users, the file tree, store objects, upload sessions.
+        // The domain: users, the file tree, store objects, upload sessions; the
+        // PanStore seam and its SQL implementation, written once over SQLCommon.
         .target(
             name: "PanCore",
             dependencies: [
-                "SQLiteKit", "WCS", "TextSupport",
+                "SQLCommon", "WCS", "TextSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
+            ]
+        ),
+        // The embedded engine: SQLite through SQLiteKit, migrations/*.sql.
+        .target(
+            name: "PanSQLite",
+            dependencies: ["PanCore", "SQLiteKit"],
             plugins: ["EmbedMigrations"]
         ),
         // Build-time tool: turns the top-level migrations/*.sql into Swift source.
@@ -65,11 +75,24 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["WebAppEmbedder"]
         ),
+        // The shared-database engine: PostgreSQL through postgres-nio, migrations/postgres/*.sql.
+        .target(
+            name: "PanPostgres",
+            dependencies: [
+                "PanCore", "SQLCommon",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
         // The HTTP API, the WCS callback receiver, the local WCS-compatible upload endpoint and the web app.
         .target(
             name: "PanHTTP",
             dependencies: [
-                "PanCore", "WCS", "TextSupport",
+                "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -92,7 +115,7 @@ let package = Package(
         .target(
             name: "PanCLI",
             dependencies: [
-                "PanHTTP", "PanCore", "WCS", "TextSupport",
+                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -101,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "PanBench",
             dependencies: [
-                "PanHTTP", "PanCore", "SQLiteKit", "WCS",
+                "PanHTTP", "PanCore", "PanSQLite", "SQLiteKit", "WCS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,12 +132,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SQLiteKitTests", dependencies: ["SQLiteKit"]),
+        .testTarget(name: "SQLiteKitTests", dependencies: ["SQLiteKit", "SQLCommon"]),
         .testTarget(name: "WCSTests", dependencies: ["WCS", "TextSupport"]),
         .testTarget(
             name: "PanTests",
             dependencies: [
-                "PanHTTP", "PanCore", "PanCLI", "WCS", "TextSupport", "SQLiteKit",
+                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "PanCLI", "WCS", "TextSupport", "SQLiteKit", "SQLCommon",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -6,7 +6,10 @@ import PackagePlugin
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {
-        let folder = context.package.directoryURL.appending(path: "migrations")
+        // SQLite's migrations are the top-level ones; each other engine's are in a folder of its own.
+        let folder = target.name == "PanPostgres"
+            ? context.package.directoryURL.appending(path: "migrations/postgres")
+            : context.package.directoryURL.appending(path: "migrations")
         let files = try FileManager.default
             .contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "sql" }

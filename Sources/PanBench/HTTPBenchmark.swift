@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PanCore
+import PanSQLite
 import SQLiteKit
 
 /// `pan-bench http`: throughput and latency of the endpoints that matter,
@@ -271,7 +272,8 @@ struct HTTPBenchmark: AsyncParsableCommand {
             try UserRepository.create(.init(name: "bench", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
         }
         let object = try await database.write { db in
-            try StoreObjectRepository.upsert(hash: ContentHasher.hash(Data("bench".utf8)), size: 5, mime: "text/plain", bucket: "pan", objectKey: "bench", on: db)
+            try StoreObjectRepository.insertIfMissing(hash: ContentHasher.hash(Data("bench".utf8)), size: 5, mime: "text/plain", bucket: "pan", objectKey: "bench", on: db)
+            return try StoreObjectRepository.find(hash: ContentHasher.hash(Data("bench".utf8)), on: db)!
         }
         try await database.write { db in
             let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)

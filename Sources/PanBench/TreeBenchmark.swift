@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PanCore
+import PanSQLite
 import SQLiteKit
 
 /// `pan-bench tree`: does the tree slow down as it grows? Fills one user's
@@ -21,7 +22,8 @@ struct TreeBenchmark: AsyncParsableCommand {
             try UserRepository.create(.init(name: "bench", passwordHash: "-", spaceCapacity: 1 << 50), on: db)
         }
         let object = try await database.write { db in
-            try StoreObjectRepository.upsert(hash: "Fto5o-5ea0sNMlW_75VgGJCv2AcJ", size: 0, mime: "", bucket: "pan", objectKey: "empty", on: db)
+            try StoreObjectRepository.insertIfMissing(hash: "Fto5o-5ea0sNMlW_75VgGJCv2AcJ", size: 0, mime: "", bucket: "pan", objectKey: "empty", on: db)
+            return try StoreObjectRepository.find(hash: "Fto5o-5ea0sNMlW_75VgGJCv2AcJ", on: db)!
         }
         // Fixed places the measurements use, made before any filling.
         let (work, page, moveA, moveB) = try await database.write { db in
@@ -76,7 +78,7 @@ struct TreeBenchmark: AsyncParsableCommand {
                 created += 1
                 create.add(try await measure {
                     _ = try await database.write { db in
-                        let parent = try TreeRepository.node(id: work.id, on: db)!
+                        let parent = try TreeRepository.node(id: work.id, userId: user.id, on: db)!
                         return try TreeRepository.insert(userId: user.id, parent: parent, name: name, kind: .file, size: 0, mime: "", storeHash: object.hash, on: db)
                     }
                 })
@@ -85,13 +87,13 @@ struct TreeBenchmark: AsyncParsableCommand {
                     _ = try await database.read { db in try TreeRepository.node(userId: user.id, path: path, on: db) }
                 })
                 list.add(try await measure {
-                    _ = try await database.read { db in try TreeRepository.children(of: page.id, type: nil, order: .nameAscending, limit: 20, offset: 500, on: db) }
+                    _ = try await database.read { db in try TreeRepository.children(of: page, type: nil, order: .nameAscending, limit: 20, offset: 500, on: db) }
                 })
                 move.add(try await measure {
                     try await database.write { db in
                         let small = try TreeRepository.node(userId: user.id, path: "/move-a/small", on: db)
                             ?? TreeRepository.node(userId: user.id, path: "/move-b/small", on: db)!
-                        let destination = try TreeRepository.node(id: small.path.hasPrefix("/move-a") ? moveB.id : moveA.id, on: db)!
+                        let destination = try TreeRepository.node(id: small.path.hasPrefix("/move-a") ? moveB.id : moveA.id, userId: user.id, on: db)!
                         _ = try TreeMutations.move(small, into: destination, on: db)
                     }
                 })

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PanCore
+import PanSQLite
 
 /// `pan backup DEST`: a consistent copy of the database while the server runs.
 ///
@@ -21,6 +22,10 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try data.configuration()
+        if let url = configuration.databaseURL {
+            try dumpPostgres(url: url)
+            return
+        }
         let source = PanDatabase.path(inDataDirectory: configuration.dataDirectory)
         guard FileManager.default.fileExists(atPath: source) else { throw CLIError("no database at \(source)") }
         let destination = (self.destination as NSString).standardizingPath
@@ -45,5 +50,25 @@ struct BackupCommand: AsyncParsableCommand {
         let size = FileOps.size(of: destination) ?? 0
         print("integrity_check: ok")
         print("backup written: \(destination) (\(ByteCount.format(size)), schema version \(check.version))")
+    }
+
+    /// PostgreSQL has its own consistent dump: `pg_dump` in its custom format
+    /// (one snapshot, safe while servers run; restore with `pg_restore`).
+    private func dumpPostgres(url: String) throws {
+        let destination = (self.destination as NSString).standardizingPath
+        guard !FileManager.default.fileExists(atPath: destination) else {
+            throw CLIError("\(destination) already exists; refusing to overwrite it")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["pg_dump", "--format=custom", "--file=\(destination)", "--dbname=\(url)"]
+        do { try process.run() } catch {
+            throw CLIError("with PAN_DATABASE_URL, back up with PostgreSQL's pg_dump (apt-get install postgresql-client): \(error)")
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CLIError("pg_dump failed (exit \(process.terminationStatus)); use pg_dump --format=custom directly")
+        }
+        print("backup: pg_dump of the PostgreSQL database → \(destination) (restore with pg_restore)")
     }
 }

@@ -35,7 +35,7 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let (_, node) = try await FileCommand.resolve(target, in: store)
             let children = node.isDirectory
                 ? try await store.listing(
@@ -53,7 +53,7 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let (_, node) = try await FileCommand.resolve(target, in: store)
             let nodes = try await store.subtree(userId: node.userId, path: node.path)
             for node in nodes { print(TerminalSafe.escape(node.path) + (node.isDirectory && node.path != "/" ? "/" : "")) }
@@ -65,7 +65,7 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let (_, node) = try await FileCommand.resolve(target, in: try data.openStore())
+            let (_, node) = try await FileCommand.resolve(target, in: try await data.openStore())
             print(try JSONOutput.string(node))
         }
     }
@@ -75,7 +75,7 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var target: Target
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let user = try await UserCommand.find(target.user, in: store)
             let path = try PanPath.validated(target.path)
             do {
@@ -91,7 +91,7 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         @Argument(help: "Destination directory.") var destination: String
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let (user, node) = try await FileCommand.resolve(target, in: store)
             let destinationPath = try PanPath.validated(destination)
             do {
@@ -110,7 +110,7 @@ struct FileCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         @Flag(help: "Move to the recycle bin instead of deleting.") var recycle = false
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let (_, node) = try await FileCommand.resolve(target, in: store)
             let recycle = self.recycle
             do {

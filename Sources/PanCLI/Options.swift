@@ -1,25 +1,36 @@
 import ArgumentParser
 import Foundation
 import PanCore
+import Logging
+import PanHTTP
+import PanSQLite
 
 /// Where the data lives; shared by every command that opens the database.
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Data directory (env PAN_DATA_DIR; default ./pan-data).")
     var dataDirectory: String?
 
+    @Option(name: .customLong("database-url"), help: "postgres://user:password@host:port/db: a shared PostgreSQL database instead of SQLite (env PAN_DATABASE_URL).")
+    var databaseURL: String?
+
     /// The configuration from defaults, then environment, then these flags.
     func configuration() throws -> PanConfiguration {
         var configuration = PanConfiguration()
         try configuration.apply(environment: ProcessInfo.processInfo.environment)
         if let dataDirectory { configuration.dataDirectory = dataDirectory }
+        if let databaseURL, !databaseURL.isEmpty { configuration.databaseURL = databaseURL }
         return configuration
     }
 
     /// The store, for a command: one reader, no upload settings it would use.
-    func openStore() throws -> any PanStore {
+    func openStore() async throws -> any PanStore {
         let configuration = try configuration()
         let settings = UploadSettings(bucket: configuration.bucket, credentials: [], uploadURL: "", callbackURL: "")
-        return try SQLitePanStore.open(dataDirectory: configuration.dataDirectory, settings: settings, readerCount: 1)
+        var quiet = Logger(label: "pan.cli.store")
+        quiet.logLevel = .error
+        var small = configuration
+        small.databasePoolSize = min(configuration.databasePoolSize, 2)
+        return try await StoreOpening.open(small, settings: settings, readerCount: 1, logger: quiet)
     }
 }
 

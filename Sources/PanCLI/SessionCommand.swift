@@ -23,7 +23,7 @@ struct SessionCommand: AsyncParsableCommand {
                 guard let parsed = UploadSession.State(rawValue: state) else { throw CLIError("unknown state \(state)") }
                 filter = parsed
             }
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let limit = self.limit
             let stateFilter = filter
             let sessions = try await store.uploadSessions(state: stateFilter, limit: limit)
@@ -47,7 +47,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Argument(help: "Session id.") var id: String
 
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let id = self.id
             guard let session = try await store.uploadSession(id: id) else {
                 throw CLIError("no upload session \(id)")
@@ -62,7 +62,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Option(help: "Grace after the deadline, seconds (default 600).") var grace = 600
 
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let cutoff = Millis.now() - Int64(grace) * 1000
             let count = try await store.sweepSessions(before: cutoff)
             print("expired \(count) session(s)")

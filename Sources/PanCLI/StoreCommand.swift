@@ -18,7 +18,7 @@ struct StoreCommand: AsyncParsableCommand {
         @Option(help: "At most this many.") var limit = 100
 
         func run() async throws {
-            let panStore = try data.openStore()
+            let panStore = try await data.openStore()
             let limit = self.limit
             let objects = try await panStore.storedObjects(limit: limit)
             if output.json { print(try JSONOutput.string(objects)); return }
@@ -34,7 +34,7 @@ struct StoreCommand: AsyncParsableCommand {
         @Argument(help: "Content hash (storeId).") var hash: String
 
         func run() async throws {
-            let panStore = try data.openStore()
+            let panStore = try await data.openStore()
             let hash = self.hash
             guard let (object, users) = try await panStore.storedObject(hash: hash) else { throw CLIError("no stored object \(hash)") }
             print(try JSONOutput.string(object))
@@ -50,7 +50,7 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try data.configuration()
-            let panStore = try data.openStore()
+            let panStore = try await data.openStore()
             let store = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
             let objects = try await panStore.storedObjects(limit: Int.max)
             var bad = 0, missing = 0, ok = 0
@@ -83,7 +83,7 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try data.configuration()
-            let panStore = try data.openStore()
+            let panStore = try await data.openStore()
             let store = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
             let dryRun = self.dryRun
             // The rows go in one transaction that re-checks the counts; the bytes after it commits.

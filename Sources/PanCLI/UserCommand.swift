@@ -66,7 +66,7 @@ struct UserCommand: AsyncParsableCommand {
             if let phone, !phone.allSatisfy(\.isNumber) || phone.isEmpty { throw CLIError("a phone number is digits only") }
             guard let capacity = ByteCount.parse(quota) else { throw CLIError("cannot read quota \(quota)") }
             let secret = try UserCommand.password(password)
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let hash = try PasswordHasher(rounds: try data.configuration().passwordRounds).hash(plainPassword: secret)
             let new = UserRepository.NewUser(name: name, phone: phone, email: email, passwordHash: hash, spaceCapacity: capacity)
             let user: User
@@ -84,7 +84,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             try UserCommand.print(try await store.users(), json: output.json)
         }
     }
@@ -95,7 +95,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @Argument(help: "User name, phone or id.") var user: String
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let found = try await UserCommand.find(user, in: store)
             let nodes = try await store.nodeCount(userId: found.id)
             if output.json { try UserCommand.print([found], json: true); return }
@@ -111,7 +111,7 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "New password (else read from standard input).") var password: String?
         func run() async throws {
             let secret = try UserCommand.password(password)
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let found = try await UserCommand.find(user, in: store)
             let hash = try PasswordHasher(rounds: try data.configuration().passwordRounds).hash(plainPassword: secret)
             try await store.setPasswordHash(hash, userId: found.id)
@@ -124,7 +124,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @Argument(help: "User name, phone or id.") var user: String
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let found = try await UserCommand.find(user, in: store)
             try await store.setDisabled(true, userId: found.id)
             Swift.print("disabled \(found.name)")
@@ -136,7 +136,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @Argument(help: "User name, phone or id.") var user: String
         func run() async throws {
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let found = try await UserCommand.find(user, in: store)
             try await store.setDisabled(false, userId: found.id)
             Swift.print("enabled \(found.name)")
@@ -150,7 +150,7 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "New quota, e.g. 20G.") var size: String
         func run() async throws {
             guard let capacity = ByteCount.parse(size) else { throw CLIError("cannot read size \(size)") }
-            let store = try data.openStore()
+            let store = try await data.openStore()
             let found = try await UserCommand.find(user, in: store)
             try await store.setQuota(capacity, userId: found.id)
             Swift.print("quota of \(found.name) is now \(ByteCount.format(capacity))")

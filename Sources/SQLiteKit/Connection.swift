@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+@_exported import SQLCommon
 
 /// One SQLite connection. Not thread-safe on purpose: every connection is
 /// confined to one serial queue of a `DatabasePool` (or to one CLI task).
@@ -63,11 +64,11 @@ public final class Connection {
 
     /// Runs a cached prepared statement and returns all its rows.
     @discardableResult
-    public func query(_ sql: String, _ arguments: any SQLiteBindable...) throws -> [Row] {
+    public func query(_ sql: String, _ arguments: any DatabaseBindable...) throws -> [Row] {
         try query(sql, arguments: arguments)
     }
 
-    public func query(_ sql: String, arguments: [any SQLiteBindable]) throws -> [Row] {
+    public func query(_ sql: String, arguments: [any DatabaseBindable]) throws -> [Row] {
         let statement = try cache.statement(for: sql, on: self)
         defer { statement.reset() }
         try statement.bind(arguments)
@@ -77,7 +78,11 @@ public final class Connection {
     }
 
     /// The first row, or nil.
-    public func queryRow(_ sql: String, _ arguments: any SQLiteBindable...) throws -> Row? {
+    public func queryRow(_ sql: String, _ arguments: any DatabaseBindable...) throws -> Row? {
+        try queryRow(sql, arguments: arguments)
+    }
+
+    public func queryRow(_ sql: String, arguments: [any DatabaseBindable]) throws -> Row? {
         let statement = try cache.statement(for: sql, on: self)
         defer { statement.reset() }
         try statement.bind(arguments)
@@ -85,7 +90,7 @@ public final class Connection {
     }
 
     /// The first column of the first row as an integer (COUNT, MAX…), nil if NULL or no row.
-    public func scalar(_ sql: String, _ arguments: any SQLiteBindable...) throws -> Int64? {
+    public func scalar(_ sql: String, _ arguments: any DatabaseBindable...) throws -> Int64? {
         let statement = try cache.statement(for: sql, on: self)
         defer { statement.reset() }
         try statement.bind(arguments)
@@ -96,12 +101,12 @@ public final class Connection {
 
     /// Runs a statement that returns no rows; returns the number of changed rows.
     @discardableResult
-    public func run(_ sql: String, _ arguments: any SQLiteBindable...) throws -> Int {
+    public func run(_ sql: String, _ arguments: any DatabaseBindable...) throws -> Int {
         try run(sql, arguments: arguments)
     }
 
     @discardableResult
-    public func run(_ sql: String, arguments: [any SQLiteBindable]) throws -> Int {
+    public func run(_ sql: String, arguments: [any DatabaseBindable]) throws -> Int {
         let statement = try cache.statement(for: sql, on: self)
         defer { statement.reset() }
         try statement.bind(arguments)
@@ -152,4 +157,8 @@ public final class Connection {
     public func userVersion() throws -> Int {
         Int(try scalar("PRAGMA user_version") ?? 0)
     }
+}
+
+extension Connection: DatabaseConnection {
+    public var dialect: SQLDialect { .sqlite }
 }

@@ -1,10 +1,11 @@
 import CSQLite
+import SQLCommon
 
 /// An error reported by SQLite, with its extended result code and message.
 ///
 /// Modeled on GRDB's `DatabaseError`: callers switch on the primary code
 /// (`isConstraintViolation`, `isBusy`) and keep the extended code for logs.
-public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+public struct SQLiteError: DatabaseFailure, CustomStringConvertible, Sendable {
     /// The extended result code (e.g. `SQLITE_CONSTRAINT_UNIQUE` = 2067).
     public let extendedCode: Int32
     public let message: String
@@ -32,25 +33,12 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
     /// "database or disk is full": the disk (or `max_page_count`) ran out.
     public var isFull: Bool { primaryCode == SQLITE_FULL }
+    /// One writer, IMMEDIATE transactions: SQLite never asks for a rerun.
+    public var isRetryable: Bool { false }
 
     public var description: String {
         var text = "SQLite error \(extendedCode): \(message)"
         if let sql { text += " — while executing `\(sql)`" }
         return text
-    }
-}
-
-/// Errors of the wrapper itself, not of SQLite.
-public enum SQLiteUsageError: Error, CustomStringConvertible, Sendable {
-    case noSuchColumn(String)
-    case typeMismatch(column: String, expected: String, found: String)
-    case unexpectedNull(column: String)
-
-    public var description: String {
-        switch self {
-        case .noSuchColumn(let name): "no column named \(name) in the row"
-        case let .typeMismatch(column, expected, found): "column \(column): expected \(expected), found \(found)"
-        case .unexpectedNull(let column): "column \(column) is NULL"
-        }
     }
 }

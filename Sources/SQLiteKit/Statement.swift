@@ -34,7 +34,7 @@ public final class Statement {
         sqlite3_clear_bindings(handle)
     }
 
-    func bind(_ arguments: [any SQLiteBindable]) throws {
+    func bind(_ arguments: [any DatabaseBindable]) throws {
         let expected = Int(sqlite3_bind_parameter_count(handle))
         guard arguments.count == expected else {
             throw SQLiteError(extendedCode: SQLITE_RANGE, message: "statement takes \(expected) arguments, got \(arguments.count)", sql: sql)
@@ -42,7 +42,7 @@ public final class Statement {
         for (offset, argument) in arguments.enumerated() {
             let index = Int32(offset + 1)
             let code: Int32
-            switch argument.sqliteValue {
+            switch argument.databaseValue {
             case .integer(let v): code = sqlite3_bind_int64(handle, index, v)
             case .real(let v): code = sqlite3_bind_double(handle, index, v)
             // The byte count, not -1: text with an embedded NUL is stored whole.
@@ -69,7 +69,7 @@ public final class Statement {
 
     private func currentRow() -> Row {
         let count = sqlite3_column_count(handle)
-        var values: [SQLiteValue] = []
+        var values: [DatabaseValue] = []
         values.reserveCapacity(Int(count))
         for i in 0..<count {
             switch sqlite3_column_type(handle, i) {

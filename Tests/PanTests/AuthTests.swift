@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 
 @Suite("Users and authentication (api.md §3)")
@@ -133,7 +134,7 @@ struct AuthTests {
     func disabledUser() async throws {
         try await withServer { server in
             let (user, token) = try await server.user("gina")
-            try await server.database.write { db in try UserRepository.setStatus(1, userId: user.id, on: db) }
+            try await server.database.write { db in try UserRepository.setStatus(.disabled, userId: user.id, on: db) }
             let info = try await server.post("/v1/user/info", token: token)
             #expect(info.status == 401)
             // Issue #14 item 10: the right password must not be told apart from a wrong one.

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import SQLiteKit
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import WCS
 
@@ -28,7 +29,7 @@ struct CallbackTests {
             #expect(reply.result["size"] as? Int == 12345)
             #expect(reply.result["mime"] as? String == "application/pdf")
             let state = try await server.database.read { db in
-                (try StoreObjectRepository.find(hash: hash, on: db), try UserRepository.find(id: user.id, on: db)!.spaceUsed)
+                (try StoreObjectRepository.findCounted(hash: hash, on: db), try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0?.refCount == 1)
             #expect(state.0?.size == 12345)
@@ -37,7 +38,7 @@ struct CallbackTests {
             let instant = try await server.post("/v1/store/token", ["name": "copy.pdf", "path": "/elsewhere", "hash": hash], token: token)
             #expect(instant.result["uuid"] is String)
             #expect(instant.result["storeId"] as? String == hash)
-            let refs = try await server.database.read { db in try StoreObjectRepository.find(hash: hash, on: db)!.refCount }
+            let refs = try await server.database.read { db in try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount }
             #expect(refs == 2)
         }
     }
@@ -76,7 +77,7 @@ struct CallbackTests {
             }
             #expect(try await server.count("nodes", "type = 0") == 1)
             let state = try await server.database.read { db in
-                (try StoreObjectRepository.find(hash: hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
+                (try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0 == 1)
             #expect(state.1 == 4)

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 import WCS
 
 /// The concurrency suite (issue #8): many clients — several users, many

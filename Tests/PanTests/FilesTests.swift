@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import WCS
 
@@ -152,7 +153,7 @@ struct FilesTests {
             #expect(try await server.post("/v1/files/get", ["path": "/dest (1)/sub/two.txt"], token: token).status == 200)
             let state = try await server.database.read { db in
                 (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
-                 try StoreObjectRepository.find(hash: ContentHasher.hash(Data("22222".utf8)), on: db)!.refCount)
+                 try StoreObjectRepository.findCounted(hash: ContentHasher.hash(Data("22222".utf8)), on: db)!.refCount)
             }
             #expect(state.0 == 20, "two files of 5 bytes, copied")
             #expect(state.1 == 2)
@@ -191,7 +192,7 @@ struct FilesTests {
             #expect(removed.status == 200)
             let after = try await server.database.read { db in
                 (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
-                 try StoreObjectRepository.find(hash: ContentHasher.hash(Data("aaaa".utf8)), on: db)!.refCount)
+                 try StoreObjectRepository.findCounted(hash: ContentHasher.hash(Data("aaaa".utf8)), on: db)!.refCount)
             }
             #expect(after.0 == 0)
             #expect(after.1 == 0)

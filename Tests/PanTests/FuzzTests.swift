@@ -4,6 +4,7 @@ import NIOHTTP1
 import Synchronization
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 import WCS
 
 /// The fuzzing suite (issue #8): random and mutated requests for every route —

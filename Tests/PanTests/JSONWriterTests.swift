@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 
 /// The hand-written JSON of the hot replies must say exactly what `JSONEncoder` says.
 @Suite("JSONWriter matches JSONEncoder")

@@ -4,6 +4,7 @@ import HTTPTypes
 import Synchronization
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 
 /// Issue #14, item 2: a flood of logins must neither stall other users'

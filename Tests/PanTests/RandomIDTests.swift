@@ -1,5 +1,6 @@
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 
 @Suite("RandomID")
 struct RandomIDTests {

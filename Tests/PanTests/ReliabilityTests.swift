@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 import SQLiteKit
 import WCS
 

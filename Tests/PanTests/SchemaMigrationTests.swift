@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 import SQLiteKit
 
 /// Migrations that change the schema keep what the previous schema held.

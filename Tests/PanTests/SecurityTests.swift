@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import SQLiteKit
 import WCS

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import WCS
 
@@ -183,7 +184,7 @@ struct TokenTests {
             #expect(over.result["size"] as? Int64 == b.size || over.result["size"] as? Int == Int(b.size))
             // References moved from A to B, space follows the new size.
             let refs = try await server.database.read { db in
-                (try StoreObjectRepository.find(hash: a.hash, on: db)!.refCount, try StoreObjectRepository.find(hash: b.hash, on: db)!.refCount,
+                (try StoreObjectRepository.findCounted(hash: a.hash, on: db)!.refCount, try StoreObjectRepository.findCounted(hash: b.hash, on: db)!.refCount,
                  try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(refs.0 == 0)
@@ -229,7 +230,7 @@ struct TokenTests {
             let rgt = try #require(file["rgt"] as? Int)
             #expect(lft < rgt)
             let state = try await server.database.read { db in
-                (try StoreObjectRepository.find(hash: object.hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
+                (try StoreObjectRepository.findCounted(hash: object.hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0 == 1)
             #expect(state.1 == 5000)
@@ -298,7 +299,7 @@ struct TokenTests {
             #expect(body.contains("hash=$(hash)"))
             #expect(body.contains("session="))
             // The session is recorded with what the token says.
-            let found = try await server.database.read { db in try UploadSessionRepository.find(objectKey: saveKey, on: db) }
+            let found = try await server.database.read { db in try db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", saveKey).map(UploadSession.init(row:)) }
             let session = try #require(found)
             #expect(session.state == .pending)
             #expect(session.dirPath == "/iso")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import SQLiteKit
 
@@ -283,7 +284,7 @@ struct TreeTests {
                     }
                 }
             }
-            guard let firstNow = try TreeRepository.node(id: first.id, on: db) else { throw TestFailure("s0 vanished") }
+            guard let firstNow = try TreeRepository.node(id: first.id, userId: first.userId, on: db) else { throw TestFailure("s0 vanished") }
             let count = try db.scalar("SELECT COUNT(*) FROM nodes WHERE parent_id = ?", wide.id) ?? 0
             if count != 3_000 { failures.append("/wide has \(count) children, not 3000") }
             // Files into the first children, whose intervals were squeezed by the re-spread.
@@ -324,10 +325,10 @@ struct TreeTests {
         // the root, keeps the invariants too.
         let deepestChainId = chain.max() ?? wideId
         let afterRenumber = try await database.write { db -> [String] in
-            try IntervalAllocator.renumber(startingAt: deepestChainId, on: db)
-            try IntervalAllocator.renumber(startingAt: wideId, on: db)
+            try IntervalAllocator.renumber(startingAt: deepestChainId, userId: aliceId, on: db)
+            try IntervalAllocator.renumber(startingAt: wideId, userId: aliceId, on: db)
             let root = try TreeRepository.root(of: aliceId, on: db)
-            try IntervalAllocator.renumber(startingAt: root.id, on: db)
+            try IntervalAllocator.renumber(startingAt: root.id, userId: aliceId, on: db)
             return try Self.violations(userId: aliceId, sample: [root.id, wideId, deepestChainId], on: db)
                 + Self.violations(userId: otherId, sample: [], on: db)
         }

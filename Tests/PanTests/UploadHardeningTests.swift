@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import WCS
 

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import WCS
 

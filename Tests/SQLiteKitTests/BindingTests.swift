@@ -161,8 +161,8 @@ struct BindingTests {
             try db.execute("CREATE TABLE v(id INTEGER PRIMARY KEY, n, t TEXT, i INTEGER, b BLOB)")
             let none: String? = nil
             let noInt: Int64? = nil
-            try db.run("INSERT INTO v(id, n, t, i, b) VALUES (1, ?, ?, ?, ?)", SQLiteValue.null, none, noInt, Optional<Data>.none)
-            try db.run("INSERT INTO v(id, n, t, i, b) VALUES (2, ?, ?, ?, ?)", SQLiteValue.text("x"), Optional("y"), Optional(Int64(3)), Optional(Data([1])))
+            try db.run("INSERT INTO v(id, n, t, i, b) VALUES (1, ?, ?, ?, ?)", DatabaseValue.null, none, noInt, Optional<Data>.none)
+            try db.run("INSERT INTO v(id, n, t, i, b) VALUES (2, ?, ?, ?, ?)", DatabaseValue.text("x"), Optional("y"), Optional(Int64(3)), Optional(Data([1])))
 
             let row = try #require(try db.queryRow("SELECT n, t, i, b, typeof(t) AS type FROM v WHERE id = 1"))
             #expect(try row.string("type") == "null")
@@ -171,16 +171,16 @@ struct BindingTests {
             #expect(try row.optionalString("t") == nil)
             #expect(try row.optionalInt64("i") == nil)
             #expect(try row.data("b") == nil)
-            #expect(throws: SQLiteUsageError.self) { try row.string("n") }
-            #expect(throws: SQLiteUsageError.self) { try row.string("t") }
-            #expect(throws: SQLiteUsageError.self) { try row.int64("i") }
-            #expect(throws: SQLiteUsageError.self) { try row.int("i") }
-            #expect(throws: SQLiteUsageError.self) { try row.bool("i") }
-            #expect(throws: SQLiteUsageError.self) { try row.double("i") }
+            #expect(throws: RowError.self) { try row.string("n") }
+            #expect(throws: RowError.self) { try row.string("t") }
+            #expect(throws: RowError.self) { try row.int64("i") }
+            #expect(throws: RowError.self) { try row.int("i") }
+            #expect(throws: RowError.self) { try row.bool("i") }
+            #expect(throws: RowError.self) { try row.double("i") }
             do {
                 _ = try row.string("n")
                 Issue.record("string() of NULL did not throw")
-            } catch SQLiteUsageError.unexpectedNull(let column) {
+            } catch RowError.unexpectedNull(let column) {
                 #expect(column == "n")
             }
 
@@ -203,11 +203,11 @@ struct BindingTests {
         try withTemporaryDatabase { path in
             let db = try Connection(path: path)
             let row = try #require(try db.queryRow("SELECT 'abc' AS t, x'0102' AS b, 5 AS i"))
-            #expect(throws: SQLiteUsageError.self) { try row.int64("t") }
-            #expect(throws: SQLiteUsageError.self) { try row.double("b") }
-            #expect(throws: SQLiteUsageError.self) { try row.data("i") }
-            #expect(throws: SQLiteUsageError.self) { try row.string("nope") }
-            #expect(throws: SQLiteUsageError.self) { try row.optionalString("nope") }
+            #expect(throws: RowError.self) { try row.int64("t") }
+            #expect(throws: RowError.self) { try row.double("b") }
+            #expect(throws: RowError.self) { try row.data("i") }
+            #expect(throws: RowError.self) { try row.string("nope") }
+            #expect(throws: RowError.self) { try row.optionalString("nope") }
             #expect(row["nope"] == .null)
             #expect(row[2] == .integer(5))
             #expect(row.columns == ["t", "b", "i"])

@@ -6,6 +6,11 @@ import WCS
 /// fills this from flags, then `PAN_*` environment variables.
 public struct PanConfiguration: Sendable {
     public var dataDirectory = "./pan-data"
+    /// `postgres://user:password@host:port/database`: every Pan server pointed
+    /// at one PostgreSQL database. nil: SQLite in the data directory (the default).
+    public var databaseURL: String?
+    /// Connections (and transaction threads) each server keeps to PostgreSQL.
+    public var databasePoolSize = 8
     public var host = "127.0.0.1"
     public var port = 8080
     /// When set, `/healthz`, `/readyz` and `/metrics` are served only on this
@@ -103,6 +108,8 @@ public struct PanConfiguration: Sendable {
     public mutating func apply(environment: [String: String]) throws {
         if let v = environment["PAN_DATA_DIR"] { dataDirectory = v }
         if let v = environment["PAN_HOST"] { host = v }
+        if let v = environment["PAN_DATABASE_URL"], !v.isEmpty { databaseURL = v }
+        if let value: Int = try Self.number(environment, "PAN_DATABASE_POOL_SIZE", { (1...1024).contains($0) }, "1 to 1024") { databasePoolSize = value }
         if let value: Int = try Self.number(environment, "PAN_PORT", { (0...65535).contains($0) }, "a port number") { port = value }
         if let v = environment["PAN_ADMIN_PORT"], !v.isEmpty {
             guard let port = Int(v), (0...65535).contains(port) else { throw ConfigurationError("PAN_ADMIN_PORT must be a port number") }

@@ -1,4 +1,4 @@
-import SQLiteKit
+import SQLCommon
 
 /// What the database holds, for `pan stats` and the scrape-time gauges.
 /// Counts are read in one snapshot (callers run this inside a read transaction).
@@ -18,7 +18,7 @@ public struct DatabaseStats: Codable, Sendable, Equatable {
 
     public static let sessionStates = ["pending", "done", "failed", "expired"]
 
-    public static func collect(on db: Connection) throws -> DatabaseStats {
+    public static func collect(schemaVersion: Int, on db: any DatabaseConnection) throws -> DatabaseStats {
         var sessions = Dictionary(uniqueKeysWithValues: sessionStates.map { ($0, Int64(0)) })
         for row in try db.query("SELECT state, COUNT(*) AS n FROM upload_sessions GROUP BY state") {
             sessions[try row.string("state")] = try row.int64("n")
@@ -32,7 +32,7 @@ public struct DatabaseStats: Codable, Sendable, Equatable {
             objects: try db.scalar("SELECT COUNT(*) FROM store_objects") ?? 0,
             storedBytes: try db.scalar("SELECT COALESCE(SUM(size), 0) FROM store_objects") ?? 0,
             sessions: sessions,
-            schemaVersion: try db.userVersion()
+            schemaVersion: schemaVersion
         )
     }
 }

@@ -82,6 +82,8 @@ public protocol PanStore: Sendable {
     func fsck(repair: Bool) async throws -> FsckReport
     /// Makes the on-disk state self-contained (SQLite: a WAL checkpoint), e.g. at shutdown.
     func checkpoint() async throws
+    /// Releases the store's connections at shutdown; nothing may be called after.
+    func close() async
 }
 
 /// How a request names a node: `uuid`, or `path` (absolute; `/` is the root).
@@ -115,11 +117,11 @@ public struct NodeWithObject: Sendable {
 public struct ListingWindow: Sendable {
     /// 0 files only, 1 directories only, nil all.
     public var type: Int?
-    public var order: TreeRepository.Order
+    public var order: ListingOrder
     public var limit: Int
     public var offset: Int
 
-    public init(type: Int?, order: TreeRepository.Order, limit: Int, offset: Int) {
+    public init(type: Int?, order: ListingOrder, limit: Int, offset: Int) {
         self.type = type
         self.order = order
         self.limit = limit
@@ -133,10 +135,48 @@ public struct Listing: Sendable {
     public var total: Int64
 }
 
+/// `POST /v1/store/token`'s request, parsed.
+public struct TokenRequest: Sendable {
+    public var name = ""
+    public var hash = ""
+    /// uuid of the target directory; `""` and `"/"` are the root.
+    public var parent = ""
+    public var path = ""
+    public var originalFilename = ""
+    public var conflict: ConflictPolicy = .fail
+    public var size: Int64?
+    public init() {}
+}
+
+/// An upload session opened for a token request: the signed token and where the file will go.
+public struct UploadGrant: Sendable, Equatable {
+    public var token: String
+    public var uploadURL: String
+    public var name: String
+    /// uuid of the directory the file goes to.
+    public var parent: String
+    public var path: String
+    public var sessionId: String
+    public var policy: PutPolicy
+}
+
+/// Instant upload (the content is already stored), or an upload to make.
+public enum TokenOutcome: Sendable {
+    case instant(FileNode)
+    case upload(UploadGrant)
+}
+
+
+/// What a callback did.
+public enum CallbackOutcome: Sendable, Equatable {
+    /// The file now exists; `replayed` when an earlier delivery made it.
+    case accepted(FileNode, replayed: Bool)
+    /// Authentic but permanently refused: answered 200 `success:false`, so WCS stops retrying.
+    case refused(PanError, replayed: Bool)
+}
+
 public typealias NewUser = UserRepository.NewUser
-public typealias TokenRequest = UploadService.TokenRequest
-public typealias TokenOutcome = UploadService.Outcome
-public typealias CallbackOutcome = CallbackService.Outcome
+public typealias ListingOrder = TreeRepository.Order
 
 /// What `pan fsck` found, and with `repair`, what it changed.
 public struct FsckReport: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 
 /// A stored content object, shared by every node with its hash.
 public struct StoreObject: Sendable, Equatable, Codable {
@@ -8,6 +8,8 @@ public struct StoreObject: Sendable, Equatable, Codable {
     public var mime: String
     public var bucket: String
     public var objectKey: String
+    /// Live and recycled files using the object, counted from `nodes` (no
+    /// shared counter: two users' uploads of one content never contend on a row).
     public var refCount: Int64
     public var created: Int64
 
@@ -17,60 +19,108 @@ public struct StoreObject: Sendable, Equatable, Codable {
         mime = try row.string("mime")
         bucket = try row.string("bucket")
         objectKey = try row.string("object_key")
-        refCount = try row.int64("ref_count")
+        // Present only where a query counts it (`columnsCounted`).
+        refCount = if case .integer(let count) = row["ref_count"] { count } else { 0 }
         created = try row.int64("created")
     }
 }
 
 public enum StoreObjectRepository {
-    public static func find(hash: String, on db: Connection) throws -> StoreObject? {
-        try db.queryRow("SELECT * FROM store_objects WHERE hash = ?", hash).map(StoreObject.init(row:))
+    static let columns = "o.hash, o.size, o.mime, o.bucket, o.object_key, o.created"
+    /// With the reference count, for listings meant for people (`pan store`).
+    static let columnsCounted = columns + ", (SELECT COUNT(*) FROM nodes n WHERE n.store_hash = o.hash) AS ref_count"
+
+    public static func find(hash: String, on db: any DatabaseConnection) throws -> StoreObject? {
+        try db.queryRow("SELECT \(columns) FROM store_objects o WHERE o.hash = ?", hash).map(StoreObject.init(row:))
+    }
+
+    /// `insertIfMissing`, then the object as stored (the first writer's, if the content was already there).
+    public static func upsert(
+        hash: String, size: Int64, mime: String, bucket: String, objectKey: String, on db: any DatabaseConnection, now: Int64 = Millis.now()
+    ) throws -> StoreObject {
+        try insertIfMissing(hash: hash, size: size, mime: mime, bucket: bucket, objectKey: objectKey, on: db, now: now)
+        return try find(hash: hash, on: db)!
+    }
+
+    static func findCounted(hash: String, on db: any DatabaseConnection) throws -> StoreObject? {
+        try db.queryRow("SELECT \(columnsCounted) FROM store_objects o WHERE o.hash = ?", hash).map(StoreObject.init(row:))
     }
 
     /// Records an object if its hash is new; an existing one is kept as it is
     /// (same hash, same bytes: the first stored copy serves everyone).
-    public static func upsert(
-        hash: String, size: Int64, mime: String, bucket: String, objectKey: String, on db: Connection, now: Int64 = Millis.now()
-    ) throws -> StoreObject {
+    public static func insertIfMissing(
+        hash: String, size: Int64, mime: String, bucket: String, objectKey: String, on db: any DatabaseConnection, now: Int64 = Millis.now()
+    ) throws {
         try db.run(
             """
-            INSERT INTO store_objects (hash, size, mime, bucket, object_key, ref_count, created)
-            VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (hash) DO NOTHING
+            INSERT INTO store_objects (hash, size, mime, bucket, object_key, created)
+            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING
             """,
             hash, size, mime, bucket, objectKey, now
         )
-        return try find(hash: hash, on: db)!
     }
 
-    public static func retain(hash: String, on db: Connection) throws {
-        try db.run("UPDATE store_objects SET ref_count = ref_count + 1 WHERE hash = ?", hash)
-    }
-
-    /// Drops one reference; at zero the object waits for `pan store gc`.
-    public static func release(hash: String, on db: Connection) throws {
-        try db.run("UPDATE store_objects SET ref_count = MAX(0, ref_count - 1) WHERE hash = ?", hash)
-    }
-
-    public static func list(limit: Int = 1000, on db: Connection) throws -> [StoreObject] {
-        try db.query("SELECT * FROM store_objects ORDER BY created DESC LIMIT ?", limit).map(StoreObject.init(row:))
+    public static func list(limit: Int = 1000, on db: any DatabaseConnection) throws -> [StoreObject] {
+        try db.query("SELECT \(columnsCounted) FROM store_objects o ORDER BY o.created DESC LIMIT ?", limit).map(StoreObject.init(row:))
     }
 
     /// Up to `limit` files that use an object, as `(userId, path)`.
-    static func users(of hash: String, limit: Int, on db: Connection) throws -> [(userId: Int64, path: String)] {
+    static func users(of hash: String, limit: Int, on db: any DatabaseConnection) throws -> [(userId: Int64, path: String)] {
         try db.query("SELECT user_id, path FROM nodes WHERE store_hash = ? ORDER BY user_id, path LIMIT ?", hash, limit)
             .map { (try $0.int64("user_id"), try $0.string("path")) }
     }
 
     /// Objects no node uses (their count at zero, confirmed against `nodes`),
     /// deleted unless `dryRun`; the caller removes their bytes after the commit.
-    static func collectUnused(dryRun: Bool, on db: Connection) throws -> [StoreObject] {
-        let garbage = try db.query("SELECT * FROM store_objects WHERE ref_count = 0").map(StoreObject.init(row:))
-        let unused = try garbage.filter { try db.scalar("SELECT COUNT(*) FROM nodes WHERE store_hash = ?", $0.hash) == 0 }
-        if !dryRun { for object in unused { try db.run("DELETE FROM store_objects WHERE hash = ?", object.hash) } }
-        return unused
+    /// Mark and sweep: objects no node (live or binned) uses and that are older
+    /// than the grace period are forgotten. A node insert that names an object
+    /// holds a key-share lock on its row (the foreign key), so on PostgreSQL an
+    /// instant upload racing this either commits first (the delete then fails
+    /// for that object, which is skipped) or waits and finds it gone.
+    static func collectUnused(dryRun: Bool, olderThan cutoff: Int64, on db: any DatabaseConnection) throws -> [StoreObject] {
+        let unused = try db.query(
+            """
+            SELECT \(columns), 0 AS ref_count FROM store_objects o
+            WHERE o.created < ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = o.hash)
+            ORDER BY o.created
+            """,
+            cutoff
+        ).map(StoreObject.init(row:))
+        guard !dryRun else { return unused }
+        var deleted: [StoreObject] = []
+        for object in unused {
+            do {
+                let gone = try db.savepoint {
+                    try db.run(
+                        "DELETE FROM store_objects WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = ?)",
+                        object.hash, object.hash
+                    )
+                }
+                if gone > 0 { deleted.append(object) }
+            } catch let error as any DatabaseFailure where error.isForeignKeyViolation {
+                continue  // a file started using it meanwhile
+            }
+        }
+        return deleted
     }
 
-    static func allKeys(on db: Connection) throws -> Set<String> {
+    /// Forgets the object of `hash` if it holds exactly `objectKey`'s bytes and
+    /// no node uses it (an upload whose file was refused). A node created
+    /// meanwhile by another user keeps it (the foreign key refuses the delete).
+    static func forgetIfUnused(hash: String, objectKey: String, on db: any DatabaseConnection) throws {
+        do {
+            try db.savepoint {
+                try db.run(
+                    "DELETE FROM store_objects WHERE hash = ? AND object_key = ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = ?)",
+                    hash, objectKey, hash
+                )
+            }
+        } catch let error as any DatabaseFailure where error.isForeignKeyViolation {
+            return
+        }
+    }
+
+    static func allKeys(on db: any DatabaseConnection) throws -> Set<String> {
         Set(try db.query("SELECT object_key FROM store_objects").map { try $0.string("object_key") })
     }
 }

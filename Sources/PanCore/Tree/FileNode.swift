@@ -1,4 +1,4 @@
-import SQLiteKit
+import SQLCommon
 
 /// A node of a user's tree, encoded as `api.md` §4's file object.
 public struct FileNode: Sendable, Equatable, Codable {
@@ -43,7 +43,7 @@ public struct FileNode: Sendable, Equatable, Codable {
         n.store_hash, n.atime, n.ctime, n.mtime, n.lft, n.rgt, n.version, n.locking, n.preview, n.flag, n.state, n.recycled_at,
         COALESCE(p.uuid, '') AS parent_uuid
         """
-    static let from = "nodes n LEFT JOIN nodes p ON p.id = n.parent_id"
+    static let from = "nodes n LEFT JOIN nodes p ON p.user_id = n.user_id AND p.id = n.parent_id"
 
     init(row: Row) throws {
         id = try row.int64("id")

@@ -1,4 +1,4 @@
-import SQLiteKit
+import SQLCommon
 
 /// Gapped nested-set intervals, so inserting a node costs O(log n), not O(n).
 ///
@@ -24,24 +24,26 @@ enum IntervalAllocator {
     static let roomPerNode: Int64 = 4096
 
     /// Picks `[lft, rgt]` for a new child of `parentId`, renumbering if needed.
-    static func allocate(parentId: Int64, isDirectory: Bool, on db: Connection) throws -> (Int64, Int64) {
-        if let interval = try tryAllocate(parentId: parentId, isDirectory: isDirectory, on: db) { return interval }
+    static func allocate(parentId: Int64, userId: Int64, isDirectory: Bool, on db: any DatabaseConnection) throws -> (Int64, Int64) {
+        if let interval = try tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, on: db) { return interval }
         // Renumber the nearest roomy ancestor; if that was still too tight, go one higher.
         var start: Int64? = parentId
         while let from = start {
-            let renumbered = try renumber(startingAt: from, on: db)
-            if let interval = try tryAllocate(parentId: parentId, isDirectory: isDirectory, on: db) { return interval }
-            start = try db.scalar("SELECT parent_id FROM nodes WHERE id = ?", renumbered)
+            let renumbered = try renumber(startingAt: from, userId: userId, on: db)
+            if let interval = try tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, on: db) { return interval }
+            start = try db.scalar("SELECT parent_id FROM nodes WHERE user_id = ? AND id = ?", userId, renumbered)
         }
         throw PanError.internalError("no interval space left under node \(parentId)")
     }
 
-    private static func tryAllocate(parentId: Int64, isDirectory: Bool, minimumWidth: Int64 = 2, on db: Connection) throws -> (Int64, Int64)? {
-        guard let parent = try db.queryRow("SELECT lft, rgt FROM nodes WHERE id = ?", parentId) else {
+    private static func tryAllocate(
+        parentId: Int64, userId: Int64, isDirectory: Bool, minimumWidth: Int64 = 2, on db: any DatabaseConnection
+    ) throws -> (Int64, Int64)? {
+        guard let parent = try db.queryRow("SELECT lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, parentId) else {
             throw PanError.fileNotFound
         }
         let parentLeft = try parent.int64("lft"), parentRight = try parent.int64("rgt")
-        let lastEnd = try db.scalar("SELECT MAX(rgt) FROM nodes WHERE parent_id = ?", parentId) ?? parentLeft
+        let lastEnd = try db.scalar("SELECT MAX(rgt) FROM nodes WHERE user_id = ? AND parent_id = ?", userId, parentId) ?? parentLeft
         let free = parentRight - lastEnd - 1
         if isDirectory {
             let span = free >> directoryShareShift
@@ -57,13 +59,12 @@ enum IntervalAllocator {
     /// Walks up from `nodeId` to the first ancestor with room for its subtree,
     /// then re-spreads that subtree.
     @discardableResult
-    static func renumber(startingAt nodeId: Int64, on db: Connection) throws -> Int64 {
+    static func renumber(startingAt nodeId: Int64, userId: Int64, on db: any DatabaseConnection) throws -> Int64 {
         var currentId = nodeId
         while true {
-            guard let row = try db.queryRow("SELECT user_id, parent_id, lft, rgt FROM nodes WHERE id = ?", currentId) else {
+            guard let row = try db.queryRow("SELECT parent_id, lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, currentId) else {
                 throw PanError.fileNotFound
             }
-            let userId = try row.int64("user_id")
             let left = try row.int64("lft"), right = try row.int64("rgt")
             let parentId = try row.optionalInt64("parent_id")
             let count = try db.scalar(
@@ -89,7 +90,7 @@ enum IntervalAllocator {
     /// (or, for a move, over `[newLeft, newRight]`).
     static func respread(
         userId: Int64, rootId: Int64, left: Int64, right: Int64, newLeft: Int64? = nil, newRight: Int64? = nil,
-        on db: Connection
+        on db: any DatabaseConnection
     ) throws {
         let rows = try db.query(
             "SELECT id, parent_id, type FROM nodes WHERE user_id = ? AND lft > ? AND lft < ? ORDER BY lft",
@@ -141,36 +142,37 @@ enum IntervalAllocator {
             }
         }
         for (id, l, r) in assignments {
-            try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE id = ?", l, r, id)
+            try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE user_id = ? AND id = ?", l, r, userId, id)
         }
         if newLeft != nil {
-            try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE id = ?", left, right, rootId)
+            try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE user_id = ? AND id = ?", left, right, userId, rootId)
         }
     }
 
     /// Moves the subtree of `nodeId` under `parentId`: takes a fresh interval
     /// there, wide enough for the subtree, and re-spreads the subtree into it.
     /// Costs O(size of the moved subtree), whatever the size of the tree.
-    static func relocate(nodeId: Int64, toParent parentId: Int64, newName: String? = nil, on db: Connection) throws {
-        guard let row = try db.queryRow("SELECT user_id, type, lft, rgt FROM nodes WHERE id = ?", nodeId) else {
+    static func relocate(nodeId: Int64, userId: Int64, toParent parentId: Int64, newName: String? = nil, on db: any DatabaseConnection) throws {
+        guard let row = try db.queryRow("SELECT type, lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, nodeId) else {
             throw PanError.fileNotFound
         }
-        let userId = try row.int64("user_id")
         let count = try db.scalar(
             "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", userId, try row.int64("lft"), try row.int64("rgt")
         ) ?? 0
         let isDirectory = try row.int("type") == 1
         let need = isDirectory ? 4 * (count + 2) : 2
         func place() throws -> Bool {
-            guard let interval = try tryAllocate(parentId: parentId, isDirectory: isDirectory, minimumWidth: need, on: db) else {
+            guard let interval = try tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, minimumWidth: need, on: db) else {
                 return false
             }
             // Read the bounds now: renumbering an ancestor may have moved the subtree too.
-            guard let current = try db.queryRow("SELECT lft, rgt FROM nodes WHERE id = ?", nodeId) else { throw PanError.fileNotFound }
+            guard let current = try db.queryRow("SELECT lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, nodeId) else {
+                throw PanError.fileNotFound
+            }
             if let newName {
-                try db.run("UPDATE nodes SET parent_id = ?, name = ? WHERE id = ?", parentId, newName, nodeId)
+                try db.run("UPDATE nodes SET parent_id = ?, name = ? WHERE user_id = ? AND id = ?", parentId, newName, userId, nodeId)
             } else {
-                try db.run("UPDATE nodes SET parent_id = ? WHERE id = ?", parentId, nodeId)
+                try db.run("UPDATE nodes SET parent_id = ? WHERE user_id = ? AND id = ?", parentId, userId, nodeId)
             }
             try respread(
                 userId: userId, rootId: nodeId, left: try current.int64("lft"), right: try current.int64("rgt"),
@@ -182,8 +184,8 @@ enum IntervalAllocator {
         var from: Int64? = parentId
         while let current = from {
             if try place() { return }
-            let renumbered = try renumber(startingAt: current, on: db)
-            from = try db.scalar("SELECT parent_id FROM nodes WHERE id = ?", renumbered)
+            let renumbered = try renumber(startingAt: current, userId: userId, on: db)
+            from = try db.scalar("SELECT parent_id FROM nodes WHERE user_id = ? AND id = ?", userId, renumbered)
         }
         if try place() { return }
         throw PanError.internalError("no interval space left to move node \(nodeId)")

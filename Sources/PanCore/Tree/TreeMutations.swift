@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 
 /// Renames, moves, copies, deletes and recycles subtrees — each in the
 /// caller's single transaction, keeping paths, pathIds, intervals, reference
@@ -8,7 +8,7 @@ public enum TreeMutations {
     // MARK: Helpers
 
     /// The node and everything below it, in `lft` order.
-    static func subtree(of node: FileNode, on db: Connection) throws -> [FileNode] {
+    static func subtree(of node: FileNode, on db: any DatabaseConnection) throws -> [FileNode] {
         try db.query(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? ORDER BY n.lft",
             node.userId, node.lft, node.rgt
@@ -16,7 +16,7 @@ public enum TreeMutations {
     }
 
     /// A locked node anywhere in the subtree blocks changing it.
-    static func requireUnlocked(_ node: FileNode, on db: Connection) throws {
+    static func requireUnlocked(_ node: FileNode, on db: any DatabaseConnection) throws {
         let locked = try db.scalar(
             "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND locking = 1 AND state = \(FileNode.State.live.sql)",
             node.userId, node.lft, node.rgt
@@ -25,20 +25,22 @@ public enum TreeMutations {
     }
 
     /// Rewrites `path`/`path_id` of the subtree after its top moved from `oldPath`.
-    static func rewritePaths(of node: FileNode, from oldPath: String, on db: Connection) throws {
-        guard let fresh = try TreeRepository.node(id: node.id, on: db) else { throw PanError.fileNotFound }
+    static func rewritePaths(of node: FileNode, from oldPath: String, on db: any DatabaseConnection) throws {
+        guard let fresh = try TreeRepository.node(id: node.id, userId: node.userId, on: db) else { throw PanError.fileNotFound }
         for row in try db.query(
             "SELECT id, path FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", fresh.userId, fresh.lft, fresh.rgt
         ) {
             let path = try row.string("path")
             guard path.hasPrefix(oldPath + "/") else { continue }
             let newPath = fresh.path + path.dropFirst(oldPath.count)
-            try db.run("UPDATE nodes SET path = ?, path_id = ? WHERE id = ?", newPath, PanPath.pathId(newPath), try row.int64("id"))
+            try db.run(
+                "UPDATE nodes SET path = ?, path_id = ? WHERE user_id = ? AND id = ?", newPath, PanPath.pathId(newPath), fresh.userId, try row.int64("id")
+            )
         }
     }
 
     /// How many levels the subtree reaches below its top (0 for a file or an empty directory).
-    static func height(of node: FileNode, on db: Connection) throws -> Int {
+    static func height(of node: FileNode, on db: any DatabaseConnection) throws -> Int {
         let deepest: Int64 = try db.scalar(
             "SELECT MAX(LENGTH(path) - LENGTH(REPLACE(path, '/', ''))) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?",
             node.userId, node.lft, node.rgt
@@ -47,21 +49,21 @@ public enum TreeMutations {
     }
 
     /// Moving or copying `node` into `directory` must not put its deepest descendant past the cap.
-    static func requireDepth(moving node: FileNode, into directory: FileNode, on db: Connection) throws {
+    static func requireDepth(moving node: FileNode, into directory: FileNode, on db: any DatabaseConnection) throws {
         try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1 + height(of: node, on: db))
     }
 
     /// What to do with a name taken at the destination.
     static func resolveName(
         _ name: String, in directory: FileNode, moving: FileNode, policy: ConflictPolicy, userId: Int64,
-        copying: Bool = false, on db: Connection
+        copying: Bool = false, on db: any DatabaseConnection
     ) throws -> String {
-        guard let existing = try TreeRepository.child(of: directory.id, named: name, on: db) else { return name }
+        guard let existing = try TreeRepository.child(of: directory, named: name, on: db) else { return name }
         // Moving or renaming a node onto itself is no conflict; copying it is.
         if existing.id == moving.id, !copying { return name }
         switch policy {
         case .fail: throw PanError.fileAlreadyExists
-        case .rename: return try TreeRepository.freeName(in: directory.id, for: name, on: db)
+        case .rename: return try TreeRepository.freeName(in: directory, for: name, on: db)
         case .overwrite:
             // Only a file replaces a file; directories are never overwritten.
             guard existing.isFile, moving.isFile else { throw PanError.fileAlreadyExists }
@@ -73,27 +75,29 @@ public enum TreeMutations {
 
     // MARK: Operations
 
-    public static func rename(_ node: FileNode, to name: String, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func rename(_ node: FileNode, to name: String, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be renamed") }
         let name = try PanPath.name(name)
         try requireUnlocked(node, on: db)
         if name == node.name { return node }
-        guard let parentId = node.parentId, let parent = try TreeRepository.node(id: parentId, on: db) else { throw PanError.fileNotFound }
+        guard let parentId = node.parentId, let parent = try TreeRepository.node(id: parentId, userId: node.userId, on: db) else {
+            throw PanError.fileNotFound
+        }
         let finalName = try resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(parent.path, finalName)
         do {
             try db.run(
-                "UPDATE nodes SET name = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE id = ?",
-                finalName, path, PanPath.pathId(path), node.isFile ? PanPath.ext(of: finalName) : "", now, node.id
+                "UPDATE nodes SET name = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE user_id = ? AND id = ?",
+                finalName, path, PanPath.pathId(path), node.isFile ? PanPath.ext(of: finalName) : "", now, node.userId, node.id
             )
-        } catch let error as SQLiteError where error.isUniqueViolation {
+        } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
         try rewritePaths(of: node, from: node.path, on: db)
-        return try TreeRepository.node(id: node.id, on: db)!
+        return try TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
-    public static func move(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func move(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be moved") }
         guard directory.isDirectory else { throw PanError.notADirectory }
         // Into itself or below itself: the tree would become a cycle.
@@ -107,17 +111,19 @@ public enum TreeMutations {
         let path = PanPath.join(directory.path, name)
         do {
             // Name and parent change in one statement, so the unique live-name index never sees a half-move.
-            try IntervalAllocator.relocate(nodeId: node.id, toParent: directory.id, newName: name, on: db)
-            try db.run("UPDATE nodes SET path = ?, path_id = ?, mtime = ? WHERE id = ?", path, PanPath.pathId(path), now, node.id)
-        } catch let error as SQLiteError where error.isUniqueViolation {
+            try IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, newName: name, on: db)
+            try db.run(
+                "UPDATE nodes SET path = ?, path_id = ?, mtime = ? WHERE user_id = ? AND id = ?", path, PanPath.pathId(path), now, node.userId, node.id
+            )
+        } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
         try rewritePaths(of: node, from: node.path, on: db)
-        return try TreeRepository.node(id: node.id, on: db)!
+        return try TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
     /// Copies the live part of the subtree; files share their stored objects.
-    public static func copy(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func copy(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be copied") }
         guard directory.isDirectory else { throw PanError.notADirectory }
         if directory.lft >= node.lft, directory.rgt <= node.rgt {
@@ -139,7 +145,6 @@ public enum TreeMutations {
                 userId: node.userId, parent: parent, name: original.id == node.id ? name : original.name,
                 kind: original.type, size: original.size, mime: original.mime, storeHash: original.storeId, on: db, now: now
             )
-            if let hash = original.storeId { try StoreObjectRepository.retain(hash: hash, on: db) }
             copies[original.id] = copy
             if original.id == node.id { top = copy }
         }
@@ -149,33 +154,40 @@ public enum TreeMutations {
 
     /// Deletes the subtree for good: references and space are released; objects
     /// at zero references wait for `pan store gc`.
-    public static func delete(_ node: FileNode, on db: Connection) throws {
+    public static func delete(_ node: FileNode, on db: any DatabaseConnection) throws {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
         try requireUnlocked(node, on: db)
-        let files = try db.query(
-            "SELECT store_hash, size FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND type = \(FileNode.Kind.file.sql)",
+        // Objects are not released here: references are counted from nodes, and
+        // `pan store gc` forgets an object once no node names it.
+        let bytes = try db.scalar(
+            "SELECT COALESCE(SUM(size), 0) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND type = \(FileNode.Kind.file.sql)",
             node.userId, node.lft, node.rgt
+        ) ?? 0
+        // Sessions that made these files forget them (SQLite's foreign key would
+        // do it; PostgreSQL's schema has none, for Citus): a replayed callback
+        // then answers that the file is gone.
+        try db.run(
+            """
+            UPDATE upload_sessions SET result_node_id = NULL WHERE user_id = ? AND result_node_id IN (
+                SELECT id FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?)
+            """,
+            node.userId, node.userId, node.lft, node.rgt
         )
-        var bytes: Int64 = 0
-        for file in files {
-            if let hash = try file.optionalString("store_hash") { try StoreObjectRepository.release(hash: hash, on: db) }
-            bytes += try file.int64("size")
-        }
         try db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
         try UserRepository.addSpaceUsed(-bytes, userId: node.userId, on: db)
     }
 
     /// Moves the subtree to the recycle bin; it keeps its space and references.
-    public static func recycle(_ node: FileNode, on db: Connection, now: Int64 = Millis.now()) throws {
+    public static func recycle(_ node: FileNode, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
         try requireUnlocked(node, on: db)
         try db.run("UPDATE nodes SET state = \(FileNode.State.recycled.sql) WHERE user_id = ? AND lft >= ? AND lft < ? AND state = \(FileNode.State.live.sql)", node.userId, node.lft, node.rgt)
-        try db.run("UPDATE nodes SET recycled_at = ? WHERE id = ?", now, node.id)
+        try db.run("UPDATE nodes SET recycled_at = ? WHERE user_id = ? AND id = ?", now, node.userId, node.id)
     }
 
     /// Brings a recycled subtree back where it was (re-creating its directory if
     /// that is gone); what was recycled inside it on its own stays in the bin.
-    public static func restore(_ node: FileNode, policy: ConflictPolicy = .fail, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func restore(_ node: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
         guard node.recycledAt != nil, node.state == 1 else { throw PanError.fileNotFound }
         let parentPath = PanPath.parent(of: node.path)
         let directory = try TreeRepository.directory(userId: node.userId, path: parentPath, on: db, now: now)
@@ -187,20 +199,22 @@ public enum TreeMutations {
         }
         // Move and rename while still in the bin, where names need not be unique.
         if node.parentId != directory.id {
-            try IntervalAllocator.relocate(nodeId: node.id, toParent: directory.id, on: db)
+            try IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, on: db)
         }
         if node.parentId != directory.id || name != node.name {
             let path = PanPath.join(directory.path, name)
-            try db.run("UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE id = ?", name, path, PanPath.pathId(path), node.id)
+            try db.run(
+                "UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE user_id = ? AND id = ?", name, path, PanPath.pathId(path), node.userId, node.id
+            )
             try rewritePaths(of: node, from: node.path, on: db)
         }
-        for id in back { try db.run("UPDATE nodes SET state = \(FileNode.State.live.sql) WHERE id = ?", id) }
-        try db.run("UPDATE nodes SET recycled_at = NULL WHERE id = ?", node.id)
-        return try TreeRepository.node(id: node.id, on: db)!
+        for id in back { try db.run("UPDATE nodes SET state = \(FileNode.State.live.sql) WHERE user_id = ? AND id = ?", node.userId, id) }
+        try db.run("UPDATE nodes SET recycled_at = NULL WHERE user_id = ? AND id = ?", node.userId, node.id)
+        return try TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
     /// Recycled top nodes of a user, newest first.
-    public static func recycleBin(userId: Int64, limit: Int, offset: Int, on db: Connection) throws -> (nodes: [FileNode], total: Int64) {
+    public static func recycleBin(userId: Int64, limit: Int, offset: Int, on db: any DatabaseConnection) throws -> (nodes: [FileNode], total: Int64) {
         let total = try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND recycled_at IS NOT NULL", userId) ?? 0
         let nodes = try db.query(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.recycled_at IS NOT NULL ORDER BY n.recycled_at DESC, n.id DESC LIMIT ? OFFSET ?",

@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 
 /// A user's file tree in SQLite. Functions run on the caller's connection,
 /// inside the caller's transaction; only live nodes (state 0) are found.
@@ -7,30 +7,32 @@ public enum TreeRepository {
     // MARK: Reading
 
     /// The user's root directory, created on first use.
-    public static func root(of userId: Int64, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func root(of userId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
         if let root = try db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.parent_id IS NULL", userId
         ) {
             return try FileNode(row: root)
         }
         guard !db.isReadOnly else { throw PanError.fileNotFound }
-        try db.run(
+        let inserted = try db.queryRow(
             """
             INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, lft, rgt, atime, ctime, mtime)
-            VALUES (?, ?, NULL, '', '/', ?, 1, '', ?, 0, ?, ?, ?, ?, ?)
+            VALUES (?, ?, NULL, '', '/', ?, 1, '', ?, 0, ?, ?, ?, ?, ?) RETURNING id
             """,
             RandomID.hex32(), userId, PanPath.pathId("/"), MimeType.directory,
             IntervalAllocator.rootLeft, IntervalAllocator.rootRight, now, now, now
         )
-        return try node(id: db.lastInsertRowID, on: db)!
+        return try node(id: try inserted!.int64("id"), userId: userId, on: db)!
     }
 
-    public static func node(id: Int64, on db: Connection) throws -> FileNode? {
-        try db.queryRow("SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.id = ?", id).map(FileNode.init(row:))
+    public static func node(id: Int64, userId: Int64, on db: any DatabaseConnection) throws -> FileNode? {
+        try db.queryRow(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.id = ?", userId, id
+        ).map(FileNode.init(row:))
     }
 
     /// A live node by its normalized path (`/` is the root), via the pathId index.
-    public static func node(userId: Int64, path: String, on db: Connection) throws -> FileNode? {
+    public static func node(userId: Int64, path: String, on db: any DatabaseConnection) throws -> FileNode? {
         if path == PanPath.root { return try root(of: userId, on: db) }
         return try db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.state = \(FileNode.State.live.sql)",
@@ -39,17 +41,17 @@ public enum TreeRepository {
     }
 
     /// A live node by uuid; another user's node is simply not found.
-    public static func node(userId: Int64, uuid: String, on db: Connection) throws -> FileNode? {
+    public static func node(userId: Int64, uuid: String, on db: any DatabaseConnection) throws -> FileNode? {
         try db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.state = \(FileNode.State.live.sql)",
             uuid.lowercased(), userId
         ).map(FileNode.init(row:))
     }
 
-    public static func child(of parentId: Int64, named name: String, on db: Connection) throws -> FileNode? {
+    public static func child(of directory: FileNode, named name: String, on db: any DatabaseConnection) throws -> FileNode? {
         try db.queryRow(
-            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.parent_id = ? AND n.name = ? AND n.state = \(FileNode.State.live.sql)",
-            parentId, name
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.parent_id = ? AND n.name = ? AND n.state = \(FileNode.State.live.sql)",
+            directory.userId, directory.id, name
         ).map(FileNode.init(row:))
     }
 
@@ -57,14 +59,14 @@ public enum TreeRepository {
 
     /// `mkdir -p`: the directory at `path`, creating what is missing.
     /// A file anywhere on the way is `NOT_A_DIRECTORY`.
-    public static func directory(userId: Int64, path: String, on db: Connection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func directory(userId: Int64, path: String, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
         if let existing = try node(userId: userId, path: path, on: db) {
             guard existing.isDirectory else { throw PanError.notADirectory }
             return existing
         }
         var current = try root(of: userId, on: db, now: now)
         for segment in PanPath.segments(of: path) {
-            if let next = try child(of: current.id, named: segment, on: db) {
+            if let next = try child(of: current, named: segment, on: db) {
                 guard next.isDirectory else { throw PanError.notADirectory }
                 current = next
             } else {
@@ -81,55 +83,56 @@ public enum TreeRepository {
     /// turns a duplicate into `FILE_AREADY_EXISTS`, whatever the code above did.
     public static func insert(
         userId: Int64, parent: FileNode, name: String, kind: FileNode.Kind, size: Int64, mime: String,
-        storeHash: String?, on db: Connection, now: Int64 = Millis.now()
+        storeHash: String?, on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) throws -> FileNode {
         guard parent.isDirectory else { throw PanError.notADirectory }
         // Every node is created here, so this is the cap's backstop: a request
         // path is checked when parsed, but `parent` + `path`, copies and the
         // callback all build on nodes that are already deep (issue #14 item 7).
         try PanPath.requireDepth(PanPath.depth(of: parent.path) + 1)
-        let (lft, rgt) = try IntervalAllocator.allocate(parentId: parent.id, isDirectory: kind == .directory, on: db)
+        let (lft, rgt) = try IntervalAllocator.allocate(parentId: parent.id, userId: userId, isDirectory: kind == .directory, on: db)
         let path = PanPath.join(parent.path, name)
+        let inserted: Row?
         do {
-            try db.run(
+            inserted = try db.queryRow(
                 """
                 INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, store_hash,
                                    lft, rgt, atime, ctime, mtime)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 RandomID.ordered32(), userId, parent.id, name, path, PanPath.pathId(path), kind.rawValue,
                 kind == .file ? PanPath.ext(of: name) : "", mime, size, storeHash, lft, rgt, now, now, now
             )
-        } catch let error as SQLiteError where error.isUniqueViolation {
+        } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
-        return try node(id: db.lastInsertRowID, on: db)!
+        return try node(id: try inserted!.int64("id"), userId: userId, on: db)!
     }
 
     /// Replaces a file's content: same uuid, `version` + 1.
     public static func replaceContent(
-        of file: FileNode, storeHash: String, size: Int64, mime: String, on db: Connection, now: Int64 = Millis.now()
+        of file: FileNode, storeHash: String, size: Int64, mime: String, on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) throws -> FileNode {
         try db.run(
-            "UPDATE nodes SET store_hash = ?, size = ?, mime = ?, version = version + 1, mtime = ?, atime = ? WHERE id = ?",
-            storeHash, size, mime, now, now, file.id
+            "UPDATE nodes SET store_hash = ?, size = ?, mime = ?, version = version + 1, mtime = ?, atime = ? WHERE user_id = ? AND id = ?",
+            storeHash, size, mime, now, now, file.userId, file.id
         )
-        return try node(id: file.id, on: db)!
+        return try node(id: file.id, userId: file.userId, on: db)!
     }
 
     /// The first free `name (n).ext` in a directory, for the `rename` policy.
-    public static func freeName(in parentId: Int64, for name: String, on db: Connection) throws -> String {
-        if try child(of: parentId, named: name, on: db) == nil { return name }
+    public static func freeName(in directory: FileNode, for name: String, on db: any DatabaseConnection) throws -> String {
+        if try child(of: directory, named: name, on: db) == nil { return name }
         var n = 1
         while true {
             let candidate = PanPath.numbered(name, n)
-            if try child(of: parentId, named: candidate, on: db) == nil { return candidate }
+            if try child(of: directory, named: candidate, on: db) == nil { return candidate }
             n += 1
         }
     }
 
     /// Counts the live nodes of a user (for stats and tests).
-    public static func count(userId: Int64, on db: Connection) throws -> Int64 {
+    public static func count(userId: Int64, on db: any DatabaseConnection) throws -> Int64 {
         try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND state = \(FileNode.State.live.sql)", userId) ?? 0
     }
 }
@@ -182,7 +185,7 @@ extension TreeRepository {
     /// A page of a directory's live children; `type` 0 files, 1 directories, nil all.
     /// `hidingSystemFolders`: leave out `PanPath.systemFolders` (pass it for the root).
     public static func children(
-        of parentId: Int64, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false, on db: Connection
+        of directory: FileNode, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false, on db: any DatabaseConnection
     ) throws -> (nodes: [FileNode], total: Int64) {
         var typeFilter = type.map { " AND n.type = " + ($0 == 1 ? FileNode.Kind.directory.sql : FileNode.Kind.file.sql) } ?? ""
         if hidingSystemFolders {
@@ -190,23 +193,25 @@ extension TreeRepository {
             typeFilter += " AND n.name NOT IN (" + PanPath.systemFolders.map { "'\($0)'" }.joined(separator: ",") + ")"
         }
         let total = try db.scalar(
-            "SELECT COUNT(*) FROM nodes n WHERE n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)", parentId
+            "SELECT COUNT(*) FROM nodes n WHERE n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)",
+            directory.userId, directory.id
         ) ?? 0
         // The page's ids first, from the index alone (OFFSET skips index entries, not
         // table rows and parent joins: a deep page of a 10k directory was ~2 ms), then its rows.
         let nodes = try db.query(
             """
-            SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.id IN (
-                SELECT n.id FROM nodes n WHERE n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter) ORDER BY \(order.sql) LIMIT ? OFFSET ?
+            SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.id IN (
+                SELECT n.id FROM nodes n WHERE n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)
+                ORDER BY \(order.sql) LIMIT ? OFFSET ?
             ) ORDER BY \(order.sql)
             """,
-            parentId, limit, offset
+            directory.userId, directory.userId, directory.id, limit, offset
         ).map(FileNode.init(row:))
         return (nodes, total)
     }
 
     /// `top` and every live node under it, by path.
-    static func subtree(of top: FileNode, on db: Connection) throws -> [FileNode] {
+    static func subtree(of top: FileNode, on db: any DatabaseConnection) throws -> [FileNode] {
         try db.query(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? AND n.state = \(FileNode.State.live.sql) ORDER BY n.path",
             top.userId, top.lft, top.rgt
@@ -214,7 +219,7 @@ extension TreeRepository {
     }
 
     /// A node in the recycle bin, by uuid or by its path when recycled (newest first).
-    public static func recycledNode(userId: Int64, uuid: String?, path: String?, on db: Connection) throws -> FileNode? {
+    public static func recycledNode(userId: Int64, uuid: String?, path: String?, on db: any DatabaseConnection) throws -> FileNode? {
         if let uuid, !uuid.isEmpty {
             return try db.queryRow(
                 "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.recycled_at IS NOT NULL",

@@ -1,38 +1,46 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 import WCS
 
 /// Turns an authenticated WCS callback into a file record, exactly once.
-public struct CallbackService: Sendable {
-    public let database: DatabasePool
-    public let settings: UploadSettings
+struct CallbackService<Engine: SQLEngine>: Sendable {
+    let engine: Engine
+    let settings: UploadSettings
 
-    public init(database: DatabasePool, settings: UploadSettings) {
-        self.database = database
-        self.settings = settings
-    }
-
-    public enum Outcome: Sendable, Equatable {
-        /// The file now exists; `replayed` when an earlier delivery made it.
-        case accepted(FileNode, replayed: Bool)
-        /// Authentic but permanently refused: answered 200 `success:false`, so WCS stops retrying.
-        case refused(PanError, replayed: Bool)
-    }
 
     /// Unknown or mismatched sessions throw (401/403/404: nothing to relay);
     /// permanent refusals come back as `.refused`, recorded on the session.
-    public func handle(_ body: CallbackBody) async throws -> Outcome {
+    func handle(_ body: CallbackBody) async throws -> CallbackOutcome {
         guard let sessionId = body["session"], !sessionId.isEmpty else {
             throw PanError.invalidCallback("the callback names no upload session")
         }
         guard let userId = body.userId else { throw PanError.invalidCallback("the callback names no user") }
         let settings = self.settings
-        return try await database.write { db in
+        // The content object first, in a transaction of its own: objects are
+        // shared by every user, so the user's transaction below must not hold
+        // one (two users storing the same bytes would wait on each other). It
+        // is immutable once there; if the user's transaction then refuses the
+        // file, the object is unreferenced and `pan store gc` takes it after
+        // its grace period.
+        if let hash = body.hash, ContentHasher.isWellFormed(hash), let size = body.size, size >= 0, let key = body.key, !key.isEmpty {
+            let bucket = body.bucket.flatMap { $0.isEmpty ? nil : $0 } ?? settings.bucket
+            _ = try await engine.write(lockingUser: nil) { db in
+                // Only for a pending session of this user holding exactly this key.
+                guard let session = try UploadSessionRepository.find(id: sessionId, userId: userId, on: db),
+                      session.state == .pending, session.objectKey == key, size <= session.sizeLimit else { return false }
+                try StoreObjectRepository.insertIfMissing(
+                    hash: hash, size: size, mime: MimeType.forName(session.name), bucket: bucket, objectKey: key, on: db, now: Millis.now()
+                )
+                return true
+            }
+        }
+        return try await engine.write(lockingUser: userId) { db in
             let now = Millis.now()
-            guard let session = try UploadSessionRepository.find(id: sessionId, on: db) else {
+            guard let session = try UploadSessionRepository.find(id: sessionId, userId: userId, on: db) else {
+                // Someone else's session (a forged or misrouted callback) is told apart from none at all.
+                if try UploadSessionRepository.find(id: sessionId, on: db) != nil { throw PanError.sessionUserMismatch }
                 throw PanError.sessionNotFound
             }
-            guard session.userId == userId else { throw PanError.sessionUserMismatch }
             // The key is required and must be the session's: the scope fixes it,
             // so anything else did not come from this session's upload.
             guard body.key == session.objectKey else { throw PanError.sessionUserMismatch }
@@ -40,7 +48,7 @@ public struct CallbackService: Sendable {
             switch session.state {
             case .done:
                 // WCS retries the same callback: answer with the file it made, as it is now.
-                guard let nodeId = session.resultNodeId, let node = try TreeRepository.node(id: nodeId, on: db) else {
+                guard let nodeId = session.resultNodeId, let node = try TreeRepository.node(id: nodeId, userId: userId, on: db) else {
                     // The file was deleted for good since: nothing to relay but that.
                     return .refused(.fileNotFound, replayed: true)
                 }
@@ -53,7 +61,10 @@ public struct CallbackService: Sendable {
                 break
             }
             if now > session.deadline + settings.callbackGrace {
-                try db.run("UPDATE upload_sessions SET state = 'expired', completed = ? WHERE id = ?", now, session.id)
+                try db.run(
+                    "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
+                    now, userId, session.id
+                )
                 return .refused(.sessionExpired, replayed: false)
             }
             // Malformed fields from an authentic sender are a permanent refusal too.
@@ -68,32 +79,28 @@ public struct CallbackService: Sendable {
             }
             do {
                 return try db.savepoint {
-                    let stored = try StoreObjectRepository.upsert(
-                        hash: hash, size: size, mime: MimeType.forName(session.name),
-                        bucket: body.bucket.flatMap { $0.isEmpty ? nil : $0 } ?? session.bucket,
-                        objectKey: session.objectKey, on: db, now: now
-                    )
+                    // Stored above (or earlier, by another upload of the same bytes).
+                    guard let stored = try StoreObjectRepository.find(hash: hash, on: db) else {
+                        throw PanError.internalError("the content object of \(hash) is missing")
+                    }
                     // Re-created by path if it was removed since the token was issued.
                     let directory = try TreeRepository.directory(userId: userId, path: session.dirPath, on: db, now: now)
                     let target = try FilePlacement.target(directory: directory, name: session.name, policy: session.conflict, on: db)
                     let node = try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now)
-                    try UploadSessionRepository.markDone(id: session.id, nodeId: node.id, on: db, now: now)
+                    try UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
                     return .accepted(node, replayed: false)
                 }
             } catch let error as PanError where error.statusCode < 500 {
+                // The object stored for this upload alone goes too, so its bytes are
+                // deleted now (the local endpoint checks), not after gc's grace period.
+                try StoreObjectRepository.forgetIfUnused(hash: hash, objectKey: session.objectKey, on: db)
                 return try refuse(session, error, on: db, now: now)
             }
         }
     }
 
-    private func refuse(_ session: UploadSession, _ error: PanError, on db: Connection, now: Int64) throws -> Outcome {
-        try UploadSessionRepository.markFailed(id: session.id, error: error, on: db, now: now)
+    private func refuse(_ session: UploadSession, _ error: PanError, on db: any DatabaseConnection, now: Int64) throws -> CallbackOutcome {
+        try UploadSessionRepository.markFailed(session, error: error, on: db, now: now)
         return .refused(error, replayed: false)
-    }
-
-    /// Marks sessions past deadline + grace as expired; returns how many.
-    public func sweep(now: Int64 = Millis.now()) async throws -> Int {
-        let cutoff = now - settings.callbackGrace
-        return try await database.write { db in try UploadSessionRepository.expire(before: cutoff, on: db, now: now) }
     }
 }

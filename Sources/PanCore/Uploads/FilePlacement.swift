@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 
 /// Puts stored content at a name in a directory: the one place where the
 /// conflict policy, quota, reference counts and `spaceUsed` meet. Used by
@@ -13,12 +13,12 @@ enum FilePlacement {
     }
 
     /// Applies the policy to what stands at `directory/name` now.
-    static func target(directory: FileNode, name: String, policy: ConflictPolicy, on db: Connection) throws -> Target {
-        guard let existing = try TreeRepository.child(of: directory.id, named: name, on: db) else {
+    static func target(directory: FileNode, name: String, policy: ConflictPolicy, on db: any DatabaseConnection) throws -> Target {
+        guard let existing = try TreeRepository.child(of: directory, named: name, on: db) else {
             return Target(directory: directory, name: name, replacing: nil)
         }
         if policy == .rename {
-            return Target(directory: directory, name: try TreeRepository.freeName(in: directory.id, for: name, on: db), replacing: nil)
+            return Target(directory: directory, name: try TreeRepository.freeName(in: directory, for: name, on: db), replacing: nil)
         }
         // A directory is never replaced by a file.
         if existing.isDirectory { throw PanError.directoryInTheWay }
@@ -29,16 +29,14 @@ enum FilePlacement {
 
     /// Creates or replaces the file; checks the quota against the size change.
     static func place(
-        _ content: StoreObject, at target: Target, userId: Int64, on db: Connection, now: Int64 = Millis.now()
+        _ content: StoreObject, at target: Target, userId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) throws -> FileNode {
         guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
         let delta = content.size - (target.replacing?.size ?? 0)
         // Exactly filling the quota is allowed.
         try user.ensureRoom(for: delta)
-        try StoreObjectRepository.retain(hash: content.hash, on: db)
         let node: FileNode
         if let replacing = target.replacing {
-            if let old = replacing.storeId { try StoreObjectRepository.release(hash: old, on: db) }
             node = try TreeRepository.replaceContent(
                 of: replacing, storeHash: content.hash, size: content.size, mime: mime(for: target.name, stored: content.mime),
                 on: db, now: now

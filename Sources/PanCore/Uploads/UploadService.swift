@@ -1,52 +1,19 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 import TextSupport
 import WCS
 
 /// `POST /v1/store/token`: resolves the target by the seed's rules, then
 /// either creates the file at once (instant upload) or opens an upload session
 /// and signs a WCS token for it.
-public struct UploadService: Sendable {
-    public let database: DatabasePool
-    public let settings: UploadSettings
+struct UploadService<Engine: SQLEngine>: Sendable {
+    let engine: Engine
+    let settings: UploadSettings
 
-    public init(database: DatabasePool, settings: UploadSettings) {
-        self.database = database
-        self.settings = settings
-    }
-
-    public struct TokenRequest: Sendable {
-        public var name = ""
-        public var hash = ""
-        /// uuid of the target directory; `""` and `"/"` are the root.
-        public var parent = ""
-        public var path = ""
-        public var originalFilename = ""
-        public var conflict: ConflictPolicy = .fail
-        public var size: Int64?
-        public init() {}
-    }
-
-    public struct Grant: Sendable, Equatable {
-        public var token: String
-        public var uploadURL: String
-        public var name: String
-        /// uuid of the directory the file goes to.
-        public var parent: String
-        public var path: String
-        public var sessionId: String
-        public var policy: PutPolicy
-    }
-
-    public enum Outcome: Sendable {
-        case instant(FileNode)
-        case upload(Grant)
-    }
-
-    public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> Outcome {
+    func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
         let settings = self.settings
         guard let credentials = settings.credentials.first else { throw PanError.internalError("no WCS keys configured") }
-        let outcome = try await database.write { db -> Outcome in
+        let outcome = try await engine.write(lockingUser: userId) { db -> TokenOutcome in
             let now = Millis.now()
             let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
             // The file's own depth, whatever mix of `parent` and `path` got there (issue #14 item 7).
@@ -70,8 +37,8 @@ public struct UploadService: Sendable {
 
     private func openSession(
         userId: Int64, _ request: TokenRequest, requestedName: String, target: FilePlacement.Target, settings: UploadSettings,
-        on db: Connection, now: Int64
-    ) throws -> Grant {
+        on db: any DatabaseConnection, now: Int64
+    ) throws -> UploadGrant {
         guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
         let freed = target.replacing?.size ?? 0
         // Pending uploads are bounded per user, and the sizes they declared are
@@ -106,7 +73,7 @@ public struct UploadService: Sendable {
             callbackUrl: settings.callbackURL,
             callbackBody: UploadSettings.callbackBody(userId: userId, sessionId: sessionId)
         )
-        return Grant(
+        return UploadGrant(
             token: "", // signed by the caller, outside the transaction
             uploadURL: settings.uploadURL,
             name: target.name,
@@ -120,7 +87,7 @@ public struct UploadService: Sendable {
     /// The seed's four rules (`api.md` §5), plus `parent` uuid addressing.
     /// Returns the directory (created if missing), the file name, and — for
     /// rule 4 on an existing file — that file.
-    func resolve(userId: Int64, _ request: TokenRequest, on db: Connection, now: Int64) throws
+    func resolve(userId: Int64, _ request: TokenRequest, on db: any DatabaseConnection, now: Int64) throws
         -> (FileNode, String, FileNode?)
     {
         var name = request.name.trimmed()

@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 
 /// What to do when the target name is taken by a file.
 public enum ConflictPolicy: String, Sendable, Codable, CaseIterable {
@@ -55,7 +55,7 @@ public enum UploadSessionRepository {
     public static func create(
         id: String, userId: Int64, dirPath: String, name: String, conflict: ConflictPolicy,
         declaredSize: Int64?, declaredHash: String?, sizeLimit: Int64, bucket: String, objectKey: String,
-        deadline: Int64, on db: Connection, now: Int64 = Millis.now()
+        deadline: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) throws {
         try db.run(
             """
@@ -68,35 +68,36 @@ public enum UploadSessionRepository {
         )
     }
 
-    public static func find(id: String, on db: Connection) throws -> UploadSession? {
+    /// By id alone: for operators (`pan session show`), across every user.
+    public static func find(id: String, on db: any DatabaseConnection) throws -> UploadSession? {
         try db.queryRow("SELECT * FROM upload_sessions WHERE id = ?", id).map(UploadSession.init(row:))
     }
 
-    public static func find(objectKey: String, on db: Connection) throws -> UploadSession? {
-        try db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", objectKey).map(UploadSession.init(row:))
+    public static func find(id: String, userId: Int64, on db: any DatabaseConnection) throws -> UploadSession? {
+        try db.queryRow("SELECT * FROM upload_sessions WHERE user_id = ? AND id = ?", userId, id).map(UploadSession.init(row:))
     }
 
     /// Sessions change state only from `pending`, once.
-    public static func markDone(id: String, nodeId: Int64, on db: Connection, now: Int64 = Millis.now()) throws {
+    public static func markDone(_ session: UploadSession, nodeId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
         try db.run(
-            "UPDATE upload_sessions SET state = 'done', result_node_id = ?, completed = ? WHERE id = ? AND state = 'pending'",
-            nodeId, now, id
+            "UPDATE upload_sessions SET state = 'done', result_node_id = ?, completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
+            nodeId, now, session.userId, session.id
         )
     }
 
-    public static func markFailed(id: String, error: PanError, on db: Connection, now: Int64 = Millis.now()) throws {
+    public static func markFailed(_ session: UploadSession, error: PanError, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
         try db.run(
             """
             UPDATE upload_sessions SET state = 'failed', failure_code = ?, failure_status = ?, failure_message = ?, completed = ?
-            WHERE id = ? AND state = 'pending'
+            WHERE user_id = ? AND id = ? AND state = 'pending'
             """,
-            error.code, error.statusCode, error.message, now, id
+            error.code, error.statusCode, error.message, now, session.userId, session.id
         )
     }
 
     /// A user's live pending sessions (deadline not passed) and the bytes they
     /// declared: what counts against the quota while uploads are in flight.
-    public static func pendingLoad(userId: Int64, now: Int64, on db: Connection) throws -> (count: Int64, reservedBytes: Int64) {
+    public static func pendingLoad(userId: Int64, now: Int64, on db: any DatabaseConnection) throws -> (count: Int64, reservedBytes: Int64) {
         let row = try db.queryRow(
             """
             SELECT COUNT(*) AS n, COALESCE(SUM(declared_size), 0) AS reserved FROM upload_sessions
@@ -109,14 +110,14 @@ public enum UploadSessionRepository {
 
     /// Marks pending sessions whose deadline (plus grace) has passed as expired.
     @discardableResult
-    public static func expire(before cutoff: Int64, on db: Connection, now: Int64 = Millis.now()) throws -> Int {
+    public static func expire(before cutoff: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> Int {
         try db.run(
             "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE state = 'pending' AND deadline < ?",
             now, cutoff
         )
     }
 
-    public static func list(state: UploadSession.State?, limit: Int, on db: Connection) throws -> [UploadSession] {
+    public static func list(state: UploadSession.State?, limit: Int, on db: any DatabaseConnection) throws -> [UploadSession] {
         if let state {
             return try db.query(
                 "SELECT * FROM upload_sessions WHERE state = ? ORDER BY created DESC LIMIT ?", state.rawValue, limit
@@ -125,7 +126,7 @@ public enum UploadSessionRepository {
         return try db.query("SELECT * FROM upload_sessions ORDER BY created DESC LIMIT ?", limit).map(UploadSession.init(row:))
     }
 
-    public static func countByState(on db: Connection) throws -> [String: Int64] {
+    public static func countByState(on db: any DatabaseConnection) throws -> [String: Int64] {
         var counts: [String: Int64] = [:]
         for row in try db.query("SELECT state, COUNT(*) AS n FROM upload_sessions GROUP BY state") {
             counts[try row.string("state")] = try row.int64("n")

@@ -1,4 +1,4 @@
-import SQLiteKit
+import SQLCommon
 
 /// A Pan account (`api.md` §3's user object, less what stays server-side).
 public struct User: Sendable, Equatable, Codable {

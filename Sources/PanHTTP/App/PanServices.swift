@@ -3,6 +3,8 @@ import Crypto
 import Foundation
 import Logging
 import PanCore
+import PanPostgres
+import PanSQLite
 
 /// The composition root's parts: the store and what sits beside it.
 /// Built once per process; the HTTP layer and tests both use it.
@@ -22,7 +24,21 @@ public struct PanServices: Sendable {
         StorageFloor(path: configuration.dataDirectory, minimumFreeBytes: configuration.minimumFreeBytes)
     }
 
-    public static func open(_ configuration: PanConfiguration) async throws -> PanServices {
+    public static func open(_ configuration: PanConfiguration, logger: Logger = Logger(label: "pan.store")) async throws -> PanServices {
+        if configuration.databaseURL != nil {
+            // Several servers share one database: secrets each would generate for
+            // itself make one server's tokens and callbacks fail on the others.
+            guard configuration.jwtSecret != nil else {
+                throw ConfigurationError(
+                    "PAN_JWT_SECRET is required with PAN_DATABASE_URL: every server must sign and check session tokens with the same secret"
+                )
+            }
+            guard !configuration.wcsKeys.isEmpty else {
+                throw ConfigurationError(
+                    "PAN_WCS_KEYS is required with PAN_DATABASE_URL: every server must sign upload tokens and check callbacks with the same keys"
+                )
+            }
+        }
         let credentials = configuration.wcsKeys.isEmpty
             ? [try Secrets.localWCSKeys(dataDirectory: configuration.dataDirectory)]
             : configuration.wcsKeys
@@ -37,10 +53,7 @@ public struct PanServices: Sendable {
         let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
         return PanServices(
             configuration: configuration,
-            store: try SQLitePanStore.open(
-                dataDirectory: configuration.dataDirectory, settings: settings,
-                readerCount: configuration.readerCount, maxBatch: configuration.writeBatch
-            ),
+            store: try await StoreOpening.open(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger),
             credentials: credentials,
             uploadSettings: settings,
             passwords: PasswordHasher(rounds: configuration.passwordRounds),

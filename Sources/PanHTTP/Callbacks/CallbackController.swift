@@ -43,7 +43,7 @@ struct CallbackController {
             // others so WCS relays the reason instead of retrying the same body.
             return Reply.error(PanError.invalidCallback("the callback body cannot be parsed: \(error)"), httpStatus: .ok)
         }
-        let outcome: CallbackService.Outcome
+        let outcome: CallbackOutcome
         do {
             outcome = try await store.completeUpload(fields)
         } catch let error as PanError where error.statusCode < 500 {

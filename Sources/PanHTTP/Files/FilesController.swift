@@ -218,10 +218,10 @@ struct FilesController {
     /// Most entries one `list`/`list2` reply carries ("no limit" included).
     static let listLimit = 10_000
 
-    static func order(_ body: JSONBody) throws(PanError) -> TreeRepository.Order {
+    static func order(_ body: JSONBody) throws(PanError) -> ListingOrder {
         // Lenient like the original server: unknown codes (the desktop app's 0) are the default.
         guard let raw = try? body.int("orderBy", "order"), let code = Int(exactly: raw) else { return .default }
-        return TreeRepository.Order(code: code)
+        return ListingOrder(code: code)
     }
 
     /// `type`: 1 directories only, 0 files only; −1, absent or anything else: all

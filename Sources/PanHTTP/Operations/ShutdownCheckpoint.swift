@@ -22,5 +22,6 @@ struct ShutdownCheckpoint: Service {
         } catch {
             logger.error("checkpoint at shutdown failed", metadata: ["error": "\(error)"])
         }
+        await store.close()
     }
 }

@@ -62,8 +62,8 @@ struct TokenController {
 
     /// Every client's shape (`api.md` §5): `hash`/`fileHash`, the conflict flags (`JSONBody.conflictPolicy`),
     /// plus Pan's `size`.
-    static func tokenRequest(from body: JSONBody) throws(PanError) -> UploadService.TokenRequest {
-        var request = UploadService.TokenRequest()
+    static func tokenRequest(from body: JSONBody) throws(PanError) -> TokenRequest {
+        var request = TokenRequest()
         request.name = try body.string("name") ?? ""
         request.hash = (try body.string("hash", "fileHash") ?? "").trimmedSpaces()
         request.parent = try body.string("parent", "parentUuid") ?? ""

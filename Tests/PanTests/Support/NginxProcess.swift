@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import WCS
 
@@ -34,6 +35,11 @@ final class NginxProcess: Sendable {
     }
 
     static func start(port: Int, upstreamPort: Int) throws -> NginxProcess {
+        try start(port: port, upstreamPorts: [upstreamPort])
+    }
+
+    /// nginx in front of several Pan servers (`deploy/nginx-pan.conf`'s upstream, with these ports).
+    static func start(port: Int, upstreamPorts: [Int]) throws -> NginxProcess {
         let prefix = try temporaryDirectory()
         let config = """
         daemon off;
@@ -50,7 +56,7 @@ final class NginxProcess: Sendable {
             uwsgi_temp_path \(prefix)/uwsgi;
             scgi_temp_path \(prefix)/scgi;
             upstream pan {
-                server 127.0.0.1:\(upstreamPort);
+        \(upstreamPorts.map { "        server 127.0.0.1:\($0);" }.joined(separator: "\n"))
                 keepalive 8;
             }
             server {

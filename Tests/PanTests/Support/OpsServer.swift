@@ -6,6 +6,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import SQLiteKit
 import WCS

@@ -8,6 +8,7 @@ import Synchronization
 import Logging
 import NIOCore
 @testable import PanCore
+@testable import PanSQLite
 @testable import PanHTTP
 import SQLiteKit
 import WCS
@@ -64,9 +65,7 @@ struct TestServer {
     @discardableResult
     func createUser(_ name: String, password: String = "secret", capacity: Int64 = 1 << 30, phone: String? = nil) async throws -> User {
         let hash = try services.passwords.hash(plainPassword: password)
-        return try await database.write { db in
-            try UserRepository.create(.init(name: name, phone: phone, passwordHash: hash, spaceCapacity: capacity), on: db)
-        }
+        return try await services.store.createUser(NewUser(name: name, phone: phone, passwordHash: hash, spaceCapacity: capacity))
     }
 
     /// Logs in over HTTP with the MD5 form most clients send.

@@ -1,33 +1,37 @@
 import Foundation
-import SQLiteKit
+import SQLCommon
 import WCS
 
-/// `PanStore` over one SQLite file: a `DatabasePool` (one writer with group
-/// commit, read-only readers) and the repositories, which nothing outside
-/// this store calls. Every method is one transaction; SQLite's errors become
-/// `PanError`s here (`PanError(sqlite:)`), so no caller ever sees one.
-public struct SQLitePanStore: PanStore {
-    public let database: DatabasePool
-    let uploads: UploadService
-    let callbacks: CallbackService
+/// `PanStore` over a SQL engine: every method is one transaction, written
+/// once for SQLite and PostgreSQL alike over the repositories, which nothing
+/// outside this store calls. Engine errors become `PanError`s here
+/// (`PanError(storeError:)`), so no caller ever sees one.
+public struct SQLPanStore<Engine: SQLEngine>: PanStore {
+    public let engine: Engine
+    let uploads: UploadService<Engine>
+    let callbacks: CallbackService<Engine>
 
-    public init(database: DatabasePool, settings: UploadSettings) {
-        self.database = database
-        uploads = UploadService(database: database, settings: settings)
-        callbacks = CallbackService(database: database, settings: settings)
+    public init(engine: Engine, settings: UploadSettings) {
+        self.engine = engine
+        uploads = UploadService(engine: engine, settings: settings)
+        callbacks = CallbackService(engine: engine, settings: settings)
     }
 
-    /// Opens (creating and migrating) the database of a data directory.
-    public static func open(dataDirectory: String, settings: UploadSettings, readerCount: Int = 4, maxBatch: Int = 64) throws -> SQLitePanStore {
-        SQLitePanStore(database: try PanDatabase.open(dataDirectory: dataDirectory, readerCount: readerCount, maxBatch: maxBatch), settings: settings)
+    private func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+        do { return try await engine.read(body) } catch { throw PanError(storeError: error) }
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        do { return try await database.read(body) } catch { throw PanError(storeError: error) }
+    /// A write that changes one user's data: on PostgreSQL it holds that user's lock.
+    private func writeExclusively<T: Sendable>(
+        _ job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+    ) async throws -> T? {
+        do { return try await engine.writeExclusively(job: job, body) } catch { throw PanError(storeError: error) }
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        do { return try await database.write(body) } catch { throw PanError(storeError: error) }
+    private func write<T: Sendable>(
+        user userId: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+    ) async throws -> T {
+        do { return try await engine.write(lockingUser: userId, body) } catch { throw PanError(storeError: error) }
     }
 
     // MARK: Users
@@ -49,23 +53,23 @@ public struct SQLitePanStore: PanStore {
     }
 
     public func createUser(_ new: NewUser) async throws -> User {
-        try await write { db in try UserRepository.create(new, on: db) }
+        try await write(user: nil) { db in try UserRepository.create(new, on: db) }
     }
 
     public func setPasswordHash(_ hash: String, userId: Int64) async throws {
-        try await write { db in try UserRepository.setPasswordHash(hash, userId: userId, on: db) }
+        try await write(user: userId) { db in try UserRepository.setPasswordHash(hash, userId: userId, on: db) }
     }
 
     public func setDisabled(_ disabled: Bool, userId: Int64) async throws {
-        try await write { db in try UserRepository.setStatus(disabled ? 1 : 0, userId: userId, on: db) }
+        try await write(user: userId) { db in try UserRepository.setStatus(disabled ? .disabled : .active, userId: userId, on: db) }
     }
 
     public func setQuota(_ bytes: Int64, userId: Int64) async throws {
-        try await write { db in try UserRepository.setCapacity(bytes, userId: userId, on: db) }
+        try await write(user: userId) { db in try UserRepository.setCapacity(bytes, userId: userId, on: db) }
     }
 
     public func revokeTokens(userId: Int64) async throws {
-        try await write { db in try UserRepository.revokeTokens(userId: userId, on: db) }
+        try await write(user: userId) { db in try UserRepository.revokeTokens(userId: userId, on: db) }
     }
 
     public func nodeCount(userId: Int64) async throws -> Int64 {
@@ -91,7 +95,7 @@ public struct SQLitePanStore: PanStore {
             try db.scalar(
                 """
                 SELECT COUNT(*) FROM nodes n JOIN store_objects o ON o.hash = n.store_hash
-                WHERE n.uuid = ? AND o.object_key = ? AND o.ref_count > 0
+                WHERE n.uuid = ? AND o.object_key = ?
                 """,
                 nodeUUID, objectKey
             ) ?? 0 > 0
@@ -99,7 +103,7 @@ public struct SQLitePanStore: PanStore {
     }
 
     public func sweepSessions(before cutoff: Int64) async throws -> Int {
-        try await write { db in try UploadSessionRepository.expire(before: cutoff, on: db) }
+        try await writeExclusively(.sweepSessions) { db in try UploadSessionRepository.expire(before: cutoff, on: db) } ?? 0
     }
 
     public func uploadSessions(state: UploadSession.State?, limit: Int) async throws -> [UploadSession] {
@@ -112,7 +116,7 @@ public struct SQLitePanStore: PanStore {
 
     // MARK: Files
 
-    static func resolve(_ address: NodeAddress, userId: Int64, on db: Connection) throws -> FileNode {
+    static func resolve(_ address: NodeAddress, userId: Int64, on db: any DatabaseConnection) throws -> FileNode {
         let node = if let uuid = address.uuid {
             try TreeRepository.node(userId: userId, uuid: uuid, on: db)
         } else {
@@ -134,7 +138,7 @@ public struct SQLitePanStore: PanStore {
             let directory = try Self.resolve(address, userId: userId, on: db)
             guard directory.isDirectory else { throw PanError.notADirectory }
             let (children, total) = try TreeRepository.children(
-                of: directory.id, type: window.type, order: window.order, limit: window.limit, offset: window.offset,
+                of: directory, type: window.type, order: window.order, limit: window.limit, offset: window.offset,
                 hidingSystemFolders: directory.path == PanPath.root, on: db
             )
             return Listing(directory: directory, children: children, total: total)
@@ -146,22 +150,22 @@ public struct SQLitePanStore: PanStore {
     }
 
     public func createDirectory(userId: Int64, path: String) async throws -> FileNode {
-        try await write { db in try TreeRepository.directory(userId: userId, path: path, on: db) }
+        try await write(user: userId) { db in try TreeRepository.directory(userId: userId, path: path, on: db) }
     }
 
     public func rename(userId: Int64, _ address: NodeAddress, to name: String, policy: ConflictPolicy) async throws -> FileNode {
-        try await write { db in
+        try await write(user: userId) { db in
             try TreeMutations.rename(try Self.resolve(address, userId: userId, on: db), to: name, policy: policy, on: db)
         }
     }
 
     public func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> Int {
-        try await write { db -> Int in
+        try await write(user: userId) { db -> Int in
             let target = try Self.resolve(destination, userId: userId, on: db)
             for source in sources {
                 let node = try Self.resolve(source, userId: userId, on: db)
                 // Re-read the destination: an earlier item may have renumbered its interval.
-                let current = try TreeRepository.node(id: target.id, on: db) ?? target
+                let current = try TreeRepository.node(id: target.id, userId: userId, on: db) ?? target
                 if copying {
                     _ = try TreeMutations.copy(node, into: current, policy: policy, on: db)
                 } else {
@@ -173,7 +177,7 @@ public struct SQLitePanStore: PanStore {
     }
 
     public func remove(userId: Int64, _ targets: [NodeAddress], toRecycleBin: Bool) async throws -> Int {
-        try await write { db -> Int in
+        try await write(user: userId) { db -> Int in
             for target in targets {
                 // A uuid of something already in the bin deletes it from there.
                 if !toRecycleBin, let uuid = target.uuid,
@@ -189,7 +193,7 @@ public struct SQLitePanStore: PanStore {
     }
 
     public func restore(userId: Int64, uuid: String?, path: String?, policy: ConflictPolicy) async throws -> FileNode {
-        try await write { db in
+        try await write(user: userId) { db in
             guard let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
                 throw PanError.fileNotFound
             }
@@ -212,14 +216,17 @@ public struct SQLitePanStore: PanStore {
 
     public func storedObject(hash: String) async throws -> (StoreObject, [(userId: Int64, path: String)])? {
         try await read { db in
-            guard let object = try StoreObjectRepository.find(hash: hash, on: db) else { return nil }
+            guard let object = try StoreObjectRepository.findCounted(hash: hash, on: db) else { return nil }
             return (object, try StoreObjectRepository.users(of: hash, limit: 100, on: db))
         }
     }
 
     public func collectUnusedObjects(dryRun: Bool) async throws -> [StoreObject] {
-        // The row goes in a transaction that re-checks the count; the caller deletes the bytes after it commits.
-        try await write { db in try StoreObjectRepository.collectUnused(dryRun: dryRun, on: db) }
+        // Mark and sweep in one transaction (see `collectUnused`); the caller deletes the bytes after it commits.
+        let grace = uploads.settings.objectGrace
+        return try await writeExclusively(.collectObjects) { db in
+            try StoreObjectRepository.collectUnused(dryRun: dryRun, olderThan: Millis.now() - grace, on: db)
+        } ?? []
     }
 
     public func objectKeys() async throws -> Set<String> {
@@ -229,27 +236,33 @@ public struct SQLitePanStore: PanStore {
     // MARK: Operations
 
     public func stats() async throws -> DatabaseStats {
-        try await read { db in try DatabaseStats.collect(on: db) }
+        let engine = self.engine
+        return try await read { db in try DatabaseStats.collect(schemaVersion: try engine.schemaVersion(on: db), on: db) }
     }
 
     public func checkWritable() async throws -> Int {
-        // BEGIN IMMEDIATE is the write lock itself; the SELECT keeps it a no-op.
-        try await write { db in
+        // SQLite: BEGIN IMMEDIATE is the write lock itself; the SELECT keeps it a no-op.
+        let engine = self.engine
+        return try await write(user: nil) { db in
             _ = try db.scalar("SELECT 1")
-            return try db.userVersion()
+            return try engine.schemaVersion(on: db)
         }
     }
 
-    public var latestSchemaVersion: Int { (try? PanDatabase.migrator().latestVersion) ?? 0 }
+    public var latestSchemaVersion: Int { engine.latestSchemaVersion }
 
     public func fsck(repair: Bool) async throws -> FsckReport {
-        let repairs = repair ? try await write { db in try TreeChecker.repair(on: db) } : []
+        let repairs = repair ? try await write(user: nil) { db in try TreeChecker.repair(on: db) } : []
         let findings = try await read { db in try TreeChecker.check(on: db) }
         return FsckReport(findings: findings, repairs: repairs)
     }
 
     public func checkpoint() async throws {
-        do { try await database.checkpoint() } catch { throw PanError(storeError: error) }
+        do { try await engine.checkpoint() } catch { throw PanError(storeError: error) }
+    }
+
+    public func close() async {
+        await engine.close()
     }
 }
 
@@ -260,18 +273,17 @@ extension PanError {
         switch error {
         case let error as PanError:
             self = error
-        case let error as SQLiteError where error.isUniqueViolation:
+        case let error as any DatabaseFailure where error.isUniqueViolation:
             // Two writers raced for one name; the loser sees the usual conflict.
             self = .fileAlreadyExists
-        case let error as SQLiteError where error.isFull:
-            // "database or disk is full": the operator's to fix, the client's to retry.
+        case let error as any DatabaseFailure where error.isFull:
+            // The disk is full: the operator's to fix, the client's to retry.
             self = .storageFull
-        case let error as SQLiteError where error.isBusy:
+        case let error as any DatabaseFailure where error.isBusy || error.isRetryable:
+            // Busy past the timeout, or still conflicting after the engine's bounded retries.
             self = .unavailable
-        case let error as SQLiteError:
-            self = .internalError("storage: \(error)")
         default:
-            self = .internalError("\(error)")
+            self = .internalError("storage: \(error)")
         }
     }
 }

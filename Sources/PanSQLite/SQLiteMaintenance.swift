@@ -1,4 +1,5 @@
 import Foundation
+import PanCore
 import SQLiteKit
 
 /// The embedded database's offline operations for `pan migrate` and

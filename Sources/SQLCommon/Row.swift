@@ -3,17 +3,22 @@ import Foundation
 /// A result row, copied out of the statement so it outlives the next `step`.
 public struct Row: Sendable {
     public let columns: [String]
-    public let values: [SQLiteValue]
+    public let values: [DatabaseValue]
 
-    public subscript(_ index: Int) -> SQLiteValue { values[index] }
+    public init(columns: [String], values: [DatabaseValue]) {
+        self.columns = columns
+        self.values = values
+    }
 
-    public subscript(_ name: String) -> SQLiteValue {
+    public subscript(_ index: Int) -> DatabaseValue { values[index] }
+
+    public subscript(_ name: String) -> DatabaseValue {
         guard let index = columns.firstIndex(of: name) else { return .null }
         return values[index]
     }
 
-    private func value(_ name: String) throws -> SQLiteValue {
-        guard let index = columns.firstIndex(of: name) else { throw SQLiteUsageError.noSuchColumn(name) }
+    private func value(_ name: String) throws -> DatabaseValue {
+        guard let index = columns.firstIndex(of: name) else { throw RowError.noSuchColumn(name) }
         return values[index]
     }
 
@@ -21,7 +26,7 @@ public struct Row: Sendable {
     // non-optional ones throw instead of crashing on NULL or a wrong type.
 
     public func int64(_ name: String) throws -> Int64 {
-        guard let value = try optionalInt64(name) else { throw SQLiteUsageError.unexpectedNull(column: name) }
+        guard let value = try optionalInt64(name) else { throw RowError.unexpectedNull(column: name) }
         return value
     }
 
@@ -31,11 +36,11 @@ public struct Row: Sendable {
         case .real(let v):
             // Int64(v) traps outside its range: a bad value is an error, never a crash.
             guard let exact = Int64(exactly: v.rounded(.towardZero)) else {
-                throw SQLiteUsageError.typeMismatch(column: name, expected: "INTEGER", found: "REAL \(v)")
+                throw RowError.typeMismatch(column: name, expected: "INTEGER", found: "REAL \(v)")
             }
             return exact
         case .null: return nil
-        case let other: throw SQLiteUsageError.typeMismatch(column: name, expected: "INTEGER", found: other.typeName)
+        case let other: throw RowError.typeMismatch(column: name, expected: "INTEGER", found: other.typeName)
         }
     }
 
@@ -47,13 +52,13 @@ public struct Row: Sendable {
         switch try value(name) {
         case .integer(let v): return Double(v)
         case .real(let v): return v
-        case .null: throw SQLiteUsageError.unexpectedNull(column: name)
-        case let other: throw SQLiteUsageError.typeMismatch(column: name, expected: "REAL", found: other.typeName)
+        case .null: throw RowError.unexpectedNull(column: name)
+        case let other: throw RowError.typeMismatch(column: name, expected: "REAL", found: other.typeName)
         }
     }
 
     public func string(_ name: String) throws -> String {
-        guard let value = try optionalString(name) else { throw SQLiteUsageError.unexpectedNull(column: name) }
+        guard let value = try optionalString(name) else { throw RowError.unexpectedNull(column: name) }
         return value
     }
 
@@ -72,7 +77,22 @@ public struct Row: Sendable {
         case .blob(let v): return v
         case .text(let v): return Data(v.utf8)
         case .null: return nil
-        case let other: throw SQLiteUsageError.typeMismatch(column: name, expected: "BLOB", found: other.typeName)
+        case let other: throw RowError.typeMismatch(column: name, expected: "BLOB", found: other.typeName)
+        }
+    }
+}
+
+/// Reading a row the wrong way: a missing column, NULL where a value must be, a wrong type.
+public enum RowError: Error, CustomStringConvertible, Sendable {
+    case noSuchColumn(String)
+    case typeMismatch(column: String, expected: String, found: String)
+    case unexpectedNull(column: String)
+
+    public var description: String {
+        switch self {
+        case .noSuchColumn(let name): "no column named \(name) in the row"
+        case let .typeMismatch(column, expected, found): "column \(column): expected \(expected), found \(found)"
+        case .unexpectedNull(let column): "column \(column) is NULL"
         }
     }
 }

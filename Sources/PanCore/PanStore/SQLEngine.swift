@@ -1,0 +1,46 @@
+import SQLCommon
+
+/// A SQL database that runs Pan's transactions: SQLite embedded
+/// (`PanSQLite`), or PostgreSQL shared by several servers (`PanPostgres`).
+/// `SQLPanStore` holds the domain's transactions once, over either.
+///
+/// An engine owns what differs: how a transaction is opened and retried,
+/// how concurrent writers are kept apart, how its errors are classified
+/// (`DatabaseFailure`), and its own housekeeping.
+public protocol SQLEngine: Sendable {
+    /// One read-only transaction (a consistent snapshot).
+    func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T
+
+    /// One write transaction, committed when `body` returns, rolled back when it throws.
+    ///
+    /// `lockingUser` names the user whose tree, sessions or quota the
+    /// transaction changes. SQLite has one serial writer and ignores it;
+    /// PostgreSQL takes that user's row lock first, so writers of one user
+    /// run one at a time and different users in parallel. An engine may run
+    /// `body` more than once (a serialization failure or deadlock), so it must
+    /// not have side effects outside the transaction.
+    func write<T: Sendable>(
+        lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+    ) async throws -> T
+
+    /// Like `write`, but only one server at a time runs it (PostgreSQL: an
+    /// advisory lock); returns nil when another server is already running it.
+    func writeExclusively<T: Sendable>(
+        job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+    ) async throws -> T?
+
+    /// The schema version the database is at, and the one this build migrates to.
+    func schemaVersion(on db: any DatabaseConnection) throws -> Int
+    var latestSchemaVersion: Int { get }
+
+    /// Makes the on-disk state self-contained (SQLite: a WAL checkpoint), e.g. at shutdown.
+    func checkpoint() async throws
+    /// Lets go of connections and threads (PostgreSQL's pool); the engine is unusable after.
+    func close() async
+}
+
+/// Maintenance jobs that run on one server at a time.
+public enum ExclusiveJob: Int64, Sendable {
+    case sweepSessions = 0x7061_6e01
+    case collectObjects = 0x7061_6e02
+}

@@ -1,0 +1,422 @@
+import Foundation
+import Logging
+@testable import PanCore
+@testable import PanPostgres
+@testable import PanSQLite
+import Synchronization
+import WCS
+
+/// A throwaway PostgreSQL server for the tests: started lazily, once per test
+/// process, on 127.0.0.1 and a free port, with its data in a temp directory,
+/// and shared by every suite (each takes a database of its own with
+/// `createDatabase(prefix:)`).
+///
+/// - Binaries: `PAN_TEST_PG_BIN` (a `bin` directory), else the highest
+///   `/usr/lib/postgresql/*/bin` (Debian's `postgresql`, which `.ci/run`
+///   installs).
+/// - `PAN_TEST_DATABASE_URL=postgres://user:pass@host:port/db` uses that server
+///   instead; databases are created there with the URL's role.
+/// - As root, initdb and postgres run as `postgres` (or `nobody` when there
+///   is no such user) through `runuser`: PostgreSQL refuses to run as root.
+/// - Durability is off (`fsync`, `synchronous_commit`, `full_page_writes`).
+/// - Auth is scram-sha-256 over TCP (what postgres-nio speaks); the tests'
+///   role is `pan` / `pan` with CREATEDB, the superuser's password is random.
+/// - Stopping: an `atexit` hook asks for a fast shutdown (SIGINT; SIGTERM's
+///   "smart" shutdown would wait for this process's own pooled connections,
+///   which close only when it is gone) and removes the directory. If the test
+///   process dies without running it (kill -9, a crash), a watchdog started
+///   with the server (`sh`, polling `kill -0` on the test process twice a
+///   second) does the same. Foundation's `Process` cannot set
+///   PR_SET_PDEATHSIG, and puts its children in a process group of their own,
+///   so the terminal's Ctrl-C would not reach the server either.
+enum PostgresCluster {
+    struct Running: Sendable {
+        let host: String
+        let port: Int
+        /// A role allowed to create databases, for psql.
+        let adminURL: String
+        /// The URL databases are handed out with (its path replaced): role
+        /// `pan` here, or `PAN_TEST_DATABASE_URL` as given (query included).
+        let baseURL: String
+        /// Started by this process (not `PAN_TEST_DATABASE_URL`).
+        let isLocal: Bool
+
+        /// A fresh, empty database owned by the tests' role; its URL
+        /// (`postgres://pan:pan@127.0.0.1:PORT/NAME`).
+        func createDatabase(prefix: String) throws -> String {
+            let name = PostgresCluster.databaseName(prefix: prefix)
+            let owner = isLocal ? " OWNER pan" : ""
+            _ = try PostgresCluster.psql("CREATE DATABASE \"\(name)\"\(owner)", url: adminURL)
+            return url(database: name)
+        }
+
+        /// Drops a database made by `createDatabase`, closing its connections.
+        func dropDatabase(url: String) throws {
+            guard let name = URLComponents(string: url)?.path.dropFirst(), !name.isEmpty else {
+                throw PostgresClusterError("no database in \(url)")
+            }
+            _ = try PostgresCluster.psql("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)", url: adminURL)
+        }
+
+        /// Runs SQL with psql (unaligned, tuples only) and returns what it printed.
+        func psql(_ sql: String, url: String) throws -> String {
+            try PostgresCluster.psql(sql, url: url)
+        }
+
+        func url(database: String) -> String {
+            var components = URLComponents(string: baseURL)!
+            components.path = "/" + database
+            return components.string!
+        }
+    }
+
+    /// The cluster, started on first use. A failed start is remembered: every
+    /// later caller gets the same error at once instead of another 30 s wait.
+    static func shared() throws -> Running {
+        let result = state.withLock { (state: inout State) -> State in
+            if case .none = state { state = start() }
+            return state
+        }
+        switch result {
+        case .running(let running): return running
+        case .failed(let message): throw PostgresClusterError(message)
+        case .none: throw PostgresClusterError("unreachable")
+        }
+    }
+
+    // MARK: - State
+
+    private enum State: Sendable {
+        case none
+        case running(Running)
+        case failed(String)
+    }
+
+    private struct Server: Sendable {
+        let pid: Int32
+        let directory: String
+        var dataDirectory: String { directory + "/data" }
+    }
+
+    private static let state = Mutex<State>(.none)
+    /// What the exit hook stops; separate from `state`, whose lock is held for a whole start.
+    private static let server = Mutex<Server?>(nil)
+    private static let databaseCounter = Mutex<Int>(0)
+
+    private static func start() -> State {
+        do {
+            if let url = ProcessInfo.processInfo.environment["PAN_TEST_DATABASE_URL"], !url.isEmpty {
+                return .running(try external(url))
+            }
+            return .running(try startLocal())
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    private static func external(_ url: String) throws -> Running {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, !host.isEmpty else {
+            throw PostgresClusterError("PAN_TEST_DATABASE_URL must look like postgres://user:pass@host:port/db")
+        }
+        _ = try psql("SELECT 1", url: url)
+        return Running(host: host, port: components.port ?? 5432, adminURL: url, baseURL: url, isLocal: false)
+    }
+
+    // MARK: - Starting a local cluster
+
+    private static func startLocal() throws -> Running {
+        let bin = try binDirectory()
+        // PostgreSQL refuses to run as root: run it as `postgres` (or `nobody`).
+        var prefix: [String] = []
+        var owner: (uid: uid_t, gid: gid_t)?
+        if getuid() == 0 {
+            let name = getpwnam("postgres") != nil ? "postgres" : "nobody"
+            guard let entry = getpwnam(name) else { throw PostgresClusterError("running as root and there is no user postgres or nobody") }
+            guard let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser", "/bin/runuser"]
+                .first(where: FileManager.default.isExecutableFile(atPath:)) else {
+                throw PostgresClusterError("running as root and runuser (util-linux) is missing")
+            }
+            prefix = [runuser, "-u", name, "--"]
+            owner = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+        }
+
+        // /tmp, not $TMPDIR: the server's user must be able to reach it (and the socket path stays short).
+        let base = getuid() == 0 ? "/tmp" : FileManager.default.temporaryDirectory.path
+        var template = Array((base + "/pan-pg-XXXXXX").utf8CString)
+        guard mkdtemp(&template) != nil else { throw PostgresClusterError("mkdtemp in \(base) failed: errno \(errno)") }
+        let directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var started = false
+        defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
+
+        let adminPassword = randomHex(16)
+        let passwordFile = directory + "/pwfile"
+        guard FileManager.default.createFile(atPath: passwordFile, contents: Data((adminPassword + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw PostgresClusterError("cannot write \(passwordFile)")
+        }
+        if let owner {
+            for path in [directory, passwordFile] where chown(path, owner.uid, owner.gid) != 0 {
+                throw PostgresClusterError("chown \(path) failed: errno \(errno)")
+            }
+        }
+
+        let initdbLog = directory + "/initdb.log"
+        let initdb = try launch(prefix + [
+            bin + "/initdb", "-D", directory + "/data", "-U", "postgres", "--pwfile", passwordFile,
+            "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync",
+        ], log: initdbLog, in: directory)
+        guard wait(initdb, timeout: 120), initdb.terminationStatus == 0 else {
+            if initdb.isRunning { kill(initdb.processIdentifier, SIGKILL) }
+            throw PostgresClusterError("initdb failed:\n" + tail(initdbLog))
+        }
+        try? FileManager.default.removeItem(atPath: passwordFile)
+
+        // A port may be taken between asking the kernel and the server's bind: try a few.
+        var lastError = ""
+        for _ in 0..<3 {
+            let port = try freePort()
+            let log = directory + "/server.log"
+            let process = try launch(prefix + [
+                bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
+                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
+                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            ], log: log, in: directory)
+            // A process of its own, not a fork of the server's: Foundation
+            // sees a child exit when every copy of a socket it gave the child
+            // is closed, and a forked watchdog would hold one open.
+            _ = try launch(["/bin/sh", "-c", watchdogScript, "pan-pg-watchdog",
+                            String(getpid()), String(process.processIdentifier), directory],
+                           log: nil, in: directory)
+            let running = Running(
+                host: "127.0.0.1", port: port, adminURL: "postgres://postgres:\(adminPassword)@127.0.0.1:\(port)/postgres",
+                baseURL: "postgres://pan:pan@127.0.0.1:\(port)/postgres", isLocal: true
+            )
+            let deadline = Date().addingTimeInterval(30)
+            var ready = false
+            while Date() < deadline, process.isRunning {
+                if (try? psql("SELECT 1", url: running.adminURL, timeout: 5)) != nil { ready = true; break }
+                usleep(100_000)
+            }
+            guard ready else {
+                lastError = tail(log)
+                if process.isRunning {
+                    stop(pid: process.processIdentifier, dataDirectory: directory + "/data", grace: 5)
+                    throw PostgresClusterError("PostgreSQL did not accept connections on 127.0.0.1:\(port) within 30 s; server log:\n" + lastError)
+                }
+                if lastError.contains("could not bind") || lastError.contains("Address already in use") { continue }
+                throw PostgresClusterError("PostgreSQL exited at start; server log:\n" + lastError)
+            }
+            server.withLock { $0 = Server(pid: process.processIdentifier, directory: directory) }
+            atexit { PostgresCluster.stopAtExit() }
+            started = true
+            do {
+                _ = try psql("CREATE ROLE pan LOGIN CREATEDB PASSWORD 'pan'", url: running.adminURL)
+            } catch {
+                throw PostgresClusterError("creating the tests' role failed: \(error)")
+            }
+            return running
+        }
+        throw PostgresClusterError("PostgreSQL could not bind a free port; server log:\n" + lastError)
+    }
+
+    /// `sh -c` script, `$1` the test process, `$2` the server (postgres, or
+    /// runuser around it), `$3` the cluster's directory. Polls both; if the
+    /// test process disappears while the server runs, asks for a fast
+    /// shutdown (SIGINT to the postmaster), then an immediate one, and removes
+    /// the directory. Exits by itself when the server stops.
+    private static let watchdogScript = """
+    testpid=$1; server=$2; dir=$3
+    while kill -0 "$testpid" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 0.5; done
+    kill -0 "$server" 2>/dev/null || exit 0
+    pm=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null)
+    kill -INT "${pm:-$server}" 2>/dev/null
+    # Done when the postmaster has removed its pid file (or is gone): with its
+    # parent dead, a finished server may linger as a zombie.
+    i=0
+    while [ -e "$dir/data/postmaster.pid" ] && kill -0 "${pm:-$server}" 2>/dev/null && [ $i -lt 40 ]; do
+        sleep 0.25; i=$((i + 1))
+    done
+    [ -e "$dir/data/postmaster.pid" ] && kill -QUIT "${pm:-$server}" 2>/dev/null && sleep 1
+    rm -rf "$dir"
+    """
+
+    /// The exit hook: fast shutdown, a short wait, immediate shutdown, directory removed.
+    private static func stopAtExit() {
+        guard let running = server.withLock({ (current: inout Server?) -> Server? in defer { current = nil }; return current }) else { return }
+        stop(pid: running.pid, dataDirectory: running.dataDirectory, grace: 5)
+        try? FileManager.default.removeItem(atPath: running.directory)
+    }
+
+    private static func stop(pid: Int32, dataDirectory: String, grace: TimeInterval) {
+        let postmaster = (try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8))
+            .flatMap { $0.split(separator: "\n").first }.flatMap { Int32($0) } ?? pid
+        func gone() -> Bool {
+            kill(pid, 0) != 0 || kill(postmaster, 0) != 0 || !FileManager.default.fileExists(atPath: dataDirectory + "/postmaster.pid")
+        }
+        kill(postmaster, SIGINT)
+        let deadline = Date().addingTimeInterval(grace)
+        while !gone(), Date() < deadline { usleep(20_000) }
+        if !gone() {
+            kill(postmaster, SIGQUIT)
+            for _ in 0..<50 where !gone() { usleep(20_000) }
+        }
+    }
+
+    private static func binDirectory() throws -> String {
+        if let bin = ProcessInfo.processInfo.environment["PAN_TEST_PG_BIN"], !bin.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: bin + "/postgres") else {
+                throw PostgresClusterError("PAN_TEST_PG_BIN=\(bin) has no postgres binary")
+            }
+            return bin
+        }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .filter { FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/initdb") }
+            .sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }
+        guard let version = versions.last else {
+            throw PostgresClusterError(
+                "no PostgreSQL server in \(root)/*/bin: `apt-get install postgresql` (.ci/run does), "
+                    + "or set PAN_TEST_PG_BIN, or PAN_TEST_DATABASE_URL for a running server")
+        }
+        return "\(root)/\(version)/bin"
+    }
+
+    // MARK: - psql and processes
+
+    /// psql, whichever is around: next to the server binaries, else on PATH.
+    private static let psqlPath: String = {
+        var candidates: [String] = []
+        if let bin = ProcessInfo.processInfo.environment["PAN_TEST_PG_BIN"], !bin.isEmpty { candidates.append(bin + "/psql") }
+        if let bin = try? binDirectory() { candidates.append(bin + "/psql") }
+        candidates += ["/usr/bin/psql", "/usr/local/bin/psql"]
+        return candidates.first(where: FileManager.default.isExecutableFile(atPath:)) ?? "psql"
+    }()
+
+    fileprivate static func psql(_ sql: String, url: String, timeout: TimeInterval = 60) throws -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pan-psql-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGCONNECT_TIMEOUT"] = "5"
+        let process = try launch(
+            [psqlPath, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+            log: output, in: nil, environment: environment
+        )
+        guard wait(process, timeout: timeout) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw PostgresClusterError("psql timed out after \(Int(timeout)) s: \(sql)")
+        }
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            throw PostgresClusterError("psql failed (\(process.terminationStatus)): \(sql)\n\(text)")
+        }
+        return text
+    }
+
+    /// Starts a command with stdout and stderr in `log` (a file, not a pipe:
+    /// nothing to drain, nothing to deadlock on), or nowhere.
+    private static func launch(_ command: [String], log: String?, in directory: String?, environment: [String: String]? = nil) throws -> Process {
+        var handle: FileHandle?
+        if let log {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        }
+        defer { try? handle?.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if let environment { process.environment = environment }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = handle ?? FileHandle.nullDevice
+        process.standardError = handle ?? FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Polls rather than `waitUntilExit`, which spins a CPU on Linux.
+    private static func wait(_ process: Process, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            guard Date() < deadline else { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
+    private static func tail(_ path: String, lines: Int = 30) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no \(path))"
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    // MARK: - Small helpers
+
+    fileprivate static func databaseName(prefix: String) -> String {
+        let n = databaseCounter.withLock { (count: inout Int) -> Int in count += 1; return count }
+        let cleaned = String(prefix.lowercased().unicodeScalars.map {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "_"
+        }.prefix(32))
+        return "\(cleaned.isEmpty ? "pan" : cleaned)_\(n)_\(randomHex(4))"
+    }
+
+    private static func randomHex(_ bytes: Int) -> String {
+        (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PostgresClusterError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0 else { throw PostgresClusterError("bind failed") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct PostgresClusterError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The two engines the store runs on, for tests that run against both.
+enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    var description: String { rawValue }
+
+    /// A fresh store (a temp SQLite file, or a new database in the test cluster), closed after `body`.
+    func withStore(settings: UploadSettings, _ body: (any PanStore) async throws -> Void) async throws {
+        switch self {
+        case .sqlite:
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try await body(try SQLitePanStore.open(dataDirectory: directory, settings: settings))
+        case .postgres:
+            let url = try PostgresCluster.shared().createDatabase(prefix: "store")
+            var logger = Logger(label: "pan-test-pg")
+            logger.logLevel = .error
+            let store = try await PostgresPanStore.open(url: url, poolSize: 4, settings: settings, logger: logger)
+            do { try await body(store) } catch { await store.close(); throw error }
+            await store.close()
+        }
+    }
+
+    /// Sets the configuration up for this backend: a new database and the shared secrets it requires.
+    func configure(_ configuration: inout PanConfiguration) throws {
+        guard self == .postgres else { return }
+        configuration.databaseURL = try PostgresCluster.shared().createDatabase(prefix: "api")
+        configuration.databasePoolSize = 4
+        configuration.jwtSecret = "test-shared-jwt-secret"
+        configuration.wcsKeys = [Credentials(accessKey: "test-ak", secretKey: "test-sk")]
+    }
+}
