@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "PanBench",
             dependencies: [
-                "PanHTTP", "PanCore", "PanSQLite", "SQLiteKit", "WCS",
+                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "SQLiteKit", "WCS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,7 +4,9 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Logging
 import PanCore
+import PanPostgres
 import PanSQLite
 import SQLiteKit
 
@@ -19,14 +21,25 @@ struct HTTPBenchmark: AsyncParsableCommand {
     @Option(help: "Concurrent connections.") var connections = 32
     @Option(help: "The pan binary to serve with (default: next to this one).") var pan: String?
     @Option(help: "Size of the file for `pan hash` vs sha1sum, in MiB (0 skips).") var hashSize = 1024
+    @Option(name: .customLong("database-url"), help: "Serve from this PostgreSQL database (postgres://…) instead of SQLite; it must be empty.")
+    var databaseURL: String?
+    @Option(help: "Pan servers to start (more than 1: behind an nginx with all of them as its upstream; needs --database-url).")
+    var servers = 1
+    @Option(help: "The nginx binary for --servers > 1.") var nginx = "/usr/sbin/nginx"
+    @Option(help: "Users the load is spread over (worker i acts as user i mod N). One user's writes are serialized by design.")
+    var users = 1
     @Option(help: "Rows to run, comma-separated (trivial,token,instant,callback,page,sqlite); default all. For profiling one row.")
     var only: String?
 
     func wanted(_ key: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(key)) } ?? true }
 
-    /// The server's pid, for its CPU time (set once it runs).
-    nonisolated(unsafe) static var pid: Int32?
-    var serverPID: Int32? { Self.pid }
+    /// The servers' pids, for their CPU time (set once they run).
+    nonisolated(unsafe) static var pids: [Int32] = []
+    /// CPU seconds of every Pan server (PostgreSQL's and nginx's own are not counted).
+    var serversCPU: Double? {
+        let each = Self.pids.compactMap(Self.cpuSeconds)
+        return each.count == Self.pids.count && !each.isEmpty ? each.reduce(0, +) : nil
+    }
 
     /// utime + stime of a process from /proc, in seconds.
     static func cpuSeconds(_ pid: Int32) -> Double? {
@@ -36,6 +49,17 @@ struct HTTPBenchmark: AsyncParsableCommand {
         // After the command: state is field 3, utime 14, stime 15 (1-based, whole line).
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// utime + stime of every process named `postgres` (the cluster's backends and workers), in seconds.
+    static func postgresCPU() -> Double {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { $0.allSatisfy(\.isNumber) }.reduce(0) { total, pid in
+            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == "postgres",
+                  let seconds = cpuSeconds(Int32(pid)!) else { return total }
+            return total + seconds
+        }
     }
 
     static let keys = Credentials(accessKey: "bench-ak", secretKey: "bench-sk")
@@ -51,41 +75,68 @@ struct HTTPBenchmark: AsyncParsableCommand {
         var rate: Double { Double(requests) / elapsed }
         /// Server CPU per request: unlike req/s, barely moved by other load on the machine.
         var serverMicrosPerRequest: Double? { serverCPU.map { $0 / Double(max(requests, 1)) * 1e6 } }
+        /// CPU seconds of every PostgreSQL process during the row (with --database-url).
+        var databaseCPU: Double? = nil
+        var databaseMicrosPerRequest: Double? { databaseCPU.map { $0 / Double(max(requests, 1)) * 1e6 } }
     }
 
     func run() async throws {
         let binary = pan ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pan").path
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pan-bench-http-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = Int.random(in: 30000..<40000)
-        let base = "http://127.0.0.1:\(port)"
+        guard servers == 1 || databaseURL != nil else { throw ValidationError("--servers > 1 needs --database-url (one shared database)") }
+        let ports = (0..<max(1, servers)).map { _ in Int.random(in: 30000..<40000) }
+        let front = servers > 1 ? Int.random(in: 40000..<45000) : ports[0]
+        let base = "http://127.0.0.1:\(front)"
 
         // Data the scenarios need, written before the server starts.
         let seeded = try await prepare(dataDirectory: directory)
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: binary)
-        server.arguments = ["serve", "--data-dir", directory, "--port", String(port)]
         var environment = ProcessInfo.processInfo.environment
         environment["PAN_LOG_LEVEL"] = "error"
         environment["PAN_WCS_KEYS"] = "\(Self.keys.accessKey):\(Self.keys.secretKey)"
+        environment["PAN_PUBLIC_URL"] = base
+        if let databaseURL {
+            environment["PAN_DATABASE_URL"] = databaseURL
+            environment["PAN_JWT_SECRET"] = "pan-bench-shared-secret"
+        }
         // The token rows leave every session pending: lift the per-user cap, not what is measured.
         environment["PAN_MAX_PENDING_UPLOADS"] = environment["PAN_MAX_PENDING_UPLOADS"] ?? "100000000"
-        server.environment = environment
-        try server.run()
-        Self.pid = server.processIdentifier
-        defer { server.terminate(); server.waitUntilExit() }
+        var processes: [Process] = []
+        defer {
+            // nginx without its master process ignores SIGTERM: it is killed outright (it holds no data).
+            for process in processes { kill(process.processIdentifier, process.executableURL?.lastPathComponent == "nginx" ? SIGKILL : SIGTERM) }
+            for process in processes { process.waitUntilExit() }
+        }
+        for port in ports {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: binary)
+            // Several servers share the data directory (the local endpoint's bytes) as they would a shared volume.
+            server.arguments = ["serve", "--data-dir", directory, "--port", String(port)]
+            server.environment = environment
+            try server.run()
+            processes.append(server)
+        }
+        Self.pids = processes.map(\.processIdentifier)
+        if servers > 1 { processes.append(try startNginx(port: front, upstreams: ports, directory: directory)) }
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         try await waitUntilUp(client, base)
 
-        let login = try await call(client, "\(base)/v1/user/login", json: #"{"value":"bench","password":"bench"}"#)
-        guard let token = (try JSONSerialization.jsonObject(with: login.body) as? [String: Any])?["token"] as? String else {
-            throw ValidationError("login failed: \(String(decoding: login.body, as: UTF8.self))")
+        var auths: [String] = []
+        for index in 0..<max(1, users) {
+            let name = index == 0 ? "bench" : "bench\(index)"
+            let login = try await call(client, "\(base)/v1/user/login", json: #"{"value":"\#(name)","password":"bench"}"#)
+            guard let token = (try JSONSerialization.jsonObject(with: login.body) as? [String: Any])?["token"] as? String else {
+                throw ValidationError("login failed: \(String(decoding: login.body, as: UTF8.self))")
+            }
+            auths.append("Bearer \(token)")
         }
-        let auth = "Bearer \(token)"
+        let auth = auths[0]
+        let frozen = auths
+        let authFor: @Sendable (Int) -> String = { worker in frozen[worker % frozen.count] }
 
         var rows: [String: Row] = [:]
         if wanted("trivial") || only == nil {
@@ -95,18 +146,18 @@ struct HTTPBenchmark: AsyncParsableCommand {
         }
         if wanted("token") {
             rows["token"] = try await load("token (upload session)", client) { worker, i in
-                try await call(client, "\(base)/v1/store/token", json: #"{"name":"t-\#(worker)-\#(i)","path":"/bench-tokens"}"#, auth: auth)
+                try await call(client, "\(base)/v1/store/token", json: #"{"name":"t-\#(worker)-\#(i)","path":"/bench-tokens"}"#, auth: authFor(worker))
             }
         }
         if wanted("instant") {
             rows["instant"] = try await load("token (instant upload)", client) { worker, i in
-                try await call(client, "\(base)/v1/store/token", json: #"{"name":"i-\#(worker)-\#(i)","path":"/bench-instant","hash":"\#(seeded.hash)"}"#, auth: auth)
+                try await call(client, "\(base)/v1/store/token", json: #"{"name":"i-\#(worker)-\#(i)","path":"/bench-instant","hash":"\#(seeded.hash)"}"#, auth: authFor(worker))
             }
         }
         if wanted("callback") {
             // Callbacks need sessions, and WCS computes hashes and signatures on its own machines:
             // both are prepared before the clock starts, so the load generator only sends.
-            let sessions = try await issueTokens(client, base, auth: auth, count: max(5_000, Int(seconds * 3_000)))
+            let sessions = try await issueTokens(client, base, auth: authFor, count: max(5_000, Int(seconds * 3_000)))
             let prepared = sessions.enumerated().compactMap { index, token in Self.callbackRequest(base, token: token, index: index) }
             let next = Counter()
             rows["callback"] = try await load("callback (node + object)", client) { _, _ in
@@ -120,28 +171,30 @@ struct HTTPBenchmark: AsyncParsableCommand {
             }
         }
         // The issue's storage ceiling is a commit per insert; the group-committed row shows what Pan's writer does with them.
-        let sqlite = wanted("sqlite") ? try await rawInserts(directory: directory, maxBatch: 1) : nil
-        let grouped = wanted("sqlite") ? try await rawInserts(directory: directory, maxBatch: 64) : nil
+        let sqlite = wanted("sqlite") && databaseURL == nil ? try await rawInserts(directory: directory, maxBatch: 1) : nil
+        let grouped = wanted("sqlite") && databaseURL == nil ? try await rawInserts(directory: directory, maxBatch: 64) : nil
 
         var lines: [[String]] = []
         for key in ["trivial", "token", "instant", "callback", "page"] {
             guard let row = rows[key] else { continue }
             let ratio = rows["trivial"].map { format(row.rate / $0.rate * 100, 0) + "% of trivial" } ?? ""
             let cpu = row.serverMicrosPerRequest.map { format($0, 0) } ?? "-"
-            lines.append([row.name, format(row.rate, 0), format(row.samples.medianMillis, 2), format(row.samples.p99Millis, 2), String(row.errors), cpu, ratio])
+            let database = row.databaseMicrosPerRequest.map { format($0, 0) } ?? "-"
+            lines.append([row.name, format(row.rate, 0), format(row.samples.medianMillis, 2), format(row.samples.p99Millis, 2), String(row.errors), cpu, database, ratio])
         }
         if let sqlite {
             let ratio = rows["callback"].map { "callbacks = \(format($0.rate / sqlite.rate * 100, 0))% of this" } ?? ""
             lines.append([sqlite.name, format(sqlite.rate, 0), format(sqlite.samples.medianMillis, 2), format(sqlite.samples.p99Millis, 2),
-                          String(sqlite.errors), "-", ratio])
+                          String(sqlite.errors), "-", "-", ratio])
         }
         if let grouped {
             let ratio = rows["callback"].map { "callbacks = \(format($0.rate / grouped.rate * 100, 0))% of this" } ?? ""
             lines.append([grouped.name, format(grouped.rate, 0), format(grouped.samples.medianMillis, 2), format(grouped.samples.p99Millis, 2),
-                          String(grouped.errors), "-", ratio])
+                          String(grouped.errors), "-", "-", ratio])
         }
-        print("connections: \(connections), \(format(seconds, 0)) s per row, server: \(binary) in a second process")
-        print(table(["scenario", "req/s", "p50 ms", "p99 ms", "errors", "server CPU µs/req", "ratio"], lines))
+        let backend = databaseURL == nil ? "SQLite" : "PostgreSQL, \(servers) server(s)\(servers > 1 ? " behind nginx" : "")"
+        print("connections: \(connections), \(format(seconds, 0)) s per row, server: \(binary) in a second process, store: \(backend)")
+        print(table(["scenario", "req/s", "p50 ms", "p99 ms", "errors", "server CPU µs/req", "db CPU µs/req", "ratio"], lines))
         if hashSize > 0, only == nil { try hashComparison(binary: binary, directory: directory) }
         try await client.shutdown()
     }
@@ -160,7 +213,8 @@ struct HTTPBenchmark: AsyncParsableCommand {
 
     /// Runs `request` from `connections` workers for `seconds`; counts non-2xx and `success:false` as errors.
     func load(_ name: String, _ client: HTTPClient, _ request: @escaping @Sendable (Int, Int) async throws -> Response) async throws -> Row {
-        let cpuBefore = serverPID.flatMap(Self.cpuSeconds)
+        let cpuBefore = serversCPU
+        let databaseBefore = databaseURL == nil ? nil : Self.postgresCPU()
         // For profiling a single row from outside: the row now running.
         if let file = ProcessInfo.processInfo.environment["PAN_BENCH_PHASE_FILE"] { try? name.write(toFile: file, atomically: true, encoding: .utf8) }
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
@@ -196,7 +250,8 @@ struct HTTPBenchmark: AsyncParsableCommand {
             return (all, errors)
         }
         var row = Row(name: name, requests: results.0.count, errors: results.1, elapsed: Date().timeIntervalSince(start), samples: results.0)
-        if let before = cpuBefore, let after = serverPID.flatMap(Self.cpuSeconds) { row.serverCPU = after - before }
+        if let before = cpuBefore, let after = serversCPU { row.serverCPU = after - before }
+        if let before = databaseBefore { row.databaseCPU = Self.postgresCPU() - before }
         FileHandle.standardError.write(Data("\(name): \(format(row.rate, 0)) req/s\n".utf8))
         return row
     }
@@ -226,7 +281,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
         guard case .success(let policy) = UploadToken.verify(token, credentials: [Self.keys]) else { return nil }
         let content = "callback content \(index)"
         let substituted = MagicVariables.substitute(policy.callbackBody ?? "", values: [
-            "fsize": String(content.utf8.count), "hash": ContentHasher.hash(Data(content.utf8)), "key": policy.saveKey ?? "",
+            "fsize": String(content.utf8.count), "hash": ContentHasher.hash(Data(content.utf8)), "key": policy.scopeKey ?? policy.saveKey ?? "",
             "mimeType": "text/plain", "fname": "cb\(index).txt", "bucket": policy.bucket,
         ])
         let body = MagicVariables.wireBody(for: substituted)
@@ -244,14 +299,14 @@ struct HTTPBenchmark: AsyncParsableCommand {
         return Response(status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
     }
 
-    func issueTokens(_ client: HTTPClient, _ base: String, auth: String, count: Int) async throws -> [String] {
+    func issueTokens(_ client: HTTPClient, _ base: String, auth: @escaping @Sendable (Int) -> String, count: Int) async throws -> [String] {
         let perWorker = count / connections
         return try await withThrowingTaskGroup(of: [String].self) { group in
             for worker in 0..<connections {
                 group.addTask {
                     var tokens: [String] = []
                     for i in 0..<perWorker {
-                        let reply = try await call(client, "\(base)/v1/store/token", json: #"{"name":"cb-\#(worker)-\#(i).txt","path":"/bench-callbacks"}"#, auth: auth)
+                        let reply = try await call(client, "\(base)/v1/store/token", json: #"{"name":"cb-\#(worker)-\#(i).txt","path":"/bench-callbacks"}"#, auth: auth(worker))
                         if let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any],
                            let token = (object["result"] as? [String: Any])?["token"] as? String {
                             tokens.append(token)
@@ -266,25 +321,81 @@ struct HTTPBenchmark: AsyncParsableCommand {
 
     /// The user, a stored object for instant uploads, and a 10k-entry directory.
     func prepare(dataDirectory: String) async throws -> StoreObject {
+        if let databaseURL {
+            var logger = Logger(label: "pan-bench")
+            logger.logLevel = .error
+            let engine = try PostgresEngine(url: databaseURL, poolSize: 2, logger: logger)
+            _ = try await engine.migrate()
+            let object = try await seed(engine)
+            await engine.close()
+            return object
+        }
         let database = try PanDatabase.open(dataDirectory: dataDirectory, readerCount: 1)
+        let object = try await seed(SQLiteEngine(database: database))
+        try await database.checkpoint()
+        return object
+    }
+
+    /// The user, the stored object and a 10k directory, written through the engine the servers will use.
+    func seed(_ engine: some SQLEngine) async throws -> StoreObject {
         let hash = try PasswordHasher(rounds: 1000).hash(plainPassword: "bench")
-        let user = try await database.write { db in
+        let user = try await engine.write(lockingUser: nil) { db in
             try UserRepository.create(.init(name: "bench", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
         }
-        let object = try await database.write { db in
+        for index in 1..<max(1, users) {
+            _ = try await engine.write(lockingUser: nil) { db in
+                try UserRepository.create(.init(name: "bench\(index)", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
+            }
+        }
+        let object = try await engine.write(lockingUser: nil) { db in
             try StoreObjectRepository.insertIfMissing(hash: ContentHasher.hash(Data("bench".utf8)), size: 5, mime: "text/plain", bucket: "pan", objectKey: "bench", on: db)
             return try StoreObjectRepository.find(hash: ContentHasher.hash(Data("bench".utf8)), on: db)!
         }
-        try await database.write { db in
+        try await engine.write(lockingUser: user.id) { db in
             let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
             for i in 0..<10_000 {
                 _ = try TreeRepository.insert(userId: user.id, parent: big, name: String(format: "file-%05d.txt", i), kind: .file, size: 5, mime: "text/plain", storeHash: object.hash, on: db)
             }
-            try db.run("UPDATE store_objects SET ref_count = 10000 WHERE hash = ?", object.hash)
             try db.run("UPDATE users SET space_used = 50000 WHERE id = ?", user.id)
         }
-        try await database.checkpoint()
         return object
+    }
+
+    /// nginx with every server as its upstream (keepalive, as `deploy/nginx-pan.conf`).
+    func startNginx(port: Int, upstreams: [Int], directory: String) throws -> Process {
+        let prefix = directory + "/nginx"
+        try FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
+        let config = """
+        daemon off;
+        master_process off;
+        pid \(prefix)/nginx.pid;
+        error_log \(prefix)/error.log warn;
+        events { worker_connections 1024; }
+        http {
+            access_log off;
+            client_body_temp_path \(prefix)/body;
+            proxy_temp_path \(prefix)/proxy;
+            upstream pan {
+        \(upstreams.map { "        server 127.0.0.1:\($0);" }.joined(separator: "\n"))
+                keepalive 64;
+            }
+            server {
+                listen 127.0.0.1:\(port);
+                location / {
+                    proxy_pass http://pan;
+                    proxy_http_version 1.1;
+                    proxy_set_header Connection "";
+                    proxy_set_header Host $host;
+                }
+            }
+        }
+        """
+        try config.write(toFile: prefix + "/nginx.conf", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: nginx)
+        process.arguments = ["-p", prefix, "-c", prefix + "/nginx.conf", "-e", prefix + "/error.log"]
+        try process.run()
+        return process
     }
 
     /// The storage ceiling: one-row INSERT commits through our wrapper, same concurrency.

@@ -38,7 +38,8 @@ public final class PostgresEngine: SQLEngine {
         threads.start()
         // The client's pool lives while `run()` does; `close()` ends it.
         let client = self.client
-        running = Task { await client.run() }
+        // `immediate`: run() has begun before the first lease (postgres-nio warns otherwise).
+        running = Task.immediate { await client.run() }
     }
 
     /// Ends the pool (its connections close) and the transaction threads.

@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Users and authentication (api.md §3)")
 struct AuthTests {
-    @Test("login with the MD5 hex password, and with the plain one")
-    func loginBothForms() async throws {
-        try await withServer { server in
+    @Test("login with the MD5 hex password, and with the plain one", arguments: TestBackend.allCases)
+    func loginBothForms(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             try await server.createUser("alice", password: "p@ss word", phone: "13800000000")
             let md5 = try await server.post("/v1/user/login", ["value": "alice", "password": PasswordHasher.md5Hex("p@ss word")])
             #expect(md5.status == 200)
@@ -26,9 +26,9 @@ struct AuthTests {
         }
     }
 
-    @Test("the user object has every key, null allowed")
-    func userObjectShape() async throws {
-        try await withServer { server in
+    @Test("the user object has every key, null allowed", arguments: TestBackend.allCases)
+    func userObjectShape(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("bob")
             let info = try await server.post("/v1/user/info", token: token)
             #expect(info.status == 200)
@@ -39,9 +39,9 @@ struct AuthTests {
         }
     }
 
-    @Test("wrong password, unknown user, missing fields")
-    func loginFailures() async throws {
-        try await withServer { server in
+    @Test("wrong password, unknown user, missing fields", arguments: TestBackend.allCases)
+    func loginFailures(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             try await server.createUser("carol")
             let wrong = try await server.post("/v1/user/login", ["value": "carol", "password": PasswordHasher.md5Hex("nope")])
             #expect(wrong.status == 401)
@@ -58,9 +58,9 @@ struct AuthTests {
         }
     }
 
-    @Test("every token carrier is accepted, and the reply refreshes the token in body and headers")
-    func tokenCarriers() async throws {
-        try await withServer { server in
+    @Test("every token carrier is accepted, and the reply refreshes the token in body and headers", arguments: TestBackend.allCases)
+    func tokenCarriers(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("dave")
             let carriers: [(String, HTTPFields, [String: Any]?)] = [
                 ("/v1/user/info", [.authorization: "Bearer \(token)"], nil),
@@ -80,9 +80,9 @@ struct AuthTests {
         }
     }
 
-    @Test("the JWT carries uuid, name, phone and exp for the web app")
-    func jwtPayload() async throws {
-        try await withServer { server in
+    @Test("the JWT carries uuid, name, phone and exp for the web app", arguments: TestBackend.allCases)
+    func jwtPayload(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("erin")
             let parts = token.split(separator: ".")
             #expect(parts.count == 3)
@@ -95,16 +95,16 @@ struct AuthTests {
         }
     }
 
-    @Test("expired, forged, malformed and revoked tokens are 401")
-    func badTokens() async throws {
-        try await withServer { server in
+    @Test("expired, forged, malformed and revoked tokens are 401", arguments: TestBackend.allCases)
+    func badTokens(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("frank")
             // Forged: signed with another secret.
             let other = await SessionTokens(secret: "not-the-secret", lifetime: 3600)
             let forged = try await other.issue(for: user)
             #expect(try await server.post("/v1/user/info", token: forged).status == 401)
             // Expired: right secret, past exp.
-            let secret = try String(contentsOfFile: server.dataDirectory + "/jwt-secret", encoding: .utf8)
+            let secret = try server.configuration.jwtSecret ?? String(contentsOfFile: server.dataDirectory + "/jwt-secret", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let expired = try await SessionTokens(secret: secret, lifetime: -10).issue(for: user)
             let expiredReply = try await server.post("/v1/user/info", token: expired)
@@ -130,11 +130,11 @@ struct AuthTests {
         }
     }
 
-    @Test("a disabled user can neither log in nor use an old token; login answers as for a wrong password")
-    func disabledUser() async throws {
-        try await withServer { server in
+    @Test("a disabled user can neither log in nor use an old token; login answers as for a wrong password", arguments: TestBackend.allCases)
+    func disabledUser(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("gina")
-            try await server.database.write { db in try UserRepository.setStatus(.disabled, userId: user.id, on: db) }
+            try await server.write { db in try UserRepository.setStatus(.disabled, userId: user.id, on: db) }
             let info = try await server.post("/v1/user/info", token: token)
             #expect(info.status == 401)
             // Issue #14 item 10: the right password must not be told apart from a wrong one.
@@ -146,9 +146,9 @@ struct AuthTests {
         }
     }
 
-    @Test("bad input: malformed JSON, wrong types, oversized body, unknown route — 4xx with codes")
-    func badInput() async throws {
-        try await withServer { server in
+    @Test("bad input: malformed JSON, wrong types, oversized body, unknown route — 4xx with codes", arguments: TestBackend.allCases)
+    func badInput(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("hank")
             let malformed = try await server.post("/v1/store/token", raw: "{\"name\":", token: token)
             #expect(malformed.status == 400)
@@ -170,9 +170,9 @@ struct AuthTests {
         }
     }
 
-    @Test("CORS preflight is answered and exposes the token headers")
-    func corsPreflight() async throws {
-        try await withServer(configure: { $0.corsOrigins = ["https://app.example.com"] }) { server in
+    @Test("CORS preflight is answered and exposes the token headers", arguments: TestBackend.allCases)
+    func corsPreflight(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.corsOrigins = ["https://app.example.com"] }) { server in
             let reply = try await server.request(.options, "/v1/user/info", headers: [
                 .origin: "https://app.example.com",
                 .accessControlRequestMethod: "POST",

@@ -14,9 +14,9 @@ struct CallbackTests {
         return uploadToken
     }
 
-    @Test("a signed callback creates the node and the object; the next token for that hash is instant")
-    func createsFile() async throws {
-        try await withServer { server in
+    @Test("a signed callback creates the node and the object; the next token for that hash is instant", arguments: TestBackend.allCases)
+    func createsFile(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("cb1")
             let upload = try await uploadToken(server, token, ["name": "R&D=report&v2.pdf", "path": "/docs"])
             let bytes = Data(repeating: 42, count: 12345)
@@ -28,7 +28,7 @@ struct CallbackTests {
             #expect(reply.result["storeId"] as? String == hash)
             #expect(reply.result["size"] as? Int == 12345)
             #expect(reply.result["mime"] as? String == "application/pdf")
-            let state = try await server.database.read { db in
+            let state = try await server.read { db in
                 (try StoreObjectRepository.findCounted(hash: hash, on: db), try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0?.refCount == 1)
@@ -38,14 +38,14 @@ struct CallbackTests {
             let instant = try await server.post("/v1/store/token", ["name": "copy.pdf", "path": "/elsewhere", "hash": hash], token: token)
             #expect(instant.result["uuid"] is String)
             #expect(instant.result["storeId"] as? String == hash)
-            let refs = try await server.database.read { db in try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount }
+            let refs = try await server.read { db in try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount }
             #expect(refs == 2)
         }
     }
 
-    @Test("the legacy path and the bare (unwrapped) body are served too")
-    func legacyPathAndUnwrapped() async throws {
-        try await withServer { server in
+    @Test("the legacy path and the bare (unwrapped) body are served too", arguments: TestBackend.allCases)
+    func legacyPathAndUnwrapped(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("cb2")
             let upload = try await uploadToken(server, token, ["name": "a.bin"])
             let reply = try await server.callback(forToken: upload, size: 3, hash: ContentHasher.hash(Data("abc".utf8)), path: "/v1/store/callback/wcs")
@@ -62,9 +62,9 @@ struct CallbackTests {
         }
     }
 
-    @Test("replayed ×10: one node, one reference, the same reply")
-    func idempotent() async throws {
-        try await withServer { server in
+    @Test("replayed ×10: one node, one reference, the same reply", arguments: TestBackend.allCases)
+    func idempotent(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("cb3")
             let upload = try await uploadToken(server, token, ["name": "once.txt"])
             let hash = ContentHasher.hash(Data("once".utf8))
@@ -76,7 +76,7 @@ struct CallbackTests {
                 #expect(again.result["version"] as? Int == first.result["version"] as? Int)
             }
             #expect(try await server.count("nodes", "type = 0") == 1)
-            let state = try await server.database.read { db in
+            let state = try await server.read { db in
                 (try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0 == 1)
@@ -117,20 +117,20 @@ struct CallbackTests {
                 #expect(Set(accepted.compactMap { $0.result["uuid"] as? String }).count == 1)
                 #expect(Set(accepted.compactMap { $0.result["version"] as? Int }) == Set(0..<50))
             }
-            let files = try await server.database.read { db in
+            let files = try await server.read { db in
                 try db.query("SELECT name, size FROM nodes WHERE user_id = ? AND type = 0 AND state = 0", user.id)
             }
             let names = try files.map { try $0.string("name") }
             #expect(Set(names).count == names.count, "no duplicate live names")
             let sizes = try files.reduce(Int64(0)) { $0 + (try $1.int64("size")) }
-            let used = try await server.database.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
+            let used = try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
             #expect(used == sizes, "spaceUsed equals the sum of live file sizes")
         }
     }
 
-    @Test("forged signature, wrong user, unknown session: rejected, nothing written")
-    func unauthenticated() async throws {
-        try await withServer { server in
+    @Test("forged signature, wrong user, unknown session: rejected, nothing written", arguments: TestBackend.allCases)
+    func unauthenticated(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("cb5")
             _ = try await server.user("other")
             let upload = try await uploadToken(server, token, ["name": "x.txt"])
@@ -157,9 +157,9 @@ struct CallbackTests {
         }
     }
 
-    @Test("permanent refusals answer 200 with success:false and mark the session failed")
-    func permanentRefusals() async throws {
-        try await withServer { server in
+    @Test("permanent refusals answer 200 with success:false and mark the session failed", arguments: TestBackend.allCases)
+    func permanentRefusals(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("cb6", capacity: 100)
             // Oversize: larger than the declared size.
             let small = try await uploadToken(server, token, ["name": "s.bin", "size": 10])
@@ -179,13 +179,13 @@ struct CallbackTests {
             #expect(over.status == 200)
             // Expired session.
             let late = try await uploadToken(server, token, ["name": "late.bin"])
-            try await server.database.write { db in try db.run("UPDATE upload_sessions SET deadline = 1 WHERE name = 'late.bin'") }
+            try await server.write { db in try db.run("UPDATE upload_sessions SET deadline = 1 WHERE name = 'late.bin'") }
             let expired = try await server.callback(forToken: late, size: 1, hash: ContentHasher.hash(Data(count: 1)))
             #expect(expired.code == "UPLOAD_SESSION_EXPIRED")
             #expect(try await server.count("upload_sessions", "state = 'failed'") == 2)
             #expect(try await server.count("upload_sessions", "state = 'expired'") == 1)
             #expect(try await server.count("nodes", "type = 0") == 1)
-            let used = try await server.database.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
+            let used = try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
             #expect(used == 60)
             // A file that appeared at the target since the token (policy fail).
             let t1 = try await uploadToken(server, token, ["name": "dup.txt"])
@@ -196,12 +196,12 @@ struct CallbackTests {
         }
     }
 
-    @Test("a directory deleted since the token is re-created by the callback")
-    func recreatesDirectory() async throws {
-        try await withServer { server in
+    @Test("a directory deleted since the token is re-created by the callback", arguments: TestBackend.allCases)
+    func recreatesDirectory(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("cb7")
             let upload = try await uploadToken(server, token, ["name": "f.txt", "path": "/gone/deeper"])
-            try await server.database.write { db in
+            try await server.write { db in
                 try db.run("DELETE FROM nodes WHERE user_id = ? AND parent_id IS NOT NULL", user.id)
             }
             let reply = try await server.callback(forToken: upload, size: 1, hash: ContentHasher.hash(Data("f".utf8)))
@@ -210,13 +210,13 @@ struct CallbackTests {
         }
     }
 
-    @Test("the sweep expires sessions past deadline plus grace")
-    func sweep() async throws {
-        try await withServer { server in
+    @Test("the sweep expires sessions past deadline plus grace", arguments: TestBackend.allCases)
+    func sweep(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("cb8")
             _ = try await uploadToken(server, token, ["name": "old.bin"])
             _ = try await uploadToken(server, token, ["name": "new.bin"])
-            try await server.database.write { db in try db.run("UPDATE upload_sessions SET deadline = 1000 WHERE name = 'old.bin'") }
+            try await server.write { db in try db.run("UPDATE upload_sessions SET deadline = 1000 WHERE name = 'old.bin'") }
             let expired = try await server.services.store.sweepSessions(before: Millis.now() - server.services.uploadSettings.callbackGrace)
             #expect(expired == 1)
             #expect(try await server.count("upload_sessions", "state = 'expired' AND name = 'old.bin'") == 1)
@@ -224,9 +224,9 @@ struct CallbackTests {
         }
     }
 
-    @Test("fuzzed bodies, signed and unsigned, get 4xx only")
-    func fuzz() async throws {
-        try await withServer { server in
+    @Test("fuzzed bodies, signed and unsigned, get 4xx only", arguments: TestBackend.allCases)
+    func fuzz(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("cb9")
             let upload = try await uploadToken(server, token, ["name": "fz.bin"])
             let policy = try UploadToken.verify(upload, credentials: server.services.credentials).get()
@@ -260,23 +260,23 @@ struct CallbackTests {
         }
     }
 
-    @Test("IP allowlist mode, and signature checks switched off only explicitly")
-    func checkModes() async throws {
-        try await withServer(configure: { $0.callbackCheck = .ip; $0.callbackAllowlist = ["10.0.0.0/8"] }) { server in
+    @Test("IP allowlist mode, and signature checks switched off only explicitly", arguments: TestBackend.allCases)
+    func checkModes(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.callbackCheck = .ip; $0.callbackAllowlist = ["10.0.0.0/8"] }) { server in
             let (_, token) = try await server.user("ip1")
             let upload = try await uploadToken(server, token, ["name": "i.bin"])
             let refused = try await server.callback(forToken: upload, size: 1, hash: ContentHasher.hash(Data("i".utf8)))
             #expect(refused.status == 403)
             #expect(refused.code == "CALLBACK_SOURCE_FORBIDDEN")
         }
-        try await withServer(configure: { $0.callbackCheck = .ip; $0.callbackAllowlist = ["127.0.0.1"] }) { server in
+        try await withServer(backend: backend, configure: { $0.callbackCheck = .ip; $0.callbackAllowlist = ["127.0.0.1"] }) { server in
             let (_, token) = try await server.user("ip2")
             let upload = try await uploadToken(server, token, ["name": "i.bin"])
             // Signed with a wrong key, but the mode checks only the source address.
             let reply = try await server.callback(forToken: upload, size: 1, hash: ContentHasher.hash(Data("i".utf8)), signWith: Credentials(accessKey: "x", secretKey: "y"))
             #expect(reply.success == true)
         }
-        try await withServer(configure: { $0.callbackCheck = .off }) { server in
+        try await withServer(backend: backend, configure: { $0.callbackCheck = .off }) { server in
             let (_, token) = try await server.user("off")
             let upload = try await uploadToken(server, token, ["name": "o.bin"])
             let policy = try UploadToken.verify(upload, credentials: server.services.credentials).get()

@@ -45,9 +45,9 @@ struct ClientShapeTests {
         return try await server.request(.post, "/file/upload", headers: [.contentType: "multipart/form-data; boundary=\(boundary)"], body: body)
     }
 
-    @Test("Android: the form's key (the file name) is ignored: bytes land under the session's key and the callback is accepted")
-    func androidFormUpload() async throws {
-        try await withServer { server in
+    @Test("Android: the form's key (the file name) is ignored: bytes land under the session's key and the callback is accepted", arguments: TestBackend.allCases)
+    func androidFormUpload(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, session) = try await server.user("droid")
             let bytes = Data("android bytes".utf8)
             // The Android token request: {name, hash: <md5 hex>, parent: "/", path: "/", originalFilename}.
@@ -64,9 +64,9 @@ struct ClientShapeTests {
         }
     }
 
-    @Test("store poisoning: a form key naming another session's key cannot swap the bytes behind a hash")
-    func formKeyCannotPoison() async throws {
-        try await withServer { server in
+    @Test("store poisoning: a form key naming another session's key cannot swap the bytes behind a hash", arguments: TestBackend.allCases)
+    func formKeyCannotPoison(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, bob) = try await server.user("bob")
             let (_, alice) = try await server.user("alice")
             let x = Data("the attacker's bytes X".utf8), y = Data("popular content Y".utf8)
@@ -80,7 +80,7 @@ struct ClientShapeTests {
             let tokenC = try await uploadToken(server, bob, ["name": "c.bin", "path": "/"])
             _ = try await server.formUpload(token: tokenC, bytes: y, fileName: "c.bin", fields: ["key": "&"])
             // Every stored object holds the bytes its hash names.
-            let objects = try await server.database.read { db in try StoreObjectRepository.list(on: db) }
+            let objects = try await server.read { db in try StoreObjectRepository.list(on: db) }
             for object in objects {
                 let path = server.services.objectStore.objectPath(forKey: object.objectKey)
                 let stored = try #require(FileManager.default.contents(atPath: path), "object \(object.objectKey) is missing")
@@ -93,9 +93,9 @@ struct ClientShapeTests {
         }
     }
 
-    @Test("an authentic callback with a repeated field is refused for good (200, INVALID_CALLBACK), one without the session's key is not accepted")
-    func injectedCallbackRefused() async throws {
-        try await withServer { server in
+    @Test("an authentic callback with a repeated field is refused for good (200, INVALID_CALLBACK), one without the session's key is not accepted", arguments: TestBackend.allCases)
+    func injectedCallbackRefused(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, bob) = try await server.user("inject")
             let (victim, _) = try await server.user("victim")
             let token = try await uploadToken(server, bob, ["name": "i.bin", "path": "/"])
@@ -116,9 +116,9 @@ struct ClientShapeTests {
         }
     }
 
-    @Test("bytes whose callback is refused, or whose hash is already stored, are deleted at once")
-    func unrecordedBytesRemoved() async throws {
-        try await withServer { server in
+    @Test("bytes whose callback is refused, or whose hash is already stored, are deleted at once", arguments: TestBackend.allCases)
+    func unrecordedBytesRemoved(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, session) = try await server.user("orphans")
             let bytes = Data("same bytes".utf8)
             // Two pending sessions for one name: the second callback finds the name taken.
@@ -138,9 +138,9 @@ struct ClientShapeTests {
         }
     }
 
-    @Test("desktop: list2 with start -1 (the Move dialog), list with size 0, page with order 0 and every original order code")
-    func desktopListing() async throws {
-        try await withServer { server in
+    @Test("desktop: list2 with start -1 (the Move dialog), list with size 0, page with order 0 and every original order code", arguments: TestBackend.allCases)
+    func desktopListing(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, session) = try await server.user("desk")
             let now = Millis.now()
             // Files of sizes 3, 1, 2 and two directories, created oldest first.
@@ -198,9 +198,9 @@ struct ClientShapeTests {
         }
     }
 
-    @Test("desktop torrents: `:torrent/<name>` is reachable by path and kept out of the root listing")
-    func torrentFolder() async throws {
-        try await withServer { server in
+    @Test("desktop torrents: `:torrent/<name>` is reachable by path and kept out of the root listing", arguments: TestBackend.allCases)
+    func torrentFolder(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, session) = try await server.user("torrent")
             let bytes = Data("d8:announce...e".utf8)
             let token = try await uploadToken(server, session, ["hash": ContentHasher.hash(bytes), "path": ":torrent/linux.iso.torrent"])

@@ -12,7 +12,7 @@ struct FilesTests {
     func file(_ server: TestServer, _ token: String, _ path: String, _ content: String = "x") async throws -> [String: Any] {
         let bytes = Data(content.utf8)
         let hash = ContentHasher.hash(bytes)
-        _ = try await server.database.write { db in
+        _ = try await server.write { db in
             try StoreObjectRepository.upsert(hash: hash, size: Int64(bytes.count), mime: "", bucket: "pan", objectKey: "k-\(hash)", on: db)
         }
         let reply = try await server.post("/v1/store/token", ["path": path, "hash": hash], token: token)
@@ -21,13 +21,13 @@ struct FilesTests {
     }
 
     func fsckClean(_ server: TestServer) async throws {
-        let findings = try await server.database.read { db in try TreeChecker.check(on: db) }
+        let findings = try await server.read { db in try TreeChecker.check(on: db) }
         #expect(findings.isEmpty, "fsck: \(findings)")
     }
 
-    @Test("page: root info, pagination, sort orders, type filter")
-    func page() async throws {
-        try await withServer { server in
+    @Test("page: root info, pagination, sort orders, type filter", arguments: TestBackend.allCases)
+    func page(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("p")
             for (i, name) in ["b.txt", "a.txt", "c.txt"].enumerated() {
                 try await file(server, token, "/\(name)", String(repeating: "z", count: i + 1))
@@ -66,9 +66,9 @@ struct FilesTests {
         }
     }
 
-    @Test("createDirectory creates parents and returns an existing directory as it is")
-    func createDirectory() async throws {
-        try await withServer { server in
+    @Test("createDirectory creates parents and returns an existing directory as it is", arguments: TestBackend.allCases)
+    func createDirectory(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("cd")
             let made = try await server.post("/v1/files/createDirectory", ["path": "/a/b", "name": "c"], token: token)
             #expect(made.result["path"] as? String == "/a/b/c")
@@ -84,9 +84,9 @@ struct FilesTests {
         }
     }
 
-    @Test("paths deeper than PanPath.maximumDepth are refused with INVALID_PATH before anything is created")
-    func depthLimit() async throws {
-        try await withServer { server in
+    @Test("paths deeper than PanPath.maximumDepth are refused with INVALID_PATH before anything is created", arguments: TestBackend.allCases)
+    func depthLimit(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("deep")
             let deepest = String(repeating: "/d", count: PanPath.maximumDepth)
             let made = try await server.post("/v1/files/createDirectory", ["path": deepest], token: token)
@@ -105,9 +105,9 @@ struct FilesTests {
         }
     }
 
-    @Test("rename rewrites the subtree's paths; conflicts and bad names")
-    func rename() async throws {
-        try await withServer { server in
+    @Test("rename rewrites the subtree's paths; conflicts and bad names", arguments: TestBackend.allCases)
+    func rename(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("rn")
             try await file(server, token, "/docs/deep/x.txt")
             try await file(server, token, "/other.txt")
@@ -127,9 +127,9 @@ struct FilesTests {
         }
     }
 
-    @Test("move and copy: arrays, destinations, cycles, conflicts, quota, shared objects")
-    func moveAndCopy() async throws {
-        try await withServer { server in
+    @Test("move and copy: arrays, destinations, cycles, conflicts, quota, shared objects", arguments: TestBackend.allCases)
+    func moveAndCopy(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("mv", capacity: 100)
             try await file(server, token, "/a/one.txt", "11111")
             try await file(server, token, "/a/sub/two.txt", "22222")
@@ -151,14 +151,14 @@ struct FilesTests {
             let renamedCopy = try await server.post("/v1/files/copy", ["path": "/dest", "destPath": "/", "conflict": "rename"], token: token)
             #expect(renamedCopy.status == 200)
             #expect(try await server.post("/v1/files/get", ["path": "/dest (1)/sub/two.txt"], token: token).status == 200)
-            let state = try await server.database.read { db in
+            let state = try await server.read { db in
                 (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
                  try StoreObjectRepository.findCounted(hash: ContentHasher.hash(Data("22222".utf8)), on: db)!.refCount)
             }
             #expect(state.0 == 20, "two files of 5 bytes, copied")
             #expect(state.1 == 2)
             // Quota: another copy of 10 bytes exceeds 100? No — make it exceed with a smaller quota.
-            try await server.database.write { db in try UserRepository.setCapacity(25, userId: user.id, on: db) }
+            try await server.write { db in try UserRepository.setCapacity(25, userId: user.id, on: db) }
             let overQuota = try await server.post("/v1/files/copy", ["path": "/dest", "destPath": "/", "conflict": "rename"], token: token)
             #expect(overQuota.status == 403)
             #expect(overQuota.code == "QUOTA_EXCEEDED")
@@ -166,9 +166,9 @@ struct FilesTests {
         }
     }
 
-    @Test("remove, recycle bin round trip, permanent delete releases references")
-    func recycleBin() async throws {
-        try await withServer { server in
+    @Test("remove, recycle bin round trip, permanent delete releases references", arguments: TestBackend.allCases)
+    func recycleBin(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("rb")
             try await file(server, token, "/keep/a.txt", "aaaa")
             try await file(server, token, "/keep/inner/b.txt", "bbbbbb")
@@ -179,7 +179,7 @@ struct FilesTests {
             let listed = try #require(bin.result["list"] as? [[String: Any]])
             #expect(listed.map { $0["path"] as? String } == ["/keep"])
             // The space stays used while in the bin.
-            #expect(try await server.database.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed } == 10)
+            #expect(try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed } == 10)
             // A new /keep may exist meanwhile; restoring then conflicts.
             _ = try await server.post("/v1/files/createDirectory", ["path": "/keep"], token: token)
             #expect(try await server.post("/v1/files/recycle", ["path": "/keep", "recycle": 0], token: token).status == 409)
@@ -190,7 +190,7 @@ struct FilesTests {
             // Permanent delete: references and space released, objects wait for gc.
             let removed = try await server.post("/v1/files/remove", ["path": ["/keep"]], token: token)
             #expect(removed.status == 200)
-            let after = try await server.database.read { db in
+            let after = try await server.read { db in
                 (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
                  try StoreObjectRepository.findCounted(hash: ContentHasher.hash(Data("aaaa".utf8)), on: db)!.refCount)
             }
@@ -202,9 +202,9 @@ struct FilesTests {
         }
     }
 
-    @Test("another user's nodes are not found; locked nodes cannot change")
-    func isolationAndLocks() async throws {
-        try await withServer { server in
+    @Test("another user's nodes are not found; locked nodes cannot change", arguments: TestBackend.allCases)
+    func isolationAndLocks(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, alice) = try await server.user("alice")
             let (_, bob) = try await server.user("bob")
             let secret = try await file(server, alice, "/private/s.txt")
@@ -213,7 +213,7 @@ struct FilesTests {
             #expect(try await server.post("/v1/files/rename", ["uuid": uuid, "name": "x"], token: bob).status == 404)
             #expect(try await server.post("/v1/files/remove", ["uuid": [uuid]], token: bob).status == 404)
             #expect(try await server.post("/v1/files/get", ["path": "/private/s.txt"], token: bob).status == 404)
-            try await server.database.write { db in try db.run("UPDATE nodes SET locking = 1 WHERE uuid = ?", uuid) }
+            try await server.write { db in try db.run("UPDATE nodes SET locking = 1 WHERE uuid = ?", uuid) }
             let locked = try await server.post("/v1/files/rename", ["uuid": uuid, "name": "x"], token: alice)
             #expect(locked.status == 423)
             #expect(locked.code == "FILE_LOCKED")
@@ -242,7 +242,7 @@ struct FilesTests {
                     let path = PanPath.join(pick(directories), name + ".txt")
                     let bytes = Data("content \(step % 11)".utf8)
                     let hash = ContentHasher.hash(bytes)
-                    _ = try await server.database.write { db in
+                    _ = try await server.write { db in
                         try StoreObjectRepository.upsert(hash: hash, size: Int64(bytes.count), mime: "", bucket: "pan", objectKey: "k\(hash)", on: db)
                     }
                     reply = try await server.post("/v1/store/token", ["path": path, "hash": hash, "conflict": "rename"], token: token)
@@ -270,7 +270,7 @@ struct FilesTests {
                 #expect(reply.status < 500, "step \(step): \(reply.text)")
                 // Refresh what exists now, cheaply, every 100 steps.
                 if step % 100 == 99 {
-                    let live = try await server.database.read { db in
+                    let live = try await server.read { db in
                         try db.query("SELECT path, type FROM nodes WHERE user_id = 1 AND state = 0").map { (try $0.string("path"), try $0.int("type")) }
                     }
                     directories = live.filter { $0.1 == 1 }.map(\.0)

@@ -7,13 +7,11 @@ import Testing
 @Suite("JSONWriter matches JSONEncoder")
 struct JSONWriterTests {
     static func node(name: String, storeId: String?) throws -> FileNode {
-        let json = """
-        {"uuid":"u1","userId":7,"name":\(try String(decoding: JSONEncoder().encode(name), as: UTF8.self)),"path":"/a/b","pathId":"p",
-         "parent":"u0","type":\(storeId == nil ? 1 : 0),"ext":"txt","size":12,"mime":"text/plain",
-         \(storeId.map { "\"storeId\":\"\($0)\"," } ?? "")"atime":1,"ctime":2,"mtime":3,"lft":4,"rgt":5,"version":6,
-         "locking":true,"preview":1,"flag":0,"hasPreview":true}
-        """
-        return try JSONDecoder().decode(FileNode.self, from: Data(json.utf8))
+        FileNode(
+            id: 1, parentId: 0, uuid: "u1", userId: 7, name: name, path: "/a/b", pathId: "p", parent: "u0",
+            type: storeId == nil ? .directory : .file, ext: "txt", size: 12, mime: "text/plain", storeId: storeId,
+            atime: 1, ctime: 2, mtime: 3, lft: 4, rgt: 5, version: 6, locking: true, preview: 1, flag: 0, state: 0, recycledAt: nil
+        )
     }
 
     static func object(_ bytes: some Sequence<UInt8>) throws -> NSDictionary {

@@ -59,9 +59,9 @@ struct LocalUploadTests {
         }
     }
 
-    @Test("form upload of the vector sizes, token first or last, Android's extra part")
-    func formUploads() async throws {
-        try await withServer { server in
+    @Test("form upload of the vector sizes, token first or last, Android's extra part", arguments: TestBackend.allCases)
+    func formUploads(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, session) = try await server.user("form")
             for (index, (n, expected)) in hashVectors.enumerated() {
                 let bytes = vectorBytes(n)
@@ -77,9 +77,9 @@ struct LocalUploadTests {
         }
     }
 
-    @Test("downloads: headers, Range, UTF-8 name, bad and expired links")
-    func downloads() async throws {
-        try await withServer { server in
+    @Test("downloads: headers, Range, UTF-8 name, bad and expired links", arguments: TestBackend.allCases)
+    func downloads(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, session) = try await server.user("dl")
             let bytes = vectorBytes(100_000)
             let upload = try await token(server, session, ["name": "报告 final.pdf", "path": "/docs"])
@@ -105,7 +105,7 @@ struct LocalUploadTests {
             #expect(try await server.request(.get, tampered).status == 403)
             let links = DownloadLinks(publicBaseURL: "", downloadDomain: nil, key: server.services.downloadKey)
             let object = try #require(get.result["storeId"] as? String)
-            let key = try await server.database.read { db in try StoreObjectRepository.find(hash: object, on: db)!.objectKey }
+            let key = try await server.read { db in try StoreObjectRepository.find(hash: object, on: db)!.objectKey }
             let uuid = try #require(get.result["uuid"] as? String)
             let old = links.address(objectKey: key, node: uuid, name: "x", mime: "text/plain", now: Date(timeIntervalSinceNow: -7 * 3600))
             #expect(try await server.request(.get, old).status == 410)
@@ -117,9 +117,9 @@ struct LocalUploadTests {
         }
     }
 
-    @Test("bad, expired and foreign tokens; oversize; wrong ctx and offset — WCS errors, nothing stored")
-    func uploadErrors() async throws {
-        try await withServer { server in
+    @Test("bad, expired and foreign tokens; oversize; wrong ctx and offset — WCS errors, nothing stored", arguments: TestBackend.allCases)
+    func uploadErrors(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, session) = try await server.user("err", capacity: 1 << 30)
             let keys = server.services.credentials[0]
             let bytes = vectorBytes(1000)
@@ -175,9 +175,9 @@ struct LocalUploadTests {
         }
     }
 
-    @Test("without a callbackUrl, returnBody and returnUrl are honoured")
-    func returnBody() async throws {
-        try await withServer { server in
+    @Test("without a callbackUrl, returnBody and returnUrl are honoured", arguments: TestBackend.allCases)
+    func returnBody(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let keys = server.services.credentials[0]
             let bytes = vectorBytes(10)
             let hash = ContentHasher.hash(bytes)
@@ -195,9 +195,9 @@ struct LocalUploadTests {
         }
     }
 
-    @Test("CORS preflight on the upload endpoints names UploadBatch")
-    func uploadCORS() async throws {
-        try await withServer(configure: { $0.corsOrigins = ["https://app.example.com"] }) { server in
+    @Test("CORS preflight on the upload endpoints names UploadBatch", arguments: TestBackend.allCases)
+    func uploadCORS(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.corsOrigins = ["https://app.example.com"] }) { server in
             let reply = try await server.request(.options, "/mkblk/4194304/0", headers: [
                 .origin: "https://app.example.com", .accessControlRequestMethod: "POST",
                 .accessControlRequestHeaders: "authorization, uploadbatch, content-type",

@@ -196,6 +196,7 @@ struct OperationsTests {
         try await withServer { server in
             let (_, session) = try await server.user("backup")
             let stop = SharedCount()
+            let progress = SharedCount()
             let load = Task {
                 var i = 0
                 while stop.value == 0 {
@@ -204,12 +205,15 @@ struct OperationsTests {
                     let reply = try await server.callback(forToken: upload, size: Int64(bytes.count), hash: ContentHasher.hash(bytes))
                     guard reply.success == true else { throw TestFailure("load callback: \(reply.text)") }
                     i += 1
+                    progress.add()
                 }
                 return i
             }
             let scratch = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: scratch) }
             var doneCounts: [Int64] = []
+            // The load must be running before the first copy (a busy machine starts it late).
+            for _ in 0..<600 where progress.value < 3 { try await Task.sleep(for: .milliseconds(50)) }
             for n in 0..<3 {
                 try await Task.sleep(for: .milliseconds(150))
                 let destination = scratch + "/backup\(n).sqlite"

@@ -9,7 +9,7 @@ import WCS
 func seedObject(_ server: TestServer, bytes: Data) async throws -> (hash: String, size: Int64) {
     let hash = ContentHasher.hash(bytes)
     let size = Int64(bytes.count)
-    _ = try await server.database.write { db in
+    _ = try await server.write { db in
         try StoreObjectRepository.upsert(hash: hash, size: size, mime: "application/pdf", bucket: "pan", objectKey: "pan/seeded-\(hash)", on: db)
     }
     return (hash, size)
@@ -17,9 +17,9 @@ func seedObject(_ server: TestServer, bytes: Data) async throws -> (hash: String
 
 @Suite("POST /v1/store/token (seed, api.md §5)")
 struct TokenTests {
-    @Test("rule 1: name and path → path/name, missing directories created")
-    func ruleNameAndPath() async throws {
-        try await withServer { server in
+    @Test("rule 1: name and path → path/name, missing directories created", arguments: TestBackend.allCases)
+    func ruleNameAndPath(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("u1")
             let reply = try await server.post("/v1/store/token", ["name": "a.txt", "path": "/d/e/f"], token: token)
             #expect(reply.status == 200)
@@ -32,25 +32,25 @@ struct TokenTests {
             #expect((reply.result["token"] as? String)?.isEmpty == false)
             #expect(reply.result["uploadUrl"] as? String == server.configuration.effectiveUploadURL)
             // The directories exist and `parent` is /d/e/f's uuid.
-            let dir = try await server.database.read { db in try TreeRepository.node(userId: 1, path: "/d/e/f", on: db) }
+            let dir = try await server.read { db in try TreeRepository.node(userId: 1, path: "/d/e/f", on: db) }
             #expect(dir?.isDirectory == true)
             #expect(reply.result["parent"] as? String == dir?.uuid)
             #expect(try await server.count("upload_sessions", "state = 'pending'") == 1)
         }
     }
 
-    @Test("rule 2: name and path empty → /originalFilename")
-    func ruleOriginalFilename() async throws {
-        try await withServer { server in
+    @Test("rule 2: name and path empty → /originalFilename", arguments: TestBackend.allCases)
+    func ruleOriginalFilename(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("u2")
             let reply = try await server.post("/v1/store/token", ["originalFilename": "photo.jpg"], token: token)
             #expect(reply.result["path"] as? String == "/photo.jpg")
         }
     }
 
-    @Test("rule 3: all empty → /<random>.tmp, and {} and an empty body are accepted")
-    func ruleRandomName() async throws {
-        try await withServer { server in
+    @Test("rule 3: all empty → /<random>.tmp, and {} and an empty body are accepted", arguments: TestBackend.allCases)
+    func ruleRandomName(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("u3")
             for reply in [try await server.post("/v1/store/token", [:], token: token),
                           try await server.post("/v1/store/token", raw: "", token: token)] {
@@ -62,11 +62,11 @@ struct TokenTests {
         }
     }
 
-    @Test("rule 4: name empty, path set — existing directory, existing file, new path")
-    func rulePathOnly() async throws {
-        try await withServer { server in
+    @Test("rule 4: name empty, path set — existing directory, existing file, new path", arguments: TestBackend.allCases)
+    func rulePathOnly(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("u4")
-            _ = try await server.database.write { db in try TreeRepository.directory(userId: 1, path: "/docs", on: db) }
+            _ = try await server.write { db in try TreeRepository.directory(userId: 1, path: "/docs", on: db) }
             let intoDir = try await server.post("/v1/store/token", ["path": "/docs", "originalFilename": "r.pdf"], token: token)
             #expect(intoDir.result["path"] as? String == "/docs/r.pdf")
             let newPath = try await server.post("/v1/store/token", ["path": "/x/y/z.bin"], token: token)
@@ -87,9 +87,9 @@ struct TokenTests {
         }
     }
 
-    @Test("every real client's request shape")
-    func clientShapes() async throws {
-        try await withServer { server in
+    @Test("every real client's request shape", arguments: TestBackend.allCases)
+    func clientShapes(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("u5")
             let object = try await seedObject(server, bytes: Data("shape".utf8))
             // web: {hash, path, name, override}
@@ -118,12 +118,12 @@ struct TokenTests {
         }
     }
 
-    @Test("parent uuid addressing; another user's parent or path is not found")
-    func parentUUID() async throws {
-        try await withServer { server in
+    @Test("parent uuid addressing; another user's parent or path is not found", arguments: TestBackend.allCases)
+    func parentUUID(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, alice) = try await server.user("alice")
             let (bob, bobToken) = try await server.user("bob")
-            let dir = try await server.database.write { db in try TreeRepository.directory(userId: bob.id, path: "/bobs", on: db) }
+            let dir = try await server.write { db in try TreeRepository.directory(userId: bob.id, path: "/bobs", on: db) }
             let mine = try await server.post("/v1/store/token", ["name": "f.txt", "parent": dir.uuid], token: bobToken)
             #expect(mine.result["path"] as? String == "/bobs/f.txt")
             let sessions = try await server.count("upload_sessions")
@@ -138,9 +138,9 @@ struct TokenTests {
         }
     }
 
-    @Test("bad names and paths are 400 with a code and write nothing")
-    func badNames() async throws {
-        try await withServer { server in
+    @Test("bad names and paths are 400 with a code and write nothing", arguments: TestBackend.allCases)
+    func badNames(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("u6")
             let before = try await server.count("nodes")
             let bad: [[String: Any]] = [
@@ -163,9 +163,9 @@ struct TokenTests {
         }
     }
 
-    @Test("conflicts: fail, override (same uuid, version+1), rename, directory in the way")
-    func conflicts() async throws {
-        try await withServer { server in
+    @Test("conflicts: fail, override (same uuid, version+1), rename, directory in the way", arguments: TestBackend.allCases)
+    func conflicts(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("u7")
             let a = try await seedObject(server, bytes: Data("version A".utf8))
             let b = try await seedObject(server, bytes: Data("version B, longer".utf8))
@@ -183,7 +183,7 @@ struct TokenTests {
             #expect(over.result["storeId"] as? String == b.hash)
             #expect(over.result["size"] as? Int64 == b.size || over.result["size"] as? Int == Int(b.size))
             // References moved from A to B, space follows the new size.
-            let refs = try await server.database.read { db in
+            let refs = try await server.read { db in
                 (try StoreObjectRepository.findCounted(hash: a.hash, on: db)!.refCount, try StoreObjectRepository.findCounted(hash: b.hash, on: db)!.refCount,
                  try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
@@ -195,7 +195,7 @@ struct TokenTests {
             let renamed2 = try await server.post("/v1/store/token", ["name": "r.txt", "path": "/c", "hash": a.hash, "conflict": "rename"], token: token)
             #expect(renamed2.result["path"] as? String == "/c/r (2).txt")
             // A directory is never replaced by a file, even with override.
-            _ = try await server.database.write { db in try TreeRepository.directory(userId: user.id, path: "/c/sub", on: db) }
+            _ = try await server.write { db in try TreeRepository.directory(userId: user.id, path: "/c/sub", on: db) }
             let dir = try await server.post("/v1/store/token", ["name": "sub", "path": "/c", "hash": a.hash, "override": true], token: token)
             #expect(dir.status == 409)
             let dirRename = try await server.post("/v1/store/token", ["name": "sub", "path": "/c", "hash": a.hash, "conflict": "rename"], token: token)
@@ -207,9 +207,9 @@ struct TokenTests {
         }
     }
 
-    @Test("instant upload: the file object is complete and counted once in refs and quota")
-    func instantUpload() async throws {
-        try await withServer { server in
+    @Test("instant upload: the file object is complete and counted once in refs and quota", arguments: TestBackend.allCases)
+    func instantUpload(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("u8")
             let object = try await seedObject(server, bytes: Data(repeating: 7, count: 5000))
             let reply = try await server.post("/v1/store/token", ["name": "5系标轴2.0.pdf", "path": "/d/e/f/g", "hash": object.hash], token: token)
@@ -229,7 +229,7 @@ struct TokenTests {
             let lft = try #require(file["lft"] as? Int)
             let rgt = try #require(file["rgt"] as? Int)
             #expect(lft < rgt)
-            let state = try await server.database.read { db in
+            let state = try await server.read { db in
                 (try StoreObjectRepository.findCounted(hash: object.hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0 == 1)
@@ -242,9 +242,9 @@ struct TokenTests {
         }
     }
 
-    @Test("quota: exactly full is allowed, one byte over is 403 and writes nothing")
-    func quota() async throws {
-        try await withServer { server in
+    @Test("quota: exactly full is allowed, one byte over is 403 and writes nothing", arguments: TestBackend.allCases)
+    func quota(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("u9", capacity: 10_000)
             let six = try await seedObject(server, bytes: Data(repeating: 1, count: 6000))
             let four = try await seedObject(server, bytes: Data(repeating: 2, count: 4000))
@@ -256,7 +256,7 @@ struct TokenTests {
             #expect(over.code == "QUOTA_EXCEEDED")
             #expect(try await server.count("nodes") == nodes)
             #expect(try await server.post("/v1/store/token", ["name": "b", "hash": four.hash], token: token).status == 200)
-            let used = try await server.database.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
+            let used = try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
             #expect(used == 10_000)
             // Full: a token for a declared size is refused, and so is one with no size.
             #expect(try await server.post("/v1/store/token", ["name": "d", "size": 1], token: token).status == 403)
@@ -264,9 +264,9 @@ struct TokenTests {
         }
     }
 
-    @Test("the token: byte-exact WCS format, policy fields, HMAC recomputed as vectors.md does")
-    func tokenFields() async throws {
-        try await withServer { server in
+    @Test("the token: byte-exact WCS format, policy fields, HMAC recomputed as vectors.md does", arguments: TestBackend.allCases)
+    func tokenFields(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("u10", capacity: 1_000_000)
             let reply = try await server.post("/v1/store/token", ["name": "big.iso", "path": "/iso", "size": 500_000], token: token)
             let uploadToken = try #require(reply.result["token"] as? String)
@@ -299,7 +299,7 @@ struct TokenTests {
             #expect(body.contains("hash=$(hash)"))
             #expect(body.contains("session="))
             // The session is recorded with what the token says.
-            let found = try await server.database.read { db in try db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", saveKey).map(UploadSession.init(row:)) }
+            let found = try await server.read { db in try db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", saveKey).map(UploadSession.init(row:)) }
             let session = try #require(found)
             #expect(session.state == .pending)
             #expect(session.dirPath == "/iso")

@@ -25,9 +25,9 @@ struct UploadHardeningTests {
         try await server.request(.post, "/file/upload", headers: [.contentType: "multipart/form-data; boundary=\(boundary)"], body: body)
     }
 
-    @Test("a 4 MiB part header and a 65-part form are refused with 400 before any token check, in linear time")
-    func multipartBounds() async throws {
-        try await withServer { server in
+    @Test("a 4 MiB part header and a 65-part form are refused with 400 before any token check, in linear time", arguments: TestBackend.allCases)
+    func multipartBounds(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let boundary = "bound"
             let huge = "Content-Disposition: form-data; name=\"file\"; filename=\"" + String(repeating: "a", count: 4 << 20) + "\""
             let clock = ContinuousClock()
@@ -43,9 +43,9 @@ struct UploadHardeningTests {
         }
     }
 
-    @Test("file bytes before the token: the Java SDK's order works for small files, a large unauthenticated part is 413 and nothing stays in tmp")
-    func preauthBytes() async throws {
-        try await withServer(configure: { $0.preauthUploadBytes = 64 * 1024 }) { server in
+    @Test("file bytes before the token: the Java SDK's order works for small files, a large unauthenticated part is 413 and nothing stays in tmp", arguments: TestBackend.allCases)
+    func preauthBytes(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.preauthUploadBytes = 64 * 1024 }) { server in
             let (_, session) = try await server.user("java")
             for (size, name) in [(1000, "small.bin"), (200_000, "large.bin")] {
                 let grant = try await server.post("/v1/store/token", ["name": name, "path": "/"], token: session)
@@ -65,9 +65,9 @@ struct UploadHardeningTests {
         }
     }
 
-    @Test("idle connections are closed: unfinished headers, and a body that stops coming")
-    func idleTimeout() async throws {
-        try await withServer(configure: { $0.idleTimeout = 1 }) { server in
+    @Test("idle connections are closed: unfinished headers, and a body that stops coming", arguments: TestBackend.allCases)
+    func idleTimeout(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.idleTimeout = 1 }) { server in
             let clock = ContinuousClock()
             for (label, bytes) in [
                 ("unfinished headers", "POST /v1/user/info HTTP/1.1\r\nHost: x\r\nX-Slow: "),
@@ -84,9 +84,9 @@ struct UploadHardeningTests {
         }
     }
 
-    @Test("pending upload sessions are capped per user, and their declared sizes count against the quota")
-    func pendingSessions() async throws {
-        try await withServer(configure: { $0.maxPendingUploads = 3 }) { server in
+    @Test("pending upload sessions are capped per user, and their declared sizes count against the quota", arguments: TestBackend.allCases)
+    func pendingSessions(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.maxPendingUploads = 3 }) { server in
             let (_, session) = try await server.user("pending", capacity: 1_000_000)
             let (_, other) = try await server.user("neighbour")
             // Quota: two declared 400 KB uploads fit in 1 MB, a third does not while they are pending.
@@ -101,7 +101,7 @@ struct UploadHardeningTests {
             // Another user is not affected.
             #expect(try await server.post("/v1/store/token", ["name": "x", "path": "/"], token: other).result["token"] is String)
             // Expired sessions free their place.
-            _ = try await server.database.write { db in try db.run("UPDATE upload_sessions SET deadline = 0") }
+            _ = try await server.write { db in try db.run("UPDATE upload_sessions SET deadline = 0") }
             #expect(try await server.post("/v1/store/token", ["name": "f", "path": "/", "size": 900_000], token: session).result["token"] is String)
         }
     }

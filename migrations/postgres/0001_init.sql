@@ -180,3 +180,5 @@ CREATE INDEX upload_sessions_user ON upload_sessions (user_id, created);
 CREATE INDEX upload_sessions_user_pending ON upload_sessions (user_id, deadline) WHERE state = 'pending';
 -- Across users: the sweeper's expired pending sessions.
 CREATE INDEX upload_sessions_state_deadline ON upload_sessions (state, deadline);
+-- Deleting files forgets the sessions that made them (no foreign key here, see above).
+CREATE INDEX upload_sessions_result_node ON upload_sessions (user_id, result_node_id) WHERE result_node_id IS NOT NULL;

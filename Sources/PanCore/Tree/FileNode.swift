@@ -1,8 +1,8 @@
 import SQLCommon
 
 /// A node of a user's tree, encoded as `api.md` §4's file object.
-public struct FileNode: Sendable, Equatable, Codable {
-    public enum Kind: Int, Sendable, Codable { case file = 0, directory = 1 }
+public struct FileNode: Sendable, Equatable, Encodable {
+    public enum Kind: Int, Sendable { case file = 0, directory = 1 }
     /// `nodes.state`: live in the tree, or in the recycle bin (with its subtree).
     public enum State: Int, Sendable { case live = 0, recycled = 1 }
 
@@ -43,34 +43,9 @@ public struct FileNode: Sendable, Equatable, Codable {
         n.store_hash, n.atime, n.ctime, n.mtime, n.lft, n.rgt, n.version, n.locking, n.preview, n.flag, n.state, n.recycled_at,
         COALESCE(p.uuid, '') AS parent_uuid
         """
-    static let from = "nodes n LEFT JOIN nodes p ON p.user_id = n.user_id AND p.id = n.parent_id"
+    static let parentJoin = "LEFT JOIN nodes p ON p.user_id = n.user_id AND p.id = n.parent_id"
+    static let from = "nodes n " + parentJoin
 
-    init(row: Row) throws {
-        id = try row.int64("id")
-        parentId = try row.optionalInt64("parent_id")
-        uuid = try row.string("uuid")
-        userId = try row.int64("user_id")
-        name = try row.string("name")
-        path = try row.string("path")
-        pathId = try row.string("path_id")
-        type = Kind(rawValue: try row.int("type")) ?? .file
-        ext = try row.string("ext")
-        size = try row.int64("size")
-        mime = try row.string("mime")
-        storeId = try row.optionalString("store_hash")
-        atime = try row.int64("atime")
-        ctime = try row.int64("ctime")
-        mtime = try row.int64("mtime")
-        lft = try row.int64("lft")
-        rgt = try row.int64("rgt")
-        version = try row.int64("version")
-        locking = try row.bool("locking")
-        preview = try row.int("preview")
-        flag = try row.int("flag")
-        state = try row.int("state")
-        recycledAt = try row.optionalInt64("recycled_at")
-        parent = try row.string("parent_uuid")
-    }
 
     enum CodingKeys: String, CodingKey {
         case uuid, userId, name, path, pathId, parent, type, ext, size, mime, storeId
@@ -103,33 +78,35 @@ public struct FileNode: Sendable, Equatable, Codable {
         try c.encode(flag, forKey: .flag)
         try c.encode(preview != 0, forKey: .hasPreview)
     }
+}
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.decodeIfPresent(Int64.self, forKey: .id) ?? 0
-        parentId = try c.decodeIfPresent(Int64.self, forKey: .parentId)
-        state = try c.decodeIfPresent(Int.self, forKey: .state) ?? 0
-        recycledAt = nil
-        uuid = try c.decode(String.self, forKey: .uuid)
-        userId = try c.decode(Int64.self, forKey: .userId)
-        name = try c.decode(String.self, forKey: .name)
-        path = try c.decode(String.self, forKey: .path)
-        pathId = try c.decode(String.self, forKey: .pathId)
-        parent = try c.decode(String.self, forKey: .parent)
-        type = Kind(rawValue: try c.decode(Int.self, forKey: .type)) ?? .file
-        ext = try c.decode(String.self, forKey: .ext)
-        size = try c.decode(Int64.self, forKey: .size)
-        mime = try c.decode(String.self, forKey: .mime)
-        storeId = try c.decodeIfPresent(String.self, forKey: .storeId)
-        atime = try c.decode(Int64.self, forKey: .atime)
-        ctime = try c.decode(Int64.self, forKey: .ctime)
-        mtime = try c.decode(Int64.self, forKey: .mtime)
-        lft = try c.decode(Int64.self, forKey: .lft)
-        rgt = try c.decode(Int64.self, forKey: .rgt)
-        version = try c.decode(Int64.self, forKey: .version)
-        locking = try c.decode(Bool.self, forKey: .locking)
-        preview = try c.decodeIfPresent(Int.self, forKey: .preview) ?? 0
-        flag = try c.decodeIfPresent(Int.self, forKey: .flag) ?? 0
+extension FileNode {
+    /// A node as `columns`/`from` select it.
+    init(row: Row) throws {
+        id = try row.int64("id")
+        parentId = try row.optionalInt64("parent_id")
+        uuid = try row.string("uuid")
+        userId = try row.int64("user_id")
+        name = try row.string("name")
+        path = try row.string("path")
+        pathId = try row.string("path_id")
+        type = Kind(rawValue: try row.int("type")) ?? .file
+        ext = try row.string("ext")
+        size = try row.int64("size")
+        mime = try row.string("mime")
+        storeId = try row.optionalString("store_hash")
+        atime = try row.int64("atime")
+        ctime = try row.int64("ctime")
+        mtime = try row.int64("mtime")
+        lft = try row.int64("lft")
+        rgt = try row.int64("rgt")
+        version = try row.int64("version")
+        locking = try row.bool("locking")
+        preview = try row.int("preview")
+        flag = try row.int("flag")
+        state = try row.int("state")
+        recycledAt = try row.optionalInt64("recycled_at")
+        parent = try row.string("parent_uuid")
     }
 }
 

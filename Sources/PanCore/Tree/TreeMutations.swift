@@ -166,13 +166,15 @@ public enum TreeMutations {
         // Sessions that made these files forget them (SQLite's foreign key would
         // do it; PostgreSQL's schema has none, for Citus): a replayed callback
         // then answers that the file is gone.
-        try db.run(
-            """
-            UPDATE upload_sessions SET result_node_id = NULL WHERE user_id = ? AND result_node_id IN (
-                SELECT id FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?)
-            """,
-            node.userId, node.userId, node.lft, node.rgt
-        )
+        if db.dialect == .postgres {
+            try db.run(
+                """
+                UPDATE upload_sessions SET result_node_id = NULL WHERE user_id = ? AND result_node_id IN (
+                    SELECT id FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?)
+                """,
+                node.userId, node.userId, node.lft, node.rgt
+            )
+        }
         try db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
         try UserRepository.addSpaceUsed(-bytes, userId: node.userId, on: db)
     }

@@ -200,12 +200,13 @@ extension TreeRepository {
         // table rows and parent joins: a deep page of a 10k directory was ~2 ms), then its rows.
         let nodes = try db.query(
             """
-            SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.id IN (
+            SELECT \(FileNode.columns) FROM (
                 SELECT n.id FROM nodes n WHERE n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)
                 ORDER BY \(order.sql) LIMIT ? OFFSET ?
-            ) ORDER BY \(order.sql)
+            ) AS page JOIN nodes n ON n.user_id = ? AND n.id = page.id \(FileNode.parentJoin)
+            ORDER BY \(order.sql)
             """,
-            directory.userId, directory.userId, directory.id, limit, offset
+            directory.userId, directory.id, limit, offset, directory.userId
         ).map(FileNode.init(row:))
         return (nodes, total)
     }

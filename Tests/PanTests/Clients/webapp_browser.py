@@ -186,7 +186,13 @@ def flow(base, user, password, workdir, artifacts):
         f.wait_upload("big.bin")
         f.wait_upload("empty.txt")
         f.wait_listed("big.bin", "empty.txt")
-        sizes = {e.get_attribute("data-name"): e.find_element(By.CSS_SELECTOR, ".col-size").text for e in f.css("#file-table tbody tr")}
+        # The list re-renders when each upload's reply lands: read it once it holds still.
+        def listed_sizes(_):
+            try:
+                return {e.get_attribute("data-name"): e.find_element(By.CSS_SELECTOR, ".col-size").text for e in f.css("#file-table tbody tr")}
+            except StaleElementReferenceException:
+                return None
+        sizes = f.wait(listed_sizes, 20, "the listing holds still")
         assert sizes["big.bin"] == "9.0 MB" and sizes["empty.txt"] == "0 B", sizes
         f.shot("02-uploaded.png")
 

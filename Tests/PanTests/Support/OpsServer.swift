@@ -105,6 +105,7 @@ final class LogCapture: Sendable {
 /// listener's, when the public one no longer serves /healthz). `withServer` is this
 /// with the defaults.
 func withOpsServer(
+    backend: TestBackend = .sqlite,
     configure: (inout PanConfiguration) -> Void = { _ in },
     logs: LogCapture? = nil,
     probePort: Int? = nil,
@@ -116,6 +117,7 @@ func withOpsServer(
     configuration.dataDirectory = directory
     configuration.port = try freePort()
     configuration.passwordRounds = 1_000
+    try backend.configure(&configuration)
     configure(&configuration)
     var logger = if let logs { Logger(label: "pan-ops-test") { _ in LogCapture.Handler(capture: logs) } } else { Logger(label: "pan-ops-test") }
     logger.logLevel = logs == nil ? .error : .trace

@@ -10,6 +10,7 @@ import NIOCore
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanPostgres
 import SQLiteKit
 import WCS
 
@@ -20,7 +21,20 @@ struct TestServer {
     let dataDirectory: String
 
     var configuration: PanConfiguration { services.configuration }
+    /// The SQLite pool (SQLite-only tests); `read`/`write` work on either engine.
     var database: DatabasePool { (services.store as! SQLitePanStore).database }
+
+    /// A read transaction on the server's own engine, for assertions about what is stored.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+        if let store = services.store as? PostgresPanStore { return try await store.engine.read(body) }
+        return try await (services.store as! SQLitePanStore).engine.read(body)
+    }
+
+    /// A write transaction on the server's own engine (setting up odd states).
+    func write<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+        if let store = services.store as? PostgresPanStore { return try await store.engine.write(lockingUser: nil, body) }
+        return try await (services.store as! SQLitePanStore).engine.write(lockingUser: nil, body)
+    }
 
     struct Reply {
         let status: Int
@@ -115,8 +129,8 @@ struct TestServer {
     }
 
     /// Rows in a table, for "nothing was written" checks.
-    func count(_ table: String, _ condition: String = "1") async throws -> Int64 {
-        try await database.read { db in try db.scalar("SELECT COUNT(*) FROM \(table) WHERE \(condition)") ?? 0 }
+    func count(_ table: String, _ condition: String = "TRUE") async throws -> Int64 {
+        try await read { db in try db.scalar("SELECT COUNT(*) FROM \(table) WHERE \(condition)") ?? 0 }
     }
 }
 
@@ -167,10 +181,11 @@ func temporaryDirectory() throws -> String {
 
 /// Runs `body` against a live server; the data directory is removed afterwards.
 func withServer(
+    backend: TestBackend = .sqlite,
     configure: (inout PanConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (TestServer) async throws -> Void
 ) async throws {
-    try await withOpsServer(configure: configure) { server, _ in try await body(server) }
+    try await withOpsServer(backend: backend, configure: configure) { server, _ in try await body(server) }
 }
 
 /// One client for every test: real HTTP, no redirects followed (tests look at 303s).
