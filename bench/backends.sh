@@ -31,7 +31,8 @@ fi
 "${runas[@]}" "$pgbin/postgres" -D "$cluster/data" -p "$port" -k "$cluster" \
     -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB >"$cluster/log" 2>&1 &
 pg=$!
-trap 'kill -INT $pg 2>/dev/null; wait $pg 2>/dev/null; rm -rf "$cluster"' EXIT
+# pg_ctl, not a signal to $pg: runuser does not pass signals on to the server.
+trap '"${runas[@]}" "$pgbin/pg_ctl" -D "$cluster/data" -m fast -w stop >/dev/null 2>&1; wait $pg 2>/dev/null; rm -rf "$cluster"' EXIT
 for _ in $(seq 100); do "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 
 rows=trivial,token,instant,callback,page
