@@ -26,7 +26,7 @@ public enum PostgresURL {
         case let other: throw Invalid(description: "unknown sslmode \(other) (disable, prefer, require)")
         }
         return PostgresClient.Configuration(
-            host: host, port: url.port ?? 5432, username: user, password: url.password.flatMap { $0.removingPercentEncoding ?? $0 },
+            host: host, port: url.port ?? 5432, username: user, password: url.password,  // URLComponents has already percent-decoded it
             database: database.isEmpty ? user : database, tls: tls
         )
     }

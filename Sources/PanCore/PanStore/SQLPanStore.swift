@@ -279,6 +279,10 @@ extension PanError {
         case let error as any DatabaseFailure where error.isFull:
             // The disk is full: the operator's to fix, the client's to retry.
             self = .storageFull
+        case let error as any DatabaseFailure where error.isForeignKeyViolation:
+            // A content object collected (`pan store gc`) under an upload that was
+            // about to use it: nothing was written; the client's retry uploads anew.
+            self = .unavailable
         case let error as any DatabaseFailure where error.isBusy || error.isRetryable:
             // Busy past the timeout, or still conflicting after the engine's bounded retries.
             self = .unavailable

@@ -54,7 +54,9 @@ public enum StoreObjectRepository {
         try db.run(
             """
             INSERT INTO store_objects (hash, size, mime, bucket, object_key, created)
-            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (hash) DO UPDATE SET created = CASE WHEN excluded.created > store_objects.created
+                                                            THEN excluded.created ELSE store_objects.created END
             """,
             hash, size, mime, bucket, objectKey, now
         )
@@ -76,7 +78,10 @@ public enum StoreObjectRepository {
     /// than the grace period are forgotten. A node insert that names an object
     /// holds a key-share lock on its row (the foreign key), so on PostgreSQL an
     /// instant upload racing this either commits first (the delete then fails
-    /// for that object, which is skipped) or waits and finds it gone.
+    /// for that object, which is skipped) or fails its insert on the foreign key,
+    /// which answers 503 with nothing written (`PanError(storeError:)`); its retry
+    /// uploads the bytes anew. A callback storing the same content renews
+    /// `created` first, so an object in use again is inside its grace period.
     static func collectUnused(dryRun: Bool, olderThan cutoff: Int64, on db: any DatabaseConnection) throws -> [StoreObject] {
         let unused = try db.query(
             """
@@ -91,9 +96,11 @@ public enum StoreObjectRepository {
         for object in unused {
             do {
                 let gone = try db.savepoint {
+                    // Re-checked here: a callback storing the same content again since
+                    // the mark renewed `created` (insertIfMissing), so the grace holds.
                     try db.run(
-                        "DELETE FROM store_objects WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = ?)",
-                        object.hash, object.hash
+                        "DELETE FROM store_objects WHERE hash = ? AND created < ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = ?)",
+                        object.hash, cutoff, object.hash
                     )
                 }
                 if gone > 0 { deleted.append(object) }

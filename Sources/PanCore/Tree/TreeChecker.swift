@@ -72,6 +72,12 @@ public enum TreeChecker {
     /// Fixes what is derivable; returns what was changed. Run inside a write transaction.
     public static func repair(on db: any DatabaseConnection) throws -> [String] {
         var done: [String] = []
+        // Repairs rewrite paths, intervals and quotas across users: no writer may run
+        // meanwhile. SQLite's one writer gives that; on PostgreSQL, servers keep
+        // writing, so the tables are locked against writes (reads go on).
+        if db.dialect == .postgres {
+            try db.run("LOCK TABLE users, nodes, upload_sessions IN EXCLUSIVE MODE")
+        }
         // Paths and pathIds, top-down from each root.
         var fixedPaths = 0
         for root in try db.query("SELECT id, user_id FROM nodes WHERE parent_id IS NULL") {

@@ -78,11 +78,15 @@ public enum UploadSessionRepository {
     }
 
     /// Sessions change state only from `pending`, once.
+    /// Throws `sessionExpired` when the session is no longer pending (another
+    /// server's sweeper expired it since it was read): the caller's savepoint then
+    /// undoes the file it made.
     public static func markDone(_ session: UploadSession, nodeId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
-        try db.run(
+        let changed = try db.run(
             "UPDATE upload_sessions SET state = 'done', result_node_id = ?, completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
             nodeId, now, session.userId, session.id
         )
+        guard changed == 1 else { throw PanError.sessionExpired }
     }
 
     public static func markFailed(_ session: UploadSession, error: PanError, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {

@@ -191,5 +191,7 @@ func withServer(
 /// One client for every test: real HTTP, no redirects followed (tests look at 303s).
 let testHTTPClient = HTTPClient(
     eventLoopGroupProvider: .singleton,
-    configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
+    // `connect` also bounds the wait for a pooled connection: 50 concurrent requests on a
+    // busy machine (the suites run in parallel, on two engines) queue longer than 5 s.
+    configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(30)))
 )
