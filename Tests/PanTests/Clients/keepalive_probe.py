@@ -62,7 +62,7 @@ def expect_eof(sock, what):
 
 
 def connect():
-    return socket.create_connection((host, port), timeout=10)
+    return socket.create_connection((host, port), timeout=30)
 
 
 def get(path, version="HTTP/1.1", connection=None):
@@ -75,10 +75,10 @@ session = requests.Session()
 for i in range(count):
     try:
         if i % 2:
-            reply = session.get("http://%s:%d/healthz" % (host, port), headers={"Connection": "close"}, timeout=10)
+            reply = session.get("http://%s:%d/healthz" % (host, port), headers={"Connection": "close"}, timeout=30)
         else:
             reply = session.post("http://%s:%d/v1/user/login" % (host, port), json={"value": "nobody", "password": "x"},
-                                 headers={"Connection": "close"}, timeout=10)
+                                 headers={"Connection": "close"}, timeout=30)
     except requests.RequestException as error:
         fail("pooled request %d with Connection: close went unanswered" % i, error)
     if reply.headers.get("Connection", "").lower() != "close":
