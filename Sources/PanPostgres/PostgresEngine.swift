@@ -51,6 +51,8 @@ public final class PostgresEngine: SQLEngine {
 
     // MARK: SQLEngine
 
+    public var runsUsersInParallel: Bool { true }
+
     public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
         // One snapshot for the whole read, as a SQLite read transaction gives.
         try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", readOnly: true) { db in try body(db) }

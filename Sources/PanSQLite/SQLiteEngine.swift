@@ -14,6 +14,8 @@ public struct SQLiteEngine: SQLEngine {
         self.database = database
     }
 
+    public var runsUsersInParallel: Bool { false }
+
     public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
         try await database.read { try body($0) }
     }

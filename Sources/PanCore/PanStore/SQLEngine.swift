@@ -23,6 +23,12 @@ public protocol SQLEngine: Sendable {
         lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
     ) async throws -> T
 
+    /// Whether writers of different users run at the same time (PostgreSQL).
+    /// Then a write shared by every user (a content object) goes in a short
+    /// transaction of its own, so users never wait on each other's; with one
+    /// serial writer (SQLite) it joins the user's transaction, saving a round.
+    var runsUsersInParallel: Bool { get }
+
     /// Like `write`, but only one server at a time runs it (PostgreSQL: an
     /// advisory lock); returns nil when another server is already running it.
     func writeExclusively<T: Sendable>(
