@@ -126,6 +126,7 @@ let package = Package(
             dependencies: [
                 "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "SQLiteKit", "WCS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -28,17 +28,21 @@ struct HTTPBenchmark: AsyncParsableCommand {
     @Option(help: "The nginx binary for --servers > 1.") var nginx = "/usr/sbin/nginx"
     @Option(help: "Users the load is spread over (worker i acts as user i mod N). One user's writes are serialized by design.")
     var users = 1
-    @Option(help: "Rows to run, comma-separated (trivial,token,instant,callback,page,sqlite); default all. For profiling one row.")
+    @Option(help: "Rows to run, comma-separated (hello,trivial,token,instant,callback,page,pagetime,chain,sqlite); default all. For profiling one row.")
     var only: String?
+    @Option(help: "Rounds: every row once per round, interleaved; the table gives medians.") var rounds = 1
+    @Option(help: "Load generator: wrk (Debian's), builtin (AsyncHTTPClient in this process), or auto (wrk when installed).") var load = "auto"
+    @Option(help: "wrk threads.") var threads = 2
+    @Option(help: "Depth of the directory chain the chain row makes.") var chainDepth = 1000
 
     func wanted(_ key: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(key)) } ?? true }
 
     /// The servers' pids, for their CPU time (set once they run).
     nonisolated(unsafe) static var pids: [Int32] = []
-    /// CPU seconds of every Pan server (PostgreSQL's and nginx's own are not counted).
-    var serversCPU: Double? {
-        let each = Self.pids.compactMap(Self.cpuSeconds)
-        return each.count == Self.pids.count && !each.isEmpty ? each.reduce(0, +) : nil
+    /// CPU seconds of these processes (Pan's servers: PostgreSQL's and nginx's own are not counted).
+    static func cpuSeconds(of pids: [Int32]) -> Double? {
+        let each = pids.compactMap(Self.cpuSeconds)
+        return each.count == pids.count && !each.isEmpty ? each.reduce(0, +) : nil
     }
 
     /// utime + stime of a process from /proc, in seconds.
@@ -69,22 +73,59 @@ struct HTTPBenchmark: AsyncParsableCommand {
         let requests: Int
         let errors: Int
         let elapsed: Double
-        let samples: Samples
+        let p50Millis: Double
+        let p99Millis: Double
         /// CPU seconds the server process used during the row (user + system), when known.
         var serverCPU: Double? = nil
+        /// Prepared requests sent twice because they ran out (callbacks: the row then measures replays too).
+        var replayed = 0
         var rate: Double { Double(requests) / elapsed }
         /// Server CPU per request: unlike req/s, barely moved by other load on the machine.
         var serverMicrosPerRequest: Double? { serverCPU.map { $0 / Double(max(requests, 1)) * 1e6 } }
         /// CPU seconds of every PostgreSQL process during the row (with --database-url).
         var databaseCPU: Double? = nil
         var databaseMicrosPerRequest: Double? { databaseCPU.map { $0 / Double(max(requests, 1)) * 1e6 } }
+
+        init(name: String, requests: Int, errors: Int, elapsed: Double, samples: Samples) {
+            (self.name, self.requests, self.errors, self.elapsed) = (name, requests, errors, elapsed)
+            (p50Millis, p99Millis) = (samples.medianMillis, samples.p99Millis)
+        }
+
+        init(name: String, wrk result: Wrk.Result) {
+            (self.name, requests, errors, elapsed) = (name, result.requests, result.failed + result.socketErrors, result.seconds)
+            (p50Millis, p99Millis, replayed) = (result.p50Millis, result.p99Millis, result.replayed)
+        }
     }
+
+    /// The rows, in table order: key, title.
+    static let rowTitles: [(String, String)] = [
+        ("hello", "GET /healthz, Hummingbird hello-world (own process)"),
+        ("trivial", "GET /healthz, Pan (trivial route)"),
+        ("token", "token (upload session)"),
+        ("instant", "token (instant upload)"),
+        ("callback", "callback (node + object)"),
+        ("page", "files/page 20 of a 10k directory, by name"),
+        ("pagetime", "files/page 20 of a 10k directory, by time"),
+    ]
 
     func run() async throws {
         let binary = pan ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pan").path
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pan-bench-http-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         guard servers == 1 || databaseURL != nil else { throw ValidationError("--servers > 1 needs --database-url (one shared database)") }
+        let wrk: Wrk?
+        switch load {
+        case "builtin": wrk = nil
+        case "wrk", "auto":
+            guard let executable = Wrk.find() else {
+                if load == "wrk" { throw ValidationError("wrk is not installed (apt-get install wrk)") }
+                FileHandle.standardError.write(Data("wrk is not installed: the built-in load generator is used (it takes CPU from the server)\n".utf8))
+                wrk = nil
+                break
+            }
+            wrk = Wrk(executable: executable, threads: threads, connections: connections, seconds: seconds, directory: directory)
+        default: throw ValidationError("--load is wrk, builtin or auto")
+        }
         let ports = (0..<max(1, servers)).map { _ in Int.random(in: 30000..<40000) }
         let front = servers > 1 ? Int.random(in: 40000..<45000) : ports[0]
         let base = "http://127.0.0.1:\(front)"
@@ -119,11 +160,23 @@ struct HTTPBenchmark: AsyncParsableCommand {
         }
         Self.pids = processes.map(\.processIdentifier)
         if servers > 1 { processes.append(try startNginx(port: front, upstreams: ports, directory: directory)) }
+        // The framework's own hello-world in a process of its own: the ceiling.
+        var hello: (pid: Int32, base: String)?
+        if wanted("hello") {
+            let port = Int.random(in: 45000..<50000)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            process.arguments = ["hello", "--port", String(port)]
+            try process.run()
+            processes.append(process)
+            hello = (process.processIdentifier, "http://127.0.0.1:\(port)")
+        }
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         try await waitUntilUp(client, base)
+        if let hello { try await waitUntilUp(client, hello.base) }
 
         var auths: [String] = []
         for index in 0..<max(1, users) {
@@ -137,66 +190,128 @@ struct HTTPBenchmark: AsyncParsableCommand {
         let auth = auths[0]
         let frozen = auths
         let authFor: @Sendable (Int) -> String = { worker in frozen[worker % frozen.count] }
+        let scripted = ["PAN_BENCH_AUTH": auths.joined(separator: ",")]
 
-        var rows: [String: Row] = [:]
-        if wanted("trivial") || only == nil {
-            rows["trivial"] = try await load("GET /healthz (trivial route)", client) { _, _ in
-                try await call(client, "\(base)/healthz", method: .GET)
+        var rounds: [[String: Row]] = []
+        for round in 1...max(1, self.rounds) {
+            var rows: [String: Row] = [:]
+            let tag = "r\(round)"
+            if let hello {
+                rows["hello"] = try await measure("hello", pids: [hello.pid], client,
+                    wrk: wrk.map { wrk in { try wrk.run(.healthz, url: hello.base, environment: [:]) } }) { _, _ in
+                    try await call(client, "\(hello.base)/healthz", method: .GET)
+                }
             }
-        }
-        if wanted("token") {
-            rows["token"] = try await load("token (upload session)", client) { worker, i in
-                try await call(client, "\(base)/v1/store/token", json: #"{"name":"t-\#(worker)-\#(i)","path":"/bench-tokens"}"#, auth: authFor(worker))
+            if wanted("trivial") {
+                rows["trivial"] = try await measure("trivial", client, wrk: wrk.map { wrk in { try wrk.run(.healthz, url: base, environment: [:]) } }) { _, _ in
+                    try await call(client, "\(base)/healthz", method: .GET)
+                }
             }
-        }
-        if wanted("instant") {
-            rows["instant"] = try await load("token (instant upload)", client) { worker, i in
-                try await call(client, "\(base)/v1/store/token", json: #"{"name":"i-\#(worker)-\#(i)","path":"/bench-instant","hash":"\#(seeded.hash)"}"#, auth: authFor(worker))
+            // The token row's grants feed the callback row (wrk keeps them, off the server's clock).
+            let captured = "\(directory)/tokens-\(tag)"
+            if wanted("token") {
+                var script = scripted
+                script["PAN_BENCH_TAG"] = tag
+                if wanted("callback") { script["PAN_BENCH_CAPTURE"] = captured }
+                rows["token"] = try await measure("token", client, wrk: wrk.map { wrk in { try wrk.run(.token, url: base, environment: script) } }) { worker, i in
+                    try await call(client, "\(base)/v1/store/token", json: #"{"name":"\#(tag)-\#(worker)-\#(i)","path":"/bench-tokens"}"#, auth: authFor(worker))
+                }
             }
-        }
-        if wanted("callback") {
-            // Callbacks need sessions, and WCS computes hashes and signatures on its own machines:
-            // both are prepared before the clock starts, so the load generator only sends.
-            let sessions = try await issueTokens(client, base, auth: authFor, count: max(5_000, Int(seconds * 3_000)))
-            let prepared = sessions.enumerated().compactMap { index, token in Self.callbackRequest(base, token: token, index: index) }
-            let next = Counter()
-            rows["callback"] = try await load("callback (node + object)", client) { _, _ in
-                guard let index = next.next(below: prepared.count) else { throw Exhausted() }
-                return try await send(client, prepared[index])
+            if wanted("instant") {
+                var script = scripted
+                (script["PAN_BENCH_TAG"], script["PAN_BENCH_FOLDER"], script["PAN_BENCH_HASH"]) = (tag, "/bench-instant", seeded.hash)
+                rows["instant"] = try await measure("instant", client, wrk: wrk.map { wrk in { try wrk.run(.token, url: base, environment: script) } }) { worker, i in
+                    try await call(client, "\(base)/v1/store/token", json: #"{"name":"\#(tag)-i-\#(worker)-\#(i)","path":"/bench-instant","hash":"\#(seeded.hash)"}"#, auth: authFor(worker))
+                }
             }
-        }
-        if wanted("page") {
-            rows["page"] = try await load("files/page in a 10k directory", client) { _, i in
-                try await call(client, "\(base)/v1/files/page", json: #"{"path":"/big","pageSize":20,"page":\#(1 + i % 500),"orderBy":2}"#, auth: auth)
+            if wanted("callback") {
+                // Callbacks need sessions, and WCS computes hashes and signatures on its own machines:
+                // both are prepared before the clock starts, so the load generator only sends.
+                var tokens = Self.readTokens(prefix: captured, threads: threads)
+                // Enough for twice the token row's rate (a callback costs about what a token does), else replays are reported.
+                let tokenRate = rows["token"]?.rate ?? 2_000
+                let wanted = max(5_000, Int(seconds * max(2 * tokenRate, 3_000)))
+                if tokens.count < wanted, let wrk {
+                    let more = Wrk(executable: wrk.executable, threads: wrk.threads, connections: wrk.connections,
+                                   seconds: (Double(wanted - tokens.count) / max(tokenRate, 500)).rounded(.up) + 1, directory: wrk.directory)
+                    var script = scripted
+                    (script["PAN_BENCH_TAG"], script["PAN_BENCH_CAPTURE"]) = (tag + "x", captured + "x")
+                    _ = try more.run(.token, url: base, environment: script)
+                    tokens += Self.readTokens(prefix: captured + "x", threads: threads)
+                }
+                if tokens.count < wanted {
+                    tokens += try await issueTokens(client, base, tag: tag, auth: authFor, count: wanted - tokens.count)
+                }
+                let prepared = tokens.enumerated().compactMap { index, token in Self.signedCallback(base, token: token, index: index) }
+                let file = "\(directory)/callbacks-\(tag)"
+                try prepared.map { "\($0.path)\t\($0.authorization)\t\($0.body)\n" }.joined().write(toFile: file, atomically: true, encoding: .utf8)
+                let next = Counter()
+                rows["callback"] = try await measure("callback", client, wrk: wrk.map { wrk in {
+                    try wrk.run(.callback, url: base, environment: ["PAN_BENCH_CALLBACKS": file])
+                } }) { _, _ in
+                    guard let index = next.next(below: prepared.count) else { throw Exhausted() }
+                    return try await send(client, prepared[index].request(base))
+                }
             }
+            for (key, order) in [("page", 2), ("pagetime", -1)] where wanted(key) {
+                var script = scripted
+                script["PAN_BENCH_ORDER"] = String(order)
+                rows[key] = try await measure(key, client, wrk: wrk.map { wrk in { try wrk.run(.page, url: base, environment: script) } }) { _, i in
+                    try await call(client, "\(base)/v1/files/page", json: #"{"path":"/big","pageSize":20,"page":\#(1 + i % 500),"orderBy":\#(order)}"#, auth: auth)
+                }
+            }
+            if self.rounds > 1 { print("round \(round):\n" + report([rows]) + "\n") }
+            rounds.append(rows)
         }
+        let chain = wanted("chain") ? try await deepChain(client, base, auth: auth, hash: seeded.hash) : nil
         // The issue's storage ceiling is a commit per insert; the group-committed row shows what Pan's writer does with them.
         let sqlite = wanted("sqlite") && databaseURL == nil ? try await rawInserts(directory: directory, maxBatch: 1) : nil
         let grouped = wanted("sqlite") && databaseURL == nil ? try await rawInserts(directory: directory, maxBatch: 64) : nil
 
-        var lines: [[String]] = []
-        for key in ["trivial", "token", "instant", "callback", "page"] {
-            guard let row = rows[key] else { continue }
-            let ratio = rows["trivial"].map { format(row.rate / $0.rate * 100, 0) + "% of trivial" } ?? ""
-            let cpu = row.serverMicrosPerRequest.map { format($0, 0) } ?? "-"
-            let database = row.databaseMicrosPerRequest.map { format($0, 0) } ?? "-"
-            lines.append([row.name, format(row.rate, 0), format(row.samples.medianMillis, 2), format(row.samples.p99Millis, 2), String(row.errors), cpu, database, ratio])
-        }
-        if let sqlite {
-            let ratio = rows["callback"].map { "callbacks = \(format($0.rate / sqlite.rate * 100, 0))% of this" } ?? ""
-            lines.append([sqlite.name, format(sqlite.rate, 0), format(sqlite.samples.medianMillis, 2), format(sqlite.samples.p99Millis, 2),
-                          String(sqlite.errors), "-", "-", ratio])
-        }
-        if let grouped {
-            let ratio = rows["callback"].map { "callbacks = \(format($0.rate / grouped.rate * 100, 0))% of this" } ?? ""
-            lines.append([grouped.name, format(grouped.rate, 0), format(grouped.samples.medianMillis, 2), format(grouped.samples.p99Millis, 2),
-                          String(grouped.errors), "-", "-", ratio])
-        }
         let backend = databaseURL == nil ? "SQLite" : "PostgreSQL, \(servers) server(s)\(servers > 1 ? " behind nginx" : "")"
-        print("connections: \(connections), \(format(seconds, 0)) s per row, server: \(binary) in a second process, store: \(backend)")
-        print(table(["scenario", "req/s", "p50 ms", "p99 ms", "errors", "server CPU µs/req", "db CPU µs/req", "ratio"], lines))
+        let generator = wrk.map { "wrk -t\($0.threads) -c\(connections)" } ?? "built-in client, \(connections) connections"
+        print("load: \(generator), \(format(seconds, 0)) s per row, \(rounds.count) round(s) (medians), server: \(binary) in a second process, store: \(backend)")
+        print(report(rounds))
+        var lines: [[String]] = []
+        for row in [sqlite, grouped].compactMap({ $0 }) {
+            let callbacks = rounds.compactMap { $0["callback"]?.rate }.median
+            let ratio = callbacks.map { "callbacks = \(format($0 / row.rate * 100, 0))% of this" } ?? ""
+            lines.append([row.name, format(row.rate, 0), format(row.p50Millis, 2), format(row.p99Millis, 2), ratio])
+        }
+        if !lines.isEmpty { print("\n" + table(["storage ceiling", "inserts/s", "p50 ms", "p99 ms", ""], lines)) }
+        if let chain { print("\n" + chain) }
         if hashSize > 0, only == nil { try hashComparison(binary: binary, directory: directory) }
         try await client.shutdown()
+    }
+
+    /// One table: per row the medians over rounds, and the ratios to the ceiling
+    /// row (the hello-world when measured, else Pan's trivial route) taken round
+    /// by round, so each compares figures measured minutes apart, not rounds apart.
+    func report(_ rounds: [[String: Row]]) -> String {
+        let ceiling = rounds.allSatisfy { $0["hello"] != nil } ? "hello" : "trivial"
+        var lines: [[String]] = []
+        for (key, title) in Self.rowTitles {
+            let rows = rounds.compactMap { $0[key] }
+            guard !rows.isEmpty else { continue }
+            let cpu = rows.compactMap(\.serverMicrosPerRequest).median
+            let database = rows.compactMap(\.databaseMicrosPerRequest).median
+            let cpuRatio = rounds.compactMap { round -> Double? in
+                guard let mine = round[key]?.serverMicrosPerRequest, let base = round[ceiling]?.serverMicrosPerRequest, base > 0 else { return nil }
+                return mine / base
+            }.median
+            let rateRatio = rounds.compactMap { round -> Double? in
+                guard let mine = round[key], let base = round[ceiling] else { return nil }
+                return mine.rate / base.rate
+            }.median
+            let replayed = rows.map(\.replayed).reduce(0, +)
+            lines.append([
+                title, format(rows.map(\.rate).median ?? 0, 0), format(rows.map(\.p50Millis).median ?? 0, 2), format(rows.map(\.p99Millis).median ?? 0, 2),
+                String(rows.map(\.errors).reduce(0, +)) + (replayed > 0 ? " (\(replayed) replayed)" : ""),
+                cpu.map { format($0, 0) } ?? "-", database.map { format($0, 0) } ?? "-",
+                cpuRatio.map { format($0, 2) + "×" } ?? "-", rateRatio.map { format($0 * 100, 0) + "%" } ?? "-",
+            ])
+        }
+        return table(["row", "req/s", "p50 ms", "p99 ms", "errors", "server CPU µs/req", "db CPU µs/req", "CPU ÷ \(ceiling)", "req/s ÷ \(ceiling)"], lines)
     }
 
     // MARK: Scenarios
@@ -211,12 +326,28 @@ struct HTTPBenchmark: AsyncParsableCommand {
 
     struct Exhausted: Error {}
 
-    /// Runs `request` from `connections` workers for `seconds`; counts non-2xx and `success:false` as errors.
-    func load(_ name: String, _ client: HTTPClient, _ request: @escaping @Sendable (Int, Int) async throws -> Response) async throws -> Row {
-        let cpuBefore = serversCPU
+    /// One row: by wrk when given, else by the built-in client; with the
+    /// server CPU (of `pids`, default Pan's servers) and the database's.
+    func measure(
+        _ key: String, pids: [Int32]? = nil, _ client: HTTPClient, wrk: (() throws -> Wrk.Result)?,
+        builtin: @escaping @Sendable (Int, Int) async throws -> Response
+    ) async throws -> Row {
+        let name = Self.rowTitles.first { $0.0 == key }?.1 ?? key
+        let pids = pids ?? Self.pids
+        let cpuBefore = Self.cpuSeconds(of: pids)
         let databaseBefore = databaseURL == nil ? nil : Self.postgresCPU()
         // For profiling a single row from outside: the row now running.
         if let file = ProcessInfo.processInfo.environment["PAN_BENCH_PHASE_FILE"] { try? name.write(toFile: file, atomically: true, encoding: .utf8) }
+        var row: Row
+        if let wrk { row = Row(name: name, wrk: try wrk()) } else { row = try await load(name, client, builtin) }
+        if let before = cpuBefore, let after = Self.cpuSeconds(of: pids) { row.serverCPU = after - before }
+        if let before = databaseBefore { row.databaseCPU = Self.postgresCPU() - before }
+        FileHandle.standardError.write(Data("\(name): \(format(row.rate, 0)) req/s\n".utf8))
+        return row
+    }
+
+    /// Runs `request` from `connections` workers for `seconds`; counts non-2xx and `success:false` as errors.
+    func load(_ name: String, _ client: HTTPClient, _ request: @escaping @Sendable (Int, Int) async throws -> Response) async throws -> Row {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
         let start = Date()
         let results = try await withThrowingTaskGroup(of: (Samples, Int).self) { group in
@@ -249,11 +380,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
             }
             return (all, errors)
         }
-        var row = Row(name: name, requests: results.0.count, errors: results.1, elapsed: Date().timeIntervalSince(start), samples: results.0)
-        if let before = cpuBefore, let after = serversCPU { row.serverCPU = after - before }
-        if let before = databaseBefore { row.databaseCPU = Self.postgresCPU() - before }
-        FileHandle.standardError.write(Data("\(name): \(format(row.rate, 0)) req/s\n".utf8))
-        return row
+        return Row(name: name, requests: results.0.count, errors: results.1, elapsed: Date().timeIntervalSince(start), samples: results.0)
     }
 
     struct Response: Sendable {
@@ -276,8 +403,24 @@ struct HTTPBenchmark: AsyncParsableCommand {
         return Response(status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
     }
 
+    /// A callback as WCS sends it: its path, signature and form body.
+    struct SignedCallback {
+        let path: String
+        let authorization: String
+        let body: String
+
+        func request(_ base: String) -> HTTPClientRequest {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.headers.add(name: "Authorization", value: authorization)
+            request.body = .bytes(ByteBuffer(string: body))
+            return request
+        }
+    }
+
     /// A signed callback as WCS would send it for `token`'s upload session.
-    static func callbackRequest(_ base: String, token: String, index: Int) -> HTTPClientRequest? {
+    static func signedCallback(_ base: String, token: String, index: Int) -> SignedCallback? {
         guard case .success(let policy) = UploadToken.verify(token, credentials: [Self.keys]) else { return nil }
         let content = "callback content \(index)"
         let substituted = MagicVariables.substitute(policy.callbackBody ?? "", values: [
@@ -286,12 +429,18 @@ struct HTTPBenchmark: AsyncParsableCommand {
         ])
         let body = MagicVariables.wireBody(for: substituted)
         let url = policy.callbackUrl ?? "\(base)/v1/callback/ws/post"
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.headers.add(name: "Authorization", value: CallbackSignature.authorization(url: url, body: body, credentials: Self.keys))
-        request.body = .bytes(ByteBuffer(bytes: body))
-        return request
+        guard url.hasPrefix(base) else { return nil }
+        return SignedCallback(
+            path: String(url.dropFirst(base.count)), authorization: CallbackSignature.authorization(url: url, body: body, credentials: Self.keys),
+            body: String(decoding: body, as: UTF8.self)
+        )
+    }
+
+    /// The tokens the token row's wrk threads kept, one file per thread.
+    static func readTokens(prefix: String, threads: Int) -> [String] {
+        (1...max(1, threads)).flatMap { thread in
+            ((try? String(contentsOfFile: "\(prefix).\(thread)", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
     }
 
     func send(_ client: HTTPClient, _ request: HTTPClientRequest) async throws -> Response {
@@ -299,14 +448,14 @@ struct HTTPBenchmark: AsyncParsableCommand {
         return Response(status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
     }
 
-    func issueTokens(_ client: HTTPClient, _ base: String, auth: @escaping @Sendable (Int) -> String, count: Int) async throws -> [String] {
+    func issueTokens(_ client: HTTPClient, _ base: String, tag: String, auth: @escaping @Sendable (Int) -> String, count: Int) async throws -> [String] {
         let perWorker = count / connections
         return try await withThrowingTaskGroup(of: [String].self) { group in
             for worker in 0..<connections {
                 group.addTask {
                     var tokens: [String] = []
                     for i in 0..<perWorker {
-                        let reply = try await call(client, "\(base)/v1/store/token", json: #"{"name":"cb-\#(worker)-\#(i).txt","path":"/bench-callbacks"}"#, auth: auth(worker))
+                        let reply = try await call(client, "\(base)/v1/store/token", json: #"{"name":"cb-\#(tag)-\#(worker)-\#(i).txt","path":"/bench-callbacks"}"#, auth: auth(worker))
                         if let object = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any],
                            let token = (object["result"] as? [String: Any])?["token"] as? String {
                             tokens.append(token)
@@ -317,6 +466,52 @@ struct HTTPBenchmark: AsyncParsableCommand {
             }
             return try await group.reduce(into: []) { $0.append(contentsOf: $1) }
         }
+    }
+
+    /// Issue #18's deep tree: a chain of `chainDepth` directories made one level
+    /// per request (each request names its parent's whole path), then
+    /// create-file (an instant upload) in the first level and at the bottom,
+    /// one request at a time, so a row's latency is the server's alone.
+    func deepChain(_ client: HTTPClient, _ base: String, auth: String, hash: String) async throws -> String {
+        let cpuBefore = Self.cpuSeconds(of: Self.pids)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var bottom = "/chain"
+        var depth = 0
+        var stopped = ""
+        while depth < chainDepth {
+            let parent = depth == 0 ? "/" : bottom
+            let name = depth == 0 ? "chain" : "d"
+            let reply = try await call(client, "\(base)/v1/files/createDirectory", json: #"{"path":"\#(parent)","name":"\#(name)"}"#, auth: auth)
+            guard reply.status == 200, !reply.failed else {
+                stopped = " (refused at depth \(depth + 1): \(String(decoding: reply.body.prefix(160), as: UTF8.self)))"
+                break
+            }
+            if depth > 0 { bottom += "/d" }
+            depth += 1
+        }
+        let chainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let chainCPU = zip(cpuBefore.map { [$0] } ?? [], Self.cpuSeconds(of: Self.pids).map { [$0] } ?? []).map { $1 - $0 }.first
+        func createFiles(in folder: String, count: Int = 300) async throws -> (Samples, Double?, Int) {
+            let before = Self.cpuSeconds(of: Self.pids)
+            var samples = Samples()
+            var errors = 0
+            for i in 0..<count {
+                let begin = DispatchTime.now().uptimeNanoseconds
+                let reply = try await call(client, "\(base)/v1/store/token", json: #"{"name":"f\#(i)","path":"\#(folder)","hash":"\#(hash)"}"#, auth: auth)
+                samples.add(DispatchTime.now().uptimeNanoseconds - begin)
+                if reply.status != 200 || reply.failed { errors += 1 }
+            }
+            let cpu = zip(before.map { [$0] } ?? [], Self.cpuSeconds(of: Self.pids).map { [$0] } ?? []).map { ($1 - $0) / Double(count) * 1e6 }.first
+            return (samples, cpu, errors)
+        }
+        let (shallow, shallowCPU, shallowErrors) = try await createFiles(in: "/chain")
+        let (deep, deepCPU, deepErrors) = try await createFiles(in: bottom)
+        let ratio = zip(shallowCPU.map { [$0] } ?? [], deepCPU.map { [$0] } ?? []).map { format($1 / $0, 2) + "×" }.first ?? "-"
+        return table(["deep chain (one request at a time)", "figure"], [
+            ["\(depth)-deep chain, one createDirectory per level\(stopped)", "\(format(chainSeconds, 2)) s, server CPU \(chainCPU.map { format($0, 2) } ?? "-") s"],
+            ["create-file at depth 2 (\(shallow.count), \(shallowErrors) errors)", "p50 \(format(shallow.medianMillis, 2)) ms, server CPU \(shallowCPU.map { format($0, 0) } ?? "-") µs/req"],
+            ["create-file at depth \(depth + 1) (\(deep.count), \(deepErrors) errors)", "p50 \(format(deep.medianMillis, 2)) ms, server CPU \(deepCPU.map { format($0, 0) } ?? "-") µs/req, \(ratio) depth 2's"],
+        ])
     }
 
     /// The user, a stored object for instant uploads, and a 10k-entry directory.

@@ -40,3 +40,12 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     let rule = "|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|"
     return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
 }
+
+extension Array where Element == Double {
+    /// The middle value (the mean of the two middle ones for an even count); nil when empty.
+    var median: Double? {
+        guard !isEmpty else { return nil }
+        let sorted = sorted()
+        return count % 2 == 1 ? sorted[count / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2
+    }
+}
