@@ -32,6 +32,10 @@ public final class Connection {
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, options.busyTimeoutMilliseconds)
         try execute("PRAGMA foreign_keys = ON")
+        // 16 MiB of page cache per connection instead of SQLite's 2 MiB: with the
+        // default, a callback spent a quarter of its CPU in pread copying pages
+        // back from the OS cache once the tree and sessions outgrew 2 MiB (issue #18).
+        try execute("PRAGMA cache_size = -16384")
         if !readOnly {
             try execute("PRAGMA journal_mode = WAL")
             try execute("PRAGMA synchronous = NORMAL")

@@ -60,6 +60,20 @@ public enum TreeChecker {
             ) AS usage WHERE space_used != actual
             """
         )) { "user \(try $0.int64("id")) has spaceUsed \(try $0.int64("space_used")), files sum to \(try $0.int64("actual"))" }
+        // The counters may run high (the sweeper leaves them so), never low: low, they would let a user past the cap or quota.
+        try add("pending-counters", db.query(
+            """
+            SELECT id, pending_uploads, pending_bytes, actual, actual_bytes FROM (
+                SELECT u.id, u.pending_uploads, u.pending_bytes,
+                       (SELECT COUNT(*) FROM upload_sessions WHERE user_id = u.id AND state = 'pending') AS actual,
+                       (SELECT COALESCE(SUM(declared_size), 0) FROM upload_sessions WHERE user_id = u.id AND state = 'pending') AS actual_bytes
+                FROM users u
+            ) AS pending WHERE pending_uploads < actual OR pending_bytes < actual_bytes
+            """
+        )) {
+            "user \(try $0.int64("id")) counts \(try $0.int64("pending_uploads")) pending uploads of \(try $0.int64("pending_bytes")) bytes, "
+                + "its sessions are \(try $0.int64("actual")) of \(try $0.int64("actual_bytes")) bytes"
+        }
         try add("session-state", db.query(
             "SELECT s.id FROM upload_sessions s WHERE s.state = 'failed' AND s.failure_code IS NULL"
         )) { "failed session \(try $0.string("id")) has no recorded failure" }
@@ -102,6 +116,16 @@ public enum TreeChecker {
             "UPDATE users SET space_used = COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = \(FileNode.Kind.file.sql)), 0) WHERE space_used != COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = \(FileNode.Kind.file.sql)), 0)"
         )
         if space > 0 { done.append("recomputed spaceUsed of \(space) user(s)") }
+        let pending = try db.run(
+            """
+            UPDATE users SET
+                pending_uploads = (SELECT COUNT(*) FROM upload_sessions WHERE user_id = users.id AND state = 'pending'),
+                pending_bytes = (SELECT COALESCE(SUM(declared_size), 0) FROM upload_sessions WHERE user_id = users.id AND state = 'pending')
+            WHERE pending_uploads < (SELECT COUNT(*) FROM upload_sessions WHERE user_id = users.id AND state = 'pending')
+               OR pending_bytes < (SELECT COALESCE(SUM(declared_size), 0) FROM upload_sessions WHERE user_id = users.id AND state = 'pending')
+            """
+        )
+        if pending > 0 { done.append("recounted the pending uploads of \(pending) user(s)") }
         let intervalProblems = try check(on: db).filter { $0.check.hasPrefix("interval") }
         if !intervalProblems.isEmpty {
             for root in try db.query("SELECT id, user_id FROM nodes WHERE parent_id IS NULL") {

@@ -63,10 +63,7 @@ struct CallbackService<Engine: SQLEngine>: Sendable {
                 break
             }
             if now > session.deadline + settings.callbackGrace {
-                try db.run(
-                    "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
-                    now, userId, session.id
-                )
+                try UploadSessionRepository.markExpired(session, on: db, now: now)
                 return .refused(.sessionExpired, replayed: false)
             }
             // Malformed fields from an authentic sender are a permanent refusal too.

@@ -43,7 +43,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
         let freed = target.replacing?.size ?? 0
         // Pending uploads are bounded per user, and the sizes they declared are
         // reserved: bytes in flight cannot add up past the quota.
-        let pending = try UploadSessionRepository.pendingLoad(userId: userId, now: now, on: db)
+        let pending = try UploadSessionRepository.pendingLoad(userId: userId, now: now, cap: settings.maxPendingSessions, on: db)
         guard pending.count < settings.maxPendingSessions else { throw PanError.tooManyPendingUploads }
         let remaining = user.room(reserved: pending.reservedBytes, freed: freed)
         if let size = request.size { try user.ensureRoom(for: size, reserved: pending.reservedBytes, freed: freed) }

@@ -66,6 +66,20 @@ public enum UploadSessionRepository {
             id, userId, dirPath, name, conflict.rawValue, declaredSize, declaredHash, sizeLimit, bucket, objectKey,
             deadline, now
         )
+        try db.run(
+            "UPDATE users SET pending_uploads = pending_uploads + 1, pending_bytes = pending_bytes + ? WHERE id = ?",
+            declaredSize ?? 0, userId
+        )
+    }
+
+    /// A session left `pending` (done, failed or expired by its callback): it no
+    /// longer counts against its user's pending uploads.
+    private static func leftPending(_ session: UploadSession, changed: Int, on db: any DatabaseConnection) throws {
+        guard changed == 1 else { return }
+        try db.run(
+            "UPDATE users SET pending_uploads = pending_uploads - 1, pending_bytes = pending_bytes - ? WHERE id = ?",
+            session.declaredSize ?? 0, session.userId
+        )
     }
 
     /// By id alone: for operators (`pan session show`), across every user.
@@ -87,29 +101,60 @@ public enum UploadSessionRepository {
             nodeId, now, session.userId, session.id
         )
         guard changed == 1 else { throw PanError.sessionExpired }
+        try leftPending(session, changed: changed, on: db)
+    }
+
+    /// A callback that came after the deadline and its grace.
+    public static func markExpired(_ session: UploadSession, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
+        let changed = try db.run(
+            "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
+            now, session.userId, session.id
+        )
+        try leftPending(session, changed: changed, on: db)
     }
 
     public static func markFailed(_ session: UploadSession, error: PanError, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
-        try db.run(
+        let changed = try db.run(
             """
             UPDATE upload_sessions SET state = 'failed', failure_code = ?, failure_status = ?, failure_message = ?, completed = ?
             WHERE user_id = ? AND id = ? AND state = 'pending'
             """,
             error.code, error.statusCode, error.message, now, session.userId, session.id
         )
+        try leftPending(session, changed: changed, on: db)
     }
 
     /// A user's live pending sessions (deadline not passed) and the bytes they
     /// declared: what counts against the quota while uploads are in flight.
-    public static func pendingLoad(userId: Int64, now: Int64, on db: any DatabaseConnection) throws -> (count: Int64, reservedBytes: Int64) {
+    /// `count` is exact when it reaches `cap`, and `reservedBytes` always is.
+    ///
+    /// The user's counters (`users.pending_uploads`/`pending_bytes`) bound both
+    /// from above, in O(1): a session counts from `create` until it leaves
+    /// `pending` here, and the sweeper's bulk expiry leaves them high. Under the
+    /// cap with nothing reserved — every client that declares no size — the
+    /// bound decides alone. Otherwise the sessions are counted (O(pending),
+    /// bounded by the cap) and the counters set to every pending session of the
+    /// user (swept ones drop out; still a bound, as sessions past their
+    /// deadline but not yet swept stay in them).
+    /// Call it in the user's write transaction (the counters are written).
+    public static func pendingLoad(userId: Int64, now: Int64, cap: Int64, on db: any DatabaseConnection) throws -> (count: Int64, reservedBytes: Int64) {
+        let bound = try db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", userId)
+        let (count, bytes) = (try bound?.int64("pending_uploads") ?? 0, try bound?.int64("pending_bytes") ?? 0)
+        if count < cap, bytes == 0 { return (count, 0) }
         let row = try db.queryRow(
             """
-            SELECT COUNT(*) AS n, COALESCE(SUM(declared_size), 0) AS reserved FROM upload_sessions
-            WHERE user_id = ? AND state = 'pending' AND deadline >= ?
+            SELECT COUNT(*) AS pending, COALESCE(SUM(declared_size), 0) AS pending_bytes,
+                   COALESCE(SUM(CASE WHEN deadline >= ? THEN 1 ELSE 0 END), 0) AS live,
+                   COALESCE(SUM(CASE WHEN deadline >= ? THEN declared_size ELSE 0 END), 0) AS reserved
+            FROM upload_sessions WHERE user_id = ? AND state = 'pending'
             """,
-            userId, now
+            now, now, userId
         )
-        return (try row?.int64("n") ?? 0, try row?.int64("reserved") ?? 0)
+        let pending = try row?.int64("pending") ?? 0, pendingBytes = try row?.int64("pending_bytes") ?? 0
+        if pending != count || pendingBytes != bytes {
+            try db.run("UPDATE users SET pending_uploads = ?, pending_bytes = ? WHERE id = ?", pending, pendingBytes, userId)
+        }
+        return (try row?.int64("live") ?? 0, try row?.int64("reserved") ?? 0)
     }
 
     /// Marks pending sessions whose deadline (plus grace) has passed as expired.
