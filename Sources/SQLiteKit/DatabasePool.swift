@@ -10,27 +10,22 @@ import Synchronization
 /// savepoint, so one that throws is undone alone, and none is reported done
 /// before the shared COMMIT succeeded.
 ///
-/// Every connection lives on its own serial dispatch queue: SQLite calls block,
-/// and blocking Swift's cooperative thread pool would stall the whole server.
-/// Writes are serialized by the writer's queue, so two of our own writers never
-/// meet SQLITE_BUSY; `busy_timeout` covers other processes (the CLI).
+/// The writer lives on its own serial dispatch queue: a write waits for its
+/// batch's fsync, and blocking Swift's cooperative thread pool on that would
+/// stall the whole server. Writes are serialized by the writer's queue, so two
+/// of our own writers never meet SQLITE_BUSY; `busy_timeout` covers other
+/// processes (the CLI). Reads run on the caller's thread (`ReaderPool`).
 public final class DatabasePool: Sendable {
     public let path: String
     private let writer: WriteQueue
-    private let readers: [ConfinedConnection]
-    private let nextReader = Atomic<Int>(0)
+    private let readers: ReaderPool
 
     /// `maxBatch` bounds how many transactions share one commit (1: a commit each).
     public init(path: String, readerCount: Int = 4, maxBatch: Int = 64, options: Connection.Options = .init()) throws {
         self.path = path
         let writerConnection = try Connection(path: path, readOnly: false, options: options)
         self.writer = WriteQueue(writerConnection, label: "pan.sqlite.writer", maxBatch: maxBatch)
-        var readers: [ConfinedConnection] = []
-        for index in 0..<max(1, readerCount) {
-            let connection = try Connection(path: path, readOnly: true, options: options)
-            readers.append(ConfinedConnection(connection, label: "pan.sqlite.reader\(index)"))
-        }
-        self.readers = readers
+        self.readers = ReaderPool(try (0..<max(1, readerCount)).map { _ in try Connection(path: path, readOnly: true, options: options) })
     }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the writer (shared
@@ -46,10 +41,7 @@ public final class DatabasePool: Sendable {
 
     /// Runs `body` on a reader inside one read transaction, so it sees one snapshot.
     public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
-        return try await readers[index].run { connection in
-            try connection.transaction(.deferred) { try body(connection) }
-        }
+        try await readers.read { connection in try connection.transaction(.deferred) { try body(connection) } }
     }
 
     /// Checkpoints the WAL into the main file (used at shutdown and before backups).
@@ -58,22 +50,56 @@ public final class DatabasePool: Sendable {
     }
 }
 
-/// A connection and the one serial queue allowed to touch it.
-final class ConfinedConnection: @unchecked Sendable {
-    // Touched only on `queue`.
-    private let connection: Connection
-    private let queue: DispatchQueue
-
-    init(_ connection: Connection, label: String) {
-        self.connection = connection
-        self.queue = DispatchQueue(label: label)
+/// Read-only connections, each used by one read at a time, on the reading
+/// task's own thread. A read is CPU work on pages already in memory (WAL
+/// readers never wait for the writer), mostly a few µs: handing it to a
+/// reader's queue and resuming the task afterwards cost two thread hops,
+/// more than the read itself (issue #18). When every connection is busy, a
+/// read waits for the next one to come back, without blocking its thread.
+final class ReaderPool: Sendable {
+    /// A connection handed from one task to another; used by one task at a time.
+    private final class Lease: @unchecked Sendable {
+        let connection: Connection
+        init(_ connection: Connection) { self.connection = connection }
     }
 
-    func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try body(self.connection) })
+    private struct State {
+        var idle: [Lease]
+        var waiting: [CheckedContinuation<Lease, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ connections: [Connection]) {
+        state = Mutex(State(idle: connections.map(Lease.init)))
+    }
+
+    func read<T>(_ body: (Connection) throws -> T) async throws -> T {
+        let lease = await checkOut()
+        defer { checkIn(lease) }
+        return try body(lease.connection)
+    }
+
+    private func checkOut() async -> Lease {
+        if let lease = state.withLock({ $0.idle.popLast() }) { return lease }
+        return await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Lease? in
+                if let lease = state.idle.popLast() { return lease }
+                state.waiting.append(continuation)
+                return nil
             }
+            if let ready { continuation.resume(returning: ready) }
         }
+    }
+
+    private func checkIn(_ lease: Lease) {
+        let next = state.withLock { state -> CheckedContinuation<Lease, Never>? in
+            guard !state.waiting.isEmpty else {
+                state.idle.append(lease)
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        next?.resume(returning: lease)
     }
 }
