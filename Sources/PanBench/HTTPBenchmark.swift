@@ -271,7 +271,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
         let backend = databaseURL == nil ? "SQLite" : "PostgreSQL, \(servers) server(s)\(servers > 1 ? " behind nginx" : "")"
         let generator = wrk.map { "wrk -t\($0.threads) -c\(connections)" } ?? "built-in client, \(connections) connections"
         print("load: \(generator), \(format(seconds, 0)) s per row, \(rounds.count) round(s) (medians), server: \(binary) in a second process, store: \(backend)")
-        print(report(rounds))
+        if !rounds.allSatisfy(\.isEmpty) { print(report(rounds)) }
         var lines: [[String]] = []
         for row in [sqlite, grouped].compactMap({ $0 }) {
             let callbacks = rounds.compactMap { $0["callback"]?.rate }.median
@@ -468,31 +468,46 @@ struct HTTPBenchmark: AsyncParsableCommand {
         }
     }
 
-    /// Issue #18's deep tree: a chain of `chainDepth` directories made one level
-    /// per request (each request names its parent's whole path), then
-    /// create-file (an instant upload) in the first level and at the bottom,
-    /// one request at a time, so a row's latency is the server's alone.
+    /// Issue #18's deep tree, one request at a time (so a figure is the server's
+    /// latency alone): a `chainDepth`-deep chain made by one createDirectory
+    /// naming the whole path, then another made one level per request (each
+    /// naming its parent's whole path), then create-file (an instant upload)
+    /// at depth 1 (in `/`) and at depth `chainDepth` (in the chain's last-but-one level).
     func deepChain(_ client: HTTPClient, _ base: String, auth: String, hash: String) async throws -> String {
-        let cpuBefore = Self.cpuSeconds(of: Self.pids)
-        let start = DispatchTime.now().uptimeNanoseconds
-        var bottom = "/chain"
-        var depth = 0
-        var stopped = ""
-        while depth < chainDepth {
-            let parent = depth == 0 ? "/" : bottom
-            let name = depth == 0 ? "chain" : "d"
+        func serverCPU() -> Double? { Self.cpuSeconds(of: Self.pids) }
+        func createDirectory(_ parent: String, _ name: String) async throws -> String? {
             let reply = try await call(client, "\(base)/v1/files/createDirectory", json: #"{"path":"\#(parent)","name":"\#(name)"}"#, auth: auth)
-            guard reply.status == 200, !reply.failed else {
-                stopped = " (refused at depth \(depth + 1): \(String(decoding: reply.body.prefix(160), as: UTF8.self)))"
+            return reply.status == 200 && !reply.failed ? nil : String(decoding: reply.body.prefix(160), as: UTF8.self)
+        }
+        var lines: [[String]] = []
+        // One request.
+        let levels = (1..<chainDepth).map { _ in "d" }
+        var cpu = serverCPU()
+        var start = DispatchTime.now().uptimeNanoseconds
+        let refusedWhole = try await createDirectory("/whole/" + levels.dropLast().joined(separator: "/"), "d")
+        var seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        lines.append(["\(chainDepth)-deep chain, one createDirectory naming the whole path" + (refusedWhole.map { " (refused: \($0))" } ?? ""),
+                      "\(format(seconds * 1000, 1)) ms, server CPU \(zipDifference(cpu, serverCPU()).map { format($0 * 1000, 1) } ?? "-") ms"])
+        // One request per level.
+        cpu = serverCPU()
+        start = DispatchTime.now().uptimeNanoseconds
+        var parent = "/"
+        var depth = 0
+        var refused: String?
+        while depth < chainDepth {
+            let name = depth == 0 ? "chain" : "d"
+            if let refusal = try await createDirectory(parent, name) {
+                refused = "refused at depth \(depth + 1): \(refusal)"
                 break
             }
-            if depth > 0 { bottom += "/d" }
+            parent = PanPath.join(parent, name)
             depth += 1
         }
-        let chainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let chainCPU = zip(cpuBefore.map { [$0] } ?? [], Self.cpuSeconds(of: Self.pids).map { [$0] } ?? []).map { $1 - $0 }.first
+        seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        lines.append(["\(depth)-deep chain, one createDirectory per level" + (refused.map { " (\($0))" } ?? ""),
+                      "\(format(seconds, 2)) s, server CPU \(zipDifference(cpu, serverCPU()).map { format($0, 2) } ?? "-") s"])
         func createFiles(in folder: String, count: Int = 300) async throws -> (Samples, Double?, Int) {
-            let before = Self.cpuSeconds(of: Self.pids)
+            let before = serverCPU()
             var samples = Samples()
             var errors = 0
             for i in 0..<count {
@@ -501,17 +516,22 @@ struct HTTPBenchmark: AsyncParsableCommand {
                 samples.add(DispatchTime.now().uptimeNanoseconds - begin)
                 if reply.status != 200 || reply.failed { errors += 1 }
             }
-            let cpu = zip(before.map { [$0] } ?? [], Self.cpuSeconds(of: Self.pids).map { [$0] } ?? []).map { ($1 - $0) / Double(count) * 1e6 }.first
-            return (samples, cpu, errors)
+            return (samples, zipDifference(before, serverCPU()).map { $0 / Double(count) * 1e6 }, errors)
         }
-        let (shallow, shallowCPU, shallowErrors) = try await createFiles(in: "/chain")
-        let (deep, deepCPU, deepErrors) = try await createFiles(in: bottom)
-        let ratio = zip(shallowCPU.map { [$0] } ?? [], deepCPU.map { [$0] } ?? []).map { format($1 / $0, 2) + "×" }.first ?? "-"
-        return table(["deep chain (one request at a time)", "figure"], [
-            ["\(depth)-deep chain, one createDirectory per level\(stopped)", "\(format(chainSeconds, 2)) s, server CPU \(chainCPU.map { format($0, 2) } ?? "-") s"],
-            ["create-file at depth 2 (\(shallow.count), \(shallowErrors) errors)", "p50 \(format(shallow.medianMillis, 2)) ms, server CPU \(shallowCPU.map { format($0, 0) } ?? "-") µs/req"],
-            ["create-file at depth \(depth + 1) (\(deep.count), \(deepErrors) errors)", "p50 \(format(deep.medianMillis, 2)) ms, server CPU \(deepCPU.map { format($0, 0) } ?? "-") µs/req, \(ratio) depth 2's"],
-        ])
+        // Depth 1: in the root. Depth N: in the chain's level N − 1.
+        let (shallow, shallowCPU, shallowErrors) = try await createFiles(in: "/")
+        let (deep, deepCPU, deepErrors) = try await createFiles(in: PanPath.parent(of: parent))
+        let ratio = shallowCPU.flatMap { s in deepCPU.map { format($0 / s, 2) + "×" } } ?? "-"
+        lines.append(["create-file at depth 1 (\(shallow.count), \(shallowErrors) errors)",
+                      "p50 \(format(shallow.medianMillis, 2)) ms, server CPU \(shallowCPU.map { format($0, 0) } ?? "-") µs/req"])
+        lines.append(["create-file at depth \(depth) (\(deep.count), \(deepErrors) errors)",
+                      "p50 \(format(deep.medianMillis, 2)) ms, server CPU \(deepCPU.map { format($0, 0) } ?? "-") µs/req, \(ratio) depth 1's"])
+        return table(["deep chain (one request at a time)", "figure"], lines)
+    }
+
+    func zipDifference(_ before: Double?, _ after: Double?) -> Double? {
+        guard let before, let after else { return nil }
+        return after - before
     }
 
     /// The user, a stored object for instant uploads, and a 10k-entry directory.

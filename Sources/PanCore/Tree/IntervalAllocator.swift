@@ -7,7 +7,12 @@ import SQLCommon
 /// - a user's root spans `[0, 2^62]`;
 /// - a new child takes space right after its parent's last child: a file the
 ///   two positions `[l, l+1]`, a directory 1/32 of the parent's free tail, so
-///   it has room for its own children;
+///   it has room for its own children — except a directory that is its
+///   parent's first child: it takes all but 1/64 of the free tail. A chain
+///   (each level the first child of the one above) then loses 1/64 of its
+///   room per level, not 31/32: 1,000 levels fit in 2^62 without renumbering,
+///   where 1/32 shares ran out every ~10 levels and made an N-deep chain
+///   O(N²) (issue #18). Later siblings share the 1/64 left, as before;
 /// - only when a parent's free tail is used up is a subtree renumbered: the
 ///   nearest ancestor with ample room re-spreads its descendants, giving each
 ///   directory a share proportional to its size and leaving half its space
@@ -18,8 +23,10 @@ import SQLCommon
 enum IntervalAllocator {
     static let rootLeft: Int64 = 0
     static let rootRight: Int64 = 1 << 62
-    /// A directory takes 1/32 of its parent's free tail.
+    /// A directory takes 1/32 of its parent's free tail…
     static let directoryShareShift: Int64 = 5
+    /// …or, as its parent's first child, all but 1/64 of it.
+    static let firstDirectoryReserveShift: Int64 = 6
     /// Room an ancestor must have, per node of its subtree, to be the one renumbered.
     static let roomPerNode: Int64 = 4096
 
@@ -46,7 +53,8 @@ enum IntervalAllocator {
         let lastEnd = try db.scalar("SELECT MAX(rgt) FROM nodes WHERE user_id = ? AND parent_id = ?", userId, parentId) ?? parentLeft
         let free = parentRight - lastEnd - 1
         if isDirectory {
-            let span = free >> directoryShareShift
+            let isFirstChild = lastEnd == parentLeft
+            let span = isFirstChild ? free - (free >> firstDirectoryReserveShift) : free >> directoryShareShift
             if span >= max(2, minimumWidth) { return (lastEnd + 1, lastEnd + span) }
             // A moved subtree may take more than the usual share, if the tail holds it twice over.
             guard minimumWidth > 2, free >= 2 * minimumWidth else { return nil }

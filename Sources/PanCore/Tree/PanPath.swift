@@ -27,13 +27,23 @@ public enum PanPath {
             .map(String.init)
     }
 
-    /// The deepest path a client may name. Each level of a new chain takes a share
-    /// of its parent's interval, so creating an N-deep chain costs the single
-    /// writer O(N²) re-spreads: 1,000 levels held it for ~17 s (found by the fuzz
-    /// suite). 64 levels is far beyond what people nest and costs milliseconds.
+    /// The deepest path a client may name. It was 64 while each level of a new
+    /// chain took 1/32 of its parent's interval, which made an N-deep chain cost
+    /// O(N²) re-spreads (1,000 levels held the writer ~17 s). A directory's first
+    /// subdirectory now takes nearly all of its free space (`IntervalAllocator`),
+    /// so depth costs nothing; 1,000 levels of short names is what
+    /// `maximumPathLength` leaves room for anyway.
     /// It bounds the depth of every node, not only of the path in a request:
     /// `parent` + `path`, `move` and `copy` are checked on the depth they produce.
-    public static let maximumDepth = 64
+    public static let maximumDepth = 1000
+
+    /// The longest path a node may have, in Unicode scalars (what SQL's LENGTH
+    /// counts); Linux's PATH_MAX. Every node stores its whole path, so without a
+    /// bound a deep chain of 255-byte names would store O(depth²) bytes from a
+    /// few requests. Checked on every node made (`TreeRepository.insert`) and on
+    /// the subtrees that rename, move and copy give new paths
+    /// (`TreeMutations.requirePathLength`).
+    public static let maximumPathLength = 4096
 
     /// A path a request names, normalized, with every segment passed through
     /// `name(_:)`: what comes back is the canonical (NFC) path nodes are stored
@@ -44,7 +54,9 @@ public enum PanPath {
         var canonical: [String] = []
         canonical.reserveCapacity(segments.count)
         for segment in segments { canonical.append(try name(segment)) }
-        return canonical.isEmpty ? root : "/" + canonical.joined(separator: "/")
+        let path = canonical.isEmpty ? root : "/" + canonical.joined(separator: "/")
+        try requirePathLength(path.unicodeScalars.count)
+        return path
     }
 
     /// THE name rule: every name that becomes a node — token `name`/`path`/
@@ -63,7 +75,9 @@ public enum PanPath {
     ///   U+2066–U+2069): `evil\u{202E}gpj.exe` displays as `evilexe.jpg`.
     /// - Not empty, `.` or `..`; at most 255 bytes of UTF-8 (after NFC).
     public static func name(_ raw: String) throws(PanError) -> String {
-        let name = raw.precomposedStringWithCanonicalMapping
+        // ASCII is already NFC: Foundation's normalization is skipped for it (it
+        // cost ~1 µs a segment, the bulk of validating a 1,000-level path).
+        let name = raw.utf8.allSatisfy { $0 < 0x80 } ? raw : raw.precomposedStringWithCanonicalMapping
         if name.isEmpty { throw .invalidName("a name may not be empty") }
         if name == "." || name == ".." { throw .invalidName("a name may not be . or ..") }
         for scalar in name.unicodeScalars {
@@ -84,6 +98,11 @@ public enum PanPath {
     private static func hex4(_ value: UInt32) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// Refuses a node whose path would be longer than `maximumPathLength`.
+    public static func requirePathLength(_ length: Int) throws(PanError) {
+        if length > maximumPathLength { throw .invalidPath("a path may not be longer than \(maximumPathLength) characters") }
     }
 
     /// Refuses a node that would sit deeper than `maximumDepth`.

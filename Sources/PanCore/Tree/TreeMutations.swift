@@ -48,6 +48,14 @@ public enum TreeMutations {
         return max(0, Int(deepest) - PanPath.depth(of: node.path))
     }
 
+    /// Giving `node` the path `newPath` must not make any path in its subtree longer than the cap.
+    static func requirePathLength(of node: FileNode, at newPath: String, on db: any DatabaseConnection) throws {
+        let longest: Int64 = try db.scalar(
+            "SELECT MAX(LENGTH(path)) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt
+        ) ?? 0
+        try PanPath.requirePathLength(newPath.unicodeScalars.count + Int(longest) - node.path.unicodeScalars.count)
+    }
+
     /// Moving or copying `node` into `directory` must not put its deepest descendant past the cap.
     static func requireDepth(moving node: FileNode, into directory: FileNode, on db: any DatabaseConnection) throws {
         try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1 + height(of: node, on: db))
@@ -85,6 +93,7 @@ public enum TreeMutations {
         }
         let finalName = try resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(parent.path, finalName)
+        try requirePathLength(of: node, at: path, on: db)
         do {
             try db.run(
                 "UPDATE nodes SET name = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE user_id = ? AND id = ?",
@@ -109,6 +118,7 @@ public enum TreeMutations {
         try requireDepth(moving: node, into: directory, on: db)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(directory.path, name)
+        try requirePathLength(of: node, at: path, on: db)
         do {
             // Name and parent change in one statement, so the unique live-name index never sees a half-move.
             try IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, newName: name, on: db)
@@ -136,6 +146,7 @@ public enum TreeMutations {
         guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
         try user.ensureRoom(for: bytes)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
+        try requirePathLength(of: node, at: PanPath.join(directory.path, name), on: db)
         var copies: [Int64: FileNode] = [:]
         var top: FileNode?
         for original in nodes {

@@ -60,21 +60,30 @@ public enum TreeRepository {
     /// `mkdir -p`: the directory at `path`, creating what is missing.
     /// A file anywhere on the way is `NOT_A_DIRECTORY`.
     public static func directory(userId: Int64, path: String, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
-        if let existing = try node(userId: userId, path: path, on: db) {
-            guard existing.isDirectory else { throw PanError.notADirectory }
-            return existing
-        }
-        var current = try root(of: userId, on: db, now: now)
-        for segment in PanPath.segments(of: path) {
-            if let next = try child(of: current, named: segment, on: db) {
-                guard next.isDirectory else { throw PanError.notADirectory }
-                current = next
-            } else {
-                current = try insert(
-                    userId: userId, parent: current, name: segment, kind: .directory,
-                    size: 0, mime: MimeType.directory, storeHash: nil, on: db, now: now
-                )
+        // The nearest existing ancestor, looked up by path from the bottom: a new
+        // directory's parent usually exists, so that is one lookup, not one per
+        // level from the root (which made an N-deep chain O(N²), issue #18).
+        var missing: [String] = []
+        var ancestor = path
+        var current: FileNode
+        while true {
+            if ancestor == PanPath.root {
+                current = try root(of: userId, on: db, now: now)
+                break
             }
+            if let existing = try node(userId: userId, path: ancestor, on: db) {
+                guard existing.isDirectory else { throw PanError.notADirectory }
+                current = existing
+                break
+            }
+            missing.append(PanPath.lastSegment(of: ancestor))
+            ancestor = PanPath.parent(of: ancestor)
+        }
+        for segment in missing.reversed() {
+            current = try insert(
+                userId: userId, parent: current, name: segment, kind: .directory,
+                size: 0, mime: MimeType.directory, storeHash: nil, on: db, now: now
+            )
         }
         return current
     }
@@ -92,6 +101,7 @@ public enum TreeRepository {
         try PanPath.requireDepth(PanPath.depth(of: parent.path) + 1)
         let (lft, rgt) = try IntervalAllocator.allocate(parentId: parent.id, userId: userId, isDirectory: kind == .directory, on: db)
         let path = PanPath.join(parent.path, name)
+        try PanPath.requirePathLength(path.unicodeScalars.count)
         let inserted: Row?
         do {
             inserted = try db.queryRow(
