@@ -131,7 +131,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
         let base = "http://127.0.0.1:\(front)"
 
         // Data the scenarios need, written before the server starts.
-        let seeded = try await prepare(dataDirectory: directory)
+        let seeded = try await prepare(dataDirectory: directory, serverBinary: binary)
 
         var environment = ProcessInfo.processInfo.environment
         environment["PAN_LOG_LEVEL"] = "error"
@@ -535,7 +535,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
     }
 
     /// The user, a stored object for instant uploads, and a 10k-entry directory.
-    func prepare(dataDirectory: String) async throws -> StoreObject {
+    func prepare(dataDirectory: String, serverBinary: String) async throws -> StoreObject {
         if let databaseURL {
             var logger = Logger(label: "pan-bench")
             logger.logLevel = .error
@@ -548,7 +548,17 @@ struct HTTPBenchmark: AsyncParsableCommand {
             await engine.close()
             return object
         }
-        let database = try PanDatabase.open(dataDirectory: dataDirectory, readerCount: 1)
+        // The server binary makes its own schema (`pan migrate`), so an older binary
+        // is measured on its own schema and indexes: the seed writes only what every
+        // schema version has.
+        let migrate = Process()
+        migrate.executableURL = URL(fileURLWithPath: serverBinary)
+        migrate.arguments = ["migrate", "--data-dir", dataDirectory]
+        migrate.standardOutput = FileHandle.nullDevice
+        try migrate.run()
+        migrate.waitUntilExit()
+        guard migrate.terminationStatus == 0 else { throw ValidationError("\(serverBinary) migrate failed") }
+        let database = try DatabasePool(path: PanDatabase.path(inDataDirectory: dataDirectory), readerCount: 1)
         let object = try await seed(SQLiteEngine(database: database))
         try await database.checkpoint()
         return object

@@ -92,7 +92,7 @@ struct FilesTests {
             let made = try await server.post("/v1/files/createDirectory", ["path": deepest], token: token)
             #expect(made.status == 200)
             #expect(made.result["path"] as? String == deepest)
-            let tooDeep = try await server.post("/v1/files/createDirectory", ["path": String(repeating: "/e", count: 1_000)], token: token)
+            let tooDeep = try await server.post("/v1/files/createDirectory", ["path": String(repeating: "/e", count: PanPath.maximumDepth + 1)], token: token)
             #expect(tooDeep.status == 400)
             #expect(tooDeep.json["code"] as? String == "INVALID_PATH")
             let upload = try await server.post("/v1/store/token", ["name": "f.txt", "path": deepest + "/x"], token: token)

@@ -13,68 +13,99 @@ import WCS
 /// Issue #14, items 7–10: each attack of the black-box probe, over real HTTP.
 @Suite("Security findings of issue #14 (items 7–10)")
 struct SecurityTests {
+    /// `levels` directories each named `prefix`: short names, so the depth cap is met before the path-length cap.
     static func deepPath(_ levels: Int, prefix: String = "d") -> String {
-        "/" + (1...levels).map { "\(prefix)\($0)" }.joined(separator: "/")
+        String(repeating: "/" + prefix, count: levels)
     }
+
+    static let cap = PanPath.maximumDepth
 
     // MARK: 7. Depth cap on the resulting depth
 
-    @Test("store/token with parent uuid + path cannot nest past 64 levels")
+    @Test("store/token with parent uuid + path cannot nest past the depth cap")
     func tokenParentPlusPath() async throws {
         try await withServer { server in
             let (_, token) = try await server.user("deep")
-            let made = try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(60)], token: token)
+            let made = try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(Self.cap - 4)], token: token)
             #expect(made.status == 200)
             let parent = try #require(made.result["uuid"] as? String)
-            // 60 + 10 levels: each half is short, the sum is not.
+            // cap − 4 + 10 levels: each half is within the cap, the sum is not.
             let over = try await server.post("/v1/store/token", ["parent": parent, "path": Self.deepPath(10, prefix: "e"), "name": "f.bin"], token: token)
             #expect(over.status == 400)
             #expect(over.code == "INVALID_PATH")
             // Nothing of the refused chain was created.
-            #expect(try await server.post("/v1/files/get", ["path": Self.deepPath(60) + "/e1"], token: token).status == 404)
-            // The file itself counts: a file directly in a 64-deep directory would be level 65.
-            let at64 = try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(64)], token: token)
-            #expect(at64.status == 200)
-            let file65 = try await server.post("/v1/store/token", ["path": Self.deepPath(64), "name": "f.bin"], token: token)
-            #expect(file65.code == "INVALID_PATH")
+            #expect(try await server.post("/v1/files/get", ["path": Self.deepPath(Self.cap - 4) + "/e"], token: token).status == 404)
+            // The file itself counts: a file directly in a directory at the cap would be one deeper.
+            let atCap = try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(Self.cap)], token: token)
+            #expect(atCap.status == 200)
+            let fileBelow = try await server.post("/v1/store/token", ["path": Self.deepPath(Self.cap), "name": "f.bin"], token: token)
+            #expect(fileBelow.code == "INVALID_PATH")
             // Up to the cap works.
             let ok = try await server.post("/v1/store/token", ["parent": parent, "path": Self.deepPath(3, prefix: "e"), "name": "f.bin"], token: token)
             #expect(ok.status == 200, "\(ok.text)")
         }
     }
 
-    @Test("createDirectory: path + name past 64 levels is refused")
+    @Test("createDirectory: path + name past the depth cap is refused")
     func createDirectoryDepth() async throws {
         try await withServer { server in
             let (_, token) = try await server.user("mk")
-            let over = try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(64), "name": "one-more"], token: token)
+            let over = try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(Self.cap), "name": "one-more"], token: token)
             #expect(over.status == 400)
             #expect(over.code == "INVALID_PATH")
             #expect(try await server.post("/v1/files/get", ["path": Self.deepPath(1)], token: token).status == 404)
         }
     }
 
-    @Test("move and copy of a subtree whose deepest descendant would pass 64 levels are refused")
+    @Test("move and copy of a subtree whose deepest descendant would pass the depth cap are refused")
     func moveAndCopyDepth() async throws {
         try await withServer { server in
             let (_, token) = try await server.user("mv")
-            // A 40-deep destination and a 30-deep subtree: 40 + 30 > 64.
-            #expect(try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(40, prefix: "a")], token: token).status == 200)
-            #expect(try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(30, prefix: "b")], token: token).status == 200)
-            let destination = Self.deepPath(40, prefix: "a")
-            let move = try await server.post("/v1/files/move", ["path": "/b1", "destPath": destination], token: token)
+            // A 600-deep destination and a 500-deep subtree: 600 + 500 > 1000.
+            #expect(try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(600, prefix: "a")], token: token).status == 200)
+            #expect(try await server.post("/v1/files/createDirectory", ["path": Self.deepPath(500, prefix: "b")], token: token).status == 200)
+            let destination = Self.deepPath(600, prefix: "a")
+            let move = try await server.post("/v1/files/move", ["path": "/b", "destPath": destination], token: token)
             #expect(move.status == 400)
             #expect(move.code == "INVALID_PATH")
-            let copy = try await server.post("/v1/files/copy", ["path": "/b1", "destPath": destination], token: token)
+            let copy = try await server.post("/v1/files/copy", ["path": "/b", "destPath": destination], token: token)
             #expect(copy.status == 400)
             #expect(copy.code == "INVALID_PATH")
             // Nothing moved, nothing half-copied.
-            #expect(try await server.post("/v1/files/get", ["path": Self.deepPath(30, prefix: "b")], token: token).status == 200)
-            #expect(try await server.post("/v1/files/get", ["path": destination + "/b1"], token: token).status == 404)
-            // A subtree that fits moves.
-            let fits = try await server.post("/v1/files/move", ["path": Self.deepPath(10, prefix: "b"), "destPath": destination], token: token)
+            #expect(try await server.post("/v1/files/get", ["path": Self.deepPath(500, prefix: "b")], token: token).status == 200)
+            #expect(try await server.post("/v1/files/get", ["path": destination + "/b"], token: token).status == 404)
+            // A subtree that fits moves: its 50 levels below level 450 land at 601–651.
+            let fits = try await server.post("/v1/files/move", ["path": Self.deepPath(450, prefix: "b"), "destPath": destination], token: token)
             #expect(fits.status == 200, "\(fits.text)")
+            #expect(try await server.post("/v1/files/get", ["path": destination + Self.deepPath(51, prefix: "b")], token: token).status == 200)
             let findings = try await server.database.read { db in try TreeChecker.check(on: db) }
+            #expect(findings.isEmpty, "fsck: \(findings)")
+        }
+    }
+
+    @Test("paths longer than 4,096 characters are refused: by request, by rename of an ancestor, by move and copy")
+    func pathLengthCap() async throws {
+        try await withServer { server in
+            let (_, token) = try await server.user("long")
+            let long = String(repeating: "x", count: 250)
+            // 17 levels of 250 characters: 4,267 > 4,096.
+            let tooLong = try await server.post("/v1/files/createDirectory", ["path": String(repeating: "/" + long, count: 17)], token: token)
+            #expect(tooLong.status == 400 && tooLong.code == "INVALID_PATH", "\(tooLong.text)")
+            #expect(try await server.post("/v1/files/get", ["path": "/" + long], token: token).status == 404)
+            // A 1-character top directory and 16 levels of 250 fit: 4,018 characters.
+            let fits = "/t" + String(repeating: "/" + long, count: 16)
+            #expect(try await server.post("/v1/files/createDirectory", ["path": fits], token: token).status == 200)
+            // Renaming the top to 200 characters would push the deepest path past the cap.
+            let rename = try await server.post("/v1/files/rename", ["path": "/t", "name": String(repeating: "r", count: 200)], token: token)
+            #expect(rename.status == 400 && rename.code == "INVALID_PATH", "\(rename.text)")
+            #expect(try await server.post("/v1/files/get", ["path": fits], token: token).status == 200)
+            // Moving or copying the subtree under a 200-character directory would too.
+            #expect(try await server.post("/v1/files/createDirectory", ["path": "/" + String(repeating: "m", count: 200)], token: token).status == 200)
+            for action in ["move", "copy"] {
+                let reply = try await server.post("/v1/files/\(action)", ["path": "/t", "destPath": "/" + String(repeating: "m", count: 200)], token: token)
+                #expect(reply.status == 400 && reply.code == "INVALID_PATH", "\(action): \(reply.text)")
+            }
+            let findings = try await server.read { db in try TreeChecker.check(on: db) }
             #expect(findings.isEmpty, "fsck: \(findings)")
         }
     }

@@ -106,4 +106,64 @@ struct UploadHardeningTests {
             #expect(try await server.post("/v1/store/token", ["name": "f", "path": "/", "size": 900_000], token: session).result["token"] is String)
         }
     }
+
+    /// The per-user pending counters (issue #18) run high, never low: every way
+    /// a session leaves `pending` through a callback takes it off, the sweeper's
+    /// bulk expiry does not, and a token that finds the bound at the cap counts
+    /// exactly, refuses only what the exact count refuses, and sets the bound back.
+    @Test("pending-upload counters: kept by token and callback, high after a sweep, reset by the exact count, low caught by fsck", arguments: TestBackend.allCases)
+    func pendingCounters(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.maxPendingUploads = 4 }) { server in
+            let (user, session) = try await server.user("counted", capacity: 10_000_000)
+            @Sendable func counters() async throws -> [Int64] {
+                try await server.read { db in
+                    let row = try db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", user.id)!
+                    return [try row.int64("pending_uploads"), try row.int64("pending_bytes")]
+                }
+            }
+            func token(_ name: String, size: Int? = nil) async throws -> String {
+                var body: [String: Any] = ["name": name, "path": "/in"]
+                if let size { body["size"] = size }
+                let reply = try await server.post("/v1/store/token", body, token: session)
+                return try #require(reply.result["token"] as? String, "\(reply.text)")
+            }
+            let plain = try await token("a")
+            let sized = try await token("b", size: 1_000)
+            let tooBig = try await token("c", size: 10)
+            #expect(try await counters() == [3, 1_010])
+            // Done: off the counters, with its declared size.
+            let content = Data("one thousand".utf8)
+            #expect(try await server.callback(forToken: sized, size: 12, hash: ContentHasher.hash(content)).status == 200)
+            #expect(try await counters() == [2, 10])
+            // Refused (larger than the session's limit): off too.
+            let refused = try await server.callback(forToken: tooBig, size: 11, hash: ContentHasher.hash(Data("eleven byte".utf8)))
+            #expect(refused.json["success"] as? Bool == false)
+            #expect(try await counters() == [1, 0])
+            // A retried callback changes nothing.
+            _ = try await server.callback(forToken: sized, size: 12, hash: ContentHasher.hash(content))
+            #expect(try await counters() == [1, 0])
+            _ = plain
+            // Three more reach the cap of 4; the fifth is refused.
+            for name in ["d", "e", "f"] { _ = try await token(name) }
+            #expect(try await counters() == [4, 0])
+            #expect(try await server.post("/v1/store/token", ["name": "g", "path": "/in"], token: session).code == "TOO_MANY_PENDING_UPLOADS")
+            // The sweeper expires them all and leaves the bound high: fsck is content with that…
+            _ = try await server.write { db in
+                try db.run("UPDATE upload_sessions SET deadline = 0 WHERE user_id = ?", user.id)
+                return try UploadSessionRepository.expire(before: 1, on: db)
+            }
+            #expect(try await counters() == [4, 0])
+            #expect(try await server.read { db in try TreeChecker.check(on: db) }.isEmpty)
+            // …and the next token, finding the bound at the cap, counts exactly: allowed, and the bound is reset.
+            _ = try await token("h")
+            #expect(try await counters() == [1, 0])
+            // A bound lower than the sessions would let a user past the cap: fsck finds it, repair fixes it.
+            _ = try await server.write { db in try db.run("UPDATE users SET pending_uploads = 0 WHERE id = ?", user.id) }
+            let findings = try await server.read { db in try TreeChecker.check(on: db) }
+            #expect(findings.map(\.check) == ["pending-counters"], "\(findings)")
+            let repaired = try await server.write { db in try TreeChecker.repair(on: db) }
+            #expect(repaired.contains { $0.contains("pending uploads") }, "\(repaired)")
+            #expect(try await counters() == [1, 0])
+        }
+    }
 }
