@@ -16,7 +16,7 @@ rounds=${1:-3}; seconds=${2:-5}; before=${3:-}
 bin=.build/release
 [ -x "$bin/pan-bench" ] && [ -x "$bin/pan" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "no wrk (apt-get install wrk)" >&2; exit 1; }
-rows=hello,trivial,token,instant,callback,page,pagetime
+rows=hello,trivial,info,token,instant,callback,page,pagetime
 binaries=("$bin/pan"); labels=(after)
 [ -n "$before" ] && { binaries=("$before" "$bin/pan"); labels=(before after); }
 rm -f /tmp/pan-cost-*.txt

@@ -28,7 +28,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
     @Option(help: "The nginx binary for --servers > 1.") var nginx = "/usr/sbin/nginx"
     @Option(help: "Users the load is spread over (worker i acts as user i mod N). One user's writes are serialized by design.")
     var users = 1
-    @Option(help: "Rows to run, comma-separated (hello,trivial,token,instant,callback,page,pagetime,chain,sqlite); default all. For profiling one row.")
+    @Option(help: "Rows to run, comma-separated (hello,trivial,info,token,instant,callback,page,pagetime,chain,sqlite); default all. For profiling one row.")
     var only: String?
     @Option(help: "Rounds: every row once per round, interleaved; the table gives medians.") var rounds = 1
     @Option(help: "Load generator: wrk (Debian's), builtin (AsyncHTTPClient in this process), or auto (wrk when installed).") var load = "auto"
@@ -101,6 +101,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
     static let rowTitles: [(String, String)] = [
         ("hello", "GET /healthz, Hummingbird hello-world (own process)"),
         ("trivial", "GET /healthz, Pan (trivial route)"),
+        ("info", "user/info (authentication, one read)"),
         ("token", "token (upload session)"),
         ("instant", "token (instant upload)"),
         ("callback", "callback (node + object)"),
@@ -205,6 +206,13 @@ struct HTTPBenchmark: AsyncParsableCommand {
             if wanted("trivial") {
                 rows["trivial"] = try await measure("trivial", client, wrk: wrk.map { wrk in { try wrk.run(.healthz, url: base, environment: [:]) } }) { _, _ in
                     try await call(client, "\(base)/healthz", method: .GET)
+                }
+            }
+            if wanted("info") {
+                var script = scripted
+                (script["PAN_BENCH_PATH"], script["PAN_BENCH_BODY"]) = ("/v1/user/info", "{}")
+                rows["info"] = try await measure("info", client, wrk: wrk.map { wrk in { try wrk.run(.post, url: base, environment: script) } }) { worker, _ in
+                    try await call(client, "\(base)/v1/user/info", json: "{}", auth: authFor(worker))
                 }
             }
             // The token row's grants feed the callback row (wrk keeps them, off the server's clock).

@@ -28,6 +28,8 @@ struct Wrk {
         case page
         /// Signed callbacks read from `PAN_BENCH_CALLBACKS`, each sent once.
         case callback
+        /// The same `POST PAN_BENCH_PATH` with body `PAN_BENCH_BODY`, authenticated.
+        case post
     }
 
     struct Result {
@@ -163,6 +165,12 @@ struct Wrk {
             end
             return wrk.format("POST", "/v1/store/token", headers, body)
         end
+        """#,
+        .post: #"""
+        function init(args)
+            prepared = wrk.format("POST", env("PAN_BENCH_PATH", "/"), jsonHeaders(), env("PAN_BENCH_BODY", "{}"))
+        end
+        function request() return prepared end
         """#,
         .page: #"""
         local order = tonumber(env("PAN_BENCH_ORDER", "2"))
