@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { configuration.port = port }
         if let publicURL { configuration.publicBaseURL = publicURL }
         if let uploadURL { configuration.uploadURL = uploadURL }
-        var logger = Logger(label: "pan")
+        var logger = Logger(label: "pan", factory: LazyMetadataLogHandler.init(label:))
         let level = logLevel ?? ProcessInfo.processInfo.environment["PAN_LOG_LEVEL"] ?? "info"
         guard let parsed = Logger.Level(rawValue: level) else { throw CLIError("unknown log level \(level)") }
         logger.logLevel = parsed
