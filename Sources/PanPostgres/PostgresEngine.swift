@@ -58,6 +58,11 @@ public final class PostgresEngine: SQLEngine {
         try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", readOnly: true) { db in try body(db) }
     }
 
+    /// Every transaction already runs on the engine's own threads.
+    public func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+        try await read(body)
+    }
+
     public func write<T: Sendable>(
         lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
     ) async throws -> T {

@@ -20,6 +20,10 @@ public struct SQLiteEngine: SQLEngine {
         try await database.read { try body($0) }
     }
 
+    public func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+        try await database.readDetached { try body($0) }
+    }
+
     public func write<T: Sendable>(
         lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
     ) async throws -> T {

@@ -44,6 +44,12 @@ public final class DatabasePool: Sendable {
         try await readers.read { connection in try connection.transaction(.deferred) { try body(connection) } }
     }
 
+    /// `read`, with the body on a thread of its own rather than the caller's:
+    /// for reads that scan whole tables (statistics, fsck).
+    public func readDetached<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await readers.readDetached { connection in try connection.transaction(.deferred) { try body(connection) } }
+    }
+
     /// Checkpoints the WAL into the main file (used at shutdown and before backups).
     public func checkpoint() async throws {
         try await writer.run { try $0.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
@@ -78,6 +84,15 @@ final class ReaderPool: Sendable {
         let lease = await checkOut()
         defer { checkIn(lease) }
         return try body(lease.connection)
+    }
+
+    /// `read`, but the body runs on a dispatch thread while the task waits.
+    func readDetached<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        let lease = await checkOut()
+        defer { checkIn(lease) }
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body(lease.connection) }) }
+        }
     }
 
     private func checkOut() async -> Lease {

@@ -105,8 +105,32 @@ struct SecurityTests {
                 let reply = try await server.post("/v1/files/\(action)", ["path": "/t", "destPath": "/" + String(repeating: "m", count: 200)], token: token)
                 #expect(reply.status == 400 && reply.code == "INVALID_PATH", "\(action): \(reply.text)")
             }
+            // A token whose file would pass the cap is refused at once, not at the callback after the upload.
+            let token204 = try await server.post("/v1/store/token", ["path": fits, "name": String(repeating: "n", count: 204)], token: token)
+            #expect(token204.status == 400 && token204.code == "INVALID_PATH", "\(token204.text)")
+            #expect(try await server.count("upload_sessions") == 0)
+            // Restoring with `conflict: rename` adds " (n)": near the cap, that is refused too.
+            let near = "/r" + String(repeating: "/" + long, count: 16) + "/" + String(repeating: "z", count: 76)  // 4,096
+            #expect(try await server.post("/v1/files/createDirectory", ["path": near], token: token).status == 200)
+            #expect(try await server.post("/v1/files/remove", ["path": "/r", "recycle": 1], token: token).status == 200)
+            #expect(try await server.post("/v1/files/createDirectory", ["path": "/r"], token: token).status == 200)
+            let restore = try await server.post("/v1/files/recycle", ["path": "/r", "recycle": 0, "conflict": "rename"], token: token)
+            #expect(restore.status == 400 && restore.code == "INVALID_PATH", "\(restore.text)")
             let findings = try await server.read { db in try TreeChecker.check(on: db) }
             #expect(findings.isEmpty, "fsck: \(findings)")
+        }
+    }
+
+    @Test("createDirectory -p keeps an inner name that ends in whitespace (U+3000, U+00A0)")
+    func innerNamesKeepTheirWhitespace() async throws {
+        try await withServer { server in
+            let (_, token) = try await server.user("spaces")
+            let made = try await server.post("/v1/files/createDirectory", ["path": "/d\u{3000}/sub"], token: token)
+            #expect(made.result["path"] as? String == "/d\u{3000}/sub", "\(made.text)")
+            #expect(try await server.post("/v1/files/createDirectory", ["path": "/e"], token: token).status == 200)
+            let beside = try await server.post("/v1/files/createDirectory", ["path": "/e\u{00A0}/x"], token: token)
+            #expect(beside.result["path"] as? String == "/e\u{00A0}/x", "\(beside.text)")
+            #expect(try await server.post("/v1/files/get", ["path": "/d/sub"], token: token).status == 404)
         }
     }
 

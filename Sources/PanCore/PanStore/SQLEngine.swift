@@ -11,6 +11,11 @@ public protocol SQLEngine: Sendable {
     /// One read-only transaction (a consistent snapshot).
     func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T
 
+    /// `read`, for reads that scan whole tables (statistics, fsck): never on
+    /// the calling task's thread, which SQLite's short reads use (a long one
+    /// there would hold one of the few threads every request runs on).
+    func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T
+
     /// One write transaction, committed when `body` returns, rolled back when it throws.
     ///
     /// `lockingUser` names the user whose tree, sessions or quota the

@@ -21,6 +21,10 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         do { return try await engine.read(body) } catch { throw PanError(storeError: error) }
     }
 
+    private func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+        do { return try await engine.readLong(body) } catch { throw PanError(storeError: error) }
+    }
+
     /// A write that changes one user's data: on PostgreSQL it holds that user's lock.
     private func writeExclusively<T: Sendable>(
         _ job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
@@ -237,7 +241,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
 
     public func stats() async throws -> DatabaseStats {
         let engine = self.engine
-        return try await read { db in try DatabaseStats.collect(schemaVersion: try engine.schemaVersion(on: db), on: db) }
+        return try await readLong { db in try DatabaseStats.collect(schemaVersion: try engine.schemaVersion(on: db), on: db) }
     }
 
     public func checkWritable() async throws -> Int {
@@ -253,7 +257,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
 
     public func fsck(repair: Bool) async throws -> FsckReport {
         let repairs = repair ? try await write(user: nil) { db in try TreeChecker.repair(on: db) } : []
-        let findings = try await read { db in try TreeChecker.check(on: db) }
+        let findings = try await readLong { db in try TreeChecker.check(on: db) }
         return FsckReport(findings: findings, repairs: repairs)
     }
 

@@ -49,9 +49,11 @@ public enum TreeMutations {
     }
 
     /// Giving `node` the path `newPath` must not make any path in its subtree longer than the cap.
-    static func requirePathLength(of node: FileNode, at newPath: String, on db: any DatabaseConnection) throws {
+    /// `liveOnly`: a copy takes only the live part of the subtree, so only that counts.
+    static func requirePathLength(of node: FileNode, at newPath: String, liveOnly: Bool = false, on db: any DatabaseConnection) throws {
+        let live = liveOnly ? " AND state = \(FileNode.State.live.sql)" : ""
         let longest: Int64 = try db.scalar(
-            "SELECT MAX(LENGTH(path)) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt
+            "SELECT MAX(LENGTH(path)) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?\(live)", node.userId, node.lft, node.rgt
         ) ?? 0
         try PanPath.requirePathLength(newPath.unicodeScalars.count + Int(longest) - node.path.unicodeScalars.count)
     }
@@ -146,7 +148,7 @@ public enum TreeMutations {
         guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
         try user.ensureRoom(for: bytes)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
-        try requirePathLength(of: node, at: PanPath.join(directory.path, name), on: db)
+        try requirePathLength(of: node, at: PanPath.join(directory.path, name), liveOnly: true, on: db)
         var copies: [Int64: FileNode] = [:]
         var top: FileNode?
         for original in nodes {
@@ -205,6 +207,8 @@ public enum TreeMutations {
         let parentPath = PanPath.parent(of: node.path)
         let directory = try TreeRepository.directory(userId: node.userId, path: parentPath, on: db, now: now)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        // `rename` adds " (n)" on every restore: paths could otherwise grow past the cap.
+        try requirePathLength(of: node, at: PanPath.join(directory.path, name), on: db)
         // Nodes to bring back: the subtree, minus subtrees recycled separately inside it.
         var back: Set<Int64> = [node.id]
         for item in try subtree(of: node, on: db) where item.id != node.id {

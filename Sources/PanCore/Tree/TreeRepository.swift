@@ -63,23 +63,25 @@ public enum TreeRepository {
         // The nearest existing ancestor, looked up by path from the bottom: a new
         // directory's parent usually exists, so that is one lookup, not one per
         // level from the root (which made an N-deep chain O(N²), issue #18).
-        var missing: [String] = []
-        var ancestor = path
+        // Split once: re-splitting each ancestor's path would trim it again, and
+        // an inner name ending in whitespace (U+3000, U+00A0…) would lose it.
+        let segments = PanPath.segments(of: path)
+        var existingLevels = segments.count
         var current: FileNode
         while true {
-            if ancestor == PanPath.root {
+            if existingLevels == 0 {
                 current = try root(of: userId, on: db, now: now)
                 break
             }
+            let ancestor = "/" + segments[..<existingLevels].joined(separator: "/")
             if let existing = try node(userId: userId, path: ancestor, on: db) {
                 guard existing.isDirectory else { throw PanError.notADirectory }
                 current = existing
                 break
             }
-            missing.append(PanPath.lastSegment(of: ancestor))
-            ancestor = PanPath.parent(of: ancestor)
+            existingLevels -= 1
         }
-        for segment in missing.reversed() {
+        for segment in segments[existingLevels...] {
             current = try insert(
                 userId: userId, parent: current, name: segment, kind: .directory,
                 size: 0, mime: MimeType.directory, storeHash: nil, on: db, now: now

@@ -18,6 +18,8 @@ struct UploadService<Engine: SQLEngine>: Sendable {
             let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
             // The file's own depth, whatever mix of `parent` and `path` got there (issue #14 item 7).
             try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1)
+            // And its path's length: refused now, not at the callback after the bytes were sent.
+            try PanPath.requirePathLength(PanPath.join(directory.path, name).unicodeScalars.count)
             // Rule 4: `path` names an existing file holding this very content: nothing to create.
             if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
                 return .instant(rule4File)

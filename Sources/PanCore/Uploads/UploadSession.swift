@@ -140,7 +140,9 @@ public enum UploadSessionRepository {
     public static func pendingLoad(userId: Int64, now: Int64, cap: Int64, on db: any DatabaseConnection) throws -> (count: Int64, reservedBytes: Int64) {
         let bound = try db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", userId)
         let (count, bytes) = (try bound?.int64("pending_uploads") ?? 0, try bound?.int64("pending_bytes") ?? 0)
-        if count < cap, bytes == 0 { return (count, 0) }
+        // A negative count can only come from sessions opened by a server without
+        // the counters (a rolling upgrade): never trusted, recounted below.
+        if count >= 0, count < cap, bytes == 0 { return (count, 0) }
         let row = try db.queryRow(
             """
             SELECT COUNT(*) AS pending, COALESCE(SUM(declared_size), 0) AS pending_bytes,
