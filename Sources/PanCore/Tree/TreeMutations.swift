@@ -39,28 +39,36 @@ public enum TreeMutations {
         }
     }
 
-    /// How many levels the subtree reaches below its top (0 for a file or an empty directory).
-    static func height(of node: FileNode, on db: any DatabaseConnection) throws -> Int {
-        let deepest: Int64 = try db.scalar(
-            "SELECT MAX(LENGTH(path) - LENGTH(REPLACE(path, '/', ''))) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?",
-            node.userId, node.lft, node.rgt
-        ) ?? 0
-        return max(0, Int(deepest) - PanPath.depth(of: node.path))
-    }
+    /// How far a subtree reaches below its top node, read in one scan: the
+    /// depth and path-length caps are both checked on what a move, copy,
+    /// rename or restore would make of it.
+    struct Extent {
+        /// Levels below the top (0 for a file or an empty directory).
+        let height: Int
+        /// Characters (Unicode scalars, as SQL's LENGTH counts) the longest path has beyond the top's own.
+        let longestSuffix: Int
 
-    /// Giving `node` the path `newPath` must not make any path in its subtree longer than the cap.
-    /// `liveOnly`: a copy takes only the live part of the subtree, so only that counts.
-    static func requirePathLength(of node: FileNode, at newPath: String, liveOnly: Bool = false, on db: any DatabaseConnection) throws {
-        let live = liveOnly ? " AND state = \(FileNode.State.live.sql)" : ""
-        let longest: Int64 = try db.scalar(
-            "SELECT MAX(LENGTH(path)) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?\(live)", node.userId, node.lft, node.rgt
-        ) ?? 0
-        try PanPath.requirePathLength(newPath.unicodeScalars.count + Int(longest) - node.path.unicodeScalars.count)
-    }
+        init(of node: FileNode, on db: any DatabaseConnection) throws {
+            let row = try db.queryRow(
+                """
+                SELECT MAX(LENGTH(path) - LENGTH(REPLACE(path, '/', ''))) AS deepest, MAX(LENGTH(path)) AS longest
+                FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?
+                """,
+                node.userId, node.lft, node.rgt
+            )
+            height = max(0, Int(try row?.optionalInt64("deepest") ?? 0) - PanPath.depth(of: node.path))
+            longestSuffix = max(0, Int(try row?.optionalInt64("longest") ?? 0) - node.path.unicodeScalars.count)
+        }
 
-    /// Moving or copying `node` into `directory` must not put its deepest descendant past the cap.
-    static func requireDepth(moving node: FileNode, into directory: FileNode, on db: any DatabaseConnection) throws {
-        try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1 + height(of: node, on: db))
+        /// The subtree under `directory` must not reach past the depth cap.
+        func requireDepth(into directory: FileNode) throws {
+            try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1 + height)
+        }
+
+        /// The subtree's top at `newPath` must not make any path below it longer than the cap.
+        func requirePathLength(at newPath: String) throws {
+            try PanPath.requirePathLength(newPath.unicodeScalars.count + longestSuffix)
+        }
     }
 
     /// What to do with a name taken at the destination.
@@ -95,7 +103,7 @@ public enum TreeMutations {
         }
         let finalName = try resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(parent.path, finalName)
-        try requirePathLength(of: node, at: path, on: db)
+        try Extent(of: node, on: db).requirePathLength(at: path)
         do {
             try db.run(
                 "UPDATE nodes SET name = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE user_id = ? AND id = ?",
@@ -117,10 +125,11 @@ public enum TreeMutations {
         }
         if node.parentId == directory.id { return node }
         try requireUnlocked(node, on: db)
-        try requireDepth(moving: node, into: directory, on: db)
+        let extent = try Extent(of: node, on: db)
+        try extent.requireDepth(into: directory)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(directory.path, name)
-        try requirePathLength(of: node, at: path, on: db)
+        try extent.requirePathLength(at: path)
         do {
             // Name and parent change in one statement, so the unique live-name index never sees a half-move.
             try IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, newName: name, on: db)
@@ -142,13 +151,15 @@ public enum TreeMutations {
             throw PanError(status: 400, code: "COPY_INTO_ITSELF", "a directory cannot be copied into itself or its descendants")
         }
         // Checked before the first insert: the whole copy is refused, not cut off at the cap.
-        try requireDepth(moving: node, into: directory, on: db)
+        try Extent(of: node, on: db).requireDepth(into: directory)
         let nodes = try subtree(of: node, on: db).filter { $0.state == 0 }
         let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
         guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
         try user.ensureRoom(for: bytes)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
-        try requirePathLength(of: node, at: PanPath.join(directory.path, name), liveOnly: true, on: db)
+        // Only the live part is copied, and it is in hand: its longest path, without another scan.
+        let longest = nodes.map(\.path.unicodeScalars.count).max() ?? node.path.unicodeScalars.count
+        try PanPath.requirePathLength(PanPath.join(directory.path, name).unicodeScalars.count + longest - node.path.unicodeScalars.count)
         var copies: [Int64: FileNode] = [:]
         var top: FileNode?
         for original in nodes {
@@ -208,7 +219,7 @@ public enum TreeMutations {
         let directory = try TreeRepository.directory(userId: node.userId, path: parentPath, on: db, now: now)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
         // `rename` adds " (n)" on every restore: paths could otherwise grow past the cap.
-        try requirePathLength(of: node, at: PanPath.join(directory.path, name), on: db)
+        try Extent(of: node, on: db).requirePathLength(at: PanPath.join(directory.path, name))
         // Nodes to bring back: the subtree, minus subtrees recycled separately inside it.
         var back: Set<Int64> = [node.id]
         for item in try subtree(of: node, on: db) where item.id != node.id {
