@@ -117,6 +117,11 @@ func withOpsServer(
     configuration.dataDirectory = directory
     configuration.port = try freePort()
     configuration.passwordRounds = 1_000
+    // Two readers, not four: dozens of test servers run at once in this one process, and
+    // every SQLite connection holds three descriptors (database, WAL, shared memory).
+    // Past ~1,300 open descriptors Foundation's `Process.run()` has crashed (SIGSEGV in a
+    // memmove) while the CLI tests launched `pan`.
+    configuration.readerCount = 2
     try backend.configure(&configuration)
     configure(&configuration)
     var logger = if let logs { Logger(label: "pan-ops-test") { _ in LogCapture.Handler(capture: logs) } } else { Logger(label: "pan-ops-test") }

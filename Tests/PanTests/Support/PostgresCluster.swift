@@ -396,7 +396,7 @@ enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     func configure(_ configuration: inout PanConfiguration) throws {
         guard self == .postgres else { return }
         configuration.databaseURL = try PostgresCluster.shared().createDatabase(prefix: "api")
-        configuration.databasePoolSize = 4
+        configuration.databasePoolSize = 3  // fewer descriptors in the test process (see withOpsServer)
         configuration.jwtSecret = "test-shared-jwt-secret"
         configuration.wcsKeys = [Credentials(accessKey: "test-ak", secretKey: "test-sk")]
     }
