@@ -63,54 +63,19 @@ struct CLITests {
 
     /// Runs `pan ARGS…` to completion; output goes to files so a chatty command can never block on a full pipe.
     static func run(_ arguments: [String], timeout: TimeInterval = 30) async throws -> Run {
-        let executable = try pan()
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        defer { try? out.close(); try? err.close() }
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment()
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        let exited = AsyncExit()
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
-        if await !exited.wait(timeout: timeout) {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            Issue.record("pan \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
-        }
-        process.waitUntilExit()
+        let run = try await ChildProcess.run(
+            try pan(), arguments, environment: environment(), stdout: .file(outPath), stderr: .file(errPath), timeout: timeout
+        )
+        if run.timedOut { Issue.record("pan \(arguments.joined(separator: " ")) did not finish within \(timeout) s") }
         return Run(
-            status: process.terminationStatus,
-            exited: process.terminationReason == .exit,
+            status: run.status,
+            exited: run.exited,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         )
-    }
-
-    /// A one-shot signal a termination handler can fire and an async test can await with a timeout.
-    final class AsyncExit: @unchecked Sendable {
-        private let lock = NSLock()
-        private var done = false
-        func signal() { lock.lock(); done = true; lock.unlock() }
-        var isDone: Bool { lock.lock(); defer { lock.unlock() }; return done }
-        func wait(timeout: TimeInterval) async -> Bool {
-            let deadline = Date().addingTimeInterval(timeout)
-            while !isDone {
-                if Date() > deadline { return false }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return true
-        }
     }
 
     static func user(_ reference: String, in directory: String) async throws -> (User, passwordHash: String)? {
@@ -379,15 +344,11 @@ struct CLITests {
     }
 
     /// SIGTERM, then up to `grace` seconds to exit, then SIGKILL. Only ever this process, by its id.
-    static func stop(_ process: Process, exited: AsyncExit, grace: TimeInterval = 10) async -> Bool {
+    static func stop(_ process: ChildProcess, grace: TimeInterval = 10) async -> Bool {
         guard process.isRunning else { return true }
-        process.terminate()
-        if await exited.wait(timeout: grace) {
-            process.waitUntilExit()
-            return true
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGTERM)
+        if await process.waitForExit(timeout: grace) { return true }
+        process.kill()
         return false
     }
 
@@ -403,28 +364,17 @@ struct CLITests {
         let port = try freePort()
         let base = "http://127.0.0.1:\(port)"
         let logPath = directory + "/serve.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        defer { try? log.close() }
-
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: executable)
-        server.arguments = ["serve", "--data-dir", directory, "--port", String(port)]
-        server.environment = Self.environment()
-        server.standardInput = FileHandle.nullDevice
-        server.standardOutput = log
-        server.standardError = log
-        let exited = AsyncExit()
-        server.terminationHandler = { _ in exited.signal() }
-        try server.run()
+        let server = try ChildProcess(
+            executable, ["serve", "--data-dir", directory, "--port", String(port)],
+            environment: Self.environment(), stdout: .file(logPath), stderr: .file(logPath)
+        )
         defer {
             // Whatever happened above, leave no server behind.
             if server.isRunning {
-                server.terminate()
+                server.signal(SIGTERM)
                 let deadline = Date().addingTimeInterval(5)
                 while server.isRunning, Date() < deadline { usleep(20_000) }
-                if server.isRunning { kill(server.processIdentifier, SIGKILL) }
-                server.waitUntilExit()
+                server.kill()
             }
         }
         func serverLog() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -437,14 +387,14 @@ struct CLITests {
         // Up within ~15 s.
         var healthy = false
         let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline, !exited.isDone {
+        while Date() < deadline, server.isRunning {
             if let reply = try? await Self.http("GET", base + "/healthz", session: session), reply.status == 200 {
                 healthy = true
                 break
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        try #require(healthy, "pan serve did not answer /healthz within 15 s; exited: \(exited.isDone); log:\n\(serverLog())")
+        try #require(healthy, "pan serve did not answer /healthz within 15 s; exited: \(!server.isRunning); log:\n\(serverLog())")
 
         let login = try await Self.http(
             "POST", base + "/v1/user/login", json: ["value": "bob", "password": PasswordHasher.md5Hex("pw")], session: session
@@ -483,9 +433,9 @@ struct CLITests {
         }
 
         // SIGTERM: a graceful shutdown, exit status 0.
-        let stoppedInTime = await Self.stop(server, exited: exited)
+        let stoppedInTime = await Self.stop(server)
         #expect(stoppedInTime, "pan serve ignored SIGTERM for 10 s; log:\n\(serverLog())")
-        #expect(server.terminationReason == .exit, "log:\n\(serverLog())")
+        #expect(server.exitedNormally, "log:\n\(serverLog())")
         #expect(server.terminationStatus == 0, "log:\n\(serverLog())")
         let after = try? await Self.http("GET", base + "/healthz", session: session)
         #expect(after == nil || after?.status != 200, "still answering after SIGTERM")

@@ -87,12 +87,7 @@ struct DiskFullTests {
     /// Runs a command to completion; its exit status.
     @discardableResult
     static func run(_ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
+        guard let process = try? ChildProcess("/usr/bin/env", arguments) else { return -1 }
         process.waitUntilExit()
         return process.terminationStatus
     }

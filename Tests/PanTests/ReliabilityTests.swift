@@ -20,26 +20,21 @@ struct ReliabilityTests {
     static let rounds = ReliabilitySettings.int("PAN_CRASH_ROUNDS", short: 4, long: 25)
 
     struct Server {
-        let process: Process
+        let process: ChildProcess
         let base: String
     }
 
     func start(_ directory: String, port: Int, environment extra: [String: String] = [:]) async throws -> Server {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: try CLITests.pan())
-        server.arguments = ["serve", "--data-dir", directory, "--port", String(port)]
-        server.environment = CLITests.environment().merging(extra) { $1 }
-        server.standardInput = FileHandle.nullDevice
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try ChildProcess(
+            try CLITests.pan(), ["serve", "--data-dir", directory, "--port", String(port)],
+            environment: CLITests.environment().merging(extra) { $1 }
+        )
         let base = "http://127.0.0.1:\(port)"
         for _ in 0..<300 {
             if let reply = try? await send(.GET, base + "/healthz"), reply.status == 200 { return Server(process: server, base: base) }
             try await Task.sleep(for: .milliseconds(50))
         }
-        kill(server.processIdentifier, SIGKILL)
-        server.waitUntilExit()
+        server.kill()
         throw TestFailure("pan serve did not start")
     }
 
@@ -143,7 +138,7 @@ struct ReliabilityTests {
         #expect(acknowledged.count > 10, "the load acknowledged \(acknowledged.count) uploads")
         // A last restart runs the migrations/recovery path once more, then the checks.
         let server = try await start(directory, port: port, environment: environment)
-        kill(server.process.processIdentifier, SIGTERM)
+        server.process.signal(SIGTERM)
         server.process.waitUntilExit()
         let paths = acknowledged
         let found = try await write { db in

@@ -10,11 +10,11 @@ import WCS
 /// nginx in the foreground with a config written to a temp prefix: the
 /// deploy site's directives, listening on a loopback port, proxying to Pan.
 final class NginxProcess: Sendable {
-    let process: Process
+    let process: ChildProcess
     let prefix: String
     let port: Int
 
-    private init(process: Process, prefix: String, port: Int) {
+    private init(process: ChildProcess, prefix: String, port: Int) {
         self.process = process
         self.prefix = prefix
         self.port = port
@@ -67,16 +67,10 @@ final class NginxProcess: Sendable {
         }
         """
         try config.write(toFile: prefix + "/nginx.conf", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: NginxTests.nginx)
-        process.arguments = ["-p", prefix, "-c", prefix + "/nginx.conf", "-e", prefix + "/error.log"]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: {
-            FileManager.default.createFile(atPath: prefix + "/stderr", contents: nil)
-            return prefix + "/stderr"
-        }()))
-        try process.run()
+        let process = try ChildProcess(
+            NginxTests.nginx, ["-p", prefix, "-c", prefix + "/nginx.conf", "-e", prefix + "/error.log"],
+            stderr: .file(prefix + "/stderr")
+        )
         return NginxProcess(process: process, prefix: prefix, port: port)
     }
 
@@ -99,11 +93,9 @@ final class NginxProcess: Sendable {
     }
 
     /// KILL: with `master_process off` nginx ignores TERM and QUIT, and
-    /// nothing it holds outlives the test. Polls rather than `waitUntilExit`,
-    /// which spins a CPU on Linux.
+    /// nothing it holds outlives the test.
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        for _ in 0..<250 where process.isRunning { usleep(20_000) }
+        process.kill()
         try? FileManager.default.removeItem(atPath: prefix)
     }
 }

@@ -153,42 +153,33 @@ func withOpsServer(
 
 /// `pan ARGS…` running in the background (a server), output to files.
 final class ServerProcess: Sendable {
-    let process: Process
+    let process: ChildProcess
     let scratch: String
-    let exit = CLITests.AsyncExit()
 
-    private init(process: Process, scratch: String) {
+    private init(process: ChildProcess, scratch: String) {
         self.process = process
         self.scratch = scratch
     }
 
     static func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> ServerProcess {
         let scratch = try temporaryDirectory()
-        FileManager.default.createFile(atPath: scratch + "/stdout", contents: nil)
-        FileManager.default.createFile(atPath: scratch + "/stderr", contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try CLITests.pan())
-        process.arguments = arguments
-        process.environment = CLITests.environment().merging(extra) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/stdout"))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/stderr"))
-        let server = ServerProcess(process: process, scratch: scratch)
-        process.terminationHandler = { [exit = server.exit] _ in exit.signal() }
-        try process.run()
-        return server
+        let process = try ChildProcess(
+            try CLITests.pan(), arguments, environment: CLITests.environment().merging(extra) { $1 },
+            stdout: .file(scratch + "/stdout"), stderr: .file(scratch + "/stderr")
+        )
+        return ServerProcess(process: process, scratch: scratch)
     }
 
     func waitUntilHealthy(port: Int) async throws {
         for _ in 0..<400 {
             if (try? await fetch("http://127.0.0.1:\(port)/healthz"))?.status == 200 { return }
-            if exit.isDone { throw TestFailure("pan exited before serving: \(output)") }
+            if !process.isRunning { throw TestFailure("pan exited before serving: \(output)") }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw TestFailure("pan did not serve on \(port): \(output)")
     }
 
-    func signal(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+    func signal(_ signal: Int32) { process.signal(signal) }
 
     var output: String {
         ((try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? "")
@@ -205,17 +196,16 @@ final class ServerProcess: Sendable {
     }
 
     func waitForExit(timeout: TimeInterval) async throws -> Exit {
-        if await !exit.wait(timeout: timeout) {
+        if await !process.waitForExit(timeout: timeout) {
             kill()
             throw TestFailure("pan did not exit within \(timeout) s: \(output.suffix(2000))")
         }
-        process.waitUntilExit()
-        return Exit(exited: process.terminationReason == .exit, status: process.terminationStatus, stderr: stderr)
+        return Exit(exited: process.exitedNormally, status: process.terminationStatus, stderr: stderr)
     }
 
     /// Hard stop (cleanup); a no-op once it has exited.
     func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        process.kill()
         try? FileManager.default.removeItem(atPath: scratch)
     }
 }

@@ -26,9 +26,9 @@ import WCS
 ///   which close only when it is gone) and removes the directory. If the test
 ///   process dies without running it (kill -9, a crash), a watchdog started
 ///   with the server (`sh`, polling `kill -0` on the test process twice a
-///   second) does the same. Foundation's `Process` cannot set
-///   PR_SET_PDEATHSIG, and puts its children in a process group of their own,
-///   so the terminal's Ctrl-C would not reach the server either.
+///   second) does the same. `posix_spawn` cannot set PR_SET_PDEATHSIG, and
+///   `ChildProcess` puts its children in a process group of their own, so the
+///   terminal's Ctrl-C would not reach the server either.
 enum PostgresCluster {
     struct Running: Sendable {
         let host: String
@@ -166,7 +166,7 @@ enum PostgresCluster {
             "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync",
         ], log: initdbLog, in: directory)
         guard wait(initdb, timeout: 120), initdb.terminationStatus == 0 else {
-            if initdb.isRunning { kill(initdb.processIdentifier, SIGKILL) }
+            initdb.kill()
             throw PostgresClusterError("initdb failed:\n" + tail(initdbLog))
         }
         try? FileManager.default.removeItem(atPath: passwordFile)
@@ -181,9 +181,8 @@ enum PostgresCluster {
                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             ], log: log, in: directory)
-            // A process of its own, not a fork of the server's: Foundation
-            // sees a child exit when every copy of a socket it gave the child
-            // is closed, and a forked watchdog would hold one open.
+            // A process of its own, not a fork of the server's, so that it
+            // outlives a server that dies first and cleans up all the same.
             _ = try launch(["/bin/sh", "-c", watchdogScript, "pan-pg-watchdog",
                             String(getpid()), String(process.processIdentifier), directory],
                            log: nil, in: directory)
@@ -302,7 +301,7 @@ enum PostgresCluster {
             log: output, in: nil, environment: environment
         )
         guard wait(process, timeout: timeout) else {
-            kill(process.processIdentifier, SIGKILL)
+            process.kill()
             throw PostgresClusterError("psql timed out after \(Int(timeout)) s: \(sql)")
         }
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
@@ -314,27 +313,16 @@ enum PostgresCluster {
 
     /// Starts a command with stdout and stderr in `log` (a file, not a pipe:
     /// nothing to drain, nothing to deadlock on), or nowhere.
-    private static func launch(_ command: [String], log: String?, in directory: String?, environment: [String: String]? = nil) throws -> Process {
-        var handle: FileHandle?
-        if let log {
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        }
-        defer { try? handle?.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        if let environment { process.environment = environment }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = handle ?? FileHandle.nullDevice
-        process.standardError = handle ?? FileHandle.nullDevice
-        try process.run()
-        return process
+    private static func launch(_ command: [String], log: String?, in directory: String?, environment: [String: String]? = nil) throws -> ChildProcess {
+        if let log { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+        let output: ChildProcess.Output = log.map { .file($0) } ?? .null
+        return try ChildProcess(
+            command[0], Array(command.dropFirst()), environment: environment, directory: directory, stdout: output, stderr: output
+        )
     }
 
-    /// Polls rather than `waitUntilExit`, which spins a CPU on Linux.
-    private static func wait(_ process: Process, timeout: TimeInterval) -> Bool {
+    /// Polls, up to a deadline.
+    private static func wait(_ process: ChildProcess, timeout: TimeInterval) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             guard Date() < deadline else { return false }

@@ -36,13 +36,16 @@ enum PythonClients {
     static func install(_ packages: [String], into target: String) -> Result<Void, TestFailure> {
         let marker = target + "/.pan-installed", wanted = packages.joined(separator: "\n")
         if (try? String(contentsOfFile: marker, encoding: .utf8)) == wanted { return .success(()) }
-        let pip = Process()
-        pip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        pip.arguments = ["python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--upgrade",
-                         "--target", target] + packages
-        do { try pip.run() } catch { return .failure(TestFailure("python3 -m pip: \(error)")) }
+        let pip: ChildProcess
+        do {
+            pip = try ChildProcess("/usr/bin/env", ["python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                                                    "--no-deps", "--upgrade", "--target", target] + packages,
+                                   stdout: .inherit, stderr: .inherit)
+        } catch { return .failure(TestFailure("python3 -m pip: \(error)")) }
         pip.waitUntilExit()
-        guard pip.terminationStatus == 0 else { return .failure(TestFailure("pip install \(packages) failed: is PyPI reachable?")) }
+        guard pip.exitedNormally, pip.terminationStatus == 0 else {
+            return .failure(TestFailure("pip install \(packages) failed: is PyPI reachable?"))
+        }
         FileManager.default.createFile(atPath: marker, contents: Data(wanted.utf8))
         return .success(())
     }
@@ -56,30 +59,17 @@ enum PythonClients {
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        defer { try? out.close(); try? err.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", packageRoot.appendingPathComponent("Tests/PanTests/Clients/" + script).path] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONPATH"] = browser ? browserSitePackages : sitePackages
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        let exited = CLITests.AsyncExit()
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
-        if await !exited.wait(timeout: timeout) {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("\(script) did not finish within \(timeout) s")
-        }
-        process.waitUntilExit()
+        let run = try await ChildProcess.run(
+            "/usr/bin/env", ["python3", packageRoot.appendingPathComponent("Tests/PanTests/Clients/" + script).path] + arguments,
+            environment: environment, stdout: .file(outPath), stderr: .file(errPath), timeout: timeout
+        )
+        if run.timedOut { Issue.record("\(script) did not finish within \(timeout) s") }
         return CLITests.Run(
-            status: process.terminationStatus,
-            exited: process.terminationReason == .exit,
+            status: run.status,
+            exited: run.exited,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         )

@@ -185,21 +185,14 @@ private func withExternalTarget(binary: String, _ seed: TargetSeed, _ body: @esc
     let credentials = [Credentials(accessKey: "reliability-ak", secretKey: "reliability-sk-\(UUID().uuidString)")]
     let port = try freePort()
     let stderrPath = directory + "/server.stderr"
-    _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-    let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-    defer { try? errors.close() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = ["serve", "--data-dir", directory, "--host", "127.0.0.1", "--port", String(port)]
     var environment = CLITests.environment()
     environment["PAN_WCS_KEYS"] = "\(credentials[0].accessKey):\(credentials[0].secretKey)"
     environment["PAN_SHUTDOWN_TIMEOUT"] = "20"
     environment["ASAN_OPTIONS"] = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] ?? "detect_leaks=0:abort_on_error=0"
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = errors
-    try process.run()
+    let process = try ChildProcess(
+        binary, ["serve", "--data-dir", directory, "--host", "127.0.0.1", "--port", String(port)],
+        environment: environment, stderr: .file(stderrPath)
+    )
     func serverErrors() -> String {
         let text = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         return String(text.suffix(8000))
@@ -211,22 +204,21 @@ private func withExternalTarget(binary: String, _ seed: TargetSeed, _ body: @esc
         try await Task.sleep(for: .milliseconds(50))
     }
     guard ready else {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.kill()
         throw TestFailure("\(binary) serve did not start: \(serverErrors())")
     }
     var failure: (any Error)?
     do { try await body(target) } catch { failure = error }
-    kill(process.processIdentifier, SIGTERM)
+    process.signal(SIGTERM)
     for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
     if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
+        process.kill()
         Issue.record("pan serve did not stop within 30 s of SIGTERM")
     }
     process.waitUntilExit()
     let log = serverErrors()
-    #expect(process.terminationReason == .exit && process.terminationStatus == 0,
-            "pan serve ended with \(process.terminationReason == .exit ? "exit" : "signal") \(process.terminationStatus): \(log)")
+    #expect(process.exitedNormally && process.terminationStatus == 0,
+            "pan serve ended with \(process.exitedNormally ? "exit" : "signal") \(process.terminationStatus): \(log)")
     for marker in ["AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:", "Fatal error", "SUMMARY:"] {
         #expect(!log.contains(marker), "the server's standard error reports \(marker): \(log)")
     }
