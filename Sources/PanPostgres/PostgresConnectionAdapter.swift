@@ -78,15 +78,19 @@ final class PostgresConnectionAdapter: DatabaseConnection {
 
     /// Runs a migration file statement by statement. postgres-nio speaks only
     /// the extended protocol (one statement per message), so the file is split
-    /// at each `;` that ends a line: Pan's PostgreSQL migrations are written
-    /// that way (no function bodies; migrations/postgres/0001_init.sql says so).
+    /// at each `;` that ends a line outside a `$$`-quoted function body: Pan's
+    /// PostgreSQL migrations are written that way.
     func executeScript(_ sql: String) throws {
         var statement = ""
+        // Inside a `$$ … $$` body (a PL/pgSQL function) a `;` ends a line of
+        // the body, not the statement.
+        var inDollarQuote = false
         for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
+            if !inDollarQuote, trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
             statement += line + "\n"
-            if trimmed.hasSuffix(";") {
+            if line.components(separatedBy: "$$").count % 2 == 0 { inDollarQuote.toggle() }
+            if !inDollarQuote, trimmed.hasSuffix(";") {
                 do { _ = try connection.query(statement, []).wait() } catch { throw PostgresFailure(error, sql: statement) }
                 statement = ""
             }

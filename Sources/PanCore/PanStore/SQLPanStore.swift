@@ -10,6 +10,8 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     public let engine: Engine
     let uploads: UploadService<Engine>
     let callbacks: CallbackService<Engine>
+    /// What pages of big directories learned, for the next page (TreeRepository.children).
+    let listings = ListingCache()
 
     public init(engine: Engine, settings: UploadSettings) {
         self.engine = engine
@@ -143,7 +145,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
             guard directory.isDirectory else { throw PanError.notADirectory }
             let (children, total) = try TreeRepository.children(
                 of: directory, type: window.type, order: window.order, limit: window.limit, offset: window.offset,
-                hidingSystemFolders: directory.path == PanPath.root, on: db
+                hidingSystemFolders: directory.path == PanPath.root, cache: listings, on: db
             )
             return Listing(directory: directory, children: children, total: total)
         }

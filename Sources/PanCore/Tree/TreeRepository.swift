@@ -161,34 +161,50 @@ extension TreeRepository {
     public struct Order: Sendable, Equatable {
         public let code: Int
         let sql: String
+        /// The sort key's columns when they all run one way (a keyset
+        /// condition is then one row-value comparison an index serves), and
+        /// which way; nil for the mixed orders (type one way, the rest the other).
+        let keyset: (columns: [String], descending: Bool)?
 
         public static let `default` = Order(code: -1)
         public static let nameAscending = Order(code: 2)
 
         public init(code: Int) {
-            let known = Self.clauses[code] != nil
-            (self.code, self.sql) = known ? (code, Self.clauses[code]!) : (-1, Self.clauses[-1]!)
+            let terms = Self.table[code] ?? Self.table[-1]!
+            self.code = Self.table[code] == nil ? -1 : code
+            sql = terms.map { "n.\($0.column) \($0.descending ? "DESC" : "ASC")" }.joined(separator: ", ")
+            let uniform = Set(terms.map(\.descending)).count == 1
+            keyset = uniform ? (terms.map(\.column), terms[0].descending) : nil
         }
 
+        public static func == (lhs: Order, rhs: Order) -> Bool { lhs.code == rhs.code }
+
+        private typealias Term = (column: String, descending: Bool)
+
         /// Built once: the page queries interpolate one on every request.
-        private static let clauses: [Int: String] = {
-            let type = ["n.type DESC", "n.type ASC"]
-            var table: [Int: String] = [
-                -1: "\(type[0]), n.ctime DESC, n.id DESC",
-                -2: "n.id ASC",  // none: insertion order
-                1: "\(type[0]), n.ctime ASC, n.id ASC",
-                2: "n.name ASC, n.id ASC",
-                3: "n.name DESC, n.id DESC",
-                12: "n.size ASC, n.id ASC",
-                13: "n.size DESC, n.id DESC",
+        private static let table: [Int: [Term]] = {
+            func terms(_ spec: String) -> [Term] {
+                spec.split(separator: ",").map {
+                    let parts = $0.split(separator: " ")
+                    return (String(parts[0]), parts[1] == "desc")
+                }
+            }
+            var table: [Int: [Term]] = [
+                -1: terms("type desc,ctime desc,id desc"),
+                -2: terms("id asc"),  // none: insertion order
+                1: terms("type desc,ctime asc,id asc"),
+                2: terms("name asc,id asc"),
+                3: terms("name desc,id desc"),
+                12: terms("size asc,id asc"),
+                13: terms("size desc,id desc"),
             ]
-            for (i, direction) in type.enumerated() {
-                table[4 + i] = "\(direction), n.name DESC, n.id DESC"
-                table[6 + i] = "\(direction), n.name ASC, n.id ASC"
-                table[8 + i] = "\(direction), n.size DESC, n.id DESC"
-                table[10 + i] = "\(direction), n.size ASC, n.id ASC"
-                table[14 + i] = "\(direction), n.ctime DESC, n.id DESC"
-                table[16 + i] = "\(direction), n.ctime ASC, n.id ASC"
+            for (i, direction) in ["desc", "asc"].enumerated() {
+                table[4 + i] = terms("type \(direction),name desc,id desc")
+                table[6 + i] = terms("type \(direction),name asc,id asc")
+                table[8 + i] = terms("type \(direction),size desc,id desc")
+                table[10 + i] = terms("type \(direction),size asc,id asc")
+                table[14 + i] = terms("type \(direction),ctime desc,id desc")
+                table[16 + i] = terms("type \(direction),ctime asc,id asc")
             }
             return table
         }()
@@ -196,29 +212,75 @@ extension TreeRepository {
 
     /// A page of a directory's live children; `type` 0 files, 1 directories, nil all.
     /// `hidingSystemFolders`: leave out `PanPath.systemFolders` (pass it for the root).
+    ///
+    /// With a `cache`, a big directory that is being paged costs neither a
+    /// COUNT of its children nor an OFFSET skip of them on every page: see
+    /// `ListingCache` for what is kept and why it is never stale.
     public static func children(
-        of directory: FileNode, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false, on db: any DatabaseConnection
+        of directory: FileNode, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false,
+        cache: ListingCache? = nil, on db: any DatabaseConnection
     ) throws -> (nodes: [FileNode], total: Int64) {
         var typeFilter = type.map { " AND n.type = " + ($0 == 1 ? FileNode.Kind.directory.sql : FileNode.Kind.file.sql) } ?? ""
         if hidingSystemFolders {
             // Constant names of our own, never user input: safe to inline.
             typeFilter += " AND n.name NOT IN (" + PanPath.systemFolders.map { "'\($0)'" }.joined(separator: ",") + ")"
         }
-        let total = try db.scalar(
-            "SELECT COUNT(*) FROM nodes n WHERE n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)",
-            directory.userId, directory.id
-        ) ?? 0
+        let children = "n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)"
+
+        var known: ListingCache.Entry?
+        if let cache {
+            // Read in this transaction's snapshot, as everything below is.
+            let version = try db.scalar("SELECT children_version FROM nodes WHERE user_id = ? AND id = ?", directory.userId, directory.id) ?? 0
+            let cacheKey = ListingCache.Key(
+                userId: directory.userId, directoryId: directory.id, directoryUUID: directory.uuid, order: order.code, filter: typeFilter
+            )
+            known = cache.entry(cacheKey, version: version)
+            if known == nil {
+                let total = try db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
+                known = ListingCache.Entry(version: version, total: total, boundaries: nil)
+                cache.store(known!, for: cacheKey)
+            } else if known!.boundaries == nil, let keyset = order.keyset, known!.total > ListingCache.keysetThreshold,
+                      offset >= ListingCache.stride {
+                // The second page of this version: it is being paged, so learn
+                // every stride-th child's sort key, in one ordered index scan.
+                let columns = keyset.columns.map { "n." + $0 }.joined(separator: ", ")
+                let rows = try db.query(
+                    """
+                    SELECT \(keyset.columns.joined(separator: ", ")) FROM (
+                        SELECT \(columns), ROW_NUMBER() OVER (ORDER BY \(order.sql)) - 1 AS position
+                        FROM nodes n WHERE \(children)
+                    ) AS ranked WHERE position % \(ListingCache.stride) = 0 ORDER BY position
+                    """,
+                    directory.userId, directory.id
+                )
+                known!.boundaries = rows.map(\.values)
+                cache.store(known!, for: cacheKey)
+            }
+        }
+        let total = try known?.total ?? db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
+        guard limit > 0, offset < total else { return ([], total) }
+
+        // Start from the nearest learned child at or before `offset`.
+        var start = "", startValues: [any DatabaseBindable] = [], skip = offset
+        if let boundaries = known?.boundaries, let keyset = order.keyset, offset >= ListingCache.stride, !boundaries.isEmpty {
+            let index = min(offset / ListingCache.stride, boundaries.count - 1)
+            let tuple = keyset.columns.map { "n." + $0 }.joined(separator: ", ")
+            let marks = Array(repeating: "?", count: keyset.columns.count).joined(separator: ", ")
+            start = " AND (\(tuple)) \(keyset.descending ? "<=" : ">=") (\(marks))"
+            startValues = boundaries[index]
+            skip = offset - index * ListingCache.stride
+        }
         // The page's ids first, from the index alone (OFFSET skips index entries, not
-        // table rows and parent joins: a deep page of a 10k directory was ~2 ms), then its rows.
+        // table rows and parent joins), then its rows.
         let nodes = try db.query(
             """
             SELECT \(FileNode.columns) FROM (
-                SELECT n.id FROM nodes n WHERE n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)
+                SELECT n.id FROM nodes n WHERE \(children)\(start)
                 ORDER BY \(order.sql) LIMIT ? OFFSET ?
             ) AS page JOIN nodes n ON n.user_id = ? AND n.id = page.id \(FileNode.parentJoin)
             ORDER BY \(order.sql)
             """,
-            directory.userId, directory.id, limit, offset, directory.userId
+            arguments: [directory.userId, directory.id] + startValues + [limit, skip, directory.userId]
         ).map(FileNode.init(row:))
         return (nodes, total)
     }

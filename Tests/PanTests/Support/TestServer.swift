@@ -30,6 +30,12 @@ struct TestServer {
         return try await (services.store as! SQLitePanStore).engine.read(body)
     }
 
+    /// The store's kept listing facts (ListingTests).
+    var listings: ListingCache {
+        if let store = services.store as? PostgresPanStore { return store.listings }
+        return (services.store as! SQLitePanStore).listings
+    }
+
     /// A write transaction on the server's own engine (setting up odd states).
     func write<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
         if let store = services.store as? PostgresPanStore { return try await store.engine.write(lockingUser: nil, body) }

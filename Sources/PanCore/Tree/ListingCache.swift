@@ -1,0 +1,75 @@
+import SQLCommon
+import Synchronization
+
+/// What pages of a big directory learned about it, kept while its children
+/// don't change: the number of children, and where every `stride`-th child
+/// sits in a given order (its sort key), so a page far into the directory
+/// starts from the nearest such child with a keyset condition instead of
+/// skipping thousands of index entries with OFFSET.
+///
+/// Why this is safe to share between requests: every entry is stamped with
+/// the directory's `children_version`, which triggers bump in the same
+/// transaction as any change to its children's set or order (migration
+/// 0009; PostgreSQL 0004), whoever writes (this server, another server on
+/// the same PostgreSQL, the CLI). A read uses an entry only when the version
+/// it reads in its own snapshot is the entry's: the children it sees are then
+/// exactly those the entry was built from.
+///
+/// Bounded: at most `capacity` directory-orders, each with `total / stride`
+/// sort keys.
+public final class ListingCache: Sendable {
+    /// Keys are taken every `stride` children: a page then skips fewer than `stride`.
+    static let stride = 32
+    /// Below this many children OFFSET is cheap and no keys are kept.
+    static let keysetThreshold: Int64 = 256
+
+    struct Key: Hashable {
+        let userId: Int64
+        let directoryId: Int64
+        /// With the id: a purged directory's id may be given again (SQLite
+        /// reuses the highest rowid), and its new version count starts over.
+        let directoryUUID: String
+        let order: Int
+        /// The type filter and hidden names: a different set of children.
+        let filter: String
+    }
+
+    struct Entry {
+        let version: Int64
+        let total: Int64
+        /// The sort key of child 0, `stride`, 2·`stride`…; nil until a second
+        /// request for the same version shows the directory is being paged.
+        var boundaries: [[DatabaseValue]]?
+    }
+
+    private let capacity: Int
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    public init(capacity: Int = 256) {
+        self.capacity = capacity
+    }
+
+    /// The entry for `key` if it was made at `version`.
+    func entry(_ key: Key, version: Int64) -> Entry? {
+        entries.withLock { entries in
+            guard let entry = entries[key], entry.version == version else { return nil }
+            return entry
+        }
+    }
+
+    /// How many directory-orders have sort keys kept (tests; a gauge one day).
+    var pagedDirectories: Int { entries.withLock { $0.values.count { $0.boundaries != nil } } }
+
+    func store(_ entry: Entry, for key: Key) {
+        entries.withLock { entries in
+            if entries[key] == nil, entries.count >= capacity, let victim = entries.keys.first {
+                // Any victim will do: a miss costs one COUNT, and an entry is
+                // only worth keeping while its directory is being paged.
+                entries.removeValue(forKey: victim)
+            }
+            // A reader on an older snapshot must not replace a newer entry.
+            if let current = entries[key], current.version > entry.version { return }
+            entries[key] = entry
+        }
+    }
+}
