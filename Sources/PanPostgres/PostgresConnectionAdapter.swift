@@ -72,7 +72,8 @@ final class PostgresConnectionAdapter: DatabaseConnection {
         } catch {
             throw PostgresFailure(error, sql: sql)
         }
-        let rows = try result.rows.map(Self.row)
+        var layout: ColumnLayout?
+        let rows = try result.rows.map { try Self.row($0, layout: &layout) }
         return (rows, result.metadata.rows ?? 0)
     }
 
@@ -111,14 +112,16 @@ final class PostgresConnectionAdapter: DatabaseConnection {
         }
     }
 
-    private static func row(_ row: PostgresRow) throws -> Row {
+    /// `layout`: the previous row's, reused while the names match (one per result).
+    private static func row(_ row: PostgresRow, layout: inout ColumnLayout?) throws -> Row {
         var columns: [String] = []
         var values: [DatabaseValue] = []
         for cell in row {
             columns.append(cell.columnName)
             values.append(try value(of: cell))
         }
-        return Row(columns: columns, values: values)
+        if layout?.names != columns { layout = ColumnLayout(columns) }
+        return Row(layout: layout!, values: values)
     }
 
     private static func value(of cell: PostgresCell) throws -> DatabaseValue {

@@ -10,9 +10,12 @@ public final class Statement {
     let handle: OpaquePointer
     public let sql: String
     private unowned let connection: Connection
-    /// Read at the first row of each execution: SQLite re-prepares a cached
-    /// statement after a schema change, and its columns may change with it.
-    private var columnNames: [String]?
+    /// Made at the first row and kept across executions (a cached statement's
+    /// rows share one). SQLite re-prepares a statement after a schema change,
+    /// and a `SELECT *`'s columns change with it: the layout is made again
+    /// whenever SQLite's count of re-preparations has moved.
+    private var columnLayout: ColumnLayout?
+    private var layoutPreparation: Int32 = -1
 
     init(connection: Connection, sql: String) throws {
         var handle: OpaquePointer?
@@ -29,7 +32,6 @@ public final class Statement {
 
     /// Clears previous bindings and the cursor so the statement can be reused.
     func reset() {
-        columnNames = nil
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
@@ -92,9 +94,12 @@ public final class Statement {
             default: values.append(.null)
             }
         }
-        let names = columnNames ?? (0..<count).map { String(cString: sqlite3_column_name(handle, $0)) }
-        columnNames = names
-        return Row(columns: names, values: values)
+        let preparation = sqlite3_stmt_status(handle, SQLITE_STMTSTATUS_REPREPARE, 0)
+        if columnLayout == nil || preparation != layoutPreparation {
+            columnLayout = ColumnLayout((0..<count).map { String(cString: sqlite3_column_name(handle, $0)) })
+            layoutPreparation = preparation
+        }
+        return Row(layout: columnLayout!, values: values)
     }
 }
 

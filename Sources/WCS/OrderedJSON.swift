@@ -16,7 +16,7 @@ public enum OrderedJSON {
             out.append(UInt8(ascii: ":"))
             switch value {
             case .string(let s): append(quoted: s, to: &out)
-            case .int(let i): out.append(contentsOf: String(i).utf8)
+            case .int(let i): appendDecimal(i, to: &out)
             }
         }
         out.append(UInt8(ascii: "}"))
@@ -29,6 +29,24 @@ public enum OrderedJSON {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// An integer's decimal digits, written straight into `out` (no String
+    /// made and dropped for each number of a reply).
+    public static func appendDecimal(_ value: some BinaryInteger, to out: inout [UInt8]) {
+        guard let small = Int64(exactly: value) else {
+            out.append(contentsOf: String(value).utf8)
+            return
+        }
+        if small < 0 { out.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned: Int64.min has no positive Int64.
+        var magnitude = small.magnitude
+        let start = out.count
+        repeat {
+            out.append(UInt8(truncatingIfNeeded: magnitude % 10) + UInt8(ascii: "0"))
+            magnitude /= 10
+        } while magnitude > 0
+        out[start...].reverse()
+    }
+
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Byte-wise: only `"`, `\` and control characters are escaped; everything
@@ -37,8 +55,19 @@ public enum OrderedJSON {
     public static func append(quoted string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         let utf8 = string.utf8
-        // Most names, paths, ids and policy values need no escaping: copied whole.
-        guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+        // Most names, paths, ids and policy values need no escaping: copied
+        // whole. A native string's bytes are scanned in place (the closure
+        // scan over the UTF-8 view was ~4% of a page reply, issue #18).
+        let copied = utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        if copied == nil, !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             out.append(contentsOf: utf8)
             out.append(UInt8(ascii: "\""))
             return

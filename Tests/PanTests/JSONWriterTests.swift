@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import PanCore
 @testable import PanSQLite
+import SQLCommon
+import WCS
 
 /// The hand-written JSON of the hot replies must say exactly what `JSONEncoder` says.
 @Suite("JSONWriter matches JSONEncoder")
@@ -44,5 +46,48 @@ struct JSONWriterTests {
             json.field("n", -5)
         }
         #expect(String(decoding: json.bytes, as: UTF8.self) == #"{"list":[1,2],"none":null,"n":-5}"#)
+    }
+
+    @Test("integers are written digit by digit exactly as String(_:) spells them, at the edges too")
+    func integers() {
+        let values: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, 1_234_567_890, Int64.max, Int64.min, Int64.min + 1]
+        for value in values {
+            var out: [UInt8] = [UInt8(ascii: "x")]
+            OrderedJSON.appendDecimal(value, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == "x" + String(value))
+        }
+        var wide: [UInt8] = []
+        OrderedJSON.appendDecimal(UInt64.max, to: &wide)
+        #expect(String(decoding: wide, as: UTF8.self) == String(UInt64.max))
+        var writer = JSONWriter()
+        writer.object { $0.key("n"); $0.int(-42) }
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == #"{"n":-42}"#)
+    }
+
+    @Test("strings: copied whole when nothing needs escaping, escaped when something does, native or bridged alike")
+    func quoting() throws {
+        let cases = ["", "plain", "文件 名", "q\"uote", "back\\slash", "nl\n", "\u{01}", "tail\"", "\"head"]
+        for text in cases {
+            var out: [UInt8] = []
+            OrderedJSON.append(quoted: text, to: &out)
+            let decoded = try JSONSerialization.jsonObject(with: Data(out), options: .fragmentsAllowed) as? String
+            #expect(decoded == text, "\(text.debugDescription) → \(String(decoding: out, as: UTF8.self))")
+        }
+        // A bridged NSString may not be contiguous UTF-8: the general path.
+        let shared = NSString(string: "bridged \"q\"") as String
+        var out: [UInt8] = []
+        OrderedJSON.append(quoted: shared, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""bridged \"q\"""#)
+    }
+
+    @Test("a row is read by column name through its shared layout; an unknown name is an error, duplicates read the first")
+    func rowLayout() throws {
+        let layout = ColumnLayout(["id", "name", "id"])
+        let row = Row(layout: layout, values: [.integer(1), .text("a"), .integer(2)])
+        #expect(try row.int64("id") == 1)
+        #expect(try row.string("name") == "a")
+        #expect(row["missing"] == .null)
+        #expect(throws: RowError.self) { try row.int64("missing") }
+        #expect(Row(columns: ["x"], values: [.integer(5)])["x"] == .integer(5))
     }
 }

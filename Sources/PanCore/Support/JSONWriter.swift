@@ -40,7 +40,7 @@ public struct JSONWriter {
 
     public mutating func int(_ value: some BinaryInteger) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        OrderedJSON.appendDecimal(value, to: &bytes)
         needsComma = true
     }
 
