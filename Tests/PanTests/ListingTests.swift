@@ -77,6 +77,7 @@ struct ListingTests {
             let everyOrder = [-1, -2, 0, 1, 2, 3, 12, 13] + Array(4...17)
             try await check("fresh", orders: everyOrder)
             try await check("fresh, by type", orders: [-1, 2], types: [0, 1])
+            #expect(try await server.count("listing_versions") == 1, "the big directory was paged without keeping its version")
             #expect(cache.pagedDirectories > 0, "the pages above never used kept sort keys")
 
             // Every order's SQL is the same on both engines; PostgreSQL pages are slower
@@ -119,24 +120,34 @@ struct ListingTests {
         }
     }
 
-    @Test("each change to a directory's children bumps its listing version in the same transaction, and nothing else does", arguments: TestBackend.allCases)
+    @Test("a versioned directory's version moves with each change to its children, in the same transaction; other directories have none", arguments: TestBackend.allCases)
     func versionBumps(backend: TestBackend) async throws {
         try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("versions")
-            @Sendable func version(_ path: String) async throws -> Int64 {
+            @Sendable func version(_ path: String) async throws -> Int64? {
                 try await server.read { db in
-                    try #require(try db.scalar("SELECT children_version FROM nodes WHERE user_id = ? AND path = ? AND state = 0", user.id, path))
+                    guard let node = try TreeRepository.node(userId: user.id, path: path, on: db) else { throw TestFailure("no \(path)") }
+                    return try TreeRepository.listingVersion(of: node, on: db)
                 }
             }
             _ = try await server.post("/v1/files/createDirectory", ["path": "/a/b"], token: token)
-            let before = try await version("/a")
-            // A change inside /a/b is not a change to /a's children.
+            // Listing a small directory keeps no version for it.
+            _ = try await server.post("/v1/files/page", ["path": "/a", "page": 2, "pageSize": 1], token: token)
+            #expect(try await version("/a") == nil)
+            try await server.write { db in
+                try TreeRepository.versionListing(of: try #require(try TreeRepository.node(userId: user.id, path: "/a", on: db)), on: db)
+            }
+            let before = try #require(try await version("/a"))
+            // A change inside /a/b is not a change to /a's children, and /a/b keeps no version.
             try await FilesTests().file(server, token, "/a/b/f.bin", "f")
             #expect(try await version("/a") == before)
-            #expect(try await version("/a/b") > 0)
-            // Renaming /a/b changes /a's children.
+            #expect(try await version("/a/b") == nil)
+            // Renaming /a/b changes /a's children; so does a new child.
             _ = try await server.post("/v1/files/rename", ["path": "/a/b", "name": "c"], token: token)
-            #expect(try await version("/a") > before)
+            let renamed = try #require(try await version("/a"))
+            #expect(renamed > before)
+            try await FilesTests().file(server, token, "/a/g.bin", "g")
+            #expect(try #require(try await version("/a")) > renamed)
             // A change that is rolled back leaves no bump behind.
             let settled = try await version("/a")
             await #expect(throws: TestFailure.self) {
@@ -146,6 +157,9 @@ struct ListingTests {
                 }
             }
             #expect(try await version("/a") == settled)
+            // Removing the directory for good removes its version too.
+            #expect(try await server.post("/v1/files/remove", ["path": ["/a"]], token: token).success == true)
+            #expect(try await server.count("listing_versions") == 0)
         }
     }
 }

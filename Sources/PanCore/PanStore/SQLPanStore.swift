@@ -140,15 +140,25 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func listing(userId: Int64, of address: NodeAddress, window: ListingWindow) async throws -> Listing {
-        try await read { db in
+        let listings = self.listings
+        let (listing, versioned) = try await read { db -> (Listing, Bool) in
             let directory = try Self.resolve(address, userId: userId, on: db)
             guard directory.isDirectory else { throw PanError.notADirectory }
+            let version = try TreeRepository.listingVersion(of: directory, on: db)
             let (children, total) = try TreeRepository.children(
                 of: directory, type: window.type, order: window.order, limit: window.limit, offset: window.offset,
-                hidingSystemFolders: directory.path == PanPath.root, cache: listings, on: db
+                hidingSystemFolders: directory.path == PanPath.root, cache: listings, version: version, on: db
             )
-            return Listing(directory: directory, children: children, total: total)
+            return (Listing(directory: directory, children: children, total: total), version != nil)
         }
+        if !versioned, listing.total > ListingCache.keysetThreshold {
+            // A big directory, paged for the first time: keep its version from now
+            // on, so the next pages come from the cache. Best effort: this page
+            // is already answered, and a later one will try again.
+            let directory = listing.directory
+            _ = try? await write(user: userId) { db in try TreeRepository.versionListing(of: directory, on: db) }
+        }
+        return listing
     }
 
     public func recycleBin(userId: Int64, limit: Int, offset: Int) async throws -> (nodes: [FileNode], total: Int64) {

@@ -8,19 +8,21 @@ import Synchronization
 /// skipping thousands of index entries with OFFSET.
 ///
 /// Why this is safe to share between requests: every entry is stamped with
-/// the directory's `children_version`, which triggers bump in the same
+/// the directory's listing version, which triggers bump in the same
 /// transaction as any change to its children's set or order (migration
 /// 0009; PostgreSQL 0004), whoever writes (this server, another server on
 /// the same PostgreSQL, the CLI). A read uses an entry only when the version
 /// it reads in its own snapshot is the entry's: the children it sees are then
-/// exactly those the entry was built from.
+/// exactly those the entry was built from. Directories without a version
+/// (never paged while big) are listed without the cache.
 ///
 /// Bounded: at most `capacity` directory-orders, each with `total / stride`
 /// sort keys.
 public final class ListingCache: Sendable {
     /// Keys are taken every `stride` children: a page then skips fewer than `stride`.
     static let stride = 32
-    /// Below this many children OFFSET is cheap and no keys are kept.
+    /// Below this many children a COUNT and an OFFSET are cheap: no version
+    /// is kept for the directory, and no keys.
     static let keysetThreshold: Int64 = 256
 
     struct Key: Hashable {

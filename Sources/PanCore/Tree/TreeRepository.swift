@@ -213,12 +213,13 @@ extension TreeRepository {
     /// A page of a directory's live children; `type` 0 files, 1 directories, nil all.
     /// `hidingSystemFolders`: leave out `PanPath.systemFolders` (pass it for the root).
     ///
-    /// With a `cache`, a big directory that is being paged costs neither a
-    /// COUNT of its children nor an OFFSET skip of them on every page: see
-    /// `ListingCache` for what is kept and why it is never stale.
+    /// With a `cache` and the directory's listing `version` (`listingVersion`,
+    /// read in this same transaction), a big directory that is being paged
+    /// costs neither a COUNT of its children nor an OFFSET skip of them on
+    /// every page: see `ListingCache` for what is kept and why it is never stale.
     public static func children(
         of directory: FileNode, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false,
-        cache: ListingCache? = nil, on db: any DatabaseConnection
+        cache: ListingCache? = nil, version: Int64? = nil, on db: any DatabaseConnection
     ) throws -> (nodes: [FileNode], total: Int64) {
         var typeFilter = type.map { " AND n.type = " + ($0 == 1 ? FileNode.Kind.directory.sql : FileNode.Kind.file.sql) } ?? ""
         if hidingSystemFolders {
@@ -228,9 +229,7 @@ extension TreeRepository {
         let children = "n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)"
 
         var known: ListingCache.Entry?
-        if let cache {
-            // Read in this transaction's snapshot, as everything below is.
-            let version = try db.scalar("SELECT children_version FROM nodes WHERE user_id = ? AND id = ?", directory.userId, directory.id) ?? 0
+        if let cache, let version {
             let cacheKey = ListingCache.Key(
                 userId: directory.userId, directoryId: directory.id, directoryUUID: directory.uuid, order: order.code, filter: typeFilter
             )
@@ -283,6 +282,22 @@ extension TreeRepository {
             arguments: [directory.userId, directory.id] + startValues + [limit, skip, directory.userId]
         ).map(FileNode.init(row:))
         return (nodes, total)
+    }
+
+    /// The listing version of a directory whose pages are being read, nil for
+    /// any other (migration 0009: triggers bump it with each change to its children).
+    public static func listingVersion(of directory: FileNode, on db: any DatabaseConnection) throws -> Int64? {
+        try db.scalar("SELECT version FROM listing_versions WHERE user_id = ? AND directory_id = ?", directory.userId, directory.id)
+    }
+
+    /// Starts keeping a directory's listing version, so its pages can be
+    /// served from `ListingCache`; from then on every change to its children
+    /// also writes this row. Only for directories big enough to be paged.
+    public static func versionListing(of directory: FileNode, on db: any DatabaseConnection) throws {
+        try db.run(
+            "INSERT INTO listing_versions (user_id, directory_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            directory.userId, directory.id
+        )
     }
 
     /// `top` and every live node under it, by path.
