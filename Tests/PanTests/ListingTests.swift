@@ -162,4 +162,27 @@ struct ListingTests {
             #expect(try await server.count("listing_versions") == 0)
         }
     }
+
+    @Test("the cache stays within its entry and key budgets, keeps no keys for a directory too big for them, and never goes back a version")
+    func budgets() {
+        let cache = ListingCache(capacity: 3, keyBudget: 400)
+        func key(_ id: Int64) -> ListingCache.Key { .init(userId: 1, directoryId: id, directoryUUID: "u\(id)", order: 2, filter: "") }
+        func keys(_ n: Int) -> [[DatabaseValue]] { Array(repeating: [.integer(1)], count: n) }
+        #expect(!cache.keepsKeys(forTotal: ListingCache.keysetThreshold))
+        #expect(cache.keepsKeys(forTotal: 32 * 99))
+        #expect(!cache.keepsKeys(forTotal: 32 * 100), "a quarter of the budget is the most one directory-order gets")
+        for id in 1...5 {
+            cache.store(.init(version: 1, total: 3_000, boundaries: keys(90)), for: key(Int64(id)))
+            #expect(cache.keptKeys <= 400)
+        }
+        #expect(cache.pagedDirectories == 3, "capacity 3")
+        #expect(cache.keptKeys == 270)
+        cache.store(.init(version: 1, total: 9_000, boundaries: keys(300)), for: key(9))
+        #expect(cache.keptKeys <= 400)
+        #expect(cache.entry(key(9), version: 1)?.boundaries?.count == 300)
+        cache.store(.init(version: 2, total: 9_001, boundaries: nil), for: key(9))
+        cache.store(.init(version: 1, total: 9_000, boundaries: keys(300)), for: key(9))
+        #expect(cache.entry(key(9), version: 1) == nil, "an older snapshot's entry replaced a newer one")
+        #expect(cache.entry(key(9), version: 2)?.total == 9_001)
+    }
 }

@@ -44,34 +44,62 @@ public final class ListingCache: Sendable {
         var boundaries: [[DatabaseValue]]?
     }
 
-    private let capacity: Int
-    private let entries = Mutex<[Key: Entry]>([:])
+    private struct State {
+        var entries: [Key: Entry] = [:]
+        /// Sort keys kept over all entries, against `keyBudget`.
+        var keys = 0
 
-    public init(capacity: Int = 256) {
+        mutating func remove(_ key: Key) {
+            keys -= entries.removeValue(forKey: key)?.boundaries?.count ?? 0
+        }
+    }
+
+    private let capacity: Int
+    /// Bounds the memory a user can make the server hold by paging huge
+    /// directories in every order (~100 bytes a key: ~25 MiB by default).
+    private let keyBudget: Int
+    private let state = Mutex(State())
+
+    public init(capacity: Int = 256, keyBudget: Int = 1 << 18) {
         self.capacity = capacity
+        self.keyBudget = keyBudget
+    }
+
+    /// Whether a directory this big gets sort keys at all: one directory-order
+    /// may take a quarter of the budget (8M children by default); a bigger one
+    /// is paged with OFFSET, as before the cache.
+    func keepsKeys(forTotal total: Int64) -> Bool {
+        total > Self.keysetThreshold && total / Int64(Self.stride) < Int64(keyBudget / 4)
     }
 
     /// The entry for `key` if it was made at `version`.
     func entry(_ key: Key, version: Int64) -> Entry? {
-        entries.withLock { entries in
-            guard let entry = entries[key], entry.version == version else { return nil }
+        state.withLock { state in
+            guard let entry = state.entries[key], entry.version == version else { return nil }
             return entry
         }
     }
 
     /// How many directory-orders have sort keys kept (tests; a gauge one day).
-    var pagedDirectories: Int { entries.withLock { $0.values.count { $0.boundaries != nil } } }
+    var pagedDirectories: Int { state.withLock { $0.entries.values.count { $0.boundaries != nil } } }
+
+    /// Sort keys kept in all (tests).
+    var keptKeys: Int { state.withLock { $0.keys } }
 
     func store(_ entry: Entry, for key: Key) {
-        entries.withLock { entries in
-            if entries[key] == nil, entries.count >= capacity, let victim = entries.keys.first {
-                // Any victim will do: a miss costs one COUNT, and an entry is
-                // only worth keeping while its directory is being paged.
-                entries.removeValue(forKey: victim)
-            }
+        state.withLock { state in
             // A reader on an older snapshot must not replace a newer entry.
-            if let current = entries[key], current.version > entry.version { return }
-            entries[key] = entry
+            if let current = state.entries[key], current.version > entry.version { return }
+            state.remove(key)
+            let adding = entry.boundaries?.count ?? 0
+            // Any victims will do: a miss costs one COUNT, and an entry is only
+            // worth keeping while its directory is being paged.
+            while let victim = state.entries.keys.first,
+                  state.entries.count >= capacity || state.keys + adding > keyBudget {
+                state.remove(victim)
+            }
+            state.entries[key] = entry
+            state.keys += adding
         }
     }
 }

@@ -238,7 +238,7 @@ extension TreeRepository {
                 let total = try db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
                 known = ListingCache.Entry(version: version, total: total, boundaries: nil)
                 cache.store(known!, for: cacheKey)
-            } else if known!.boundaries == nil, let keyset = order.keyset, known!.total > ListingCache.keysetThreshold,
+            } else if known!.boundaries == nil, let keyset = order.keyset, cache.keepsKeys(forTotal: known!.total),
                       offset >= ListingCache.stride {
                 // The second page of this version: it is being paged, so learn
                 // every stride-th child's sort key, in one ordered index scan.
