@@ -45,6 +45,8 @@ struct ListingTests {
                 return big
             }
             let cache = server.listings
+            // Learn the keys at a version's second page, so the few pages below use them.
+            cache.learnAfterWalks.store(0, ordering: .relaxed)
 
             /// Pages through HTTP (twice each: the second request of a version learns
             /// the sort keys, later ones start from them) against the uncached listing.
@@ -169,6 +171,9 @@ struct ListingTests {
         func key(_ id: Int64) -> ListingCache.Key { .init(userId: 1, directoryId: id, directoryUUID: "u\(id)", order: 2, filter: "") }
         func keys(_ n: Int) -> [[DatabaseValue]] { Array(repeating: [.integer(1)], count: n) }
         #expect(!cache.keepsKeys(forTotal: ListingCache.keysetThreshold))
+        let fresh = ListingCache.Entry(version: 1, total: 1_000, boundaries: nil, walked: 15_000)
+        #expect(!cache.worthLearning(fresh, offset: 900))
+        #expect(cache.worthLearning(fresh, offset: 1_000))
         #expect(cache.keepsKeys(forTotal: 32 * 99))
         #expect(!cache.keepsKeys(forTotal: 32 * 100), "a quarter of the budget is the most one directory-order gets")
         for id in 1...5 {

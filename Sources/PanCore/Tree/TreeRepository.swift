@@ -236,12 +236,12 @@ extension TreeRepository {
             known = cache.entry(cacheKey, version: version)
             if known == nil {
                 let total = try db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
-                known = ListingCache.Entry(version: version, total: total, boundaries: nil)
+                known = ListingCache.Entry(version: version, total: total, boundaries: nil, walked: Int64(offset))
                 cache.store(known!, for: cacheKey)
             } else if known!.boundaries == nil, let keyset = order.keyset, cache.keepsKeys(forTotal: known!.total),
-                      offset >= ListingCache.stride {
-                // The second page of this version: it is being paged, so learn
-                // every stride-th child's sort key, in one ordered index scan.
+                      offset >= ListingCache.stride, cache.worthLearning(known!, offset: offset) {
+                // Pages of this version have walked enough entries with OFFSET:
+                // learn every stride-th child's sort key, in one ordered scan.
                 let columns = keyset.columns.map { "n." + $0 }.joined(separator: ", ")
                 let rows = try db.query(
                     """
@@ -253,6 +253,9 @@ extension TreeRepository {
                     directory.userId, directory.id
                 )
                 known!.boundaries = rows.map(\.values)
+                cache.store(known!, for: cacheKey)
+            } else if known!.boundaries == nil, offset > 0 {
+                known!.walked += Int64(offset)
                 cache.store(known!, for: cacheKey)
             }
         }
