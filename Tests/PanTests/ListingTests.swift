@@ -165,29 +165,66 @@ struct ListingTests {
         }
     }
 
-    @Test("the cache stays within its entry and key budgets, keeps no keys for a directory too big for them, and never goes back a version")
+    @Test("the cache stays within its entry and byte budgets, keeps no keys too big for a quarter of it, never goes back a version, and keeps keys learnt at the same version")
     func budgets() {
-        let cache = ListingCache(capacity: 3, keyBudget: 400)
+        // A key of one integer counts 40 bytes: 90 keys 3,600, a quarter of the budget 4,000.
+        let cache = ListingCache(capacity: 3, keyBudget: 16_000)
         func key(_ id: Int64) -> ListingCache.Key { .init(userId: 1, directoryId: id, directoryUUID: "u\(id)", order: 2, filter: "") }
         func keys(_ n: Int) -> [[DatabaseValue]] { Array(repeating: [.integer(1)], count: n) }
         #expect(!cache.keepsKeys(forTotal: ListingCache.keysetThreshold))
-        let fresh = ListingCache.Entry(version: 1, total: 1_000, boundaries: nil, walked: 15_000)
-        #expect(!cache.worthLearning(fresh, offset: 900))
-        #expect(cache.worthLearning(fresh, offset: 1_000))
-        #expect(cache.keepsKeys(forTotal: 32 * 99))
-        #expect(!cache.keepsKeys(forTotal: 32 * 100), "a quarter of the budget is the most one directory-order gets")
+        #expect(cache.keepsKeys(forTotal: 32 * 62))
+        #expect(!cache.keepsKeys(forTotal: 32 * 63), "a quarter of the budget at 64 bytes a key is the most one directory-order gets")
+        let walkedMuch = ListingCache.Entry(version: 1, total: 1_000, walked: 15_000)
+        #expect(!cache.worthLearning(walkedMuch, walk: 900))
+        #expect(cache.worthLearning(walkedMuch, walk: 1_000))
+        #expect(!cache.worthLearning(ListingCache.Entry(version: 1, total: .max / 2, walked: .max), walk: .max), "overflow is never worth learning, nor a trap")
+        #expect(ListingCache.saturatingSum(.max, .max) == .max)
         for id in 1...5 {
             cache.store(.init(version: 1, total: 3_000, boundaries: keys(90)), for: key(Int64(id)))
-            #expect(cache.keptKeys <= 400)
+            #expect(cache.keptBytes <= 16_000)
         }
         #expect(cache.pagedDirectories == 3, "capacity 3")
-        #expect(cache.keptKeys == 270)
-        cache.store(.init(version: 1, total: 9_000, boundaries: keys(300)), for: key(9))
-        #expect(cache.keptKeys <= 400)
-        #expect(cache.entry(key(9), version: 1)?.boundaries?.count == 300)
-        cache.store(.init(version: 2, total: 9_001, boundaries: nil), for: key(9))
-        cache.store(.init(version: 1, total: 9_000, boundaries: keys(300)), for: key(9))
-        #expect(cache.entry(key(9), version: 1) == nil, "an older snapshot's entry replaced a newer one")
-        #expect(cache.entry(key(9), version: 2)?.total == 9_001)
+        #expect(cache.keptBytes == 3 * 3_600)
+        cache.store(.init(version: 1, total: 3_000, boundaries: keys(100)), for: key(8))
+        #expect(cache.keptBytes <= 16_000)
+        #expect(cache.entry(key(8), version: 1)?.boundaries?.count == 100)
+        // Same version without keys (a concurrent page's walk): the learnt keys stay.
+        cache.store(.init(version: 1, total: 3_000, walked: 5), for: key(8))
+        #expect(cache.entry(key(8), version: 1)?.boundaries?.count == 100)
+        // Too big for a quarter: kept without keys, and marked so the version is not learnt again.
+        let refused = cache.store(.init(version: 1, total: 9_000, boundaries: keys(300)), for: key(9))
+        #expect(refused.boundaries == nil && refused.keysRefused)
+        cache.store(.init(version: 1, total: 3_000, boundaries: keys(100)), for: key(8))
+        // A newer version replaces; an older snapshot's entry never does.
+        cache.store(.init(version: 2, total: 3_001), for: key(8))
+        cache.store(.init(version: 1, total: 3_000, boundaries: keys(100)), for: key(8))
+        #expect(cache.entry(key(8), version: 1) == nil)
+        #expect(cache.entry(key(8), version: 2)?.total == 3_001)
+    }
+
+    @Test("offsets far past the end (any start up to Int64.max, sent as a string) answer empty, walk nothing and never overflow the cache's bookkeeping")
+    func hugeOffsets() async throws {
+        try await withServer { server in
+            let (user, token) = try await server.user("far")
+            try await server.write { db in
+                let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
+                for i in 0..<300 {
+                    _ = try TreeRepository.insert(userId: user.id, parent: big, name: "d\(i)", kind: .directory, size: 0, mime: "", storeHash: nil, on: db)
+                }
+            }
+            // The first listing keeps the big directory's version; the rest use the cache.
+            _ = try await server.post("/v1/files/page", ["path": "/big"], token: token)
+            for order in [-1, 1] {
+                for _ in 0..<3 {
+                    let list = try await server.post("/v1/files/list", ["path": "/big", "start": String(Int64.max), "size": 10, "orderBy": order], token: token)
+                    #expect(list.status == 200 && (list.json["result"] as? [Any])?.isEmpty == true, "\(list.text)")
+                }
+            }
+            // Nothing learnt from pages that walked nothing.
+            #expect(server.listings.pagedDirectories == 0)
+            let deep = try await server.post("/v1/files/page", ["path": "/big", "page": 10, "pageSize": 20], token: token)
+            #expect((deep.result["list"] as? [Any])?.count == 20, "\(deep.text)")
+            #expect(try await server.request(.get, "/healthz").status == 200)
+        }
     }
 }

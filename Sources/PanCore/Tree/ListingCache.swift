@@ -44,6 +44,28 @@ public final class ListingCache: Sendable {
         var boundaries: [[DatabaseValue]]?
         /// Index entries skipped with OFFSET by this version's pages so far.
         var walked: Int64 = 0
+        /// The learnt keys were too big to keep: this version is not learnt again.
+        var keysRefused = false
+
+        init(version: Int64, total: Int64, boundaries: [[DatabaseValue]]? = nil, walked: Int64 = 0) {
+            self.version = version
+            self.total = total
+            self.boundaries = boundaries
+            self.walked = walked
+        }
+
+        /// What the kept keys cost in memory, roughly: their text and a value's size each.
+        var bytes: Int {
+            boundaries?.reduce(0) { sum, key in
+                key.reduce(sum + 16) { sum, value in
+                    switch value {
+                    case .text(let text): sum + 24 + text.utf8.count
+                    case .blob(let data): sum + 24 + data.count
+                    default: sum + 24
+                    }
+                }
+            } ?? 0
+        }
     }
 
     /// Learning the keys (a `ROW_NUMBER()` window over all children, ~1 µs an
@@ -51,39 +73,48 @@ public final class ListingCache: Sendable {
     /// directory cost (~60 ns an entry). So the keys are learnt once this
     /// version's pages have walked that much: a directory that changes
     /// between pages pays at most about twice what OFFSET alone costs, and a
-    /// stable one gets O(1) pages after ~32 random ones. Tests lower it.
+    /// stable one gets O(1) pages after ~32 random ones. Only entries really
+    /// skipped count (a page past the end walks none). Tests lower it.
     let learnAfterWalks = Atomic<Int>(16)
 
-    func worthLearning(_ entry: Entry, offset: Int) -> Bool {
-        entry.walked + Int64(offset) >= entry.total * Int64(learnAfterWalks.load(ordering: .relaxed))
+    func worthLearning(_ entry: Entry, walk: Int64) -> Bool {
+        let (needed, overflow) = entry.total.multipliedReportingOverflow(by: Int64(learnAfterWalks.load(ordering: .relaxed)))
+        return !overflow && Self.saturatingSum(entry.walked, walk) >= needed
+    }
+
+    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
     }
 
     private struct State {
         var entries: [Key: Entry] = [:]
-        /// Sort keys kept over all entries, against `keyBudget`.
-        var keys = 0
+        /// What the kept keys of all entries cost, against `keyBudget`.
+        var bytes = 0
 
         mutating func remove(_ key: Key) {
-            keys -= entries.removeValue(forKey: key)?.boundaries?.count ?? 0
+            bytes -= entries.removeValue(forKey: key)?.bytes ?? 0
         }
     }
 
     private let capacity: Int
     /// Bounds the memory a user can make the server hold by paging huge
-    /// directories in every order (~100 bytes a key: ~25 MiB by default).
+    /// directories in every order: bytes of kept keys over all entries.
     private let keyBudget: Int
     private let state = Mutex(State())
 
-    public init(capacity: Int = 256, keyBudget: Int = 1 << 18) {
+    public init(capacity: Int = 256, keyBudget: Int = 32 << 20) {
         self.capacity = capacity
         self.keyBudget = keyBudget
     }
 
-    /// Whether a directory this big gets sort keys at all: one directory-order
-    /// may take a quarter of the budget (8M children by default); a bigger one
-    /// is paged with OFFSET, as before the cache.
+    /// Whether a directory this big may get sort keys at all: one
+    /// directory-order may take a quarter of the budget, and a key costs at
+    /// least ~64 bytes (4M children with the default budget). A bigger one is
+    /// paged with OFFSET, as before the cache; so is one whose learnt keys
+    /// turn out bigger than the quarter (long names): `keysRefused`.
     func keepsKeys(forTotal total: Int64) -> Bool {
-        total > Self.keysetThreshold && total / Int64(Self.stride) < Int64(keyBudget / 4)
+        total > Self.keysetThreshold && total / Int64(Self.stride) * 64 <= Int64(keyBudget / 4)
     }
 
     /// The entry for `key` if it was made at `version`.
@@ -97,23 +128,39 @@ public final class ListingCache: Sendable {
     /// How many directory-orders have sort keys kept (tests; a gauge one day).
     var pagedDirectories: Int { state.withLock { $0.entries.values.count { $0.boundaries != nil } } }
 
-    /// Sort keys kept in all (tests).
-    var keptKeys: Int { state.withLock { $0.keys } }
+    /// Bytes of sort keys kept in all (tests).
+    var keptBytes: Int { state.withLock { $0.bytes } }
 
-    func store(_ entry: Entry, for key: Key) {
+    /// Stores `entry` and returns what is kept: an older snapshot never
+    /// replaces a newer entry, keys already learnt for the same version are
+    /// kept, and keys too big for a quarter of the budget are dropped.
+    @discardableResult
+    func store(_ entry: Entry, for key: Key) -> Entry {
         state.withLock { state in
-            // A reader on an older snapshot must not replace a newer entry.
-            if let current = state.entries[key], current.version > entry.version { return }
+            var entry = entry
+            if let current = state.entries[key] {
+                if current.version > entry.version { return entry }
+                if current.version == entry.version {
+                    entry.walked = max(entry.walked, current.walked)
+                    entry.keysRefused = entry.keysRefused || current.keysRefused
+                    if entry.boundaries == nil { entry.boundaries = current.boundaries }
+                }
+            }
+            if entry.bytes > keyBudget / 4 {
+                entry.boundaries = nil
+                entry.keysRefused = true
+            }
             state.remove(key)
-            let adding = entry.boundaries?.count ?? 0
+            let adding = entry.bytes
             // Any victims will do: a miss costs one COUNT, and an entry is only
             // worth keeping while its directory is being paged.
             while let victim = state.entries.keys.first,
-                  state.entries.count >= capacity || state.keys + adding > keyBudget {
+                  state.entries.count >= capacity || state.bytes + adding > keyBudget {
                 state.remove(victim)
             }
             state.entries[key] = entry
-            state.keys += adding
+            state.bytes += adding
+            return entry
         }
     }
 }

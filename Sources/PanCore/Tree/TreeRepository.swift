@@ -233,13 +233,20 @@ extension TreeRepository {
             let cacheKey = ListingCache.Key(
                 userId: directory.userId, directoryId: directory.id, directoryUUID: directory.uuid, order: order.code, filter: typeFilter
             )
-            known = cache.entry(cacheKey, version: version)
-            if known == nil {
+            var entry: ListingCache.Entry
+            var changed = false
+            if let hit = cache.entry(cacheKey, version: version) {
+                entry = hit
+            } else {
                 let total = try db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
-                known = ListingCache.Entry(version: version, total: total, boundaries: nil, walked: Int64(offset))
-                cache.store(known!, for: cacheKey)
-            } else if known!.boundaries == nil, let keyset = order.keyset, cache.keepsKeys(forTotal: known!.total),
-                      offset >= ListingCache.stride, cache.worthLearning(known!, offset: offset) {
+                entry = ListingCache.Entry(version: version, total: total)
+                changed = true
+            }
+            // What this page's OFFSET walks: nothing for a page past the end
+            // (answered empty below), whatever the client sent (up to Int.max).
+            let walk: Int64 = offset < entry.total ? Int64(offset) : 0
+            if entry.boundaries == nil, !entry.keysRefused, walk >= Int64(ListingCache.stride), let keyset = order.keyset,
+               cache.keepsKeys(forTotal: entry.total), cache.worthLearning(entry, walk: walk) {
                 // Pages of this version have walked enough entries with OFFSET:
                 // learn every stride-th child's sort key, in one ordered scan.
                 let columns = keyset.columns.map { "n." + $0 }.joined(separator: ", ")
@@ -252,12 +259,14 @@ extension TreeRepository {
                     """,
                     directory.userId, directory.id
                 )
-                known!.boundaries = rows.map(\.values)
-                cache.store(known!, for: cacheKey)
-            } else if known!.boundaries == nil, offset > 0 {
-                known!.walked += Int64(offset)
-                cache.store(known!, for: cacheKey)
+                entry.boundaries = rows.map(\.values)
+                changed = true
+            } else if entry.boundaries == nil, walk > 0 {
+                entry.walked = ListingCache.saturatingSum(entry.walked, walk)
+                changed = true
             }
+            if changed { entry = cache.store(entry, for: cacheKey) }
+            known = entry
         }
         let total = try known?.total ?? db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
         guard limit > 0, offset < total else { return ([], total) }
