@@ -18,32 +18,37 @@ struct ListingTests {
     /// The name of the i-th child made (names and insertion order differ).
     static func name(_ i: Int) -> String { String(format: "n%04d-%d", (i * 389) % size, i % 3) }
 
+    /// `/big` with `size` children (directories and files, with ties on ctime
+    /// and size so the id tie-breaker matters) and an empty `/other`.
+    static func seedBig(_ server: TestServer, _ user: User) async throws -> FileNode {
+        try await server.write { db -> FileNode in
+            let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
+            _ = try TreeRepository.directory(userId: user.id, path: "/other", on: db)
+            var hashes: [Int: String] = [:]
+            for size in 0..<50 {
+                let bytes = Data(repeating: 0x61, count: size)
+                let hash = ContentHasher.hash(bytes)
+                _ = try StoreObjectRepository.upsert(hash: hash, size: Int64(size), mime: "", bucket: "pan", objectKey: "k-\(hash)", on: db)
+                hashes[size] = hash
+            }
+            for i in 0..<Self.size {
+                let kind: FileNode.Kind = i % 7 == 0 ? .directory : .file
+                _ = try TreeRepository.insert(
+                    userId: user.id, parent: big, name: Self.name(i),
+                    kind: kind, size: kind == .file ? Int64(i % 50) : 0, mime: "", storeHash: kind == .file ? hashes[i % 50] : nil, on: db,
+                    now: 1_700_000_000_000 + Int64(i / 4)
+                )
+            }
+            try db.run("UPDATE users SET space_used = (SELECT SUM(size) FROM nodes WHERE user_id = ? AND type = 0) WHERE id = ?", user.id, user.id)
+            return big
+        }
+    }
+
     @Test("every order and page equals an uncached listing, through inserts, renames, moves, recycle, restore, purge and raw SQL", arguments: TestBackend.allCases)
     func pagesMatchUncached(backend: TestBackend) async throws {
         try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("lister")
-            let directory = try await server.write { db -> FileNode in
-                let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
-                _ = try TreeRepository.directory(userId: user.id, path: "/other", on: db)
-                // Directories and files, with ties on ctime and size so the id tie-breaker matters.
-                var hashes: [Int: String] = [:]
-                for size in 0..<50 {
-                    let bytes = Data(repeating: 0x61, count: size)
-                    let hash = ContentHasher.hash(bytes)
-                    _ = try StoreObjectRepository.upsert(hash: hash, size: Int64(size), mime: "", bucket: "pan", objectKey: "k-\(hash)", on: db)
-                    hashes[size] = hash
-                }
-                for i in 0..<Self.size {
-                    let kind: FileNode.Kind = i % 7 == 0 ? .directory : .file
-                    _ = try TreeRepository.insert(
-                        userId: user.id, parent: big, name: Self.name(i),
-                        kind: kind, size: kind == .file ? Int64(i % 50) : 0, mime: "", storeHash: kind == .file ? hashes[i % 50] : nil, on: db,
-                        now: 1_700_000_000_000 + Int64(i / 4)
-                    )
-                }
-                try db.run("UPDATE users SET space_used = (SELECT SUM(size) FROM nodes WHERE user_id = ? AND type = 0) WHERE id = ?", user.id, user.id)
-                return big
-            }
+            let directory = try await Self.seedBig(server, user)
             let cache = server.listings
             // Learn the keys at a version's second page, so the few pages below use them.
             cache.learnAfterWalks.store(0, ordering: .relaxed)
@@ -225,6 +230,46 @@ struct ListingTests {
             let deep = try await server.post("/v1/files/page", ["path": "/big", "page": 10, "pageSize": 20], token: token)
             #expect((deep.result["list"] as? [Any])?.count == 20, "\(deep.text)")
             #expect(try await server.request(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test("the real clients' request shapes on a big, cached directory: desktop list2 with start -1, list with size 0, page with order 0, odd and string values", arguments: TestBackend.allCases)
+    func clientShapesOnACachedDirectory(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let (user, token) = try await server.user("shapes")
+            let directory = try await Self.seedBig(server, user)
+            server.listings.learnAfterWalks.store(0, ordering: .relaxed)
+            func uncached(type: Int?, order: Int, limit: Int, offset: Int) async throws -> [String] {
+                try await server.read { db in
+                    try TreeRepository.children(
+                        of: directory, type: type, order: ListingOrder(code: order), limit: limit, offset: offset, on: db
+                    ).nodes.map(\.name)
+                }
+            }
+            func names(_ reply: TestServer.Reply, list: Bool = false) -> [String] {
+                let items = list ? reply.json["result"] as? [[String: Any]] : reply.result["list"] as? [[String: Any]]
+                return (items ?? []).compactMap { $0["name"] as? String }
+            }
+            // Each shape twice: the first registers or fills the cache, the second is served from it.
+            for _ in 0..<2 {
+                // The desktop app's Move dialog: list2, start -1, directories only.
+                let tree = try await server.post("/v1/files/list2", ["path": "/big", "start": -1, "size": 100, "type": 1], token: token)
+                #expect(names(tree) == (try await uncached(type: 1, order: -1, limit: 100, offset: 0)), "\(tree.text.prefix(300))")
+                // list with size 0 (no limit, up to the list cap) from a deep start.
+                let rest = try await server.post("/v1/files/list", ["path": "/big", "start": 650, "size": 0], token: token)
+                #expect(names(rest, list: true) == (try await uncached(type: nil, order: -1, limit: 1_000, offset: 650)))
+                // page with the desktop's order 0, a page number sent as a string, deep in.
+                let desktop = try await server.post("/v1/files/page", ["path": "/big", "order": 0, "page": "20", "pageSize": 30], token: token)
+                #expect(names(desktop) == (try await uncached(type: nil, order: -1, limit: 30, offset: 570)))
+                #expect(desktop.result["totalCount"] as? Int == Self.size)
+                // The web app's odd values: pageSize -1 (the default 20), "flase", an unknown orderBy.
+                let odd = try await server.post("/v1/files/page", ["path": "/big", "page": 9, "pageSize": -1, "recycle": "flase", "orderBy": "abc"], token: token)
+                #expect(names(odd) == (try await uncached(type: nil, order: -1, limit: 20, offset: 160)), "\(odd.text.prefix(300))")
+                // By name, files only, by a client that sends the order as a string.
+                let byName = try await server.post("/v1/files/page", ["path": "/big", "orderBy": "2", "type": 0, "page": 11, "pageSize": 25], token: token)
+                #expect(names(byName) == (try await uncached(type: 0, order: 2, limit: 25, offset: 250)))
+            }
+            #expect(server.listings.pagedDirectories > 0, "no shape above was served from kept keys")
         }
     }
 }
