@@ -47,13 +47,6 @@ public final class ListingCache: Sendable {
         /// The learnt keys were too big to keep: this version is not learnt again.
         var keysRefused = false
 
-        init(version: Int64, total: Int64, boundaries: [[DatabaseValue]]? = nil, walked: Int64 = 0) {
-            self.version = version
-            self.total = total
-            self.boundaries = boundaries
-            self.walked = walked
-        }
-
         /// What the kept keys cost in memory, roughly: their text and a value's size each.
         var bytes: Int {
             boundaries?.reduce(0) { sum, key in

@@ -169,9 +169,17 @@ extension TreeRepository {
         public static let `default` = Order(code: -1)
         public static let nameAscending = Order(code: 2)
 
+        /// Unknown codes are the default. A lookup: every order is built once.
         public init(code: Int) {
-            let terms = Self.table[code] ?? Self.table[-1]!
-            self.code = Self.table[code] == nil ? -1 : code
+            self = Self.known[code] ?? Self.known[-1]!
+        }
+
+        private init(code: Int, terms spec: String) {
+            let terms = spec.split(separator: ",").map { term in
+                let parts = term.split(separator: " ")
+                return (column: String(parts[0]), descending: parts[1] == "desc")
+            }
+            self.code = code
             sql = terms.map { "n.\($0.column) \($0.descending ? "DESC" : "ASC")" }.joined(separator: ", ")
             let uniform = Set(terms.map(\.descending)).count == 1
             keyset = uniform ? (terms.map(\.column), terms[0].descending) : nil
@@ -179,34 +187,26 @@ extension TreeRepository {
 
         public static func == (lhs: Order, rhs: Order) -> Bool { lhs.code == rhs.code }
 
-        private typealias Term = (column: String, descending: Bool)
-
         /// Built once: the page queries interpolate one on every request.
-        private static let table: [Int: [Term]] = {
-            func terms(_ spec: String) -> [Term] {
-                spec.split(separator: ",").map {
-                    let parts = $0.split(separator: " ")
-                    return (String(parts[0]), parts[1] == "desc")
-                }
-            }
-            var table: [Int: [Term]] = [
-                -1: terms("type desc,ctime desc,id desc"),
-                -2: terms("id asc"),  // none: insertion order
-                1: terms("type desc,ctime asc,id asc"),
-                2: terms("name asc,id asc"),
-                3: terms("name desc,id desc"),
-                12: terms("size asc,id asc"),
-                13: terms("size desc,id desc"),
+        private static let known: [Int: Order] = {
+            var specs: [Int: String] = [
+                -1: "type desc,ctime desc,id desc",
+                -2: "id asc",  // none: insertion order
+                1: "type desc,ctime asc,id asc",
+                2: "name asc,id asc",
+                3: "name desc,id desc",
+                12: "size asc,id asc",
+                13: "size desc,id desc",
             ]
             for (i, direction) in ["desc", "asc"].enumerated() {
-                table[4 + i] = terms("type \(direction),name desc,id desc")
-                table[6 + i] = terms("type \(direction),name asc,id asc")
-                table[8 + i] = terms("type \(direction),size desc,id desc")
-                table[10 + i] = terms("type \(direction),size asc,id asc")
-                table[14 + i] = terms("type \(direction),ctime desc,id desc")
-                table[16 + i] = terms("type \(direction),ctime asc,id asc")
+                specs[4 + i] = "type \(direction),name desc,id desc"
+                specs[6 + i] = "type \(direction),name asc,id asc"
+                specs[8 + i] = "type \(direction),size desc,id desc"
+                specs[10 + i] = "type \(direction),size asc,id asc"
+                specs[14 + i] = "type \(direction),ctime desc,id desc"
+                specs[16 + i] = "type \(direction),ctime asc,id asc"
             }
-            return table
+            return Dictionary(uniqueKeysWithValues: specs.map { ($0.key, Order(code: $0.key, terms: $0.value)) })
         }()
     }
 
@@ -227,6 +227,9 @@ extension TreeRepository {
             typeFilter += " AND n.name NOT IN (" + PanPath.systemFolders.map { "'\($0)'" }.joined(separator: ",") + ")"
         }
         let children = "n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)"
+        func countChildren() throws -> Int64 {
+            try db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
+        }
 
         var known: ListingCache.Entry?
         if let cache, let version {
@@ -238,8 +241,7 @@ extension TreeRepository {
             if let hit = cache.entry(cacheKey, version: version) {
                 entry = hit
             } else {
-                let total = try db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
-                entry = ListingCache.Entry(version: version, total: total)
+                entry = ListingCache.Entry(version: version, total: try countChildren())
                 changed = true
             }
             // What this page's OFFSET walks: nothing for a page past the end
@@ -268,7 +270,7 @@ extension TreeRepository {
             if changed { entry = cache.store(entry, for: cacheKey) }
             known = entry
         }
-        let total = try known?.total ?? db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
+        let total = try known?.total ?? countChildren()
         guard limit > 0, offset < total else { return ([], total) }
 
         // Start from the nearest learned child at or before `offset`.

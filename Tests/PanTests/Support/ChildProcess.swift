@@ -123,6 +123,16 @@ final class ChildProcess: @unchecked Sendable {
         while isRunning { usleep(5_000) }
     }
 
+    /// As `waitUntilExit`, for code outside any task: false if still running at `timeout`.
+    func waitUntilExit(timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while isRunning {
+            guard Date() < deadline else { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
     /// Its exit code, or the signal that ended it; -1 while it runs.
     var terminationStatus: Int32 {
         guard let status = reap() else { return -1 }

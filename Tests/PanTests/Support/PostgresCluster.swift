@@ -165,7 +165,7 @@ enum PostgresCluster {
             bin + "/initdb", "-D", directory + "/data", "-U", "postgres", "--pwfile", passwordFile,
             "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync",
         ], log: initdbLog, in: directory)
-        guard wait(initdb, timeout: 120), initdb.terminationStatus == 0 else {
+        guard initdb.waitUntilExit(timeout: 120), initdb.terminationStatus == 0 else {
             initdb.kill()
             throw PostgresClusterError("initdb failed:\n" + tail(initdbLog))
         }
@@ -300,7 +300,7 @@ enum PostgresCluster {
             [psqlPath, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
             log: output, in: nil, environment: environment
         )
-        guard wait(process, timeout: timeout) else {
+        guard process.waitUntilExit(timeout: timeout) else {
             process.kill()
             throw PostgresClusterError("psql timed out after \(Int(timeout)) s: \(sql)")
         }
@@ -321,15 +321,6 @@ enum PostgresCluster {
         )
     }
 
-    /// Polls, up to a deadline.
-    private static func wait(_ process: ChildProcess, timeout: TimeInterval) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            guard Date() < deadline else { return false }
-            usleep(5_000)
-        }
-        return true
-    }
 
     private static func tail(_ path: String, lines: Int = 30) -> String {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no \(path))"

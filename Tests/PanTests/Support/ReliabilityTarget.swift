@@ -210,8 +210,7 @@ private func withExternalTarget(binary: String, _ seed: TargetSeed, _ body: @esc
     var failure: (any Error)?
     do { try await body(target) } catch { failure = error }
     process.signal(SIGTERM)
-    for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-    if process.isRunning {
+    if await !process.waitForExit(timeout: 30) {
         process.kill()
         Issue.record("pan serve did not stop within 30 s of SIGTERM")
     }
