@@ -25,7 +25,8 @@ struct DataOptions: ParsableArguments {
     /// The store, for a command: one reader, no upload settings it would use.
     func openStore() async throws -> any PanStore {
         let configuration = try configuration()
-        let settings = UploadSettings(bucket: configuration.bucket, credentials: [], uploadURL: "", callbackURL: "")
+        var settings = UploadSettings(bucket: configuration.bucket, credentials: [], uploadURL: "", callbackURL: "")
+        settings.maxNodesPerUser = configuration.maxNodesPerUser
         var quiet = Logger(label: "pan.cli.store")
         quiet.logLevel = .error
         var small = configuration
@@ -48,7 +49,9 @@ enum TerminalSafe {
     static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
-        default: false
+        case 0x20...0x7E: false
+        // Invisible format characters (U+200B…), refused in names since issue #24 §2.8.
+        default: scalar.properties.generalCategory == .format
         }
     }
 

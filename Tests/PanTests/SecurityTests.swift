@@ -180,7 +180,7 @@ struct SecurityTests {
 
     @Test("NFC and NFD spellings of café are one name")
     func unicodeNormalization() async throws {
-        try await withServer { server in
+        try await withServer(configure: anyonesContent) { server in
             let (_, token) = try await server.user("nfc")
             let nfc = "caf\u{E9}", nfd = "cafe\u{301}"
             let first = try await server.post("/v1/files/createDirectory", ["path": "/", "name": nfd], token: token)
@@ -351,15 +351,20 @@ extension CLITests {
         let mkdir = try await Self.run(["file", "mkdir", "eve", "/a\u{1B}[2Jb", "--data-dir", directory])
         #expect(mkdir.status != 0, "\(mkdir)")
         #expect(mkdir.stderr.contains("control"), "\(mkdir)")
-        // A name from before the rule, written straight into the database.
+        // A name from before the rule, written straight into the database
+        // (`TreeRepository.insert` applies the rule too, so it is renamed by SQL).
         do {
             let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
             try await database.write { db in
                 let user = try #require(try UserRepository.find(reference: "eve", on: db))
                 let root = try TreeRepository.root(of: user.id, on: db)
-                _ = try TreeRepository.insert(
-                    userId: user.id, parent: root, name: "evil\u{1B}]0;owned\u{07}\u{202E}txt.exe", kind: .directory,
+                let node = try TreeRepository.insert(
+                    userId: user.id, parent: root, name: "legacy", kind: .directory,
                     size: 0, mime: MimeType.directory, storeHash: nil, on: db
+                )
+                let name = "evil\u{1B}]0;owned\u{07}\u{202E}txt.exe"
+                try db.run(
+                    "UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE id = ?", name, "/" + name, PanPath.pathId("/" + name), node.id
                 )
             }
         }

@@ -57,6 +57,8 @@ public struct PanConfiguration: Sendable {
     public var preauthUploadTotal = 128 << 20
     /// Most unfinished upload sessions (tokens not yet completed or expired) per user.
     public var maxPendingUploads = 256
+    /// Most nodes (files and directories, live or in the bin) one user may have; 0: no cap (`NodeLimits`).
+    public var maxNodesPerUser: Int64 = NodeLimits.defaultPerUser
     /// Failed sign-ins allowed per account and per client IP in each window
     /// before logins are refused with 429 (`LoginThrottle`).
     public var loginFailuresPerAccount = 10
@@ -137,6 +139,7 @@ public struct PanConfiguration: Sendable {
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_BYTES", { $0 >= 0 }, "bytes") { preauthUploadBytes = value }
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_TOTAL", { $0 >= 0 }, "bytes") { preauthUploadTotal = value }
         if let value: Int = try Self.number(environment, "PAN_MAX_PENDING_UPLOADS", { $0 > 0 }, "a positive number") { maxPendingUploads = value }
+        if let value: Int64 = try Self.number(environment, "PAN_MAX_NODES", { $0 >= 0 }, "a count (0: no cap)") { maxNodesPerUser = value }
         if let value: Int64 = try Self.number(environment, "PAN_MIN_FREE_BYTES", { $0 >= 0 }, "a byte count (0: no floor)") { minimumFreeBytes = value }
         if let v = environment["PAN_CORS_ORIGINS"] {
             corsOrigins = Self.list(v).map { $0 == "*" ? $0 : (Self.origin(of: $0) ?? $0) }

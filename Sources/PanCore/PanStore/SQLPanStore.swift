@@ -12,9 +12,12 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     let callbacks: CallbackService<Engine>
     /// What pages of big directories learned, for the next page (TreeRepository.children).
     let listings = ListingCache()
+    /// Most nodes one user may have (`PAN_MAX_NODES`; 0: no cap).
+    let nodeLimit: Int64
 
     public init(engine: Engine, settings: UploadSettings) {
         self.engine = engine
+        nodeLimit = settings.maxNodesPerUser
         uploads = UploadService(engine: engine, settings: settings)
         callbacks = CallbackService(engine: engine, settings: settings)
     }
@@ -166,7 +169,8 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func createDirectory(userId: Int64, path: String) async throws -> FileNode {
-        try await write(user: userId) { db in try TreeRepository.directory(userId: userId, path: path, on: db) }
+        let nodeLimit = self.nodeLimit
+        return try await write(user: userId) { db in try TreeRepository.directory(userId: userId, path: path, nodeLimit: nodeLimit, on: db) }
     }
 
     public func rename(userId: Int64, _ address: NodeAddress, to name: String, policy: ConflictPolicy) async throws -> FileNode {
@@ -176,14 +180,25 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> Int {
-        try await write(user: userId) { db -> Int in
+        try NodeLimits.requireSources(sources.count)
+        let nodeLimit = self.nodeLimit
+        return try await write(user: userId) { db -> Int in
             let target = try Self.resolve(destination, userId: userId, on: db)
+            if copying {
+                // The whole request is weighed before its first insert: refused, not cut off at the cap.
+                var total = 0
+                for source in sources {
+                    total += try TreeMutations.copySize(of: try Self.resolve(source, userId: userId, on: db), on: db)
+                    try NodeLimits.requireNewNodes(total)
+                }
+                try NodeLimits.requireRoom(for: total, userId: userId, limit: nodeLimit, on: db)
+            }
             for source in sources {
                 let node = try Self.resolve(source, userId: userId, on: db)
                 // Re-read the destination: an earlier item may have renumbered its interval.
                 let current = try TreeRepository.node(id: target.id, userId: userId, on: db) ?? target
                 if copying {
-                    _ = try TreeMutations.copy(node, into: current, policy: policy, on: db)
+                    _ = try TreeMutations.copy(node, into: current, policy: policy, nodeLimit: nodeLimit, on: db)
                 } else {
                     _ = try TreeMutations.move(node, into: current, policy: policy, on: db)
                 }
@@ -193,7 +208,8 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func remove(userId: Int64, _ targets: [NodeAddress], toRecycleBin: Bool) async throws -> Int {
-        try await write(user: userId) { db -> Int in
+        try NodeLimits.requireSources(targets.count)
+        return try await write(user: userId) { db -> Int in
             for target in targets {
                 // A uuid of something already in the bin deletes it from there.
                 if !toRecycleBin, let uuid = target.uuid,
@@ -209,11 +225,12 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func restore(userId: Int64, uuid: String?, path: String?, policy: ConflictPolicy) async throws -> FileNode {
-        try await write(user: userId) { db in
+        let nodeLimit = self.nodeLimit
+        return try await write(user: userId) { db in
             guard let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
                 throw PanError.fileNotFound
             }
-            return try TreeMutations.restore(binned, policy: policy, on: db)
+            return try TreeMutations.restore(binned, policy: policy, nodeLimit: nodeLimit, on: db)
         }
     }
 

@@ -20,11 +20,14 @@ public enum PanPath {
         return segments.isEmpty ? root : "/" + segments.joined(separator: "/")
     }
 
+    /// Splits on the Unicode scalars `/` and `\` (Windows clients send `\`),
+    /// never on Swift `Character`s: `/` followed by a combining mark (U+0301)
+    /// is one Character, so a Character split once left a `/` inside a name
+    /// (`{path:"/a", name:"\u{301}x"}` made `a/́x` in the root, issue #24 §2.8).
     public static func segments(of raw: String) -> [String] {
-        // `\` separates like `/` (Windows clients).
-        raw.trimmed()
+        raw.trimmed().unicodeScalars
             .split(omittingEmptySubsequences: true) { $0 == "/" || $0 == "\\" }
-            .map(String.init)
+            .map { String($0) }
     }
 
     /// The deepest path a client may name. It was 64 while each level of a new
@@ -73,11 +76,19 @@ public enum PanPath {
     ///   re-split (issue #14, items 8 and 9).
     /// - No bidi embedding/override/isolate controls (U+202A–U+202E,
     ///   U+2066–U+2069): `evil\u{202E}gpj.exe` displays as `evilexe.jpg`.
+    /// - No other format characters (general category Cf: U+200B zero width
+    ///   space, U+200D joiner, U+2060, U+FEFF, U+00AD…): invisible, they make
+    ///   `rep\u{200B}ort` look like `report` beside it.
+    /// - No edge that fuses with the separator around it: a leading combining
+    ///   mark (U+0301) or a trailing prepended mark would make one grapheme of
+    ///   the `/` and the name, so clients that split paths by grapheme
+    ///   (Swift's `Character`) would see a `/` inside the name.
     /// - Not empty, `.` or `..`; at most 255 bytes of UTF-8 (after NFC).
     public static func name(_ raw: String) throws(PanError) -> String {
         // ASCII is already NFC: Foundation's normalization is skipped for it (it
         // cost ~1 µs a segment, the bulk of validating a 1,000-level path).
-        let name = raw.utf8.allSatisfy { $0 < 0x80 } ? raw : raw.precomposedStringWithCanonicalMapping
+        let ascii = raw.utf8.allSatisfy { $0 < 0x80 }
+        let name = ascii ? raw : raw.precomposedStringWithCanonicalMapping
         if name.isEmpty { throw .invalidName("a name may not be empty") }
         if name == "." || name == ".." { throw .invalidName("a name may not be . or ..") }
         for scalar in name.unicodeScalars {
@@ -88,7 +99,18 @@ public enum PanPath {
                 throw .invalidName("a name may not contain control characters (U+\(hex4(scalar.value)))")
             case 0x202A...0x202E, 0x2066...0x2069:
                 throw .invalidName("a name may not contain bidirectional formatting characters (U+\(hex4(scalar.value)))")
-            default: continue
+            case 0x20...0x7E: continue
+            default:
+                if scalar.properties.generalCategory == .format {
+                    throw .invalidName("a name may not contain invisible format characters (U+\(hex4(scalar.value)))")
+                }
+            }
+        }
+        // ASCII never joins a neighbour into one grapheme (CR LF is refused above).
+        if !ascii {
+            let framed = "/" + name + "/"
+            if framed.first != "/" || framed.last != "/" {
+                throw .invalidName("a name may not begin or end with a character that joins the / beside it (a combining mark)")
             }
         }
         if name.utf8.count > 255 { throw .invalidName("a name may not exceed 255 bytes of UTF-8") }
@@ -125,6 +147,16 @@ public enum PanPath {
     }
 
     public static func lastSegment(of path: String) -> String { segments(of: path).last ?? "" }
+
+    /// `path` with its leading `oldPrefix` directory replaced by `newPrefix`
+    /// (`/a/x` from `/a` to `/b` is `/b/x`), nil when `path` is not below
+    /// `oldPrefix`. Compared as bytes: `String.hasPrefix` compares Characters,
+    /// and `/` + a combining mark is one Character, not a separator.
+    public static func rebase(_ path: String, from oldPrefix: String, to newPrefix: String) -> String? {
+        let below = path.utf8.dropFirst(oldPrefix.utf8.count)
+        guard path.utf8.starts(with: oldPrefix.utf8), below.first == UInt8(ascii: "/") else { return nil }
+        return newPrefix + String(decoding: below, as: UTF8.self)
+    }
 
     /// Lowercase hex MD5 of the UTF-8 path.
     public static func pathId(_ path: String) -> String {

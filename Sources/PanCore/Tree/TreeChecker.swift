@@ -74,6 +74,26 @@ public enum TreeChecker {
             "user \(try $0.int64("id")) counts \(try $0.int64("pending_uploads")) pending uploads of \(try $0.int64("pending_bytes")) bytes, "
                 + "its sessions are \(try $0.int64("actual")) of \(try $0.int64("actual_bytes")) bytes"
         }
+        // Every stored name passes the name rule as it is (names from before a
+        // rule, or written by hand, would be unreachable or look like another).
+        for row in try db.query("SELECT id, name FROM nodes WHERE parent_id IS NOT NULL") {
+            let (id, name) = (try row.int64("id"), try row.string("name"))
+            switch Result(catching: { () throws(PanError) -> String in try PanPath.name(name) }) {
+            // Bytes, not `String ==`, which holds NFD and NFC spellings equal.
+            case .success(let canonical) where !canonical.utf8.elementsEqual(name.utf8):
+                findings.append(Finding(check: "name", detail: "node \(id) has a name not in NFC form"))
+            case .failure(let refusal):
+                findings.append(Finding(check: "name", detail: "node \(id) has a name the name rule refuses: \(refusal.message)"))
+            case .success: break
+            }
+        }
+        try add("node-count", db.query(
+            """
+            SELECT id, node_count, actual FROM (
+                SELECT u.id, u.node_count, (SELECT COUNT(*) FROM nodes WHERE user_id = u.id) AS actual FROM users u
+            ) AS counts WHERE node_count != actual
+            """
+        )) { "user \(try $0.int64("id")) counts \(try $0.int64("node_count")) nodes, has \(try $0.int64("actual"))" }
         try add("session-state", db.query(
             "SELECT s.id FROM upload_sessions s WHERE s.state = 'failed' AND s.failure_code IS NULL"
         )) { "failed session \(try $0.string("id")) has no recorded failure" }
@@ -126,6 +146,10 @@ public enum TreeChecker {
             """
         )
         if pending > 0 { done.append("recounted the pending uploads of \(pending) user(s)") }
+        let counted = try db.run(
+            "UPDATE users SET node_count = (SELECT COUNT(*) FROM nodes WHERE user_id = users.id) WHERE node_count != (SELECT COUNT(*) FROM nodes WHERE user_id = users.id)"
+        )
+        if counted > 0 { done.append("recounted the nodes of \(counted) user(s)") }
         let intervalProblems = try check(on: db).filter { $0.check.hasPrefix("interval") }
         if !intervalProblems.isEmpty {
             for root in try db.query("SELECT id, user_id FROM nodes WHERE parent_id IS NULL") {

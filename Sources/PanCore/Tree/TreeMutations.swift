@@ -30,9 +30,7 @@ public enum TreeMutations {
         for row in try db.query(
             "SELECT id, path FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", fresh.userId, fresh.lft, fresh.rgt
         ) {
-            let path = try row.string("path")
-            guard path.hasPrefix(oldPath + "/") else { continue }
-            let newPath = fresh.path + path.dropFirst(oldPath.count)
+            guard let newPath = PanPath.rebase(try row.string("path"), from: oldPath, to: fresh.path) else { continue }
             try db.run(
                 "UPDATE nodes SET path = ?, path_id = ? WHERE user_id = ? AND id = ?", newPath, PanPath.pathId(newPath), fresh.userId, try row.int64("id")
             )
@@ -143,8 +141,23 @@ public enum TreeMutations {
         return try TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
+    /// How many nodes a copy of `node` makes (its live part; an upper bound when
+    /// a live node sits below a recycled directory, which is not copied): one
+    /// indexed count, so a request's copies are weighed before any is written.
+    public static func copySize(of node: FileNode, on db: any DatabaseConnection) throws -> Int {
+        Int(try db.scalar(
+            "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND state = \(FileNode.State.live.sql)",
+            node.userId, node.lft, node.rgt
+        ) ?? 0)
+    }
+
     /// Copies the live part of the subtree; files share their stored objects.
-    public static func copy(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
+    /// Refused before its first insert past `NodeLimits.nodesPerRequest` nodes
+    /// or the user's `nodeLimit`.
+    public static func copy(
+        _ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, nodeLimit: Int64 = NodeLimits.defaultPerUser,
+        on db: any DatabaseConnection, now: Int64 = Millis.now()
+    ) throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be copied") }
         guard directory.isDirectory else { throw PanError.notADirectory }
         if directory.lft >= node.lft, directory.rgt <= node.rgt {
@@ -152,6 +165,10 @@ public enum TreeMutations {
         }
         // Checked before the first insert: the whole copy is refused, not cut off at the cap.
         try Extent(of: node, on: db).requireDepth(into: directory)
+        // Counted before reading the subtree: a huge one is refused without loading it.
+        let size = try copySize(of: node, on: db)
+        try NodeLimits.requireNewNodes(size)
+        try NodeLimits.requireRoom(for: size, userId: node.userId, limit: nodeLimit, on: db)
         let nodes = try subtree(of: node, on: db).filter { $0.state == 0 }
         let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
         guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
@@ -167,7 +184,8 @@ public enum TreeMutations {
             guard let parent else { continue }  // below a recycled directory
             let copy = try TreeRepository.insert(
                 userId: node.userId, parent: parent, name: original.id == node.id ? name : original.name,
-                kind: original.type, size: original.size, mime: original.mime, storeHash: original.storeId, on: db, now: now
+                kind: original.type, size: original.size, mime: original.mime, storeHash: original.storeId,
+                nodeLimit: nodeLimit, on: db, now: now
             )
             copies[original.id] = copy
             if original.id == node.id { top = copy }
@@ -199,7 +217,8 @@ public enum TreeMutations {
                 node.userId, node.userId, node.lft, node.rgt
             )
         }
-        try db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
+        let deleted = try db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
+        try NodeLimits.release(deleted, userId: node.userId, on: db)
         try UserRepository.addSpaceUsed(-bytes, userId: node.userId, on: db)
     }
 
@@ -213,10 +232,13 @@ public enum TreeMutations {
 
     /// Brings a recycled subtree back where it was (re-creating its directory if
     /// that is gone); what was recycled inside it on its own stays in the bin.
-    public static func restore(_ node: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func restore(
+        _ node: FileNode, policy: ConflictPolicy = .fail, nodeLimit: Int64 = NodeLimits.defaultPerUser,
+        on db: any DatabaseConnection, now: Int64 = Millis.now()
+    ) throws -> FileNode {
         guard node.recycledAt != nil, node.state == 1 else { throw PanError.fileNotFound }
         let parentPath = PanPath.parent(of: node.path)
-        let directory = try TreeRepository.directory(userId: node.userId, path: parentPath, on: db, now: now)
+        let directory = try TreeRepository.directory(userId: node.userId, path: parentPath, nodeLimit: nodeLimit, on: db, now: now)
         let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
         // `rename` adds " (n)" on every restore: paths could otherwise grow past the cap.
         try Extent(of: node, on: db).requirePathLength(at: PanPath.join(directory.path, name))

@@ -90,9 +90,10 @@ struct CallbackService<Engine: SQLEngine>: Sendable {
                         throw PanError.internalError("the content object of \(hash) is missing")
                     }
                     // Re-created by path if it was removed since the token was issued.
-                    let directory = try TreeRepository.directory(userId: userId, path: session.dirPath, on: db, now: now)
+                    let limit = settings.maxNodesPerUser
+                    let directory = try TreeRepository.directory(userId: userId, path: session.dirPath, nodeLimit: limit, on: db, now: now)
                     let target = try FilePlacement.target(directory: directory, name: session.name, policy: session.conflict, on: db)
-                    let node = try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now)
+                    let node = try FilePlacement.place(stored, at: target, userId: userId, nodeLimit: limit, on: db, now: now)
                     try UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
                     return .accepted(node, replayed: false)
                 }

@@ -28,8 +28,10 @@ enum FilePlacement {
     }
 
     /// Creates or replaces the file; checks the quota against the size change.
+    /// `nodeLimit`: the user's node cap (`PAN_MAX_NODES`), checked by the insert.
     static func place(
-        _ content: StoreObject, at target: Target, userId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()
+        _ content: StoreObject, at target: Target, userId: Int64, nodeLimit: Int64 = NodeLimits.defaultPerUser,
+        on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) throws -> FileNode {
         guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
         let delta = content.size - (target.replacing?.size ?? 0)
@@ -44,7 +46,7 @@ enum FilePlacement {
         } else {
             node = try TreeRepository.insert(
                 userId: userId, parent: target.directory, name: target.name, kind: .file, size: content.size,
-                mime: mime(for: target.name, stored: content.mime), storeHash: content.hash, on: db, now: now
+                mime: mime(for: target.name, stored: content.mime), storeHash: content.hash, nodeLimit: nodeLimit, on: db, now: now
             )
         }
         try UserRepository.addSpaceUsed(delta, userId: userId, on: db)

@@ -17,6 +17,8 @@ public struct UploadSettings: Sendable {
     public var callbackGrace: Int64
     /// Most pending (unexpired, uncompleted) upload sessions one user may hold.
     public var maxPendingSessions: Int64 = 256
+    /// Most nodes one user may have (`PAN_MAX_NODES`, `NodeLimits`); 0: no cap.
+    public var maxNodesPerUser: Int64 = NodeLimits.defaultPerUser
     /// `pan store gc` leaves an unreferenced object alone until it is this old
     /// (ms): the callback that stored it may not have committed its file yet.
     public var objectGrace: Int64 = 3_600_000

@@ -50,6 +50,7 @@ public struct PanServices: Sendable {
             tokenTTL: Int64(configuration.uploadTokenTTL * 1000)
         )
         settings.maxPendingSessions = Int64(configuration.maxPendingUploads)
+        settings.maxNodesPerUser = configuration.maxNodesPerUser
         let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
         return PanServices(
             configuration: configuration,

@@ -137,7 +137,8 @@ struct FilesController {
         let parentPath = try PanPath.validated(try body.string("path", "parentPath") ?? "")
         var name = try body.string("name")?.trimmedSpaces() ?? ""
         if !name.isEmpty { name = try PanPath.name(name) }
-        let path = name.isEmpty ? parentPath : PanPath.join(parentPath, name)
+        // Checked again once joined: what is created is what the joined path splits into.
+        let path = name.isEmpty ? parentPath : try PanPath.validated(PanPath.join(parentPath, name))
         guard path != PanPath.root else { throw PanError.invalidName("a directory name is required") }
         let userId = session.user.id
         // An existing directory is returned as it is.

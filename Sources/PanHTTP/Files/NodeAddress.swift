@@ -10,11 +10,15 @@ extension NodeAddress {
     }
 
     /// `path: "…" | ["…"]` or `uuid: "…" | ["…"]`, for move/copy/remove.
+    /// At most `NodeLimits.sourcesPerRequest`, counted before any is parsed.
     static func many(_ body: JSONBody) throws -> [NodeAddress] {
         if let uuids = try body.strings("uuid"), !uuids.isEmpty {
+            try NodeLimits.requireSources(uuids.count)
             return uuids.map { NodeAddress(uuid: $0.trimmedSpaces(), path: nil) }
         }
-        return try (body.strings("path") ?? []).map { NodeAddress(uuid: nil, path: try PanPath.validated($0)) }
+        let paths = try body.strings("path") ?? []
+        try NodeLimits.requireSources(paths.count)
+        return try paths.map { NodeAddress(uuid: nil, path: try PanPath.validated($0)) }
     }
 }
 
