@@ -86,8 +86,8 @@ struct ClientShapeTests {
                 let stored = try #require(FileManager.default.contents(atPath: path), "object \(object.objectKey) is missing")
                 #expect(ContentHasher.hash(stored) == object.hash, "object \(object.objectKey) does not hold \(object.hash)")
             }
-            // Alice's instant upload of Y downloads Y.
-            let instant = try await server.post("/v1/store/token", ["name": "y.bin", "path": "/", "hash": ContentHasher.hash(y)], token: alice)
+            // Alice's instant upload of Y (by proof: Y is Bob's content) downloads Y.
+            let instant = try await InstantUploadProofTests.proveInstant(server, alice, ["name": "y.bin", "path": "/", "hash": ContentHasher.hash(y)], bytes: y)
             #expect(instant.result["uuid"] is String, "\(instant.text)")
             #expect(try await downloaded(server, alice, "/y.bin") == y)
         }

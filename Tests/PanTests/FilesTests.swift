@@ -27,7 +27,7 @@ struct FilesTests {
 
     @Test("page: root info, pagination, sort orders, type filter", arguments: TestBackend.allCases)
     func page(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("p")
             for (i, name) in ["b.txt", "a.txt", "c.txt"].enumerated() {
                 try await file(server, token, "/\(name)", String(repeating: "z", count: i + 1))
@@ -68,7 +68,7 @@ struct FilesTests {
 
     @Test("createDirectory creates parents and returns an existing directory as it is", arguments: TestBackend.allCases)
     func createDirectory(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("cd")
             let made = try await server.post("/v1/files/createDirectory", ["path": "/a/b", "name": "c"], token: token)
             #expect(made.result["path"] as? String == "/a/b/c")
@@ -86,7 +86,7 @@ struct FilesTests {
 
     @Test("paths deeper than PanPath.maximumDepth are refused with INVALID_PATH before anything is created", arguments: TestBackend.allCases)
     func depthLimit(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("deep")
             let deepest = String(repeating: "/d", count: PanPath.maximumDepth)
             let made = try await server.post("/v1/files/createDirectory", ["path": deepest], token: token)
@@ -107,7 +107,7 @@ struct FilesTests {
 
     @Test("rename rewrites the subtree's paths; conflicts and bad names", arguments: TestBackend.allCases)
     func rename(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("rn")
             try await file(server, token, "/docs/deep/x.txt")
             try await file(server, token, "/other.txt")
@@ -129,7 +129,7 @@ struct FilesTests {
 
     @Test("move and copy: arrays, destinations, cycles, conflicts, quota, shared objects", arguments: TestBackend.allCases)
     func moveAndCopy(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("mv", capacity: 100)
             try await file(server, token, "/a/one.txt", "11111")
             try await file(server, token, "/a/sub/two.txt", "22222")
@@ -168,7 +168,7 @@ struct FilesTests {
 
     @Test("remove, recycle bin round trip, permanent delete releases references", arguments: TestBackend.allCases)
     func recycleBin(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("rb")
             try await file(server, token, "/keep/a.txt", "aaaa")
             try await file(server, token, "/keep/inner/b.txt", "bbbbbb")
@@ -204,7 +204,7 @@ struct FilesTests {
 
     @Test("another user's nodes are not found; locked nodes cannot change", arguments: TestBackend.allCases)
     func isolationAndLocks(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, alice) = try await server.user("alice")
             let (_, bob) = try await server.user("bob")
             let secret = try await file(server, alice, "/private/s.txt")
@@ -224,7 +224,7 @@ struct FilesTests {
 
     @Test("2,000 random operations over HTTP leave fsck clean", arguments: [20261127])
     func randomOperations(seed: UInt64) async throws {
-        try await withServer { server in
+        try await withServer(configure: anyonesContent) { server in
             let (_, token) = try await server.user("rand", capacity: 1 << 40)
             var rng = TreeTests.SplitMix64(seed: seed)
             var directories = ["/"]

@@ -253,7 +253,7 @@ struct FuzzTests {
         var label = "api"
         // Field-level mutations, one to three of them.
         for _ in 0..<Int.random(in: 0...3, using: &rng) {
-            let keys = Array(fields.keys) + ["path", "uuid", "name", "page", "pageSize", "start", "size", "recycle", "conflict", "token", "hash", "destPath", "extra"]
+            let keys = Array(fields.keys) + ["path", "uuid", "name", "page", "pageSize", "start", "size", "recycle", "conflict", "token", "hash", "destPath", "extra", "proof"]
             let key = keys[Int.random(in: 0..<keys.count, using: &rng)]
             if Int.random(in: 0..<5, using: &rng) == 0 {
                 fields[key] = nil

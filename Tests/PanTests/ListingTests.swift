@@ -46,7 +46,7 @@ struct ListingTests {
 
     @Test("every order and page equals an uncached listing, through inserts, renames, moves, recycle, restore, purge and raw SQL", arguments: TestBackend.allCases)
     func pagesMatchUncached(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("lister")
             let directory = try await Self.seedBig(server, user)
             let cache = server.listings
@@ -129,7 +129,7 @@ struct ListingTests {
 
     @Test("a versioned directory's version moves with each change to its children, in the same transaction; other directories have none", arguments: TestBackend.allCases)
     func versionBumps(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("versions")
             @Sendable func version(_ path: String) async throws -> Int64? {
                 try await server.read { db in
@@ -235,7 +235,7 @@ struct ListingTests {
 
     @Test("the real clients' request shapes on a big, cached directory: desktop list2 with start -1, list with size 0, page with order 0, odd and string values", arguments: TestBackend.allCases)
     func clientShapesOnACachedDirectory(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("shapes")
             let directory = try await Self.seedBig(server, user)
             server.listings.learnAfterWalks.store(0, ordering: .relaxed)

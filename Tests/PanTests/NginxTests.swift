@@ -67,18 +67,20 @@ struct NginxTests {
             let slice = Data(buffer: try await response.body.collect(upTo: 1 << 20))
             #expect(slice == big[4_194_300..<4_194_310])
 
-            // The client IP nginx forwards is the one Pan substitutes and logs.
+            // The client IP nginx forwards is the one Pan substitutes and logs: the address nginx
+            // saw, never the X-Forwarded-For the client sent (issue #24 §2.9; a second client
+            // address through nginx: LoginAbuseTests).
             let ip = try await uploadedIP(server, forwardedFor: "203.0.113.7", requestId: "via-nginx")
-            #expect(ip == "203.0.113.7")
+            #expect(ip == "127.0.0.1")
             let line = try #require(logs.records.first { $0.message == "request" && $0.metadata["request_id"] == "via-nginx" })
-            #expect(line.metadata["client_ip"] == "203.0.113.7")
+            #expect(line.metadata["client_ip"] == "127.0.0.1")
             #expect(line.metadata["route"] == "/file/upload")
 
             // Operations endpoints through the proxy (loopback is allowed by the site config).
             #expect(try await fetch(base + "/readyz").status == 200)
             let scrape = Scrape(try await fetch(base + "/metrics").text)
             #expect(scrape.value("pan_callbacks_total", ["result": "accepted"]) == 3)
-            #expect(scrape.value("pan_instant_uploads_total") == 1)
+            #expect(scrape.value("pan_instant_uploads_total", ["kind": "own"]) == 1)
             #expect(proxy.accessLogLines >= 10)
         }
     }

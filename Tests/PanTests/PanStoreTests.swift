@@ -51,11 +51,12 @@ struct PanStoreTests {
         instant.name = "b.txt"
         instant.path = "/docs"
         instant.hash = hash
-        guard case .instant(let copy) = try await store.requestToken(userId: user.id, instant) else {
-            Issue.record("a stored hash must be an instant upload")
+        guard case .instant(let copy, let kind) = try await store.requestToken(userId: user.id, instant) else {
+            Issue.record("a stored hash of the user's own must be an instant upload")
             return
         }
         #expect(copy.storeId == hash)
+        #expect(kind == .own)
 
         let renamed = try await store.rename(userId: user.id, NodeAddress(uuid: copy.uuid, path: nil), to: "c.txt", policy: .fail)
         #expect(renamed.path == "/docs/c.txt")

@@ -5,6 +5,13 @@ import Testing
 @testable import PanHTTP
 import WCS
 
+/// Servers whose tests seed stored objects directly (`seedObject`): such an
+/// object belongs to no one's tree, so only the original server's rule
+/// (`PAN_INSTANT_UPLOAD=global`) makes it instant. These suites test the
+/// token's rules around instant upload; who may have it is
+/// `InstantUploadProofTests`'s, on the default rule.
+let anyonesContent: @Sendable (inout PanConfiguration) -> Void = { $0.instantUpload = .global }
+
 /// Stores an object directly, as if an earlier upload had, so a token request can hit it.
 func seedObject(_ server: TestServer, bytes: Data) async throws -> (hash: String, size: Int64) {
     let hash = ContentHasher.hash(bytes)
@@ -19,7 +26,7 @@ func seedObject(_ server: TestServer, bytes: Data) async throws -> (hash: String
 struct TokenTests {
     @Test("rule 1: name and path → path/name, missing directories created", arguments: TestBackend.allCases)
     func ruleNameAndPath(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("u1")
             let reply = try await server.post("/v1/store/token", ["name": "a.txt", "path": "/d/e/f"], token: token)
             #expect(reply.status == 200)
@@ -41,7 +48,7 @@ struct TokenTests {
 
     @Test("rule 2: name and path empty → /originalFilename", arguments: TestBackend.allCases)
     func ruleOriginalFilename(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("u2")
             let reply = try await server.post("/v1/store/token", ["originalFilename": "photo.jpg"], token: token)
             #expect(reply.result["path"] as? String == "/photo.jpg")
@@ -50,7 +57,7 @@ struct TokenTests {
 
     @Test("rule 3: all empty → /<random>.tmp, and {} and an empty body are accepted", arguments: TestBackend.allCases)
     func ruleRandomName(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("u3")
             for reply in [try await server.post("/v1/store/token", [:], token: token),
                           try await server.post("/v1/store/token", raw: "", token: token)] {
@@ -64,7 +71,7 @@ struct TokenTests {
 
     @Test("rule 4: name empty, path set — existing directory, existing file, new path", arguments: TestBackend.allCases)
     func rulePathOnly(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("u4")
             _ = try await server.write { db in try TreeRepository.directory(userId: 1, path: "/docs", on: db) }
             let intoDir = try await server.post("/v1/store/token", ["path": "/docs", "originalFilename": "r.pdf"], token: token)
@@ -89,7 +96,7 @@ struct TokenTests {
 
     @Test("every real client's request shape", arguments: TestBackend.allCases)
     func clientShapes(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("u5")
             let object = try await seedObject(server, bytes: Data("shape".utf8))
             // web: {hash, path, name, override}
@@ -120,7 +127,7 @@ struct TokenTests {
 
     @Test("parent uuid addressing; another user's parent or path is not found", arguments: TestBackend.allCases)
     func parentUUID(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, alice) = try await server.user("alice")
             let (bob, bobToken) = try await server.user("bob")
             let dir = try await server.write { db in try TreeRepository.directory(userId: bob.id, path: "/bobs", on: db) }
@@ -140,7 +147,7 @@ struct TokenTests {
 
     @Test("bad names and paths are 400 with a code and write nothing", arguments: TestBackend.allCases)
     func badNames(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("u6")
             let before = try await server.count("nodes")
             let bad: [[String: Any]] = [
@@ -165,7 +172,7 @@ struct TokenTests {
 
     @Test("conflicts: fail, override (same uuid, version+1), rename, directory in the way", arguments: TestBackend.allCases)
     func conflicts(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("u7")
             let a = try await seedObject(server, bytes: Data("version A".utf8))
             let b = try await seedObject(server, bytes: Data("version B, longer".utf8))
@@ -209,7 +216,7 @@ struct TokenTests {
 
     @Test("instant upload: the file object is complete and counted once in refs and quota", arguments: TestBackend.allCases)
     func instantUpload(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("u8")
             let object = try await seedObject(server, bytes: Data(repeating: 7, count: 5000))
             let reply = try await server.post("/v1/store/token", ["name": "5系标轴2.0.pdf", "path": "/d/e/f/g", "hash": object.hash], token: token)
@@ -244,7 +251,7 @@ struct TokenTests {
 
     @Test("quota: exactly full is allowed, one byte over is 403 and writes nothing", arguments: TestBackend.allCases)
     func quota(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("u9", capacity: 10_000)
             let six = try await seedObject(server, bytes: Data(repeating: 1, count: 6000))
             let four = try await seedObject(server, bytes: Data(repeating: 2, count: 4000))
@@ -266,7 +273,7 @@ struct TokenTests {
 
     @Test("the token: byte-exact WCS format, policy fields, HMAC recomputed as vectors.md does", arguments: TestBackend.allCases)
     func tokenFields(backend: TestBackend) async throws {
-        try await withServer(backend: backend) { server in
+        try await withServer(backend: backend, configure: anyonesContent) { server in
             let (user, token) = try await server.user("u10", capacity: 1_000_000)
             let reply = try await server.post("/v1/store/token", ["name": "big.iso", "path": "/iso", "size": 500_000], token: token)
             let uploadToken = try #require(reply.result["token"] as? String)

@@ -5,6 +5,7 @@
 // File slices, so the browser streams them from disk: memory stays flat.
 import { ApiError, call } from './api.js';
 import { hashFile } from './hash.js';
+import { answerChallenge } from './proof.js';
 import { BLOCK_SIZE, base64url } from './wcs-hash.js';
 import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, t } from './i18n.js';
@@ -79,6 +80,8 @@ export class Uploads {
         }
       }
       if (item.state === 'cancelled') return;
+      if (reply && reply.challenge && !reply.uuid) reply = await this.prove(item, reply, conflict);
+      if (item.state === 'cancelled') return;
       if (reply && reply.uuid && reply.storeId) {
         // The content is already stored: the file exists now, no bytes sent.
         item.state = 'instant';
@@ -97,6 +100,24 @@ export class Uploads {
       item.error = error;
     } finally {
       this.render();
+    }
+  }
+
+  /**
+   * The content is stored, but not this user's: answer the server's challenge
+   * from the file itself, and the upload is instant. Any refusal falls back
+   * to uploading the bytes with the grant already in hand.
+   */
+  async prove(item, grant, conflict) {
+    try {
+      const answer = await answerChallenge(item.file, grant.challenge);
+      const proven = await call('/v1/store/token', {
+        name: item.name, path: item.dir, hash: item.hash, size: item.size, conflict,
+        proof: { nonce: grant.challenge.nonce, answer },
+      });
+      return proven && proven.uuid && proven.storeId ? proven : grant;
+    } catch {
+      return grant;
     }
   }
 

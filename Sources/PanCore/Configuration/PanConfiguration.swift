@@ -28,6 +28,16 @@ public struct PanConfiguration: Sendable {
     public var wcsKeys: [Credentials] = []
     /// An external WCS upload host; nil: Pan's own local upload endpoint.
     public var uploadURL: String?
+    /// Who gets stored content by naming its hash (`PAN_INSTANT_UPLOAD`):
+    /// own content always; someone else's only with a proof of possession
+    /// (`proof`, the default), never (`owner`), or on the hash alone (`global`,
+    /// the original server's behaviour: a hash is then a key to the file).
+    public var instantUpload: InstantUploadPolicy = .proof
+    /// What instant upload does here: with an external WCS and no download
+    /// domain the stored bytes cannot be read to check a proof, so `proof` is `owner`.
+    public var effectiveInstantUpload: InstantUploadPolicy {
+        instantUpload == .proof && !usesLocalUploadEndpoint && downloadDomain == nil ? .owner : instantUpload
+    }
     /// Where external WCS serves objects (`downloadAddress`); nil with the local endpoint.
     public var downloadDomain: String?
     /// HS256 secret for session tokens; nil: generated at first start, kept in the data directory.
@@ -51,6 +61,28 @@ public struct PanConfiguration: Sendable {
     public var idleTimeout: TimeInterval? = 60
     /// Most open client connections; past it Pan stops accepting until one closes.
     public var maxConnections = 1024
+    /// Most open connections from one peer address (`PAN_MAX_CONNECTIONS_PER_IP`);
+    /// more are answered `429 TOO_MANY_CONNECTIONS` and closed. Peers in
+    /// `trustedProxies` are exempt (behind nginx every connection is nginx's).
+    /// nil: an eighth of `maxConnections`; 0: no cap.
+    public var maxConnectionsPerIP: Int?
+    public var effectiveMaxConnectionsPerIP: Int? {
+        let cap = maxConnectionsPerIP ?? max(1, maxConnections / 8)
+        return cap == 0 ? nil : cap
+    }
+    /// Bytes per second a request's head and body must average, after
+    /// `requestGrace` seconds, counting only time Pan was waiting for them
+    /// (Apache's `mod_reqtimeout` rule: the deadline is grace + bytes / rate).
+    /// Slower requests are answered `408 REQUEST_TOO_SLOW` and closed. 0: no rule.
+    public var minimumBodyRate = 1024
+    public var requestGrace: TimeInterval = 20
+    /// Bearer token that opens `/metrics` and `/readyz` on the public port to
+    /// any address (without it: loopback and `trustedProxies` only).
+    public var metricsToken: String?
+    /// How often the database gauges of `/metrics` are recomputed in the background.
+    public var metricsInterval: TimeInterval = 30
+    /// How often `/readyz`'s database check (a no-op write transaction) runs in the background.
+    public var readinessInterval: TimeInterval = 5
     /// File bytes the local form endpoint accepts before it has seen the form's
     /// token (the Java SDK sends the file first), per request and in total.
     public var preauthUploadBytes = 8 << 20
@@ -59,11 +91,15 @@ public struct PanConfiguration: Sendable {
     public var maxPendingUploads = 256
     /// Most nodes (files and directories, live or in the bin) one user may have; 0: no cap (`NodeLimits`).
     public var maxNodesPerUser: Int64 = NodeLimits.defaultPerUser
-    /// Failed sign-ins allowed per account and per client IP in each window
-    /// before logins are refused with 429 (`LoginThrottle`).
+    /// Failed sign-ins allowed per account from one client address, and per
+    /// client address, in each window before that address is refused with 429;
+    /// past `loginFailuresPerAccount` failures from all addresses together the
+    /// account's sign-ins from unknown addresses are slowed (`LoginThrottle`).
     public var loginFailuresPerAccount = 10
     public var loginFailuresPerIP = 100
     public var loginWindow: TimeInterval = 900
+    /// Password checks (every login that is hashed, right or wrong) one client address may start per minute.
+    public var loginChecksPerIP = 30
     /// Origins browsers may call the API from (CORS). nil: the public URL's
     /// origin only. `["*"]`: any origin (explicitly).
     public var corsOrigins: [String]?
@@ -131,11 +167,23 @@ public struct PanConfiguration: Sendable {
             }
             callbackCheck = check
         }
+        if let v = environment["PAN_INSTANT_UPLOAD"], !v.isEmpty {
+            guard let policy = InstantUploadPolicy(rawValue: v.lowercased()) else {
+                throw ConfigurationError("PAN_INSTANT_UPLOAD must be one of proof, owner, global")
+            }
+            instantUpload = policy
+        }
         if let v = environment["PAN_CALLBACK_ALLOW"] { callbackAllowlist = Self.list(v) }
         if let v = environment["PAN_TRUSTED_PROXIES"] { trustedProxies = Self.list(v) }
         if let value: Int = try Self.number(environment, "PAN_WRITE_BATCH", { (1...4096).contains($0) }, "1 to 4096") { writeBatch = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_IDLE_TIMEOUT", { $0 >= 0 }, "seconds (0: never)") { idleTimeout = value == 0 ? nil : value }
         if let value: Int = try Self.number(environment, "PAN_MAX_CONNECTIONS", { $0 > 0 }, "a positive number") { maxConnections = value }
+        if let value: Int = try Self.number(environment, "PAN_MAX_CONNECTIONS_PER_IP", { $0 >= 0 }, "a count (0: no cap)") { maxConnectionsPerIP = value }
+        if let value: Int = try Self.number(environment, "PAN_MIN_BODY_RATE", { $0 >= 0 }, "bytes per second (0: no minimum)") { minimumBodyRate = value }
+        if let value: TimeInterval = try Self.number(environment, "PAN_REQUEST_GRACE", { $0 > 0 }, "seconds") { requestGrace = value }
+        if let v = environment["PAN_METRICS_TOKEN"], !v.isEmpty { metricsToken = v }
+        if let value: TimeInterval = try Self.number(environment, "PAN_METRICS_INTERVAL", { $0 > 0 }, "seconds") { metricsInterval = value }
+        if let value: TimeInterval = try Self.number(environment, "PAN_READY_INTERVAL", { $0 > 0 }, "seconds") { readinessInterval = value }
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_BYTES", { $0 >= 0 }, "bytes") { preauthUploadBytes = value }
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_TOTAL", { $0 >= 0 }, "bytes") { preauthUploadTotal = value }
         if let value: Int = try Self.number(environment, "PAN_MAX_PENDING_UPLOADS", { $0 > 0 }, "a positive number") { maxPendingUploads = value }
@@ -147,6 +195,7 @@ public struct PanConfiguration: Sendable {
         if let value: Int = try Self.number(environment, "PAN_LOGIN_MAX_FAILURES", { $0 >= 0 }, "a count (0: no limit)") { loginFailuresPerAccount = value }
         if let value: Int = try Self.number(environment, "PAN_LOGIN_MAX_FAILURES_IP", { $0 >= 0 }, "a count (0: no limit)") { loginFailuresPerIP = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_LOGIN_WINDOW", { $0 > 0 }, "seconds") { loginWindow = value }
+        if let value: Int = try Self.number(environment, "PAN_LOGIN_RATE_IP", { $0 >= 0 }, "a count per minute (0: no limit)") { loginChecksPerIP = value }
         if let v = environment["PAN_WEB_DIR"], !v.isEmpty { webDirectory = v }
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_TOKEN_TTL", { $0 > 0 }, "seconds") { uploadTokenTTL = value }
     }

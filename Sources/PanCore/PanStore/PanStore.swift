@@ -34,6 +34,14 @@ public protocol PanStore: Sendable {
     // MARK: Uploads
 
     func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome
+    /// Uses up a possession challenge (its nonce works once, right or wrong):
+    /// the ranges to read and the object to read them from. Throws
+    /// `proofInvalid` when the nonce is unknown, used, expired, or was issued
+    /// for another user or hash.
+    func claimChallenge(userId: Int64, _ proof: PossessionProof, hash: String) async throws -> ClaimedChallenge
+    /// After the answer was checked against the stored bytes: the file, at the
+    /// target the challenge was issued for (else `proofInvalid`); completes its session.
+    func completeProvenUpload(userId: Int64, _ request: TokenRequest, _ claim: ClaimedChallenge) async throws -> FileNode
     func completeUpload(_ callback: CallbackBody) async throws -> CallbackOutcome
     /// Whether `key` holds the stored object of `hash` (else its bytes are unreferenced).
     func isStoredObject(hash: String, key: String) async throws -> Bool
@@ -145,6 +153,8 @@ public struct TokenRequest: Sendable {
     public var originalFilename = ""
     public var conflict: ConflictPolicy = .fail
     public var size: Int64?
+    /// The answer to a possession challenge an earlier request got (issue #24).
+    public var proof: PossessionProof?
     public init() {}
 }
 
@@ -158,11 +168,14 @@ public struct UploadGrant: Sendable, Equatable {
     public var path: String
     public var sessionId: String
     public var policy: PutPolicy
+    /// Set when the content is stored but not the user's: answering it (a
+    /// second token request with `proof`) makes the file without the upload.
+    public var challenge: PossessionChallenge?
 }
 
 /// Instant upload (the content is already stored), or an upload to make.
 public enum TokenOutcome: Sendable {
-    case instant(FileNode)
+    case instant(FileNode, InstantKind)
     case upload(UploadGrant)
 }
 

@@ -91,6 +91,14 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         do { return try await uploads.requestToken(userId: userId, request) } catch { throw PanError(storeError: error) }
     }
 
+    public func claimChallenge(userId: Int64, _ proof: PossessionProof, hash: String) async throws -> ClaimedChallenge {
+        do { return try await uploads.claimChallenge(userId: userId, proof, hash: hash) } catch { throw PanError(storeError: error) }
+    }
+
+    public func completeProvenUpload(userId: Int64, _ request: TokenRequest, _ claim: ClaimedChallenge) async throws -> FileNode {
+        do { return try await uploads.completeProvenUpload(userId: userId, request, claim) } catch { throw PanError(storeError: error) }
+    }
+
     public func completeUpload(_ callback: CallbackBody) async throws -> CallbackOutcome {
         do { return try await callbacks.handle(callback) } catch { throw PanError(storeError: error) }
     }

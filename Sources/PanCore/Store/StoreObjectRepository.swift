@@ -34,6 +34,21 @@ public enum StoreObjectRepository {
         try db.queryRow("SELECT \(columns) FROM store_objects o WHERE o.hash = ?", hash).map(StoreObject.init(row:))
     }
 
+    /// The object of `hash` and whether a node of `userId` (live or binned)
+    /// holds it: instant upload's question, one statement, the ownership one
+    /// probe of `nodes_user_store_hash`.
+    public static func find(hash: String, heldBy userId: Int64, on db: any DatabaseConnection) throws -> (StoreObject, owned: Bool)? {
+        guard let row = try db.queryRow(
+            """
+            SELECT \(columns), CASE WHEN EXISTS (SELECT 1 FROM nodes n WHERE n.user_id = ? AND n.store_hash = o.hash)
+                                    THEN 1 ELSE 0 END AS owned
+            FROM store_objects o WHERE o.hash = ?
+            """,
+            userId, hash
+        ) else { return nil }
+        return (try StoreObject(row: row), try row.int64("owned") == 1)
+    }
+
     /// `insertIfMissing`, then the object as stored (the first writer's, if the content was already there).
     public static func upsert(
         hash: String, size: Int64, mime: String, bucket: String, objectKey: String, on db: any DatabaseConnection, now: Int64 = Millis.now()

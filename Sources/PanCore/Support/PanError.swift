@@ -40,7 +40,27 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let callbackSourceForbidden = PanError(status: 403, code: "CALLBACK_SOURCE_FORBIDDEN", "callbacks are not accepted from this address")
     public static let sessionUserMismatch = PanError(status: 403, code: "UPLOAD_SESSION_MISMATCH", "the callback does not match its upload session")
 
-    // MARK: 404 / 409 / 413 / 423
+    /// A proof of possession (instant upload of someone else's content) whose
+    /// nonce is unknown, used, expired, or was issued for another user, hash or target.
+    public static let proofInvalid = PanError(
+        status: 403, code: "PROOF_INVALID", "the challenge is unknown, already answered, expired, or for another file: upload the bytes"
+    )
+    /// A well-formed proof whose answer does not match the stored bytes.
+    public static let proofFailed = PanError(status: 403, code: "PROOF_FAILED", "the answer does not match the stored content: upload the bytes")
+
+    /// `/metrics` or `/readyz` on the public port, from an address that is
+    /// neither loopback nor a trusted proxy, without `PAN_METRICS_TOKEN`.
+    public static let operationsForbidden = PanError(
+        status: 403, code: "OPERATIONS_FORBIDDEN",
+        "served to loopback and trusted proxies, or with the metrics bearer token (PAN_METRICS_TOKEN), or on PAN_ADMIN_PORT"
+    )
+
+    // MARK: 404 / 408 / 409 / 413 / 423
+    /// A request whose bytes arrived slower than `PAN_MIN_BODY_RATE` after the
+    /// grace (`RequestPaceRule`); its connection is closed.
+    public static let requestTooSlow = PanError(
+        status: 408, code: "REQUEST_TOO_SLOW", "the request arrived too slowly (PAN_MIN_BODY_RATE); its connection is closed"
+    )
     public static let fileNotFound = PanError(status: 404, code: "FILE_NOT_FOUND", "no such file or directory")
     public static let userNotFound = PanError(status: 404, code: "USER_NOT_FOUND", "no such user")
     public static let sessionNotFound = PanError(status: 404, code: "UPLOAD_SESSION_NOT_FOUND", "no such upload session")
@@ -60,6 +80,15 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func tooManyAttempts(retryAfter seconds: Int) -> PanError {
         .init(status: 429, code: "TOO_MANY_ATTEMPTS", "too many failed sign-ins; try again in \(seconds) s", retryAfter: seconds)
     }
+
+    public static func tooManyProofs(retryAfter seconds: Int) -> PanError {
+        .init(status: 429, code: "TOO_MANY_ATTEMPTS", "too many failed proofs; try again in \(seconds) s, or upload the bytes", retryAfter: seconds)
+    }
+
+    /// More open connections from one address than `PAN_MAX_CONNECTIONS_PER_IP`.
+    public static let tooManyConnections = PanError(
+        status: 429, code: "TOO_MANY_CONNECTIONS", "too many open connections from this address", retryAfter: 5
+    )
 
     // MARK: 5xx
     public static func internalError(_ message: String = "internal error") -> PanError {

@@ -22,19 +22,62 @@ struct UploadService<Engine: SQLEngine>: Sendable {
             try PanPath.requirePathLength(PanPath.join(directory.path, name).unicodeScalars.count)
             // Rule 4: `path` names an existing file holding this very content: nothing to create.
             if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
-                return .instant(rule4File)
+                return .instant(rule4File, .own)
             }
             let target = try FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
-            if !request.hash.isEmpty, let stored = try StoreObjectRepository.find(hash: request.hash, on: db),
+            // Instant upload's rule (issue #24), in one statement: the object and whether one of this user's nodes holds it.
+            var challengeFor: StoreObject?
+            if !request.hash.isEmpty, let (stored, owned) = try StoreObjectRepository.find(hash: request.hash, heldBy: userId, on: db),
                request.size == nil || request.size == stored.size {
-                return .instant(try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now))
+                switch (owned, settings.instantUpload) {
+                case (true, _): return .instant(try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now), .own)
+                case (false, .global): return .instant(try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now), .global)
+                case (false, .proof): challengeFor = stored
+                case (false, .owner): break
+                }
             }
-            return .upload(try openSession(userId: userId, request, requestedName: name, target: target, settings: settings, on: db, now: now))
+            var grant = try openSession(userId: userId, request, requestedName: name, target: target, settings: settings, on: db, now: now)
+            if let stored = challengeFor {
+                grant.challenge = try PossessionChallengeRepository.issue(for: stored, sessionId: grant.sessionId, userId: userId, on: db, now: now)
+            }
+            return .upload(grant)
         }
         // Signing is pure computation: done here, off the single writer.
         guard case .upload(var grant) = outcome else { return outcome }
         grant.token = UploadToken.make(policy: grant.policy, credentials: credentials)
         return .upload(grant)
+    }
+
+    /// The first half of a proven instant upload: the nonce is used up here,
+    /// in its own short transaction, before any byte is read, so it can be
+    /// tried once however many requests carry it at the same time.
+    func claimChallenge(userId: Int64, _ proof: PossessionProof, hash: String) async throws -> ClaimedChallenge {
+        try await engine.write(lockingUser: userId) { db in
+            try PossessionChallengeRepository.claim(proof, hash: hash, userId: userId, on: db, now: Millis.now())
+        }
+    }
+
+    /// The second half, once the answer matched the stored bytes: the file is
+    /// placed like any instant upload, at the target the challenge was issued
+    /// for, and the session the challenge rode on is done (its reserved bytes freed).
+    func completeProvenUpload(userId: Int64, _ request: TokenRequest, _ claim: ClaimedChallenge) async throws -> FileNode {
+        try await engine.write(lockingUser: userId) { db -> FileNode in
+            let now = Millis.now()
+            guard let session = try UploadSessionRepository.find(id: claim.sessionId, userId: userId, on: db), session.state == .pending
+            else { throw PanError.proofInvalid }
+            let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
+            // Bound to the target: a nonce issued for one path makes no file at another.
+            guard directory.path == session.dirPath, name == session.name else { throw PanError.proofInvalid }
+            let node: FileNode
+            if let rule4File, rule4File.storeId == claim.object.hash {
+                node = rule4File
+            } else {
+                let target = try FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
+                node = try FilePlacement.place(claim.object, at: target, userId: userId, on: db, now: now)
+            }
+            try UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
+            return node
+        }
     }
 
     private func openSession(
@@ -82,7 +125,8 @@ struct UploadService<Engine: SQLEngine>: Sendable {
             parent: target.directory.uuid,
             path: PanPath.join(target.directory.path, target.name),
             sessionId: sessionId,
-            policy: policy
+            policy: policy,
+            challenge: nil
         )
     }
 

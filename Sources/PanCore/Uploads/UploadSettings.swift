@@ -22,6 +22,8 @@ public struct UploadSettings: Sendable {
     /// `pan store gc` leaves an unreferenced object alone until it is this old
     /// (ms): the callback that stored it may not have committed its file yet.
     public var objectGrace: Int64 = 3_600_000
+    /// Who gets stored content by naming its hash (`PAN_INSTANT_UPLOAD`, issue #24).
+    public var instantUpload: InstantUploadPolicy = .proof
 
     public init(
         bucket: String, credentials: [Credentials], uploadURL: String, callbackURL: String,

@@ -21,20 +21,29 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
         logger.warning("callback IP allowlist is empty: every callback will be refused")
     }
     let metrics = ServerMetrics()
-    let router = try buildRouter(services, metrics: metrics)
+    // What /readyz and /metrics report of the database, measured in the background.
+    let probe = OperationsProbe(store: services.store, metrics: metrics, configuration: configuration)
+    let router = try buildRouter(services, metrics: metrics, probe: probe)
     let sweeper = SessionSweeper(
         store: services.store, callbackGrace: services.uploadSettings.callbackGrace, objectStore: services.objectStore, interval: configuration.sweepInterval, logger: logger
     )
     // Shut down in reverse order, after the HTTP server (always last in its
-    // group) has drained: admin listener, sweeper, then the WAL checkpoint.
+    // group) has drained: admin listener, sweeper, operations probe, then the WAL checkpoint.
     var background: [any Service] = [
         NamedService("ShutdownCheckpoint", ShutdownCheckpoint(store: services.store, logger: logger)),
+        NamedService("OperationsRefresher", OperationsRefresher(probe: probe, logger: logger)),
         NamedService("SessionSweeper", sweeper),
     ]
-    if let admin = try buildAdminApplication(services, metrics: metrics, logger: logger) { background.append(admin) }
+    if let admin = try buildAdminApplication(services, metrics: metrics, probe: probe, logger: logger) { background.append(admin) }
     let app = Application(
         router: router,
-        server: .panHTTP1(idleTimeout: configuration.idleTimeout.map { .milliseconds(Int64($0 * 1000)) }),
+        server: .panHTTP1(
+            idleTimeout: configuration.idleTimeout.map { .milliseconds(Int64($0 * 1000)) },
+            pace: RequestPaceRule(configuration),
+            connectionsPerAddress: configuration.effectiveMaxConnectionsPerIP.map {
+                ConnectionsPerAddress(limit: $0, exempt: IPMatcher(configuration.trustedProxies))
+            }
+        ),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "pan",
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)
@@ -45,7 +54,7 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     return (app, services)
 }
 
-func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Router<AppRequestContext> {
+func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: OperationsProbe) throws -> Router<AppRequestContext> {
     let configuration = services.configuration
     let router = Router(context: AppRequestContext.self)
     // CORS outermost, so even error replies carry Access-Control-Allow-Origin.
@@ -69,13 +78,28 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
     let authenticator = Authenticator(tokens: services.tokens, store: services.store)
 
     // Health, readiness, metrics — here unless an admin listener serves them (Operations/).
-    if configuration.adminPort == nil { try addOperationsRoutes(to: router, services: services, metrics: metrics) }
+    if configuration.adminPort == nil {
+        let access = OperationsAccess(token: configuration.metricsToken, trustedProxies: configuration.trustedProxies)
+        try addOperationsRoutes(to: router, services: services, metrics: metrics, probe: probe, access: access)
+    }
     UserController(
         store: services.store, authenticator: authenticator, passwords: services.passwords,
         throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: HashPool()
     ).addRoutes(to: router)
     let storage = services.storageFloor
-    TokenController(store: services.store, authenticator: authenticator, metrics: metrics.pan, storage: storage)
+    // Proofs of possession read the stored object itself: the local files, or WCS by signed Range GETs.
+    let objectReader: any ObjectRangeReader = if !configuration.usesLocalUploadEndpoint, let domain = configuration.downloadDomain {
+        WCSObjectRangeReader(downloadDomain: domain, credentials: services.credentials[0])
+    } else {
+        LocalObjectRangeReader(store: services.objectStore)
+    }
+    let possession = PossessionCheck(
+        store: services.store, reader: objectReader, throttle: ProofThrottle(limits: configuration.proofLimits)
+    )
+    TokenController(
+        store: services.store, authenticator: authenticator, metrics: metrics.pan, storage: storage, possession: possession,
+        clientAddress: clientAddress
+    )
         .addRoutes(to: router)
     CallbackController(
         store: services.store, configuration: configuration, credentials: services.credentials,
@@ -111,6 +135,9 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics) throws -> Rout
         )
             .addRoutes(to: router)
         DownloadController(store: services.objectStore, links: links, panStore: services.store).addRoutes(to: router)
+        ObjectDownloadController(
+            store: services.objectStore, credentials: services.credentials, publicPrefix: configuration.effectivePublicBaseURL + "/objects"
+        ).addRoutes(to: router)
     }
     return router
 }

@@ -51,6 +51,13 @@ public struct PanServices: Sendable {
         )
         settings.maxPendingSessions = Int64(configuration.maxPendingUploads)
         settings.maxNodesPerUser = configuration.maxNodesPerUser
+        settings.instantUpload = configuration.effectiveInstantUpload
+        if configuration.instantUpload != settings.instantUpload {
+            logger.warning("PAN_INSTANT_UPLOAD=proof needs PAN_DOWNLOAD_DOMAIN with an external WCS (proofs are checked against the stored bytes): instant upload is limited to each user's own content")
+        }
+        if settings.instantUpload == .global {
+            logger.warning("PAN_INSTANT_UPLOAD=global: anyone who knows a stored file's hash can add that file to their own tree")
+        }
         let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
         return PanServices(
             configuration: configuration,

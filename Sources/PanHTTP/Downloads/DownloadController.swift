@@ -39,15 +39,22 @@ struct DownloadController {
         let path = store.objectPath(forKey: link.objectKey)
         guard let size = FileOps.size(of: path) else { throw PanError.fileNotFound }
 
-        var headers: HTTPFields = [
+        let headers: HTTPFields = [
             .contentType: Self.servedType(link.mime),
             .contentDisposition: Self.disposition(link.name),
-            .acceptRanges: "bytes",
             // The uploader chose the stored type. Never let a browser sniff or
             // run it as a page of this origin, whatever it claims to be.
             .xContentTypeOptions: "nosniff",
             .contentSecurityPolicy: "default-src 'none'; sandbox",
         ]
+        return Self.serve(path: path, size: size, headers: headers, request: request)
+    }
+
+    /// The object file at `path`, whole (200) or one `Range` (206), streamed a
+    /// chunk at a time; `HEAD` gets the headers alone.
+    static func serve(path: String, size: Int64, headers: HTTPFields, request: Request) -> Response {
+        var headers = headers
+        headers[.acceptRanges] = "bytes"
         var start: Int64 = 0
         var length = size
         var status = HTTPResponse.Status.ok

@@ -8,6 +8,8 @@ struct TokenController {
     let authenticator: Authenticator
     let metrics: PanMetrics
     let storage: StorageFloor
+    let possession: PossessionCheck
+    let clientAddress: ClientAddress
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/store/token", use: token)
@@ -24,6 +26,7 @@ struct TokenController {
         let parent: String
         let path: String
         let userId: Int64
+        let challenge: PossessionChallenge?
 
         func write(to json: inout JSONWriter) {
             json.object { json in
@@ -35,6 +38,11 @@ struct TokenController {
                 json.field("parent", parent)
                 json.field("path", path)
                 json.field("userId", userId)
+                if let challenge {
+                    // The content is stored, but not this user's: prove possession, or upload (docs/api.md).
+                    json.key("challenge")
+                    challenge.write(to: &json)
+                }
             }
         }
     }
@@ -46,15 +54,27 @@ struct TokenController {
         // An upload that could not be stored is refused before its session is recorded.
         try storage.check()
         let tokenRequest = try Self.tokenRequest(from: body)
+        if let proof = tokenRequest.proof {
+            let address = clientAddress.ip(of: request, peer: context.remoteAddress) ?? "-"
+            do {
+                let node = try await possession.instantUpload(userId: session.user.id, address: address, tokenRequest, proof)
+                metrics.instantUpload(.proof)
+                return try Reply.ok(node, token: session.refreshedToken)
+            } catch let error as PanError where error.code == PanError.proofInvalid.code || error.code == PanError.proofFailed.code {
+                metrics.failedProofs.increment()
+                throw error
+            }
+        }
         switch try await store.requestToken(userId: session.user.id, tokenRequest) {
-        case .instant(let node):
-            metrics.instantUploads.increment()
+        case .instant(let node, let kind):
+            metrics.instantUpload(kind)
             return try Reply.ok(node, token: session.refreshedToken)
         case .upload(let grant):
             metrics.tokensIssued.increment()
+            if grant.challenge != nil { metrics.challengesIssued.increment() }
             let dto = GrantDTO(
                 token: grant.token, uploadUrl: grant.uploadURL, name: grant.name, parent: grant.parent,
-                path: grant.path, userId: session.user.id
+                path: grant.path, userId: session.user.id, challenge: grant.challenge
             )
             return try Reply.ok(dto, token: session.refreshedToken)
         }
@@ -72,6 +92,14 @@ struct TokenController {
         request.size = try body.int("size", "fileSize")
         if let size = request.size, size < 0 { throw .invalidField("size", "must not be negative") }
         request.conflict = try body.conflictPolicy()
+        if let proof = try body.object("proof") {
+            guard let nonce = try proof.string("nonce"), let answer = try proof.string("answer") else {
+                throw .invalidField("proof", "expected {nonce, answer}")
+            }
+            // A proof is about stored content: without its hash there is nothing to prove.
+            guard !request.hash.isEmpty else { throw .invalidField("hash", "a proof needs the content's hash") }
+            request.proof = PossessionProof(nonce: nonce.trimmedSpaces(), answer: answer.trimmedSpaces())
+        }
         return request
     }
 }

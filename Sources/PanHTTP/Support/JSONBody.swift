@@ -54,6 +54,13 @@ struct JSONBody {
 
     func has(_ key: String) -> Bool { fields[key] != nil && !(fields[key] is NSNull) }
 
+    /// A nested object's fields (`proof: {nonce, answer}`), read by the same rules.
+    func object(_ key: String) throws(PanError) -> JSONBody? {
+        guard let value = fields[key], !(value is NSNull) else { return nil }
+        guard let dictionary = value as? [String: Any] else { throw .invalidField(key, "expected an object") }
+        return JSONBody(fields: dictionary)
+    }
+
     /// A string field (numbers are taken as their text).
     func string(_ keys: String...) throws(PanError) -> String? {
         guard let (key, value) = first(keys) else { return nil }

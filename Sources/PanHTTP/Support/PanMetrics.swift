@@ -1,11 +1,17 @@
 import Metrics
+import PanCore
 
 /// Pan's domain counters. They report through a factory owned by one server
 /// (`ServerMetrics`), not the process-wide `MetricsSystem`, so each server's
 /// `/metrics` shows exactly its own counts — tests run many servers in one process.
 struct PanMetrics: Sendable {
     let tokensIssued: Counter
-    let instantUploads: Counter
+    /// By kind (`own`, `proof`, `global`): who got content without sending it (issue #24).
+    private let instantUploads: [InstantKind: Counter]
+    /// Token replies that carried a possession challenge.
+    let challengesIssued: Counter
+    /// Proofs refused: a wrong answer, or a nonce unknown, used, expired or for another file.
+    let failedProofs: Counter
     let callbacksAccepted: Counter
     let callbacksReplayed: Counter
     private let factory: any MetricsFactory
@@ -13,10 +19,16 @@ struct PanMetrics: Sendable {
     init(factory: any MetricsFactory) {
         self.factory = factory
         tokensIssued = Counter(label: "pan_upload_tokens_issued_total", factory: factory)
-        instantUploads = Counter(label: "pan_instant_uploads_total", factory: factory)
+        instantUploads = Dictionary(uniqueKeysWithValues: InstantKind.allCases.map {
+            ($0, Counter(label: "pan_instant_uploads_total", dimensions: [("kind", $0.rawValue)], factory: factory))
+        })
+        challengesIssued = Counter(label: "pan_possession_challenges_total", factory: factory)
+        failedProofs = Counter(label: "pan_possession_proofs_failed_total", factory: factory)
         callbacksAccepted = Counter(label: "pan_callbacks_total", dimensions: [("result", "accepted")], factory: factory)
         callbacksReplayed = Counter(label: "pan_callbacks_total", dimensions: [("result", "replayed")], factory: factory)
     }
+
+    func instantUpload(_ kind: InstantKind) { instantUploads[kind]?.increment() }
 
     /// `reason` is a stable PanError code, so the label set stays small.
     func callbackRejected(reason: String) {

@@ -12,6 +12,10 @@ Usage:
   webapp_browser.py hash BASE FILE…
       the app's hash module on each FILE, with crypto.subtle and with the
       plain-JS SHA-1 fallback; prints {"hashes": {name: {subtle, js}}}.
+  webapp_browser.py proof BASE USER PASSWORD FILE
+      signs in as a user who does not hold FILE's content (another user
+      uploaded it) and uploads it: the app answers the possession challenge
+      and the upload is instant (kind="proof" on BASE/metrics).
   webapp_browser.py throughput BASE USER PASSWORD FILE
       signs in, uploads FILE through the UI, prints the seconds it took.
 Prints one JSON line with "ok"; exits 1 on failure.
@@ -142,11 +146,13 @@ class Flow:
 
 
 def metric(base, name):
+    """A counter's value: `name` with its labels (`x{kind="proof"}`) is that series; a bare name sums every series."""
+    total = 0.0
     with urllib.request.urlopen(base.rstrip("/") + "/metrics", timeout=30) as reply:
         for line in reply.read().decode().splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
+            if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def flow(base, user, password, workdir, artifacts):
@@ -308,6 +314,54 @@ def flow(base, user, password, workdir, artifacts):
         driver.quit()
 
 
+PROOF_FALLBACK_SCRIPT = """
+const done = arguments[arguments.length - 1];
+import('/app/proof.js').then(async (module) => {
+  const file = document.getElementById('pan-proof-input').files[0];
+  const challenge = { nonce: 'n0nce.x', ranges: [{ offset: 0, length: Math.min(3, file.size) }, { offset: 0, length: file.size }] };
+  done({ subtle: await module.answerChallenge(file, challenge),
+         js: await module.answerChallenge(file, challenge, { fallback: true }) });
+}).catch((error) => done({ error: String(error) }));
+"""
+
+
+def proof(base, user, password, path):
+    """Signs in as a user who does not hold the content at PATH (another user
+    uploaded it), uploads PATH through the UI: the app answers the server's
+    possession challenge and the upload is instant, counted as kind="proof".
+    Also checks the plain-JS SHA-256 fallback against crypto.subtle."""
+    driver = start_browser()
+    f = Flow(driver, base, None)
+    try:
+        driver.get(base.rstrip("/") + "/")
+        f.sign_in(user, password)
+        series = 'pan_instant_uploads_total{kind="proof"}'
+        before, challenges = metric(base, series), metric(base, "pan_possession_challenges_total")
+        name = os.path.basename(path)
+        f.step("upload someone else's content")
+        f.upload(path)
+        state = f.wait_upload(name, ("instant", "done"))
+        assert state == "instant", f"the upload of content the user holds was not instant: {state}"
+        f.wait_listed(name)
+        after = metric(base, series)
+        assert after == before + 1, f"{series} {before} -> {after}"
+        assert metric(base, "pan_possession_challenges_total") == challenges + 1
+        f.step("SHA-256 fallback")
+        driver.execute_script("const i = document.createElement('input'); i.type = 'file'; i.id = 'pan-proof-input';"
+                              "document.body.append(i);")
+        driver.find_element(By.ID, "pan-proof-input").send_keys(path)
+        driver.set_script_timeout(60)
+        answers = driver.execute_async_script(PROOF_FALLBACK_SCRIPT)
+        assert "error" not in answers and answers["subtle"] == answers["js"], f"fallback differs: {answers}"
+        print(json.dumps({"ok": True, "steps": f.steps, "proof": after - before, "answers": answers}))
+    except BaseException as error:
+        traceback.print_exc()
+        print(json.dumps({"ok": False, "error": str(error), "steps": f.steps}))
+        sys.exit(1)
+    finally:
+        driver.quit()
+
+
 HASH_SCRIPT = """
 const done = arguments[arguments.length - 1];
 import('/app/hash.js').then(async (module) => {
@@ -373,6 +427,8 @@ if __name__ == "__main__":
         flow(*sys.argv[2:7])
     elif mode == "hash":
         hashes(sys.argv[2], sys.argv[3:])
+    elif mode == "proof":
+        proof(*sys.argv[2:6])
     elif mode == "throughput":
         throughput(*sys.argv[2:6])
     else:

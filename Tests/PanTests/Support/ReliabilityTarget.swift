@@ -163,7 +163,8 @@ func withTarget(_ seed: TargetSeed, _ body: @escaping @Sendable (Target) async t
         try await withExternalTarget(binary: binary, seed, body)
         return
     }
-    try await withServer { server in
+    // Seeded objects belong to no one's tree: only the original server's rule makes them instant.
+    try await withServer(configure: { if !seed.objects.isEmpty { $0.instantUpload = .global } }) { server in
         try await server.database.write { db in try seed.apply(on: db) }
         let target = Target(
             port: server.port, dataDirectory: server.dataDirectory, credentials: server.services.credentials,
@@ -188,6 +189,7 @@ private func withExternalTarget(binary: String, _ seed: TargetSeed, _ body: @esc
     var environment = CLITests.environment()
     environment["PAN_WCS_KEYS"] = "\(credentials[0].accessKey):\(credentials[0].secretKey)"
     environment["PAN_SHUTDOWN_TIMEOUT"] = "20"
+    if !seed.objects.isEmpty { environment["PAN_INSTANT_UPLOAD"] = "global" }
     environment["ASAN_OPTIONS"] = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] ?? "detect_leaks=0:abort_on_error=0"
     let process = try ChildProcess(
         binary, ["serve", "--data-dir", directory, "--host", "127.0.0.1", "--port", String(port)],
