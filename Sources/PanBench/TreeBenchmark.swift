@@ -43,6 +43,8 @@ struct TreeBenchmark: AsyncParsableCommand {
         }
         var filled = 0
         var created = 0
+        // The tree grows past PAN_MAX_NODES's default (1,000,000) on purpose.
+        let noCap: Int64 = 0
         var rows: [[String]] = []
         var baseline: [String: Double] = [:]
         var paths: [String] = ["/page/p1"]
@@ -57,10 +59,11 @@ struct TreeBenchmark: AsyncParsableCommand {
                     for i in start..<(start + batch) {
                         // 100 files per directory, 100 directories per group.
                         if i % 100 == 0 || current == nil {
-                            current = try TreeRepository.directory(userId: user.id, path: "/g\(i / 10_000)/d\(i / 100)", on: db)
+                            current = try TreeRepository.directory(userId: user.id, path: "/g\(i / 10_000)/d\(i / 100)", nodeLimit: noCap, on: db)
                         }
                         let node = try TreeRepository.insert(
-                            userId: user.id, parent: current!, name: "f\(i).bin", kind: .file, size: 0, mime: "", storeHash: object.hash, on: db
+                            userId: user.id, parent: current!, name: "f\(i).bin", kind: .file, size: 0, mime: "", storeHash: object.hash,
+                            nodeLimit: noCap, on: db
                         )
                         if i % 997 == 0 { made.append(node.path) }
                     }
@@ -79,7 +82,9 @@ struct TreeBenchmark: AsyncParsableCommand {
                 create.add(try await measure {
                     _ = try await database.write { db in
                         let parent = try TreeRepository.node(id: work.id, userId: user.id, on: db)!
-                        return try TreeRepository.insert(userId: user.id, parent: parent, name: name, kind: .file, size: 0, mime: "", storeHash: object.hash, on: db)
+                        return try TreeRepository.insert(
+                            userId: user.id, parent: parent, name: name, kind: .file, size: 0, mime: "", storeHash: object.hash, nodeLimit: noCap, on: db
+                        )
                     }
                 })
                 let path = paths.randomElement()!
