@@ -30,8 +30,8 @@ struct UploadService<Engine: SQLEngine>: Sendable {
             if !request.hash.isEmpty, let (stored, owned) = try StoreObjectRepository.find(hash: request.hash, heldBy: userId, on: db),
                request.size == nil || request.size == stored.size {
                 switch (owned, settings.instantUpload) {
-                case (true, _): return .instant(try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now), .own)
-                case (false, .global): return .instant(try FilePlacement.place(stored, at: target, userId: userId, on: db, now: now), .global)
+                case (true, _): return .instant(try FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .own)
+                case (false, .global): return .instant(try FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .global)
                 case (false, .proof): challengeFor = stored
                 case (false, .owner): break
                 }
@@ -73,7 +73,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
                 node = rule4File
             } else {
                 let target = try FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
-                node = try FilePlacement.place(claim.object, at: target, userId: userId, on: db, now: now)
+                node = try FilePlacement.place(claim.object, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now)
             }
             try UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
             return node
@@ -156,12 +156,12 @@ struct UploadService<Engine: SQLEngine>: Sendable {
 
         if !name.isEmpty {
             // Rule 1 (and `name` alone: the base directory).
-            return (try TreeRepository.directory(userId: userId, path: path, on: db, now: now), name, nil)
+            return (try TreeRepository.directory(userId: userId, path: path, nodeLimit: settings.maxNodesPerUser, on: db, now: now), name, nil)
         }
         if !pathGiven {
             // Rules 2 and 3.
             let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
-            return (try TreeRepository.directory(userId: userId, path: PanPath.root, on: db, now: now), fileName, nil)
+            return (try TreeRepository.directory(userId: userId, path: PanPath.root, nodeLimit: settings.maxNodesPerUser, on: db, now: now), fileName, nil)
         }
         // Rule 4.
         if let existing = try TreeRepository.node(userId: userId, path: path, on: db) {
@@ -169,10 +169,10 @@ struct UploadService<Engine: SQLEngine>: Sendable {
                 let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
                 return (existing, fileName, nil)
             }
-            let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), on: db, now: now)
+            let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
             return (directory, existing.name, existing)
         }
-        let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), on: db, now: now)
+        let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
         return (directory, PanPath.lastSegment(of: path), nil)
     }
 }
