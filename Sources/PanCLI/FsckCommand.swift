@@ -3,6 +3,8 @@ import Foundation
 import PanCore
 
 /// `pan fsck [--repair]`: checks every invariant; repairs what is derivable.
+/// With Pan's own upload endpoint it also checks that every recorded object
+/// has its bytes (a stat each; `pan store verify` re-hashes them).
 struct FsckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fsck", abstract: "Check trees, objects and sessions; --repair fixes what can be derived. Exit 1 on findings."
@@ -13,9 +15,21 @@ struct FsckCommand: AsyncParsableCommand {
     @Flag(help: "Fix paths, pathIds, intervals, reference counts and spaceUsed.") var repair = false
 
     func run() async throws {
-        let report = try await data.openStore().fsck(repair: repair)
+        let panStore = try await data.openStore()
+        let report = try await panStore.fsck(repair: repair)
         for change in report.repairs { print("repaired: \(change)") }
-        let findings = report.findings
+        var findings = report.findings
+        let configuration = try data.configuration()
+        if configuration.usesLocalUploadEndpoint {
+            // A recorded object without bytes is a hash every later upload of
+            // that content is deduplicated onto, and downloads of it fail.
+            let store = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
+            let objects = try await panStore.storedObjects(limit: Int.max)
+            findings += try await BlockingIO.run { store.findingsForRecordedObjects(objects) }
+        } else {
+            let note = "note: object bytes not checked: uploads go to WCS (\(configuration.effectiveUploadURL)), whose bucket Pan does not list\n"
+            FileHandle.standardError.write(Data(note.utf8))
+        }
         if output.json {
             print(try JSONOutput.string(findings))
         } else {

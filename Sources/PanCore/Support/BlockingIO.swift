@@ -42,9 +42,11 @@ public final class FileSink: @unchecked Sendable {
     public let path: String
     private var fd: Int32
 
-    public init(creating path: String, truncateTo length: Int64? = nil) throws {
+    /// `existing`: the file must be there already (a slice-upload block being
+    /// continued: one removed meanwhile is not made again).
+    public init(creating path: String, truncateTo length: Int64? = nil, existing: Bool = false) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT, 0o600)
+        fd = open(path, existing ? O_WRONLY : O_WRONLY | O_CREAT, 0o600)
         guard fd >= 0 else { throw IOError("open", path: path) }
         if let length {
             guard ftruncate(fd, off_t(length)) == 0 else { throw IOError("truncate", path: path) }

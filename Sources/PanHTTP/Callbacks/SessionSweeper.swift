@@ -19,8 +19,9 @@ struct SessionSweeper: Service {
                 do {
                     let expired = try await store.sweepSessions(before: Millis.now() - callbackGrace)
                     if expired > 0 { logger.info("expired upload sessions", metadata: ["count": "\(expired)"]) }
-                    let store = objectStore
-                    let blocks = try await BlockingIO.run { store.removeAbandoned() }
+                    // Blocks go with their sessions: same deadline, same grace.
+                    let (store, grace) = (objectStore, callbackGrace)
+                    let blocks = try await BlockingIO.run { store.removeAbandoned(grace: grace) }
                     if blocks > 0 { logger.info("removed abandoned upload blocks", metadata: ["count": "\(blocks)"]) }
                 } catch {
                     logger.error("session sweep failed", metadata: ["error": "\(error)"])

@@ -98,9 +98,13 @@ struct FormUploadController {
         var fileDone = false
         let temporary = store.newTemporaryPath()
         var preauthHeld = 0
+        // The token this request completes the upload of, held until it is answered.
+        var claimed: TokenCheck.Verified?
+        let tokenUse = completion.tokenUse
         defer {
             fileSink?.closeIfOpen()
             preauth.release(preauthHeld)
+            if let claimed { tokenUse.release(claimed) }
         }
 
         do {
@@ -162,14 +166,25 @@ struct FormUploadController {
                         } else if let name = part.name {
                             // The Android client's extra text part named `file` is just a field.
                             fields[name] = String(buffer: part.text)
-                            if name == "token", verified == nil { verified = try tokens.verify(fields["token"]) }
+                            if name == "token", verified == nil {
+                                let token = try tokens.verify(fields["token"])
+                                try await tokenUse.claim(token)
+                                (verified, claimed) = (token, token)
+                            }
                         }
                         part = Part()
                     }
                 }
             }
             guard fileSink != nil, fileDone else { throw WCSError.noFile }
-            let verifiedToken = try verified ?? tokens.verify(fields["token"])
+            let verifiedToken: TokenCheck.Verified
+            if let verified {
+                verifiedToken = verified
+            } else {
+                verifiedToken = try tokens.verify(fields["token"])
+                try await tokenUse.claim(verifiedToken)
+                claimed = verifiedToken
+            }
             let size = hasher.byteCount
             let limit = verifiedToken.policy.fsizeLimit
             if limit > 0, size > limit { throw WCSError.tooLarge }
@@ -191,14 +206,17 @@ struct FormUploadController {
             ))
             let key = TokenCheck.objectKey(policy: verifiedToken.policy, requested: fields["key"], hash: hash, values: values)
             let store = self.store
-            try await BlockingIO.run {
-                if verifiedToken.policy.overwrite == 0, store.objectExists(key: key) { throw WCSError.fileExists }
-                try store.prepareObjectDirectory(forKey: key)
-                try FileOps.publish(temporary, as: store.objectPath(forKey: key))
+            // Check and publish in one step: a key that holds bytes keeps them.
+            let published = try await BlockingIO.run {
+                try store.publishObject(temporary, key: key, replacing: verifiedToken.policy.overwrite != 0)
             }
+            guard let published else { throw WCSError.fileExists }
+            // Blocks the token began by slice upload will not be used now.
+            try await BlockingIO.run { store.removeTokenBlocks(owner: verifiedToken.owner) }
             let stored = UploadCompletion.Stored(
                 policy: verifiedToken.policy, key: key, hash: hash, size: size, fileName: name, mimeType: mimeType,
-                uploaderIP: clientAddress.ip(of: request, peer: context.remoteAddress) ?? "", customVariables: variables
+                uploaderIP: clientAddress.ip(of: request, peer: context.remoteAddress) ?? "", customVariables: variables,
+                published: published
             )
             switch await completion.complete(stored, logger: context.logger) {
             case .callback(let status, let body):

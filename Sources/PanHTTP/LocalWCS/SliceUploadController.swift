@@ -57,11 +57,12 @@ struct SliceUploadController {
         else { throw WCSError.invalidBlockSize }
         let limit = verified.policy.fsizeLimit
         // `order` comes from the URL: compare before multiplying, or a huge one overflows (a trap).
+        // With one block per order (`beginBlock`), this bounds all of a token's blocks by its fsizeLimit.
         if limit > 0, order > limit / Self.blockSize || order * Self.blockSize + blockSize > limit { throw WCSError.tooLarge }
-        let id = RandomID.hex32()
-        let info = LocalObjectStore.BlockInfo(owner: verified.owner, size: blockSize, deadline: verified.policy.deadline)
+        try await completion.tokenUse.ensureOpen(verified)
+        let info = LocalObjectStore.BlockInfo(owner: verified.owner, size: blockSize, deadline: verified.policy.deadline, order: order)
         let store = self.store
-        try await BlockingIO.run { try store.writeInfo(info, id: id) }
+        let id = try await BlockingIO.run { try store.beginBlock(info) }
         return try await receive(request.body, id: id, info: info, from: 0)
     }
 
@@ -69,19 +70,32 @@ struct SliceUploadController {
         let verified = try tokens.verify(request.headers[.authorization])
         try storage.check()
         guard let (id, ctxOffset) = Self.parseCtx(context.parameters.get("ctx") ?? ""),
-              let info = store.readInfo(id: id), info.owner == verified.owner
+              let info = store.readInfo(id: id, owner: verified.owner)
         else { throw WCSError.invalidCtx }
         guard let offset = Int64(context.parameters.get("offset") ?? ""), offset == ctxOffset else { throw WCSError.invalidOffset }
+        try await completion.tokenUse.ensureOpen(verified)
         // A finished block takes no more bytes; a partial one must hold at least what its ctx says.
-        if FileOps.size(of: store.blockPath(id)) != nil { throw WCSError.invalidCtx }
-        guard let have = FileOps.size(of: store.partPath(id)), have >= offset, offset < info.size else { throw WCSError.invalidOffset }
+        if FileOps.size(of: store.blockPath(id, owner: info.owner)) != nil { throw WCSError.invalidCtx }
+        guard let have = FileOps.size(of: store.partPath(id, owner: info.owner)), have >= offset, offset < info.size else { throw WCSError.invalidOffset }
         return try await receive(request.body, id: id, info: info, from: offset)
     }
 
     /// Appends the body to the block at `offset` (dropping any bytes past it from
-    /// an interrupted chunk); publishes the block once complete.
+    /// an interrupted chunk); publishes the block once complete. A block removed
+    /// meanwhile — replaced by a newer `mkblk` of its order, or its upload
+    /// ended — is not made again: the request is refused with `blockGone`.
     private func receive(_ body: RequestBody, id: String, info: LocalObjectStore.BlockInfo, from offset: Int64) async throws -> Response {
-        let sink = try FileSink(creating: store.partPath(id), truncateTo: offset)
+        do {
+            return try await receiveChunk(body, id: id, info: info, from: offset)
+        } catch let error as PanCore.IOError where error.code == ENOENT {
+            throw WCSError.blockGone
+        }
+    }
+
+    private func receiveChunk(_ body: RequestBody, id: String, info: LocalObjectStore.BlockInfo, from offset: Int64) async throws -> Response {
+        let partPath = store.partPath(id, owner: info.owner), blockPath = store.blockPath(id, owner: info.owner)
+        // The part exists from `beginBlock` on: one removed since stays removed.
+        let sink = try FileSink(creating: partPath, truncateTo: offset, existing: true)
         defer { sink.closeIfOpen() }
         var md5 = Insecure.MD5()
         var crc = CRC32()
@@ -91,7 +105,7 @@ struct SliceUploadController {
             received += Int64(buffer.readableBytes)
             guard offset + received <= info.size else {
                 // Keep the block as it was before this chunk, so the client can retry from its ctx.
-                try? FileSink(creating: store.partPath(id), truncateTo: offset).finish()
+                try? FileSink(creating: partPath, truncateTo: offset, existing: true).finish()
                 throw WCSError.chunkTooLarge
             }
             buffer.withUnsafeReadableBytes { bytes in
@@ -102,10 +116,9 @@ struct SliceUploadController {
             try await writer.flushIfFull()
         }
         let total = offset + received
-        let store = self.store
         try await writer.finish()
         if total == info.size {
-            try await BlockingIO.run { try FileOps.publish(store.partPath(id), as: store.blockPath(id)) }
+            try await BlockingIO.run { try FileOps.publish(partPath, as: blockPath) }
         }
         let checksum = Hex.encode(md5.finalize())
         return try Self.json(ChunkReply(ctx: Self.ctx(id: id, offset: total), checksum: checksum, crc32: crc.value, offset: total))
@@ -145,6 +158,10 @@ struct SliceUploadController {
             default: break
             }
         }
+        // This request completes the token's upload: no other may meanwhile, nor after.
+        let tokenUse = completion.tokenUse
+        try await tokenUse.claim(verified)
+        defer { tokenUse.release(verified) }
         var request = request
         let list = String(buffer: try await request.collectBody(upTo: 1 << 20)).trimmed()
         let ctxs = list.isEmpty ? [] : list.split(separator: ",").map { $0.trimmedSpaces() }
@@ -152,8 +169,8 @@ struct SliceUploadController {
         var ids: [String] = []
         var total: Int64 = 0
         for (index, ctx) in ctxs.enumerated() {
-            guard let (id, offset) = Self.parseCtx(ctx), let info = store.readInfo(id: id), info.owner == verified.owner,
-                  offset == info.size, FileOps.size(of: store.blockPath(id)) == info.size
+            guard let (id, offset) = Self.parseCtx(ctx), let info = store.readInfo(id: id, owner: verified.owner),
+                  offset == info.size, FileOps.size(of: store.blockPath(id, owner: verified.owner)) == info.size
             else { throw WCSError.invalidCtx }
             // Every block but the last is exactly 4 MiB, or the content hash would differ from WCS's.
             if index < ctxs.count - 1, info.size != Self.blockSize { throw WCSError.sizeMismatch }
@@ -164,30 +181,41 @@ struct SliceUploadController {
 
         let store = self.store
         let temporary = store.newTemporaryPath()
-        let blockIds = ids
-        let blockPaths = ids.map { store.blockPath($0) }
-        let hash = try await BlockingIO.run { try Self.concatenate(blockPaths, into: temporary) }
-        let values = completion.magicValues(.init(
-            policy: verified.policy, key: "", hash: hash, size: total, fileName: fileName ?? "", mimeType: mimeType ?? "",
-            uploaderIP: "", customVariables: variables
-        ))
-        let key: String
+        let blockPaths = ids.map { store.blockPath($0, owner: verified.owner) }
+        let hash: String
         do {
-            key = TokenCheck.objectKey(policy: verified.policy, requested: requestedKey, hash: hash, values: values)
-            try await BlockingIO.run {
-                if verified.policy.overwrite == 0, store.objectExists(key: key) { throw WCSError.fileExists }
-                try store.prepareObjectDirectory(forKey: key)
-                try FileOps.publish(temporary, as: store.objectPath(forKey: key))
-                for id in blockIds { store.removeBlock(id: id) }
-            }
+            hash = try await BlockingIO.run { try Self.concatenate(blockPaths, into: temporary) }
+        } catch let error as PanCore.IOError where error.code == ENOENT {
+            // A block removed since it was checked (its token's blocks swept, say).
+            FileOps.remove(temporary)
+            throw WCSError.blockGone
         } catch {
             FileOps.remove(temporary)
             throw error
         }
+        let values = completion.magicValues(.init(
+            policy: verified.policy, key: "", hash: hash, size: total, fileName: fileName ?? "", mimeType: mimeType ?? "",
+            uploaderIP: "", customVariables: variables
+        ))
+        let key = TokenCheck.objectKey(policy: verified.policy, requested: requestedKey, hash: hash, values: values)
+        let published: LocalObjectStore.PublishedObject
+        do {
+            // Check and publish in one step, as the form upload does.
+            let put = try await BlockingIO.run {
+                try store.publishObject(temporary, key: key, replacing: verified.policy.overwrite != 0)
+            }
+            guard let put else { throw WCSError.fileExists }
+            published = put
+        } catch {
+            FileOps.remove(temporary)
+            throw error
+        }
+        // The token's upload is made: all its blocks go, the unused ones too.
+        try await BlockingIO.run { store.removeTokenBlocks(owner: verified.owner) }
         let stored = UploadCompletion.Stored(
             policy: verified.policy, key: key, hash: hash, size: total, fileName: fileName ?? PanPath.lastSegment(of: key),
             mimeType: mimeType ?? MimeType.forName(fileName ?? ""), uploaderIP: clientAddress.ip(of: request, peer: context.remoteAddress) ?? "",
-            customVariables: variables
+            customVariables: variables, published: published
         )
         switch await completion.complete(stored, logger: context.logger) {
         case .callback(_, let body):

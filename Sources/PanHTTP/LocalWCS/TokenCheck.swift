@@ -14,6 +14,19 @@ struct TokenCheck: Sendable {
         let policy: PutPolicy
         /// SHA-256 of the encoded policy: ties blocks to the token that began them.
         let owner: String
+
+        /// The upload session a token of Pan's names in its callback body
+        /// (`UploadSettings.callbackBody`: `…&session=<id>&…`); nil for a
+        /// token without one (signed by an operator for a plain upload).
+        var sessionId: String? { Self.sessionId(inCallbackBody: policy.callbackBody ?? "") }
+
+        static func sessionId(inCallbackBody body: String) -> String? {
+            for field in body.split(separator: "&") where field.hasPrefix("session=") {
+                let id = field.dropFirst("session=".count)
+                return id.isEmpty ? nil : String(id)
+            }
+            return nil
+        }
     }
 
     func verify(_ raw: String?) throws(WCSError) -> Verified {

@@ -10,6 +10,16 @@ struct UploadCompletion: Sendable {
     let publicBaseURL: String
     let store: LocalObjectStore
     let panStore: any PanStore
+    /// Shared by the form and slice endpoints: a token completes one upload.
+    let tokenUse: UploadTokenUse
+
+    init(callbackClient: CallbackClient, publicBaseURL: String, store: LocalObjectStore, panStore: any PanStore) {
+        self.callbackClient = callbackClient
+        self.publicBaseURL = publicBaseURL
+        self.store = store
+        self.panStore = panStore
+        tokenUse = UploadTokenUse(panStore: panStore, store: store)
+    }
 
     struct Stored: Sendable {
         var policy: PutPolicy
@@ -20,6 +30,8 @@ struct UploadCompletion: Sendable {
         var mimeType: String
         var uploaderIP: String
         var customVariables: [String: String]
+        /// The file this upload put at `key` (nil before it is published: `magicValues`).
+        var published: LocalObjectStore.PublishedObject? = nil
     }
 
     enum Result: Sendable {
@@ -72,12 +84,14 @@ struct UploadCompletion: Sendable {
     /// stored under another key (the first object is kept) — are deleted at
     /// once: they would otherwise sit on disk outside every quota until
     /// `pan store gc`. A retried upload with the same token writes them again.
+    /// Only the file this upload published goes, never other bytes at the key.
     private func removeUnlessRecorded(_ stored: Stored, logger: Logger) async {
+        guard let published = stored.published else { return }
         let recorded = try? await panStore.isStoredObject(hash: stored.hash, key: stored.key)
         // On a read error keep the bytes: `pan store gc` collects them later.
         guard recorded == false else { return }
-        let path = store.objectPath(forKey: stored.key)
-        _ = try? await BlockingIO.run { FileOps.remove(path) }
+        let store = self.store
+        _ = try? await BlockingIO.run { store.removePublished(published) }
         logger.debug("removed unrecorded upload", metadata: ["key": .string(stored.key)])
     }
 }

@@ -28,6 +28,8 @@ struct WCSError: Error, HTTPResponseError, Equatable {
     static let invalidBlockSize = WCSError(code: 400, message: "invalid block size")
     static let chunkTooLarge = WCSError(code: 400, message: "chunk exceeds the block size")
     static let sizeMismatch = WCSError(code: 400, message: "file size does not match the blocks")
+    /// The block was replaced by a newer `mkblk` of its order, or its token's upload ended.
+    static let blockGone = WCSError(code: 400, message: "block no longer exists: it was sent again or its upload ended")
     static let fileExists = WCSError(code: 614, message: "file exists")
     static let badMultipart = WCSError(code: 400, message: "invalid multipart form")
     static let noFile = WCSError(code: 400, message: "file not specified")
