@@ -88,6 +88,9 @@ struct LoginFloodTests {
             // Throttle off: every one of the 200 logins really hashes.
             $0.loginFailuresPerAccount = 0
             $0.loginFailuresPerIP = 0
+            $0.loginChecksPerIP = 0
+            // 200 connections from one address: past the per-address connection cap (an eighth of 1024).
+            $0.maxConnectionsPerIP = 0
         }) { server in
             try await server.createUser("victim")
             let (_, token) = try await server.user("bystander")
@@ -131,7 +134,7 @@ struct LoginFloodTests {
         }
     }
 
-    @Test("wrong passwords past the per-account limit get 429 TOO_MANY_ATTEMPTS with Retry-After, even with the right password")
+    @Test("wrong passwords past the per-account limit from one address get 429 TOO_MANY_ATTEMPTS with Retry-After there, even with the right password")
     func perAccountLimit() async throws {
         try await withServer(configure: { $0.loginFailuresPerAccount = 5; $0.loginFailuresPerIP = 1000 }) { server in
             try await server.createUser("alice", phone: "13800000001")
@@ -153,7 +156,8 @@ struct LoginFloodTests {
                 let retry = try #require(reply.headers[.retryAfter].flatMap(Int.init))
                 #expect(retry >= 1 && retry <= 900)
             }
-            // The right password is refused too while the account is locked, by name and by phone.
+            // The right password is refused too from the guessing address, by name and by phone
+            // (another address is not: LoginAbuseTests).
             let right = try await server.post("/v1/user/login", ["value": "alice", "password": "secret"])
             #expect(right.status == 429)
             #expect(try await server.post("/v1/user/login", ["value": "13800000001", "password": "secret"]).status == 429)
@@ -178,25 +182,29 @@ struct LoginFloodTests {
         }
     }
 
-    @Test("the window: counts expire, Retry-After counts down, a success refunds the IP's attempt")
+    @Test("the window: counts expire, Retry-After counts down, a success refunds the address's attempt")
     func throttleWindow() {
         let now = Mutex<TimeInterval>(1_000)
-        let throttle = LoginThrottle(limits: .init(perAccount: 2, perIP: 3, window: 60), clock: { now.withLock { $0 } })
-        let ip = LoginThrottle.ipKey("10.0.0.1"), account = LoginThrottle.accountKey(7)
-        #expect(throttle.begin([ip, account]) == nil)
-        #expect(throttle.begin([ip, account]) == nil)
-        #expect(throttle.begin([ip, account]) == 60)
+        let throttle = LoginThrottle(
+            limits: .init(perAccount: 2, perIP: 3, window: 60, checksPerMinute: 0), clock: { now.withLock { $0 } }
+        )
+        func admit(_ account: Int64) -> LoginThrottle.Admission {
+            throttle.admit(address: "10.0.0.1", account: LoginThrottle.accountKey(account), knownDevice: false)
+        }
+        #expect(admit(7).attempt != nil)
+        #expect(admit(7).attempt != nil)
+        #expect(admit(7).retryAfter == 60)
         now.withLock { $0 += 45 }
-        #expect(throttle.begin([ip, account]) == 15)
-        // Another account from the same IP: one attempt left there.
-        #expect(throttle.begin([ip, LoginThrottle.accountKey(8)]) == nil)
-        #expect(throttle.begin([ip, LoginThrottle.accountKey(9)]) == 15)
+        #expect(admit(7).retryAfter == 15)
+        // Another account from the same address: one attempt left there.
+        #expect(admit(8).attempt != nil)
+        #expect(admit(9).retryAfter == 15)
         now.withLock { $0 += 16 }
-        #expect(throttle.begin([ip, account]) == nil)
-        throttle.succeeded(account: [account], ip: ip)
-        #expect(throttle.begin([ip, account]) == nil)
-        #expect(throttle.begin([ip, account]) == nil)
-        #expect(throttle.begin([ip, account]) != nil)
+        let right = try? #require(admit(7).attempt)
+        if let right { throttle.settle(right, .succeeded) }
+        #expect(admit(7).attempt != nil)
+        #expect(admit(7).attempt != nil)
+        #expect(admit(7).attempt == nil)
     }
 
     @Test("a successful login clears the account's failures")
