@@ -3,15 +3,19 @@ import PanCore
 /// `/readyz`: can this server do its job right now? The database must take a
 /// write lock (not read-only, not locked out by another process, disk present)
 /// and its schema must be the one this binary was built for.
+///
+/// The database part is the last background check (`OperationsProbe`, every
+/// `PAN_READY_INTERVAL` seconds), so a request costs no lock; the disk part is
+/// one `statvfs`, read live.
 struct Readiness: Sendable {
-    let store: any PanStore
+    let probe: OperationsProbe
     let latestSchema: Int
     let storage: StorageFloor
 
-    init(store: any PanStore, storage: StorageFloor) {
-        self.store = store
+    init(probe: OperationsProbe, storage: StorageFloor) {
+        self.probe = probe
         self.storage = storage
-        self.latestSchema = store.latestSchemaVersion
+        self.latestSchema = probe.store.latestSchemaVersion
     }
 
     struct Report: Encodable, Sendable {
@@ -19,22 +23,31 @@ struct Readiness: Sendable {
         var database: String
         var schemaVersion: Int?
         var latestSchemaVersion: Int
+        /// Seconds since the database check reported; nil before the first.
+        var checkedSecondsAgo: Double?
         var disk: String = "ok"
         var freeBytes: Int64?
         var minimumFreeBytes: Int64 = 0
     }
 
-    func check() async -> Report {
+    func check() -> Report {
         var report = Report(ready: false, database: "ok", schemaVersion: nil, latestSchemaVersion: latestSchema)
-        do {
-            // BEGIN IMMEDIATE is the write lock itself; the SELECT keeps it a no-op.
-            report.schemaVersion = try await store.checkWritable()
-        } catch {
-            report.database = "not writable: \(error)"
-            return report
+        if let check = probe.lastCheck {
+            let age = ContinuousClock.now - check.finished
+            report.checkedSecondsAgo = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+            report.schemaVersion = check.schemaVersion
+            if let failure = check.failure {
+                report.database = failure
+            } else if age > probe.staleAfter {
+                report.database = "check overdue: the last one finished \(age.components.seconds) s ago"
+            } else if check.schemaVersion != latestSchema {
+                report.database = "schema \(check.schemaVersion ?? 0), expected \(latestSchema)"
+            } else {
+                report.ready = true
+            }
+        } else {
+            report.database = "not checked yet"
         }
-        report.ready = report.schemaVersion == latestSchema
-        if !report.ready { report.database = "schema \(report.schemaVersion ?? 0), expected \(latestSchema)" }
         // A full disk takes the write lock fine and fails the first real write:
         // not ready below the floor uploads are refused at (issue #14 item 11).
         report.freeBytes = storage.freeBytes

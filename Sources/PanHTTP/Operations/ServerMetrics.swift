@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import Prometheus
 import PanCore
@@ -11,10 +12,13 @@ public final class ServerMetrics: Sendable {
     public let factory: PrometheusMetricsFactory
     let pan: PanMetrics
     let requests: RequestMetrics
-    // Computed from the database at scrape time: always true, never drift.
+    // Computed from the database in the background (`OperationsProbe`, every
+    // PAN_METRICS_INTERVAL): recounted, never drift, and a scrape costs no query.
     private let pendingSessions: Metrics.Gauge
     private let storedBytes: Metrics.Gauge
     private let storedObjects: Metrics.Gauge
+    /// When those were last recounted (Unix seconds).
+    private let statisticsTimestamp: Metrics.Gauge
     // Read from the filesystem at scrape time.
     private let freeBytes: Metrics.Gauge
     private let minimumFreeBytes: Metrics.Gauge
@@ -35,16 +39,22 @@ public final class ServerMetrics: Sendable {
         self.pendingSessions = Metrics.Gauge(label: "pan_upload_sessions_pending", factory: factory)
         self.storedBytes = Metrics.Gauge(label: "pan_stored_bytes", factory: factory)
         self.storedObjects = Metrics.Gauge(label: "pan_stored_objects", factory: factory)
+        self.statisticsTimestamp = Metrics.Gauge(label: "pan_database_gauges_timestamp_seconds", factory: factory)
         self.freeBytes = Metrics.Gauge(label: "pan_data_free_bytes", factory: factory)
         self.minimumFreeBytes = Metrics.Gauge(label: "pan_data_min_free_bytes", factory: factory)
     }
 
-    /// The Prometheus text exposition, with the database gauges refreshed first.
-    func scrape(store: any PanStore, storage: StorageFloor) async throws -> String {
-        let stats = try await store.stats()
+    /// The database gauges, from a background recount.
+    func record(_ stats: DatabaseStats) {
         pendingSessions.record(stats.sessions["pending"] ?? 0)
         storedBytes.record(stats.storedBytes)
         storedObjects.record(stats.objects)
+        statisticsTimestamp.record(Date().timeIntervalSince1970)
+    }
+
+    /// The Prometheus text exposition: the last recorded database gauges, and
+    /// free space read now (one `statvfs`).
+    func scrape(storage: StorageFloor) -> String {
         if let free = storage.freeBytes { freeBytes.record(free) }
         minimumFreeBytes.record(storage.minimumFreeBytes)
         return registry.emitToString()

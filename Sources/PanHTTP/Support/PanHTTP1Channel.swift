@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import PanCore
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
@@ -22,9 +23,21 @@ struct PanHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     /// Closes a connection with no request in progress (waiting for a head, or
     /// for body bytes that stopped coming) after this long. `nil`: never.
     let idleTimeout: Duration?
+    /// The minimum-rate rule (`RequestPaceHandler`); nil: none.
+    let pace: RequestPaceRule?
+    /// The per-address connection cap; nil: none.
+    let connectionsPerAddress: ConnectionsPerAddress?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // The peer's address is known once the channel is active, not yet here.
+            if let connectionsPerAddress {
+                try channel.pipeline.syncOperations.addHandler(ConnectionAdmissionHandler(connectionsPerAddress))
+            }
+            let paceHandler = pace.map { RequestPaceHandler(rule: $0, logger: logger) }
+            // First in the pipeline after admission: it sees every byte as it
+            // arrives and every read the pipeline asks the socket for (backpressure included).
+            if let paceHandler { try channel.pipeline.syncOperations.addHandler(paceHandler) }
             // Hummingbird's defaults (80 KiB of headers, 1000 fields).
             var limits = NIOHTTPDecoderLimitConfiguration()
             limits.maxHeaderFieldSize = 80 * 1024
@@ -37,6 +50,7 @@ struct PanHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
                 withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: limits
             )
+            if let paceHandler { try channel.pipeline.syncOperations.addHandler(RequestPaceBoundaries(paceHandler)) }
             try channel.pipeline.syncOperations.addHandler(ConnectionCloseHandler())
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandler(ExpectContinueHandler())
@@ -51,9 +65,14 @@ struct PanHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 as Pan serves it: see `PanHTTP1Channel` and `ConnectionCloseHandler`.
-    static func panHTTP1(idleTimeout: Duration?) -> HTTPServerBuilder {
-        .init { responder in PanHTTP1Channel(responder: responder, idleTimeout: idleTimeout) }
+    /// HTTP/1.1 as Pan serves it: see `PanHTTP1Channel`, `ConnectionCloseHandler`,
+    /// `RequestPaceHandler` and `ConnectionsPerAddress`.
+    static func panHTTP1(
+        idleTimeout: Duration?, pace: RequestPaceRule? = nil, connectionsPerAddress: ConnectionsPerAddress? = nil
+    ) -> HTTPServerBuilder {
+        .init { responder in
+            PanHTTP1Channel(responder: responder, idleTimeout: idleTimeout, pace: pace, connectionsPerAddress: connectionsPerAddress)
+        }
     }
 }
 

@@ -21,15 +21,20 @@ final class NginxProcess: Sendable {
     }
 
     /// `deploy/nginx-pan.conf` between its BEGIN/END markers.
-    static func siteDirectives() throws -> String {
+    static func siteDirectives() throws -> String { try section("pan-locations") }
+
+    /// The site's http-level directives (`limit_conn_zone`), between the `pan-http` markers.
+    static func httpDirectives() throws -> String { try section("pan-http") }
+
+    private static func section(_ name: String) throws -> String {
         var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
             guard directory.path != "/" else { throw TestFailure("no package root above \(#filePath)") }
             directory = directory.deletingLastPathComponent()
         }
         let text = try String(contentsOf: directory.appendingPathComponent("deploy/nginx-pan.conf"), encoding: .utf8)
-        guard let start = text.range(of: "# BEGIN pan-locations"), let end = text.range(of: "# END pan-locations") else {
-            throw TestFailure("deploy/nginx-pan.conf lacks its BEGIN/END pan-locations markers")
+        guard let start = text.range(of: "# BEGIN \(name)"), let end = text.range(of: "# END \(name)") else {
+            throw TestFailure("deploy/nginx-pan.conf lacks its BEGIN/END \(name) markers")
         }
         return String(text[start.upperBound..<end.lowerBound])
     }
@@ -55,6 +60,7 @@ final class NginxProcess: Sendable {
             fastcgi_temp_path \(prefix)/fastcgi;
             uwsgi_temp_path \(prefix)/uwsgi;
             scgi_temp_path \(prefix)/scgi;
+        \(try httpDirectives())
             upstream pan {
         \(upstreamPorts.map { "        server 127.0.0.1:\($0);" }.joined(separator: "\n"))
                 keepalive 8;
