@@ -91,6 +91,34 @@ struct SlowRequestTests {
         }
     }
 
+    @Test("through deploy/nginx-pan.conf: an upload drip streams through nginx (request buffering off) and Pan closes it after the grace")
+    func dripThroughNginx() async throws {
+        guard FileManager.default.isExecutableFile(atPath: NginxTests.nginx) else {
+            Issue.record("nginx is missing at \(NginxTests.nginx): `.ci/run` installs it")
+            return
+        }
+        let proxyPort = try freePort()
+        try await withOpsServer(configure: {
+            Self.configure(&$0)
+            $0.publicBaseURL = "http://127.0.0.1:\(proxyPort)"
+            $0.trustedProxies = ["127.0.0.1"]
+        }) { server, configuration in
+            let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
+            defer { proxy.stop() }
+            try await proxy.waitUntilProxying()
+            let (_, session) = try await server.user("dripper")
+            let upload = try await uploadToken(server, session, ["name": "drip.bin", "size": 4096])
+            // nginx's own timeouts never fire: a byte arrives every 200 ms, well inside client_body_timeout.
+            let head = "POST /mkblk/4096/0 HTTP/1.1\r\nHost: pan\r\nAuthorization: UpToken \(upload)\r\n"
+                + "Content-Type: application/octet-stream\r\nContent-Length: 4096\r\n\r\n"
+            let drip = try await Drip.run(from: "127.0.0.1", port: proxyPort, head: head, every: .milliseconds(200), for: .seconds(8))
+            let after = try #require(drip.closedAfter, "the drip was never closed: \(drip)")
+            #expect(after > .milliseconds(800) && after < .seconds(5), "\(drip)")
+            // Pan's 408 reaches the client through nginx (or nginx reports the upstream's close).
+            #expect(drip.response.hasPrefix("HTTP/1.1 408") || drip.response.hasPrefix("HTTP/1.1 502"), "\(drip)")
+        }
+    }
+
     @Test("trusted proxies are exempt from the per-address cap; PAN_MAX_CONNECTIONS_PER_IP and PAN_MIN_BODY_RATE parse")
     func settings() async throws {
         var configuration = PanConfiguration()
