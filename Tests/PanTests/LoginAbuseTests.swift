@@ -212,9 +212,12 @@ struct LoginAbuseTests {
         let pool = HashPool(threads: 1, maximumQueued: 1)
         let release = DispatchSemaphore(value: 0)
         // Hold the pool's only thread, and fill its one queue slot.
-        let held = Task { try await pool.run { release.wait(); return true } }
+        // Bounded: a blocked pool thread must never outlive the test (it held the whole test
+        // process at exit once, when a loaded machine ran the checks before the queue was full).
+        let held = Task { try await pool.run { _ = release.wait(timeout: .now() + 20); return true } }
+        try await Task.sleep(for: .milliseconds(300))
         let queued = Task { try await pool.run { true } }
-        try await Task.sleep(for: .milliseconds(200))
+        try await Task.sleep(for: .milliseconds(700))
         /// The status a refusal carries (nil: no refusal).
         func refusal(_ body: () async throws -> Bool) async -> Int? {
             do {
@@ -320,7 +323,9 @@ struct LoginAbuseTests {
 
     @Test("through real nginx, a client's spoofed X-Forwarded-For is replaced: varied forged addresses still reach 429, another client is not affected")
     func spoofingThroughNginx() async throws {
-        try await withNginxSite { direct, configuration, proxy in
+        // A small budget refills slowly (one check every 12 s): on a loaded machine, where each
+        // login takes a second or more, the default 30 a minute would refill as fast as it is spent.
+        try await withNginxSite(configure: { $0.loginChecksPerIP = 5 }) { direct, configuration, proxy in
             let server = TestServer(services: direct.services, port: proxy.port, dataDirectory: direct.dataDirectory)
             try await server.createUser("realuser")
             // One client (127.0.0.1) sprays names from ever new forged addresses: every

@@ -111,6 +111,7 @@ final class NginxProcess: Sendable {
 /// an issue (and skips the body) when nginx is not installed.
 func withNginxSite(
     logs: LogCapture? = nil,
+    configure: @escaping @Sendable (inout PanConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (TestServer, PanConfiguration, NginxProcess) async throws -> Void
 ) async throws {
     guard FileManager.default.isExecutableFile(atPath: NginxTests.nginx) else {
@@ -121,6 +122,7 @@ func withNginxSite(
     try await withOpsServer(configure: {
         $0.publicBaseURL = "http://127.0.0.1:\(proxyPort)"
         $0.trustedProxies = ["127.0.0.1"]
+        configure(&$0)
     }, logs: logs) { direct, configuration in
         let proxy = try NginxProcess.start(port: proxyPort, upstreamPort: configuration.port)
         defer { proxy.stop() }
