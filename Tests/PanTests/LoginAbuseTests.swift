@@ -159,6 +159,7 @@ struct LoginAbuseTests {
             let counts = Tally()
             // Bystander login latencies; `finish()` when the flood is over.
             let probes = LoginFloodTests.Samples()
+            let floodStart = ContinuousClock.now
             try await LoginFloodTests.withFloodClient { client in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
@@ -191,11 +192,13 @@ struct LoginAbuseTests {
                 }
             }
             let seen = counts.counts
+            // One check comes back every 6 s while the flood lasts (a loaded machine stretches it).
+            let refilled = Int(Self.seconds(ContinuousClock.now - floodStart) / 6) + 1
             let latencies = probes.values.sorted()
             print("correct-login flood: \(seen); bystander logins n=\(latencies.count) p50=\(latencies[latencies.count / 2]) s max=\(latencies.last ?? 0) s (quiet \(quiet) s)")
-            // A burst of 10, then one every 6 s: 10 reached the hash (11 if the flood outlasted 6 s).
-            #expect(seen[200, default: 0] >= 10 && seen[200, default: 0] <= 11, "\(seen)")
-            #expect(seen[429, default: 0] >= 289, "\(seen)")
+            // A burst of 10, then one every 6 s for as long as the flood lasted.
+            #expect(seen[200, default: 0] >= 10 && seen[200, default: 0] <= 10 + refilled, "\(seen), refilled \(refilled)")
+            #expect(seen[429, default: 0] >= 290 - refilled, "\(seen)")
             #expect(Set(seen.keys).isSubset(of: [200, 429]), "\(seen)")
             // Without the budget the 300 logins all hashed, ~100 queued at a time: each bystander
             // login waited behind them (seconds). Generous bound; on a busy machine (the full

@@ -160,8 +160,9 @@ struct TreeLimitsTests {
             let expected = Set(["a.txt"] + (1..<2 * NodeLimits.sourcesPerRequest).map { "a (\($0)).txt" })
             #expect(Set(names) == expected)
             #expect(names.count == expected.count)
-            // Searching from 1 for each copy made this ~2M lookups (tens of seconds in a debug build).
-            #expect(took < .seconds(6), "1,000 renamed copies took \(took)")
+            // Searching from 1 for each copy made this ~2M lookups (29 s in a quiet debug build, far
+            // more under the full suite's load); the series search takes a few seconds even there.
+            #expect(took < .seconds(20), "1,000 renamed copies took \(took)")
 
             // A gap is filled next to a taken number; a directory with the name is numbered too.
             #expect(try await server.post("/v1/files/remove", ["path": "/d/a (1).txt"], token: token).status == 200)
