@@ -548,11 +548,12 @@ struct HTTPBenchmark: AsyncParsableCommand {
             var logger = Logger(label: "pan-bench")
             logger.logLevel = .error
             let engine = try PostgresEngine(url: databaseURL, poolSize: 2, logger: logger)
+            engine.startRunning()
             _ = try await engine.migrate()
             let object = try await seed(engine)
             // Statistics, as autovacuum would have them on a database in use: without
             // them the planner sorts a 10k directory for every page.
-            _ = try await engine.write(lockingUser: nil) { db in try db.run("ANALYZE") }
+            _ = try await engine.write(lockingUser: nil) { db in try await db.run("ANALYZE") }
             await engine.close()
             return object
         }
@@ -576,23 +577,23 @@ struct HTTPBenchmark: AsyncParsableCommand {
     func seed(_ engine: some SQLEngine) async throws -> StoreObject {
         let hash = try PasswordHasher(rounds: 1000).hash(plainPassword: "bench")
         let user = try await engine.write(lockingUser: nil) { db in
-            try UserRepository.create(.init(name: "bench", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
+            try await UserRepository.create(.init(name: "bench", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
         }
         for index in 1..<max(1, users) {
             _ = try await engine.write(lockingUser: nil) { db in
-                try UserRepository.create(.init(name: "bench\(index)", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
+                try await UserRepository.create(.init(name: "bench\(index)", passwordHash: hash, spaceCapacity: 1 << 50), on: db)
             }
         }
         let object = try await engine.write(lockingUser: nil) { db in
-            try StoreObjectRepository.insertIfMissing(hash: ContentHasher.hash(Data("bench".utf8)), size: 5, mime: "text/plain", bucket: "pan", objectKey: "bench", on: db)
-            return try StoreObjectRepository.find(hash: ContentHasher.hash(Data("bench".utf8)), on: db)!
+            try await StoreObjectRepository.insertIfMissing(hash: ContentHasher.hash(Data("bench".utf8)), size: 5, mime: "text/plain", bucket: "pan", objectKey: "bench", on: db)
+            return try await StoreObjectRepository.find(hash: ContentHasher.hash(Data("bench".utf8)), on: db)!
         }
         try await engine.write(lockingUser: user.id) { db in
-            let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
+            let big = try await TreeRepository.directory(userId: user.id, path: "/big", on: db)
             for i in 0..<10_000 {
-                _ = try TreeRepository.insert(userId: user.id, parent: big, name: String(format: "file-%05d.txt", i), kind: .file, size: 5, mime: "text/plain", storeHash: object.hash, on: db)
+                _ = try await TreeRepository.insert(userId: user.id, parent: big, name: String(format: "file-%05d.txt", i), kind: .file, size: 5, mime: "text/plain", storeHash: object.hash, on: db)
             }
-            try db.run("UPDATE users SET space_used = 50000 WHERE id = ?", user.id)
+            try await db.run("UPDATE users SET space_used = 50000 WHERE id = ?", user.id)
         }
         return object
     }

@@ -19,26 +19,26 @@ struct TreeBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try PanDatabase.open(dataDirectory: directory)
         let user = try await database.write { db in
-            try UserRepository.create(.init(name: "bench", passwordHash: "-", spaceCapacity: 1 << 50), on: db)
+            try await UserRepository.create(.init(name: "bench", passwordHash: "-", spaceCapacity: 1 << 50), on: db)
         }
         let object = try await database.write { db in
-            try StoreObjectRepository.insertIfMissing(hash: "Fto5o-5ea0sNMlW_75VgGJCv2AcJ", size: 0, mime: "", bucket: "pan", objectKey: "empty", on: db)
-            return try StoreObjectRepository.find(hash: "Fto5o-5ea0sNMlW_75VgGJCv2AcJ", on: db)!
+            try await StoreObjectRepository.insertIfMissing(hash: "Fto5o-5ea0sNMlW_75VgGJCv2AcJ", size: 0, mime: "", bucket: "pan", objectKey: "empty", on: db)
+            return try await StoreObjectRepository.find(hash: "Fto5o-5ea0sNMlW_75VgGJCv2AcJ", on: db)!
         }
         // Fixed places the measurements use, made before any filling.
         let (work, page, moveA, moveB) = try await database.write { db in
-            (try TreeRepository.directory(userId: user.id, path: "/work", on: db),
+            await (try TreeRepository.directory(userId: user.id, path: "/work", on: db),
              try TreeRepository.directory(userId: user.id, path: "/page", on: db),
              try TreeRepository.directory(userId: user.id, path: "/move-a", on: db),
              try TreeRepository.directory(userId: user.id, path: "/move-b", on: db))
         }
         try await database.write { db in
             for i in 0..<1000 {
-                _ = try TreeRepository.insert(userId: user.id, parent: page, name: "p\(i)", kind: .file, size: 0, mime: "", storeHash: object.hash, on: db)
+                _ = try await TreeRepository.insert(userId: user.id, parent: page, name: "p\(i)", kind: .file, size: 0, mime: "", storeHash: object.hash, on: db)
             }
-            let small = try TreeRepository.insert(userId: user.id, parent: moveA, name: "small", kind: .directory, size: 0, mime: MimeType.directory, storeHash: nil, on: db)
+            let small = try await TreeRepository.insert(userId: user.id, parent: moveA, name: "small", kind: .directory, size: 0, mime: MimeType.directory, storeHash: nil, on: db)
             for i in 0..<10 {
-                _ = try TreeRepository.insert(userId: user.id, parent: small, name: "f\(i)", kind: .file, size: 0, mime: "", storeHash: object.hash, on: db)
+                _ = try await TreeRepository.insert(userId: user.id, parent: small, name: "f\(i)", kind: .file, size: 0, mime: "", storeHash: object.hash, on: db)
             }
         }
         var filled = 0
@@ -59,9 +59,9 @@ struct TreeBenchmark: AsyncParsableCommand {
                     for i in start..<(start + batch) {
                         // 100 files per directory, 100 directories per group.
                         if i % 100 == 0 || current == nil {
-                            current = try TreeRepository.directory(userId: user.id, path: "/g\(i / 10_000)/d\(i / 100)", nodeLimit: noCap, on: db)
+                            current = try await TreeRepository.directory(userId: user.id, path: "/g\(i / 10_000)/d\(i / 100)", nodeLimit: noCap, on: db)
                         }
-                        let node = try TreeRepository.insert(
+                        let node = try await TreeRepository.insert(
                             userId: user.id, parent: current!, name: "f\(i).bin", kind: .file, size: 0, mime: "", storeHash: object.hash,
                             nodeLimit: noCap, on: db
                         )
@@ -72,7 +72,7 @@ struct TreeBenchmark: AsyncParsableCommand {
                 paths.append(contentsOf: newPaths)
                 filled += batch
             }
-            let nodes = try await database.read { db in try TreeRepository.count(userId: user.id, on: db) }
+            let nodes = try await database.read { db in try await TreeRepository.count(userId: user.id, on: db) }
             FileHandle.standardError.write(Data("tree at \(nodes) nodes (filled in \(format(Date().timeIntervalSince(fillStart), 1)) s)\n".utf8))
 
             var create = Samples(), get = Samples(), list = Samples(), move = Samples()
@@ -81,25 +81,26 @@ struct TreeBenchmark: AsyncParsableCommand {
                 created += 1
                 create.add(try await measure {
                     _ = try await database.write { db in
-                        let parent = try TreeRepository.node(id: work.id, userId: user.id, on: db)!
-                        return try TreeRepository.insert(
+                        let parent = try await TreeRepository.node(id: work.id, userId: user.id, on: db)!
+                        return try await TreeRepository.insert(
                             userId: user.id, parent: parent, name: name, kind: .file, size: 0, mime: "", storeHash: object.hash, nodeLimit: noCap, on: db
                         )
                     }
                 })
                 let path = paths.randomElement()!
                 get.add(try await measure {
-                    _ = try await database.read { db in try TreeRepository.node(userId: user.id, path: path, on: db) }
+                    _ = try await database.read { db in try await TreeRepository.node(userId: user.id, path: path, on: db) }
                 })
                 list.add(try await measure {
-                    _ = try await database.read { db in try TreeRepository.children(of: page, type: nil, order: .nameAscending, limit: 20, offset: 500, on: db) }
+                    _ = try await database.read { db in try await TreeRepository.children(of: page, type: nil, order: .nameAscending, limit: 20, offset: 500, on: db) }
                 })
                 move.add(try await measure {
                     try await database.write { db in
-                        let small = try TreeRepository.node(userId: user.id, path: "/move-a/small", on: db)
-                            ?? TreeRepository.node(userId: user.id, path: "/move-b/small", on: db)!
-                        let destination = try TreeRepository.node(id: small.path.hasPrefix("/move-a") ? moveB.id : moveA.id, userId: user.id, on: db)!
-                        _ = try TreeMutations.move(small, into: destination, on: db)
+                        var found = try await TreeRepository.node(userId: user.id, path: "/move-a/small", on: db)
+                        if found == nil { found = try await TreeRepository.node(userId: user.id, path: "/move-b/small", on: db) }
+                        let small = found!
+                        let destination = try await TreeRepository.node(id: small.path.hasPrefix("/move-a") ? moveB.id : moveA.id, userId: user.id, on: db)!
+                        _ = try await TreeMutations.move(small, into: destination, on: db)
                     }
                 })
             }
@@ -111,7 +112,7 @@ struct TreeBenchmark: AsyncParsableCommand {
                 ])
             }
         }
-        let findings = try await database.read { db in try TreeChecker.check(on: db) }
+        let findings = try await database.read { db in try await TreeChecker.check(on: db) }
         print(table(["operation", "nodes", "median µs", "p99 µs", "median vs empty tree"], rows))
         print("\nfsck after the run: \(findings.isEmpty ? "clean" : "\(findings.count) problem(s)")")
         for finding in findings.prefix(10) { print("  \(finding)") }

@@ -36,6 +36,7 @@ struct MigrateCommand: AsyncParsableCommand {
         var logger = Logger(label: "pan.migrate")
         logger.logLevel = .error
         let engine = try PostgresEngine(url: url, poolSize: 1, logger: logger)
+        engine.startRunning()
         do {
             let status = try await engine.migrate(statusOnly: true)
             print("database: PostgreSQL (PAN_DATABASE_URL)")

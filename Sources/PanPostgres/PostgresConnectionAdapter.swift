@@ -6,110 +6,105 @@ import SQLCommon
 import Synchronization
 
 /// One leased PostgreSQL connection seen as a `DatabaseConnection`, so the
-/// repositories (written once, synchronous, over `SQLCommon`) run on it.
+/// repositories (written once over `SQLCommon`) run on it. Each statement is
+/// awaited on postgres-nio's own event loop: no thread waits for it.
 ///
-/// Why blocking: the domain's transactions are synchronous code, which is what
-/// SQLite's single writer needs (a suspension point inside a transaction
-/// would hold the one writer across an await). Rather than write every
-/// transaction twice, a PostgreSQL transaction runs on a thread of the
-/// engine's own pool (never an event loop, never Swift's cooperative pool),
-/// and each statement waits there for postgres-nio's future — the JDBC model:
-/// one thread per transaction in flight, as many as pooled connections.
-final class PostgresConnectionAdapter: DatabaseConnection {
+/// Every statement is a named prepared statement, parsed and planned once
+/// per connection (see `PreparedText`), with its arguments bound in binary.
+final class PostgresConnectionAdapter: DatabaseConnection, @unchecked Sendable {
     let connection: PostgresConnection
-    let placeholders: PlaceholderCache
+    let statements: PreparedStatements
+    let logger: Logger
     let isReadOnly: Bool
     private var savepointDepth = 0
 
-    init(connection: PostgresConnection, placeholders: PlaceholderCache, isReadOnly: Bool) {
+    init(connection: PostgresConnection, statements: PreparedStatements, logger: Logger, isReadOnly: Bool) {
         self.connection = connection
-        self.placeholders = placeholders
+        self.statements = statements
+        self.logger = logger
         self.isReadOnly = isReadOnly
     }
 
     var dialect: SQLDialect { .postgres }
 
-    func query(_ sql: String, arguments: [any DatabaseBindable]) throws -> [Row] {
-        try execute(sql, arguments).rows
+    func query(_ sql: String, arguments: [any DatabaseBindable]) async throws -> [Row] {
+        try await rows(sql, arguments)
     }
 
-    func queryRow(_ sql: String, arguments: [any DatabaseBindable]) throws -> Row? {
-        try execute(sql, arguments).rows.first
+    func queryRow(_ sql: String, arguments: [any DatabaseBindable]) async throws -> Row? {
+        try await rows(sql, arguments).first
     }
 
     @discardableResult
-    func run(_ sql: String, arguments: [any DatabaseBindable]) throws -> Int {
-        try execute(sql, arguments).changed
+    func run(_ sql: String, arguments: [any DatabaseBindable]) async throws -> Int {
+        try await execute(sql, arguments)
     }
 
-    func savepoint<T>(named name: String, _ body: () throws -> T) throws -> T {
-        // Nested savepoints get names of their own: PostgreSQL's RELEASE of a
-        // repeated name releases the innermost, but clearer logs are cheap.
+    func savepoint<T>(named name: String, _ body: () async throws -> T) async throws -> T {
+        // Nested savepoints get names of their own, so each text is one prepared statement.
         savepointDepth += 1
         defer { savepointDepth -= 1 }
         let label = "\(name)_\(savepointDepth)"
-        try execute("SAVEPOINT \(label)", [])
+        try await execute("SAVEPOINT \(label)", [])
         do {
-            let result = try body()
-            try execute("RELEASE SAVEPOINT \(label)", [])
+            let result = try await body()
+            try await execute("RELEASE SAVEPOINT \(label)", [])
             return result
         } catch {
-            _ = try? execute("ROLLBACK TO SAVEPOINT \(label)", [])
-            _ = try? execute("RELEASE SAVEPOINT \(label)", [])
+            _ = try? await execute("ROLLBACK TO SAVEPOINT \(label)", [])
+            _ = try? await execute("RELEASE SAVEPOINT \(label)", [])
             throw error
         }
     }
 
-    /// Runs a statement outside the row helpers (BEGIN, COMMIT, locks).
-    @discardableResult
-    func execute(_ sql: String, _ arguments: [any DatabaseBindable]) throws -> (rows: [Row], changed: Int) {
-        let text = placeholders.postgres(sql)
-        if let observer = PostgresStatementLog.observer.withLock({ $0 }) { observer(text, arguments.map(\.databaseValue)) }
-        let binds = arguments.map { Self.bind($0.databaseValue) }
-        let result: PostgresQueryResult
+    /// A statement's rows.
+    func rows(_ sql: String, _ arguments: [any DatabaseBindable]) async throws -> [Row] {
+        let values = arguments.map(\.databaseValue)
+        let prepared = statements.prepared(sql, values)
+        observe(prepared, values)
         do {
-            result = try connection.query(text, binds).wait()
+            return try await PreparedText.$current.withValue(prepared) {
+                var layout: ColumnLayout?
+                var rows: [Row] = []
+                for try await row in try await connection.execute(RowsStatement(bindings: Self.bindings(values)), logger: logger) {
+                    rows.append(try Self.row(row, layout: &layout))
+                }
+                return rows
+            }
         } catch {
             throw PostgresFailure(error, sql: sql)
         }
-        var layout: ColumnLayout?
-        let rows = try result.rows.map { try Self.row($0, layout: &layout) }
-        return (rows, result.metadata.rows ?? 0)
     }
 
-    /// Runs a migration file statement by statement. postgres-nio speaks only
-    /// the extended protocol (one statement per message), so the file is split
-    /// at each `;` that ends a line outside a `$$`-quoted function body: Pan's
-    /// PostgreSQL migrations are written that way.
-    func executeScript(_ sql: String) throws {
-        var statement = ""
-        // Inside a `$$ … $$` body (a PL/pgSQL function) a `;` ends a line of
-        // the body, not the statement.
-        var inDollarQuote = false
-        for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if !inDollarQuote, trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
-            statement += line + "\n"
-            if line.components(separatedBy: "$$").count % 2 == 0 { inDollarQuote.toggle() }
-            if !inDollarQuote, trimmed.hasSuffix(";") {
-                do { _ = try connection.query(statement, []).wait() } catch { throw PostgresFailure(error, sql: statement) }
-                statement = ""
+    /// A statement run for its effect: the number of rows it changed.
+    ///
+    /// Counted as rows: DML is prepared with `RETURNING 1` (`PreparedStatements`).
+    /// postgres-nio 1.33.2 has no other way to read a prepared statement's
+    /// command tag: its `execute` for `Row == ()` reads the tag before the
+    /// (empty) result is consumed and traps ("commandTag may only be called
+    /// if all rows have been consumed").
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [any DatabaseBindable]) async throws -> Int {
+        try await rows(sql, arguments).count
+    }
+
+    private func observe(_ prepared: PreparedText, _ values: [DatabaseValue]) {
+        if let observer = PostgresStatementLog.observer.withLock({ $0 }) { observer(prepared.text, values) }
+    }
+
+    static func bindings(_ values: [DatabaseValue]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .integer(let v): bindings.append(v)
+            case .real(let v): bindings.append(v)
+            case .text(let v): bindings.append(v)
+            case .blob(let v): bindings.append(ByteBuffer(bytes: v))
+            // Untyped: the server infers the parameter's type from where it is used.
+            case .null: bindings.appendNull()
             }
         }
-        if !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            do { _ = try connection.query(statement, []).wait() } catch { throw PostgresFailure(error, sql: statement) }
-        }
-    }
-
-    private static func bind(_ value: DatabaseValue) -> PostgresData {
-        switch value {
-        case .integer(let v): PostgresData(int64: v)
-        case .real(let v): PostgresData(double: v)
-        case .text(let v): PostgresData(string: v)
-        case .blob(let v): PostgresData(bytes: [UInt8](v))
-        // Untyped: the server infers the parameter's type from where it is used.
-        case .null: PostgresData.null
-        }
+        return bindings
     }
 
     /// `layout`: the previous row's, reused while the names match (one per result).
@@ -144,21 +139,108 @@ final class PostgresConnectionAdapter: DatabaseConnection {
             return .text(try cell.decode(String.self))
         }
     }
+
+    /// Runs a migration file statement by statement, unprepared (each runs
+    /// once, ever). postgres-nio speaks only the extended protocol (one
+    /// statement per message), so the file is split at each `;` that ends a
+    /// line outside a `$$`-quoted function body: Pan's PostgreSQL migrations
+    /// are written that way.
+    func executeScript(_ sql: String) async throws {
+        var statement = ""
+        var inDollarQuote = false
+        func flush() async throws {
+            guard !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return }
+            do { _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect() } catch {
+                throw PostgresFailure(error, sql: statement)
+            }
+            statement = ""
+        }
+        for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if !inDollarQuote, trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
+            statement += line + "\n"
+            if line.components(separatedBy: "$$").count % 2 == 0 { inDollarQuote.toggle() }
+            if !inDollarQuote, trimmed.hasSuffix(";") { try await flush() }
+        }
+        try await flush()
+    }
 }
 
-/// `?` placeholders (what every statement of Pan's is written with, and
-/// SQLite's) rewritten once per statement text into PostgreSQL's `$1, $2…`.
-final class PlaceholderCache: Sendable {
-    private let cache = Mutex<[String: String]>([:])
+/// Pan's statements, named for postgres-nio's per-connection prepared
+/// statement cache.
+///
+/// postgres-nio prepares a statement once per connection and then only
+/// binds and executes it — but only through `PostgresPreparedStatement`,
+/// whose name and SQL are *static* (one Swift type per statement). Pan's
+/// statements are texts written once over both engines, so the two types
+/// below read their name and text from a task-local set around each
+/// `execute` (postgres-nio reads both synchronously when the statement is
+/// submitted). `PostgresQuery` alone would send every statement unnamed,
+/// parsed and planned each time (issue #25: the per-request cost).
+///
+/// A name covers the text *and* the types of its arguments: a statement
+/// prepared with a NULL (type inferred by the server) and later bound with
+/// an int8 would otherwise be sent bytes of a type it was not planned for.
+struct PreparedText: Sendable {
+    let name: String
+    /// With `$n` placeholders (and `RETURNING 1` on DML that had no RETURNING).
+    let text: String
 
-    func postgres(_ sql: String) -> String {
-        if let known = cache.withLock({ $0[sql] }) { return known }
-        let rewritten = Self.rewrite(sql)
-        cache.withLock { $0[sql] = rewritten }
-        return rewritten
+    @TaskLocal static var current = PreparedText(name: "", text: "")
+}
+
+struct RowsStatement: PostgresPreparedStatement {
+    static var name: String { PreparedText.current.name }
+    static var sql: String { PreparedText.current.text }
+    typealias Row = PostgresRow
+    let bindings: PostgresBindings
+    func makeBindings() throws -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+}
+
+/// Every statement text Pan has sent, rewritten (`?` → `$n`) and named once
+/// per process; the names are the same on every connection.
+final class PreparedStatements: Sendable {
+    private struct Key: Hashable {
+        let sql: String
+        let types: [UInt8]
     }
 
-    /// Skips quoted text: a `?` inside '…' or "…" is not a placeholder.
+    private let known = Mutex<[Key: PreparedText]>([:])
+
+    func prepared(_ sql: String, _ values: [DatabaseValue]) -> PreparedText {
+        let key = Key(sql: sql, types: values.map(Self.typeCode))
+        if let prepared = known.withLock({ $0[key] }) { return prepared }
+        return known.withLock { known in
+            if let prepared = known[key] { return prepared }
+            let prepared = PreparedText(name: "pan_\(known.count + 1)", text: Self.countingChanges(Self.rewrite(sql)))
+            known[key] = prepared
+            return prepared
+        }
+    }
+
+    private static func typeCode(_ value: DatabaseValue) -> UInt8 {
+        switch value {
+        case .integer: 1
+        case .real: 2
+        case .text: 3
+        case .blob: 4
+        case .null: 0
+        }
+    }
+
+    /// INSERT, UPDATE and DELETE return a row per changed row, so the
+    /// changed count is the number of rows (see `execute`): one small row
+    /// each, which a bulk statement pays for on the wire.
+    static func countingChanges(_ sql: String) -> String {
+        let head = sql.drop { $0.isWhitespace }.prefix(7).uppercased()
+        guard head.hasPrefix("INSERT") || head.hasPrefix("UPDATE") || head.hasPrefix("DELETE") else { return sql }
+        guard sql.range(of: "RETURNING", options: .caseInsensitive) == nil else { return sql }
+        return sql + " RETURNING 1"
+    }
+
+    /// `?` placeholders (what every statement of Pan's is written with, and
+    /// SQLite's) → PostgreSQL's `$1, $2…`. Skips quoted text.
     static func rewrite(_ sql: String) -> String {
         var out = ""
         out.reserveCapacity(sql.utf8.count + 16)

@@ -5,6 +5,7 @@ import NIOPosix
 import PanCore
 import PostgresNIO
 import SQLCommon
+import Synchronization
 
 /// Pan's shared-database engine: PostgreSQL through postgres-nio's
 /// `PostgresClient` (its pool), for several Pan servers over one database.
@@ -19,76 +20,95 @@ import SQLCommon
 /// - serialization failures and deadlocks rerun the whole transaction, a
 ///   bounded number of times (then 503, `PanError(storeError:)`).
 public final class PostgresEngine: SQLEngine {
-    let client: PostgresClient
-    /// Threads the synchronous transactions run on (see `PostgresConnectionAdapter`).
-    let threads: NIOThreadPool
-    let placeholders = PlaceholderCache()
+    /// postgres-nio's pool. It works while its `run()` does: in the server,
+    /// as a service of the app's `ServiceGroup` (`PanServices.background`),
+    /// shut down after the HTTP server has drained; elsewhere (the CLI,
+    /// tools) for the store's lifetime (`startRunning()`/`close()`).
+    public let client: PostgresClient
+    let statements = PreparedStatements()
     let logger: Logger
-    private let running: Task<Void, Never>
+    /// How long a transaction waits for a pooled connection (the database
+    /// down, or every connection busy) before the request gets a 503.
+    let leaseWait: Duration
+    private let ownRun = Mutex<Task<Void, Never>?>(nil)
     /// Attempts of a transaction that keeps hitting serialization failures or deadlocks.
     static let maxAttempts = 5
 
-    public init(url: String, poolSize: Int, logger: Logger) throws {
+    public init(url: String, poolSize: Int, timeouts: PostgresTimeouts = .init(), logger: Logger) throws {
         var configuration = try PostgresURL.configuration(from: url)
         configuration.options.maximumConnections = max(1, poolSize)
         configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = timeouts.connect
+        // Bounds on the server's side too: a statement stuck on a lock, or a
+        // transaction left open by a server that went away, end by themselves.
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(timeouts.statement.components.seconds * 1000)"),
+            ("idle_in_transaction_session_timeout", "\(timeouts.statement.components.seconds * 1000)"),
+        ]
         self.logger = logger
+        leaseWait = timeouts.leaseWait
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        threads = NIOThreadPool(numberOfThreads: max(1, poolSize))
-        threads.start()
-        // The client's pool lives while `run()` does; `close()` ends it.
-        let client = self.client
-        // `immediate`: run() has begun before the first lease (postgres-nio warns otherwise).
-        running = Task.immediate { await client.run() }
     }
 
-    /// Ends the pool (its connections close) and the transaction threads.
+    /// Runs the pool for the engine's lifetime, outside any `ServiceGroup`
+    /// (the CLI, tools, tests); `close()` ends it. The server instead runs
+    /// `client` as a service.
+    public func startRunning() {
+        ownRun.withLock { running in
+            guard running == nil else { return }
+            let client = self.client
+            // `immediate`: run() has begun before the first lease (postgres-nio warns otherwise).
+            running = Task.immediate { await client.run() }
+        }
+    }
+
+    /// Ends the pool when the engine runs it itself; in a `ServiceGroup`, the group does.
     public func close() async {
+        guard let running = ownRun.withLock({ $0 }) else { return }
         running.cancel()
         _ = await running.value
-        try? await threads.shutdownGracefully()
     }
 
     // MARK: SQLEngine
 
     public var runsUsersInParallel: Bool { true }
 
-    public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         // One snapshot for the whole read, as a SQLite read transaction gives.
-        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", readOnly: true) { db in try body(db) }
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", readOnly: true) { db in try await body(db) }
     }
 
-    /// Every transaction already runs on the engine's own threads.
-    public func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+    /// Long reads need nothing special here: no thread is held while they wait.
+    public func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         try await read(body)
     }
 
     public func write<T: Sendable>(
-        lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T {
         try await transaction(begin: "BEGIN", readOnly: false) { db in
             if let lockingUser {
                 // The user's row lock serializes that user's writers (across servers);
                 // a deleted user simply has no row to lock, and the body finds nothing.
-                try db.execute("SELECT id FROM users WHERE id = ? FOR UPDATE", [lockingUser])
+                try await db.execute("SELECT id FROM users WHERE id = ? FOR UPDATE", [lockingUser])
             }
-            return try body(db)
+            return try await body(db)
         }
     }
 
     public func writeExclusively<T: Sendable>(
-        job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T? {
         try await transaction(begin: "BEGIN", readOnly: false) { db -> T? in
             // Released at COMMIT/ROLLBACK; another server holding it means it is already being done.
-            let row = try db.queryRow("SELECT pg_try_advisory_xact_lock(?) AS locked", arguments: [job.rawValue])
+            let row = try await db.queryRow("SELECT pg_try_advisory_xact_lock(?) AS locked", arguments: [job.rawValue])
             guard try row?.bool("locked") == true else { return nil }
-            return try body(db)
+            return try await body(db)
         }
     }
 
-    public func schemaVersion(on db: any DatabaseConnection) throws -> Int {
-        Int(try db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0)
+    public func schemaVersion(on db: any DatabaseConnection) async throws -> Int {
+        Int(try await db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0)
     }
 
     public var latestSchemaVersion: Int { Self.migrations.last?.version ?? 0 }
@@ -99,19 +119,19 @@ public final class PostgresEngine: SQLEngine {
     // MARK: Transactions
 
     private func transaction<T: Sendable>(
-        begin: String, readOnly: Bool, _ body: @escaping @Sendable (PostgresConnectionAdapter) throws -> T
+        begin: String, readOnly: Bool, _ body: @escaping @Sendable (PostgresConnectionAdapter) async throws -> T
     ) async throws -> T {
         var attempt = 1
         while true {
             do {
                 return try await onConnection(readOnly: readOnly) { db in
-                    try db.execute(begin, [])
+                    try await db.execute(begin, [])
                     do {
-                        let result = try body(db)
-                        try db.execute("COMMIT", [])
+                        let result = try await body(db)
+                        try await db.execute("COMMIT", [])
                         return result
                     } catch {
-                        _ = try? db.execute("ROLLBACK", [])
+                        _ = try? await db.execute("ROLLBACK", [])
                         throw error
                     }
                 }
@@ -124,19 +144,53 @@ public final class PostgresEngine: SQLEngine {
         }
     }
 
-    /// Leases a pooled connection and runs `body` on one of the engine's threads.
-    func onConnection<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (PostgresConnectionAdapter) throws -> T) async throws -> T {
-        let threads = self.threads, placeholders = self.placeholders
+    /// Leases a pooled connection — waiting at most `leaseWait` for one — and runs `body` on it.
+    func onConnection<T: Sendable>(
+        readOnly: Bool, _ body: @escaping @Sendable (PostgresConnectionAdapter) async throws -> T
+    ) async throws -> T {
+        let client = self.client, statements = self.statements, logger = self.logger, wait = self.leaseWait
+        let leased = LeaseFlag()
         do {
-            return try await client.withConnection { connection in
-                try await threads.runIfActive {
-                    try body(PostgresConnectionAdapter(connection: connection, placeholders: placeholders, isReadOnly: readOnly))
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.value.store(true, ordering: .relaxed)
+                        return try await body(
+                            PostgresConnectionAdapter(connection: connection, statements: statements, logger: logger, isReadOnly: readOnly)
+                        )
+                    }
                 }
+                group.addTask {
+                    // Past the wait with no connection: the database is down or
+                    // saturated; give up (the lease request is cancelled) rather
+                    // than hold the request until it returns.
+                    try await Task.sleep(for: wait)
+                    if leased.value.load(ordering: .relaxed) { return nil }
+                    throw LeaseTimeout()
+                }
+                while let result = try await group.next() {
+                    if let result {
+                        group.cancelAll()
+                        return result
+                    }
+                }
+                throw LeaseTimeout()
             }
+        } catch is LeaseTimeout {
+            throw PostgresFailure(unavailable: "no database connection within \(wait)")
         } catch let error as PSQLError {
             // Leasing or connecting failed (no server, pool closed): no statement ran.
             throw PostgresFailure(error, sql: nil)
+        } catch is CancellationError where !Task.isCancelled {
+            // The lease was cancelled by the wait above racing it.
+            throw PostgresFailure(unavailable: "no database connection within \(wait)")
         }
+    }
+
+    private struct LeaseTimeout: Error {}
+
+    private final class LeaseFlag: Sendable {
+        let value = Atomic<Bool>(false)
     }
 
     // MARK: Migrations
@@ -157,12 +211,24 @@ public final class PostgresEngine: SQLEngine {
     /// transaction with its row in `schema_migrations`, under an advisory lock.
     public func migrate(statusOnly: Bool = false) async throws -> MigrationReport {
         try await onConnection(readOnly: false) { db in
-            try db.execute("SELECT pg_advisory_lock(?)", [Self.migrationLock])
-            defer { _ = try? db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock]) }
-            try db.execute(
+            try await db.execute("SELECT pg_advisory_lock(?)", [Self.migrationLock])
+            do {
+                let report = try await Self.migrate(on: db, statusOnly: statusOnly)
+                _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
+                return report
+            } catch {
+                _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
+                throw error
+            }
+        }
+    }
+
+    private static func migrate(on db: PostgresConnectionAdapter, statusOnly: Bool) async throws -> MigrationReport {
+        do {
+            try await db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)", []
             )
-            let current = Int(try db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0)
+            let current = Int(try await db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0)
             let latest = Self.migrations.last?.version ?? 0
             guard current <= latest else {
                 throw PanError.internalError(
@@ -173,16 +239,16 @@ public final class PostgresEngine: SQLEngine {
             var report = MigrationReport(current: current, latest: latest, pending: pending.map(\.name), applied: [])
             guard !statusOnly else { return report }
             for migration in pending {
-                try db.execute("BEGIN", [])
+                try await db.execute("BEGIN", [])
                 do {
-                    try db.executeScript(migration.sql)
-                    try db.execute(
+                    try await db.executeScript(migration.sql)
+                    try await db.execute(
                         "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",
                         [migration.version, migration.name, Millis.now()]
                     )
-                    try db.execute("COMMIT", [])
+                    try await db.execute("COMMIT", [])
                 } catch {
-                    _ = try? db.execute("ROLLBACK", [])
+                    _ = try? await db.execute("ROLLBACK", [])
                     throw error
                 }
                 report.applied.append(migration.name)
@@ -196,9 +262,14 @@ public final class PostgresEngine: SQLEngine {
 public typealias PostgresPanStore = SQLPanStore<PostgresEngine>
 
 extension SQLPanStore where Engine == PostgresEngine {
-    /// Connects, migrates (under the advisory lock) and returns the store.
-    public static func open(url: String, poolSize: Int, settings: UploadSettings, logger: Logger) async throws -> PostgresPanStore {
-        let engine = try PostgresEngine(url: url, poolSize: poolSize, logger: logger)
+    /// Connects, migrates (under the advisory lock) and returns the store,
+    /// its pool running until `close()`: for the CLI and tools. The server
+    /// uses `unstarted` and runs the pool in its `ServiceGroup`.
+    public static func open(
+        url: String, poolSize: Int, timeouts: PostgresTimeouts = .init(), settings: UploadSettings, logger: Logger
+    ) async throws -> PostgresPanStore {
+        let engine = try PostgresEngine(url: url, poolSize: poolSize, timeouts: timeouts, logger: logger)
+        engine.startRunning()
         do {
             _ = try await engine.migrate()
         } catch {
@@ -206,5 +277,33 @@ extension SQLPanStore where Engine == PostgresEngine {
             throw error
         }
         return PostgresPanStore(engine: engine, settings: settings)
+    }
+
+    /// The store with its pool not yet running: the caller runs
+    /// `engine.client` (a `Service`) and migrates once it does.
+    public static func unstarted(
+        url: String, poolSize: Int, timeouts: PostgresTimeouts = .init(), settings: UploadSettings, logger: Logger
+    ) throws -> PostgresPanStore {
+        PostgresPanStore(engine: try PostgresEngine(url: url, poolSize: poolSize, timeouts: timeouts, logger: logger), settings: settings)
+    }
+}
+
+/// How long the PostgreSQL engine waits before it answers "unavailable"
+/// (503 with `Retry-After`) instead of holding a request while the database
+/// is down or saturated.
+public struct PostgresTimeouts: Sendable {
+    /// Connecting to the server.
+    public var connect: Duration = .seconds(3)
+    /// Waiting for a pooled connection (all busy, or none can be made).
+    public var leaseWait: Duration = .seconds(5)
+    /// One statement, and a transaction left idle (server-side).
+    public var statement: Duration = .seconds(30)
+
+    public init() {}
+
+    public init(connect: Duration, leaseWait: Duration, statement: Duration) {
+        self.connect = connect
+        self.leaseWait = leaseWait
+        self.statement = statement
     }
 }

@@ -24,6 +24,13 @@ public struct PostgresFailure: DatabaseFailure, CustomStringConvertible {
         self.sql = sql
     }
 
+    /// The database could not be reached in time (`PostgresEngine`'s lease wait).
+    init(unavailable message: String) {
+        sqlState = nil
+        self.message = message
+        sql = nil
+    }
+
     public var isUniqueViolation: Bool { sqlState == "23505" }
     public var isForeignKeyViolation: Bool { sqlState == "23503" }
     /// Lock timeouts, a server shutting down or out of connections, or no server at all: try later.

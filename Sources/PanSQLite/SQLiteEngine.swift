@@ -16,28 +16,28 @@ public struct SQLiteEngine: SQLEngine {
 
     public var runsUsersInParallel: Bool { false }
 
-    public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
-        try await database.read { try body($0) }
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
+        try await database.read { try await body($0) }
     }
 
-    public func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
-        try await database.readDetached { try body($0) }
+    public func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
+        try await database.readDetached { try await body($0) }
     }
 
     public func write<T: Sendable>(
-        lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T {
-        try await database.write { try body($0) }
+        try await database.write { try await body($0) }
     }
 
     public func writeExclusively<T: Sendable>(
-        job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T? {
-        try await database.write { try body($0) }
+        try await database.write { try await body($0) }
     }
 
-    public func schemaVersion(on db: any DatabaseConnection) throws -> Int {
-        Int(try db.scalar("PRAGMA user_version") ?? 0)
+    public func schemaVersion(on db: any DatabaseConnection) async throws -> Int {
+        Int(try await db.scalar("PRAGMA user_version") ?? 0)
     }
 
     public var latestSchemaVersion: Int { (try? PanDatabase.migrator().latestVersion) ?? 0 }

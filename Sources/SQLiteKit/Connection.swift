@@ -158,6 +158,39 @@ public final class Connection {
         }
     }
 
+    /// `transaction`, for an async body: a read on the calling task (`ReaderPool`).
+    public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () async throws -> T) async throws -> T {
+        try runSync(kind == .immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
+        do {
+            let result = try await body()
+            try runSync("COMMIT")
+            return result
+        } catch {
+            if isInTransaction { _ = try? runSync("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// `savepoint`, for an async body (the shared repositories' `DatabaseConnection.savepoint`).
+    public func savepoint<T>(named name: String = "pan_sp", _ body: () async throws -> T) async throws -> T {
+        try runSync("SAVEPOINT \(name)")
+        do {
+            let result = try await body()
+            try runSync("RELEASE \(name)")
+            return result
+        } catch {
+            _ = try? runSync("ROLLBACK TO \(name)")
+            _ = try? runSync("RELEASE \(name)")
+            throw error
+        }
+    }
+
+    /// The synchronous `run`, named apart: in an async context a plain `run`
+    /// would pick `DatabaseConnection`'s async one.
+    private func runSync(_ sql: String) throws {
+        _ = try run(sql, arguments: [])
+    }
+
     public func userVersion() throws -> Int {
         Int(try scalar("PRAGMA user_version") ?? 0)
     }

@@ -30,7 +30,9 @@ public final class DatabasePool: Sendable {
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the writer (shared
     /// with concurrent writes, see above): all of it commits, or none of it.
-    public func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+    /// The body must not suspend (it holds the writer): one that does is
+    /// rolled back with `TransactionSuspended`.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Connection) async throws -> T) async throws -> T {
         try await writer.write(body)
     }
 
@@ -40,14 +42,16 @@ public final class DatabasePool: Sendable {
     }
 
     /// Runs `body` on a reader inside one read transaction, so it sees one snapshot.
-    public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await readers.read { connection in try connection.transaction(.deferred) { try body(connection) } }
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Connection) async throws -> T) async throws -> T {
+        try await readers.read { connection in try await connection.transaction(.deferred) { try await body(connection) } }
     }
 
     /// `read`, with the body on a thread of its own rather than the caller's:
     /// for reads that scan whole tables (statistics, fsck).
-    public func readDetached<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await readers.readDetached { connection in try connection.transaction(.deferred) { try body(connection) } }
+    public func readDetached<T: Sendable>(_ body: @escaping @Sendable (Connection) async throws -> T) async throws -> T {
+        try await readers.readDetached { connection in
+            try connection.transaction(.deferred) { try NonSuspending.run { try await body(connection) } }
+        }
     }
 
     /// Checkpoints the WAL into the main file (used at shutdown and before backups).
@@ -80,10 +84,10 @@ final class ReaderPool: Sendable {
         state = Mutex(State(idle: connections.map(Lease.init)))
     }
 
-    func read<T>(_ body: (Connection) throws -> T) async throws -> T {
+    func read<T>(_ body: (Connection) async throws -> T) async throws -> T {
         let lease = await checkOut()
         defer { checkIn(lease) }
-        return try body(lease.connection)
+        return try await body(lease.connection)
     }
 
     /// `read`, but the body runs on a dispatch thread while the task waits.

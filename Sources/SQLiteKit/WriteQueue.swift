@@ -36,11 +36,14 @@ final class WriteQueue: @unchecked Sendable {
         self.maxBatch = max(1, maxBatch)
     }
 
-    func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+    /// `body` is async (the shared repositories are) but must not suspend: it
+    /// runs on the writer's thread, to completion, or fails (`NonSuspending`).
+    func write<T: Sendable>(_ body: @escaping @Sendable (Connection) async throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let job = Job(
                 run: { connection, inSavepoint in
-                    let result = Result { inSavepoint ? try connection.savepoint(named: "pan_batch") { try body(connection) } : try body(connection) }
+                    let run = { try NonSuspending.run { try await body(connection) } }
+                    let result = Result { inSavepoint ? try connection.savepoint(named: "pan_batch") { try run() } : try run() }
                     let error: (any Error)? = if case .failure(let error) = result { error } else { nil }
                     return ({ commitError in
                         if let commitError, error == nil {

@@ -134,7 +134,7 @@ struct AuthTests {
     func disabledUser(backend: TestBackend) async throws {
         try await withServer(backend: backend) { server in
             let (user, token) = try await server.user("gina")
-            try await server.write { db in try UserRepository.setStatus(.disabled, userId: user.id, on: db) }
+            try await server.write { db in try await UserRepository.setStatus(.disabled, userId: user.id, on: db) }
             let info = try await server.post("/v1/user/info", token: token)
             #expect(info.status == 401)
             // Issue #14 item 10: the right password must not be told apart from a wrong one.

@@ -81,8 +81,8 @@ struct CLITests {
     static func user(_ reference: String, in directory: String) async throws -> (User, passwordHash: String)? {
         let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
         return try await database.read { db -> (User, passwordHash: String)? in
-            guard let user = try UserRepository.find(reference: reference, on: db) else { return nil }
-            let hash = try db.queryRow("SELECT password_hash FROM users WHERE id = ?", user.id)?.string("password_hash")
+            guard let user = try await UserRepository.find(reference: reference, on: db) else { return nil }
+            let hash = try await db.queryRow("SELECT password_hash FROM users WHERE id = ?", user.id)?.string("password_hash")
             return (user, hash ?? "")
         }
     }

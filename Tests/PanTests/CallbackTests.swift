@@ -29,7 +29,7 @@ struct CallbackTests {
             #expect(reply.result["size"] as? Int == 12345)
             #expect(reply.result["mime"] as? String == "application/pdf")
             let state = try await server.read { db in
-                (try StoreObjectRepository.findCounted(hash: hash, on: db), try UserRepository.find(id: user.id, on: db)!.spaceUsed)
+                await (try StoreObjectRepository.findCounted(hash: hash, on: db), try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0?.refCount == 1)
             #expect(state.0?.size == 12345)
@@ -38,7 +38,7 @@ struct CallbackTests {
             let instant = try await server.post("/v1/store/token", ["name": "copy.pdf", "path": "/elsewhere", "hash": hash], token: token)
             #expect(instant.result["uuid"] is String)
             #expect(instant.result["storeId"] as? String == hash)
-            let refs = try await server.read { db in try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount }
+            let refs = try await server.read { db in try await StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount }
             #expect(refs == 2)
         }
     }
@@ -77,7 +77,7 @@ struct CallbackTests {
             }
             #expect(try await server.count("nodes", "type = 0") == 1)
             let state = try await server.read { db in
-                (try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
+                await (try StoreObjectRepository.findCounted(hash: hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0 == 1)
             #expect(state.1 == 4)
@@ -118,12 +118,12 @@ struct CallbackTests {
                 #expect(Set(accepted.compactMap { $0.result["version"] as? Int }) == Set(0..<50))
             }
             let files = try await server.read { db in
-                try db.query("SELECT name, size FROM nodes WHERE user_id = ? AND type = 0 AND state = 0", user.id)
+                try await db.query("SELECT name, size FROM nodes WHERE user_id = ? AND type = 0 AND state = 0", user.id)
             }
             let names = try files.map { try $0.string("name") }
             #expect(Set(names).count == names.count, "no duplicate live names")
             let sizes = try files.reduce(Int64(0)) { $0 + (try $1.int64("size")) }
-            let used = try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
+            let used = try await server.read { db in try await UserRepository.find(id: user.id, on: db)!.spaceUsed }
             #expect(used == sizes, "spaceUsed equals the sum of live file sizes")
         }
     }
@@ -179,13 +179,13 @@ struct CallbackTests {
             #expect(over.status == 200)
             // Expired session.
             let late = try await uploadToken(server, token, ["name": "late.bin"])
-            try await server.write { db in try db.run("UPDATE upload_sessions SET deadline = 1 WHERE name = 'late.bin'") }
+            try await server.write { db in try await db.run("UPDATE upload_sessions SET deadline = 1 WHERE name = 'late.bin'") }
             let expired = try await server.callback(forToken: late, size: 1, hash: ContentHasher.hash(Data(count: 1)))
             #expect(expired.code == "UPLOAD_SESSION_EXPIRED")
             #expect(try await server.count("upload_sessions", "state = 'failed'") == 2)
             #expect(try await server.count("upload_sessions", "state = 'expired'") == 1)
             #expect(try await server.count("nodes", "type = 0") == 1)
-            let used = try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
+            let used = try await server.read { db in try await UserRepository.find(id: user.id, on: db)!.spaceUsed }
             #expect(used == 60)
             // A file that appeared at the target since the token (policy fail).
             let t1 = try await uploadToken(server, token, ["name": "dup.txt"])
@@ -202,7 +202,7 @@ struct CallbackTests {
             let (user, token) = try await server.user("cb7")
             let upload = try await uploadToken(server, token, ["name": "f.txt", "path": "/gone/deeper"])
             try await server.write { db in
-                try db.run("DELETE FROM nodes WHERE user_id = ? AND parent_id IS NOT NULL", user.id)
+                try await db.run("DELETE FROM nodes WHERE user_id = ? AND parent_id IS NOT NULL", user.id)
             }
             let reply = try await server.callback(forToken: upload, size: 1, hash: ContentHasher.hash(Data("f".utf8)))
             #expect(reply.success == true)
@@ -216,7 +216,7 @@ struct CallbackTests {
             let (_, token) = try await server.user("cb8")
             _ = try await uploadToken(server, token, ["name": "old.bin"])
             _ = try await uploadToken(server, token, ["name": "new.bin"])
-            try await server.write { db in try db.run("UPDATE upload_sessions SET deadline = 1000 WHERE name = 'old.bin'") }
+            try await server.write { db in try await db.run("UPDATE upload_sessions SET deadline = 1000 WHERE name = 'old.bin'") }
             let expired = try await server.services.store.sweepSessions(before: Millis.now() - server.services.uploadSettings.callbackGrace)
             #expect(expired == 1)
             #expect(try await server.count("upload_sessions", "state = 'expired' AND name = 'old.bin'") == 1)

@@ -80,7 +80,7 @@ struct ClientShapeTests {
             let tokenC = try await uploadToken(server, bob, ["name": "c.bin", "path": "/"])
             _ = try await server.formUpload(token: tokenC, bytes: y, fileName: "c.bin", fields: ["key": "&"])
             // Every stored object holds the bytes its hash names.
-            let objects = try await server.read { db in try StoreObjectRepository.list(on: db) }
+            let objects = try await server.read { db in try await StoreObjectRepository.list(on: db) }
             for object in objects {
                 let path = server.services.objectStore.objectPath(forKey: object.objectKey)
                 let stored = try #require(FileManager.default.contents(atPath: path), "object \(object.objectKey) is missing")

@@ -77,9 +77,9 @@ struct DiskFullTests {
                 }
             }
             #expect(sawFull)
-            _ = try await server.database.write { db in try db.scalar("PRAGMA max_page_count = 1073741823") }
+            _ = try await server.database.write { db in try await db.scalar("PRAGMA max_page_count = 1073741823") }
             #expect(try await server.post("/v1/files/createDirectory", ["path": "/after"], token: token).status == 200)
-            let findings = try await server.database.read { db in try TreeChecker.check(on: db) }
+            let findings = try await server.database.read { db in try await TreeChecker.check(on: db) }
             #expect(findings.isEmpty)
         }
     }
@@ -124,7 +124,7 @@ struct DiskFullTests {
             let second = try #require(again.result["token"] as? String, "\(again.text)")
             let accepted = try await server.formUpload(token: second, bytes: bytes, fileName: "big.bin")
             #expect(accepted.status == 200, "\(accepted.text)")
-            let findings = try await server.database.read { db in try TreeChecker.check(on: db) }
+            let findings = try await server.database.read { db in try await TreeChecker.check(on: db) }
             #expect(findings.isEmpty)
         }
     }

@@ -13,7 +13,7 @@ struct FilesTests {
         let bytes = Data(content.utf8)
         let hash = ContentHasher.hash(bytes)
         _ = try await server.write { db in
-            try StoreObjectRepository.upsert(hash: hash, size: Int64(bytes.count), mime: "", bucket: "pan", objectKey: "k-\(hash)", on: db)
+            try await StoreObjectRepository.upsert(hash: hash, size: Int64(bytes.count), mime: "", bucket: "pan", objectKey: "k-\(hash)", on: db)
         }
         let reply = try await server.post("/v1/store/token", ["path": path, "hash": hash], token: token)
         guard reply.result["uuid"] != nil else { throw TestFailure("not created: \(reply.text)") }
@@ -21,7 +21,7 @@ struct FilesTests {
     }
 
     func fsckClean(_ server: TestServer) async throws {
-        let findings = try await server.read { db in try TreeChecker.check(on: db) }
+        let findings = try await server.read { db in try await TreeChecker.check(on: db) }
         #expect(findings.isEmpty, "fsck: \(findings)")
     }
 
@@ -152,13 +152,13 @@ struct FilesTests {
             #expect(renamedCopy.status == 200)
             #expect(try await server.post("/v1/files/get", ["path": "/dest (1)/sub/two.txt"], token: token).status == 200)
             let state = try await server.read { db in
-                (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
+                await (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
                  try StoreObjectRepository.findCounted(hash: ContentHasher.hash(Data("22222".utf8)), on: db)!.refCount)
             }
             #expect(state.0 == 20, "two files of 5 bytes, copied")
             #expect(state.1 == 2)
             // Quota: another copy of 10 bytes exceeds 100? No — make it exceed with a smaller quota.
-            try await server.write { db in try UserRepository.setCapacity(25, userId: user.id, on: db) }
+            try await server.write { db in try await UserRepository.setCapacity(25, userId: user.id, on: db) }
             let overQuota = try await server.post("/v1/files/copy", ["path": "/dest", "destPath": "/", "conflict": "rename"], token: token)
             #expect(overQuota.status == 403)
             #expect(overQuota.code == "QUOTA_EXCEEDED")
@@ -179,7 +179,7 @@ struct FilesTests {
             let listed = try #require(bin.result["list"] as? [[String: Any]])
             #expect(listed.map { $0["path"] as? String } == ["/keep"])
             // The space stays used while in the bin.
-            #expect(try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed } == 10)
+            #expect(try await server.read { db in try await UserRepository.find(id: user.id, on: db)!.spaceUsed } == 10)
             // A new /keep may exist meanwhile; restoring then conflicts.
             _ = try await server.post("/v1/files/createDirectory", ["path": "/keep"], token: token)
             #expect(try await server.post("/v1/files/recycle", ["path": "/keep", "recycle": 0], token: token).status == 409)
@@ -191,7 +191,7 @@ struct FilesTests {
             let removed = try await server.post("/v1/files/remove", ["path": ["/keep"]], token: token)
             #expect(removed.status == 200)
             let after = try await server.read { db in
-                (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
+                await (try UserRepository.find(id: user.id, on: db)!.spaceUsed,
                  try StoreObjectRepository.findCounted(hash: ContentHasher.hash(Data("aaaa".utf8)), on: db)!.refCount)
             }
             #expect(after.0 == 0)
@@ -213,7 +213,7 @@ struct FilesTests {
             #expect(try await server.post("/v1/files/rename", ["uuid": uuid, "name": "x"], token: bob).status == 404)
             #expect(try await server.post("/v1/files/remove", ["uuid": [uuid]], token: bob).status == 404)
             #expect(try await server.post("/v1/files/get", ["path": "/private/s.txt"], token: bob).status == 404)
-            try await server.write { db in try db.run("UPDATE nodes SET locking = 1 WHERE uuid = ?", uuid) }
+            try await server.write { db in try await db.run("UPDATE nodes SET locking = 1 WHERE uuid = ?", uuid) }
             let locked = try await server.post("/v1/files/rename", ["uuid": uuid, "name": "x"], token: alice)
             #expect(locked.status == 423)
             #expect(locked.code == "FILE_LOCKED")
@@ -243,7 +243,7 @@ struct FilesTests {
                     let bytes = Data("content \(step % 11)".utf8)
                     let hash = ContentHasher.hash(bytes)
                     _ = try await server.write { db in
-                        try StoreObjectRepository.upsert(hash: hash, size: Int64(bytes.count), mime: "", bucket: "pan", objectKey: "k\(hash)", on: db)
+                        try await StoreObjectRepository.upsert(hash: hash, size: Int64(bytes.count), mime: "", bucket: "pan", objectKey: "k\(hash)", on: db)
                     }
                     reply = try await server.post("/v1/store/token", ["path": path, "hash": hash, "conflict": "rename"], token: token)
                     if let created = reply.result["path"] as? String { files.append(created) }
@@ -271,7 +271,7 @@ struct FilesTests {
                 // Refresh what exists now, cheaply, every 100 steps.
                 if step % 100 == 99 {
                     let live = try await server.read { db in
-                        try db.query("SELECT path, type FROM nodes WHERE user_id = 1 AND state = 0").map { (try $0.string("path"), try $0.int("type")) }
+                        try await db.query("SELECT path, type FROM nodes WHERE user_id = 1 AND state = 0").map { (try $0.string("path"), try $0.int("type")) }
                     }
                     directories = live.filter { $0.1 == 1 }.map(\.0)
                     files = live.filter { $0.1 == 0 }.map(\.0)

@@ -50,7 +50,7 @@ struct InstantUploadProofTests {
 
     static func nodesHolding(_ server: TestServer, userId: Int64, hash: String) async throws -> Int64 {
         try await server.read { db in
-            try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND store_hash = ?", userId, hash) ?? 0
+            try await db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND store_hash = ?", userId, hash) ?? 0
         }
     }
 
@@ -177,7 +177,7 @@ struct InstantUploadProofTests {
             let (nonce3, right3) = try await challenge(bobToken)
             let sessionId = String(nonce3.prefix(32))
             _ = try await server.write { db in
-                try db.run("UPDATE upload_sessions SET proof_expires = ? WHERE id = ?", Millis.now() - 1, sessionId)
+                try await db.run("UPDATE upload_sessions SET proof_expires = ? WHERE id = ?", Millis.now() - 1, sessionId)
             }
             let expired = try await prove(bobToken, nonce3, right3)
             #expect(expired.status == 403 && expired.code == "PROOF_INVALID", "\(expired.text)")
@@ -249,7 +249,7 @@ struct InstantUploadProofTests {
             let bytes = Self.privateBytes(200_000, seed: 5)
             let file = try await Self.upload(server, token, bytes, name: "a.bin")
             let hash = try #require((file["result"] as? [String: Any])?["storeId"] as? String)
-            let object = try #require(try await server.read { db in try StoreObjectRepository.find(hash: hash, on: db) })
+            let object = try #require(try await server.read { db in try await StoreObjectRepository.find(hash: hash, on: db) })
             let reader = LocalObjectRangeReader(store: server.services.objectStore)
             let ranges = [ByteRange(offset: 0, length: 65_536), ByteRange(offset: 200_000 - 65_536, length: 65_536), ByteRange(offset: 199_999, length: 1)]
             let read = try await reader.read(object, ranges: ranges)
@@ -337,7 +337,7 @@ struct InstantUploadProofTests {
                 #expect(try await Self.nodesHolding(pan, userId: bob.id, hash: hash) == 1)
 
                 // The stand-in's object URL needs the keys' signature.
-                let key = try #require(try await pan.read { db in try StoreObjectRepository.find(hash: hash, on: db) }?.objectKey)
+                let key = try #require(try await pan.read { db in try await StoreObjectRepository.find(hash: hash, on: db) }?.objectKey)
                 #expect(try await standIn.request(.get, "/objects/\(key)").status == 401)
                 let expired = DownloadToken.sign(url: wcs + "/objects/" + key, deadline: 1, credentials: frozen.wcsKeys[0])
                 #expect(try await standIn.request(.get, String(expired.dropFirst(wcs.count))).status == 410)

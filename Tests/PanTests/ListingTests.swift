@@ -22,24 +22,24 @@ struct ListingTests {
     /// and size so the id tie-breaker matters) and an empty `/other`.
     static func seedBig(_ server: TestServer, _ user: User) async throws -> FileNode {
         try await server.write { db -> FileNode in
-            let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
-            _ = try TreeRepository.directory(userId: user.id, path: "/other", on: db)
+            let big = try await TreeRepository.directory(userId: user.id, path: "/big", on: db)
+            _ = try await TreeRepository.directory(userId: user.id, path: "/other", on: db)
             var hashes: [Int: String] = [:]
             for size in 0..<50 {
                 let bytes = Data(repeating: 0x61, count: size)
                 let hash = ContentHasher.hash(bytes)
-                _ = try StoreObjectRepository.upsert(hash: hash, size: Int64(size), mime: "", bucket: "pan", objectKey: "k-\(hash)", on: db)
+                _ = try await StoreObjectRepository.upsert(hash: hash, size: Int64(size), mime: "", bucket: "pan", objectKey: "k-\(hash)", on: db)
                 hashes[size] = hash
             }
             for i in 0..<Self.size {
                 let kind: FileNode.Kind = i % 7 == 0 ? .directory : .file
-                _ = try TreeRepository.insert(
+                _ = try await TreeRepository.insert(
                     userId: user.id, parent: big, name: Self.name(i),
                     kind: kind, size: kind == .file ? Int64(i % 50) : 0, mime: "", storeHash: kind == .file ? hashes[i % 50] : nil, on: db,
                     now: 1_700_000_000_000 + Int64(i / 4)
                 )
             }
-            try db.run("UPDATE users SET space_used = (SELECT SUM(size) FROM nodes WHERE user_id = ? AND type = 0) WHERE id = ?", user.id, user.id)
+            try await db.run("UPDATE users SET space_used = (SELECT SUM(size) FROM nodes WHERE user_id = ? AND type = 0) WHERE id = ?", user.id, user.id)
             return big
         }
     }
@@ -59,8 +59,8 @@ struct ListingTests {
                 for order in orders {
                     for type in types {
                         let reference = try await server.read { db -> (names: [String], total: Int64) in
-                            let current = try #require(try TreeRepository.node(id: directory.id, userId: user.id, on: db))
-                            let all = try TreeRepository.children(
+                            let current = try await #require(try TreeRepository.node(id: directory.id, userId: user.id, on: db))
+                            let all = try await TreeRepository.children(
                                 of: current, type: type, order: ListingOrder(code: order), limit: 100_000, offset: 0, on: db
                             )
                             return (all.nodes.map(\.name), all.total)
@@ -110,17 +110,17 @@ struct ListingTests {
             #expect(try await server.post("/v1/files/remove", ["path": ["/big/" + Self.name(200)]], token: token).success == true)
             try await check("after a removal", orders: someOrders)
 
-            let findings = try await server.read { db in try TreeChecker.check(on: db) }
+            let findings = try await server.read { db in try await TreeChecker.check(on: db) }
             #expect(findings.isEmpty, "fsck: \(findings)")
 
             // Writers that never pass through Pan's repositories (another process, a
             // repair by hand) are caught too: the version is kept by triggers.
             try await server.write { db in
-                try db.run("UPDATE nodes SET size = size + 1000 WHERE user_id = ? AND parent_id = ? AND name = ?", user.id, directory.id, Self.name(301))
+                try await db.run("UPDATE nodes SET size = size + 1000 WHERE user_id = ? AND parent_id = ? AND name = ?", user.id, directory.id, Self.name(301))
             }
             try await check("after a raw size change", orders: [12, 13])
             try await server.write { db in
-                try db.run("UPDATE nodes SET name = 'a-first' WHERE user_id = ? AND parent_id = ? AND name = ?", user.id, directory.id, Self.name(400))
+                try await db.run("UPDATE nodes SET name = 'a-first' WHERE user_id = ? AND parent_id = ? AND name = ?", user.id, directory.id, Self.name(400))
             }
             try await check("after a raw rename", orders: [2, 3])
 
@@ -133,8 +133,8 @@ struct ListingTests {
             let (user, token) = try await server.user("versions")
             @Sendable func version(_ path: String) async throws -> Int64? {
                 try await server.read { db in
-                    guard let node = try TreeRepository.node(userId: user.id, path: path, on: db) else { throw TestFailure("no \(path)") }
-                    return try TreeRepository.listingVersion(of: node, on: db)
+                    guard let node = try await TreeRepository.node(userId: user.id, path: path, on: db) else { throw TestFailure("no \(path)") }
+                    return try await TreeRepository.listingVersion(of: node, on: db)
                 }
             }
             _ = try await server.post("/v1/files/createDirectory", ["path": "/a/b"], token: token)
@@ -142,7 +142,7 @@ struct ListingTests {
             _ = try await server.post("/v1/files/page", ["path": "/a", "page": 2, "pageSize": 1], token: token)
             #expect(try await version("/a") == nil)
             try await server.write { db in
-                try TreeRepository.versionListing(of: try #require(try TreeRepository.node(userId: user.id, path: "/a", on: db)), on: db)
+                try await TreeRepository.versionListing(of: try #require(try TreeRepository.node(userId: user.id, path: "/a", on: db)), on: db)
             }
             let before = try #require(try await version("/a"))
             // A change inside /a/b is not a change to /a's children, and /a/b keeps no version.
@@ -159,7 +159,7 @@ struct ListingTests {
             let settled = try await version("/a")
             await #expect(throws: TestFailure.self) {
                 try await server.write { db in
-                    try db.run("UPDATE nodes SET name = 'x' WHERE user_id = ? AND path = '/a/c'", user.id)
+                    try await db.run("UPDATE nodes SET name = 'x' WHERE user_id = ? AND path = '/a/c'", user.id)
                     throw TestFailure("undo")
                 }
             }
@@ -212,9 +212,9 @@ struct ListingTests {
         try await withServer { server in
             let (user, token) = try await server.user("far")
             try await server.write { db in
-                let big = try TreeRepository.directory(userId: user.id, path: "/big", on: db)
+                let big = try await TreeRepository.directory(userId: user.id, path: "/big", on: db)
                 for i in 0..<300 {
-                    _ = try TreeRepository.insert(userId: user.id, parent: big, name: "d\(i)", kind: .directory, size: 0, mime: "", storeHash: nil, on: db)
+                    _ = try await TreeRepository.insert(userId: user.id, parent: big, name: "d\(i)", kind: .directory, size: 0, mime: "", storeHash: nil, on: db)
                 }
             }
             // The first listing keeps the big directory's version; the rest use the cache.
@@ -241,7 +241,7 @@ struct ListingTests {
             server.listings.learnAfterWalks.store(0, ordering: .relaxed)
             func uncached(type: Int?, order: Int, limit: Int, offset: Int) async throws -> [String] {
                 try await server.read { db in
-                    try TreeRepository.children(
+                    try await TreeRepository.children(
                         of: directory, type: type, order: ListingOrder(code: order), limit: limit, offset: offset, on: db
                     ).nodes.map(\.name)
                 }

@@ -105,7 +105,7 @@ struct LocalUploadTests {
             #expect(try await server.request(.get, tampered).status == 403)
             let links = DownloadLinks(publicBaseURL: "", downloadDomain: nil, key: server.services.downloadKey)
             let object = try #require(get.result["storeId"] as? String)
-            let key = try await server.read { db in try StoreObjectRepository.find(hash: object, on: db)!.objectKey }
+            let key = try await server.read { db in try await StoreObjectRepository.find(hash: object, on: db)!.objectKey }
             let uuid = try #require(get.result["uuid"] as? String)
             let old = links.address(objectKey: key, node: uuid, name: "x", mime: "text/plain", now: Date(timeIntervalSinceNow: -7 * 3600))
             #expect(try await server.request(.get, old).status == 410)

@@ -43,7 +43,7 @@ struct NameRuleTests {
     func expectAddressable(_ server: TestServer, _ token: String, _ user: User) async throws {
         #expect(try await server.count("nodes", "user_id = \(user.id) AND name LIKE '%/%'") == 0)
         let nodes = try await server.read { db in
-            try db.query("SELECT uuid, path FROM nodes WHERE user_id = ? AND parent_id IS NOT NULL", user.id)
+            try await db.query("SELECT uuid, path FROM nodes WHERE user_id = ? AND parent_id IS NOT NULL", user.id)
                 .map { (try $0.string("uuid"), try $0.string("path")) }
         }
         for (uuid, path) in nodes {
@@ -70,7 +70,7 @@ struct NameRuleTests {
             }
             // Nothing was made in the root but what a request named (`/a` at most).
             let names = try await server.read { db in
-                try db.query("SELECT name FROM nodes WHERE user_id = ? AND parent_id IS NOT NULL", user.id).map { try $0.string("name") }
+                try await db.query("SELECT name FROM nodes WHERE user_id = ? AND parent_id IS NOT NULL", user.id).map { try $0.string("name") }
             }
             #expect(names.allSatisfy { $0 == "a" }, "\(names)")
             // Through rename and move destinations too.
@@ -115,7 +115,7 @@ struct NameRuleTests {
             // What the old splitting stored, and what the old rule let in; paths kept consistent so only the name check fires.
             for (old, bad) in [("one", "a/\u{301}x"), ("two", "rep\u{200B}ort"), ("three", "cafe\u{301}")] {
                 try await server.write { db in
-                    try db.run(
+                    try await db.run(
                         "UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE user_id = ? AND name = ?",
                         bad, "/" + bad, PanPath.pathId("/" + bad), user.id, old
                     )

@@ -242,11 +242,11 @@ struct OperationsTests {
                 #expect(run.stdout.contains("integrity_check: ok"))
                 // Opened on its own: intact, and a single snapshot (every done session has its file).
                 let copy = try Connection(path: destination, readOnly: true)
-                #expect(try copy.query("PRAGMA integrity_check").map { try $0.string("integrity_check") } == ["ok"])
-                let done = try copy.scalar("SELECT COUNT(*) FROM upload_sessions WHERE state = 'done'") ?? -1
-                let files = try copy.scalar("SELECT COUNT(*) FROM nodes WHERE type = 0") ?? -2
+                await #expect(try copy.query("PRAGMA integrity_check").map { try $0.string("integrity_check") } == ["ok"])
+                let done = try await copy.scalar("SELECT COUNT(*) FROM upload_sessions WHERE state = 'done'") ?? -1
+                let files = try await copy.scalar("SELECT COUNT(*) FROM nodes WHERE type = 0") ?? -2
                 #expect(done == files)
-                #expect(try copy.scalar("SELECT COALESCE(SUM(size), 0) FROM nodes WHERE type = 0")
+                await #expect(try copy.scalar("SELECT COALESCE(SUM(size), 0) FROM nodes WHERE type = 0")
                     == copy.scalar("SELECT space_used FROM users WHERE name = 'backup'"))
                 doneCounts.append(done)
             }

@@ -103,11 +103,11 @@ struct ReliabilityTests {
         try #require(add.status == 0, "\(add)")
         let knownHash = ContentHasher.hash(Data("seed".utf8))
         let url = environment["PAN_DATABASE_URL"]
-        @Sendable func write<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+        @Sendable func write<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
             try await Self.onEngine(directory: directory, url: url) { engine in try await engine.write(lockingUser: nil, body) }
         }
         _ = try await write { db in
-            try StoreObjectRepository.upsert(hash: knownHash, size: 4, mime: "", bucket: "pan", objectKey: "seed", on: db)
+            try await StoreObjectRepository.upsert(hash: knownHash, size: 4, mime: "", bucket: "pan", objectKey: "seed", on: db)
         }
         let port = try freePort()
         var acknowledged: [String] = []
@@ -142,16 +142,18 @@ struct ReliabilityTests {
         server.process.waitUntilExit()
         let paths = acknowledged
         let found = try await write { db in
-            try paths.map { path in
-                try db.scalar("SELECT COUNT(*) FROM nodes WHERE path_id = ? AND state = 0", PanPath.pathId(path)) ?? 0
+            var counts: [Int64] = []
+            for path in paths {
+                counts.append(try await db.scalar("SELECT COUNT(*) FROM nodes WHERE path_id = ? AND state = 0", PanPath.pathId(path)) ?? 0)
             }
+            return counts
         }
         let missing = zip(paths, found).filter { $0.1 != 1 }
         #expect(missing.isEmpty, "acknowledged but not present exactly once: \(missing.prefix(5))")
-        let findings = try await write { db in try TreeChecker.check(on: db) }
+        let findings = try await write { db in try await TreeChecker.check(on: db) }
         #expect(findings.isEmpty, "fsck: \(findings)")
         if backend == .sqlite {
-            let integrity = try await write { db in try db.queryRow("PRAGMA integrity_check")?.optionalString("integrity_check") }
+            let integrity = try await write { db in try await db.queryRow("PRAGMA integrity_check")?.optionalString("integrity_check") }
             #expect(integrity == "ok")
         }
     }
@@ -164,6 +166,7 @@ struct ReliabilityTests {
         var logger = Logger(label: "pan-test-crash")
         logger.logLevel = .error
         let engine = try PostgresEngine(url: url, poolSize: 1, logger: logger)
+        engine.startRunning()
         do {
             let result = try await body(engine)
             await engine.close()

@@ -18,10 +18,10 @@ struct SchemaMigrationTests {
             let connection = try Connection(path: path)
             _ = try before.migrate(connection)
             #expect(try connection.userVersion() == 3)
-            try connection.run("INSERT INTO users (name, password_hash, space_capacity, create_time) VALUES ('old', 'x', 100, 1)")
+            try await connection.run("INSERT INTO users (name, password_hash, space_capacity, create_time) VALUES ('old', 'x', 100, 1)")
             for (id, state, json, code) in [("s1", "failed", "410|the upload session has expired", "UPLOAD_SESSION_EXPIRED"),
                                             ("s2", "done", "{\"uuid\":\"u\"}", nil), ("s3", "pending", nil, nil)] {
-                try connection.run(
+                try await connection.run(
                     """
                     INSERT INTO upload_sessions (id, user_id, dir_path, name, conflict, size_limit, bucket, object_key, deadline, state,
                                                  result_json, failure_code, created)
@@ -33,11 +33,11 @@ struct SchemaMigrationTests {
         }
         let connection = try Connection(path: path)
         _ = try PanDatabase.migrator().migrate(connection)
-        let failed = try #require(try UploadSessionRepository.find(id: "s1", on: connection))
+        let failed = try await #require(try UploadSessionRepository.find(id: "s1", on: connection))
         #expect(failed.state == .failed)
         #expect(failed.recordedFailure == PanError(status: 410, code: "UPLOAD_SESSION_EXPIRED", "the upload session has expired"))
-        #expect(try UploadSessionRepository.find(id: "s2", on: connection)?.state == .done)
-        #expect(try UploadSessionRepository.find(id: "s3", on: connection)?.state == .pending)
-        #expect(try connection.scalar("SELECT COUNT(*) FROM upload_sessions WHERE result_json IS NOT NULL") == 0)
+        await #expect(try UploadSessionRepository.find(id: "s2", on: connection)?.state == .done)
+        await #expect(try UploadSessionRepository.find(id: "s3", on: connection)?.state == .pending)
+        await #expect(try connection.scalar("SELECT COUNT(*) FROM upload_sessions WHERE result_json IS NOT NULL") == 0)
     }
 }

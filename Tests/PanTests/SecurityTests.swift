@@ -78,7 +78,7 @@ struct SecurityTests {
             let fits = try await server.post("/v1/files/move", ["path": Self.deepPath(450, prefix: "b"), "destPath": destination], token: token)
             #expect(fits.status == 200, "\(fits.text)")
             #expect(try await server.post("/v1/files/get", ["path": destination + Self.deepPath(51, prefix: "b")], token: token).status == 200)
-            let findings = try await server.database.read { db in try TreeChecker.check(on: db) }
+            let findings = try await server.database.read { db in try await TreeChecker.check(on: db) }
             #expect(findings.isEmpty, "fsck: \(findings)")
         }
     }
@@ -116,7 +116,7 @@ struct SecurityTests {
             #expect(try await server.post("/v1/files/createDirectory", ["path": "/r"], token: token).status == 200)
             let restore = try await server.post("/v1/files/recycle", ["path": "/r", "recycle": 0, "conflict": "rename"], token: token)
             #expect(restore.status == 400 && restore.code == "INVALID_PATH", "\(restore.text)")
-            let findings = try await server.read { db in try TreeChecker.check(on: db) }
+            let findings = try await server.read { db in try await TreeChecker.check(on: db) }
             #expect(findings.isEmpty, "fsck: \(findings)")
         }
     }
@@ -246,7 +246,7 @@ struct SecurityTests {
             let uuid = try #require(file["uuid"] as? String)
             let hash = try #require(file["storeId"] as? String)
             let key = try await server.database.read { db in
-                try StoreObjectRepository.find(hash: hash, on: db)!.objectKey
+                try await StoreObjectRepository.find(hash: hash, on: db)!.objectKey
             }
             // A link Pan could have signed for a legacy name holding a newline…
             let signed = links.address(objectKey: key, node: uuid, name: "a\nb", mime: "text/plain")
@@ -356,14 +356,14 @@ extension CLITests {
         do {
             let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
             try await database.write { db in
-                let user = try #require(try UserRepository.find(reference: "eve", on: db))
-                let root = try TreeRepository.root(of: user.id, on: db)
-                let node = try TreeRepository.insert(
+                let user = try await #require(try UserRepository.find(reference: "eve", on: db))
+                let root = try await TreeRepository.root(of: user.id, on: db)
+                let node = try await TreeRepository.insert(
                     userId: user.id, parent: root, name: "legacy", kind: .directory,
                     size: 0, mime: MimeType.directory, storeHash: nil, on: db
                 )
                 let name = "evil\u{1B}]0;owned\u{07}\u{202E}txt.exe"
-                try db.run(
+                try await db.run(
                     "UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE id = ?", name, "/" + name, PanPath.pathId("/" + name), node.id
                 )
             }

@@ -134,7 +134,7 @@ struct SliceBlockLimitTests {
             #expect(store.removeAbandoned(now: Millis.now(), grace: grace) == 0)
             #expect(tokenDirectories(server).count == 1)
             let deadline = try #require(try await server.read { db in
-                try db.queryRow("SELECT MAX(deadline) AS d FROM upload_sessions")?.int64("d")
+                try await db.queryRow("SELECT MAX(deadline) AS d FROM upload_sessions")?.int64("d")
             })
             #expect(store.removeAbandoned(now: deadline + grace - 1, grace: grace) == 0)
             #expect(store.removeAbandoned(now: deadline + grace + 1, grace: grace) == 1)

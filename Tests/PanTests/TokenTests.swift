@@ -17,7 +17,7 @@ func seedObject(_ server: TestServer, bytes: Data) async throws -> (hash: String
     let hash = ContentHasher.hash(bytes)
     let size = Int64(bytes.count)
     _ = try await server.write { db in
-        try StoreObjectRepository.upsert(hash: hash, size: size, mime: "application/pdf", bucket: "pan", objectKey: "pan/seeded-\(hash)", on: db)
+        try await StoreObjectRepository.upsert(hash: hash, size: size, mime: "application/pdf", bucket: "pan", objectKey: "pan/seeded-\(hash)", on: db)
     }
     return (hash, size)
 }
@@ -39,7 +39,7 @@ struct TokenTests {
             #expect((reply.result["token"] as? String)?.isEmpty == false)
             #expect(reply.result["uploadUrl"] as? String == server.configuration.effectiveUploadURL)
             // The directories exist and `parent` is /d/e/f's uuid.
-            let dir = try await server.read { db in try TreeRepository.node(userId: 1, path: "/d/e/f", on: db) }
+            let dir = try await server.read { db in try await TreeRepository.node(userId: 1, path: "/d/e/f", on: db) }
             #expect(dir?.isDirectory == true)
             #expect(reply.result["parent"] as? String == dir?.uuid)
             #expect(try await server.count("upload_sessions", "state = 'pending'") == 1)
@@ -73,7 +73,7 @@ struct TokenTests {
     func rulePathOnly(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("u4")
-            _ = try await server.write { db in try TreeRepository.directory(userId: 1, path: "/docs", on: db) }
+            _ = try await server.write { db in try await TreeRepository.directory(userId: 1, path: "/docs", on: db) }
             let intoDir = try await server.post("/v1/store/token", ["path": "/docs", "originalFilename": "r.pdf"], token: token)
             #expect(intoDir.result["path"] as? String == "/docs/r.pdf")
             let newPath = try await server.post("/v1/store/token", ["path": "/x/y/z.bin"], token: token)
@@ -130,7 +130,7 @@ struct TokenTests {
         try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, alice) = try await server.user("alice")
             let (bob, bobToken) = try await server.user("bob")
-            let dir = try await server.write { db in try TreeRepository.directory(userId: bob.id, path: "/bobs", on: db) }
+            let dir = try await server.write { db in try await TreeRepository.directory(userId: bob.id, path: "/bobs", on: db) }
             let mine = try await server.post("/v1/store/token", ["name": "f.txt", "parent": dir.uuid], token: bobToken)
             #expect(mine.result["path"] as? String == "/bobs/f.txt")
             let sessions = try await server.count("upload_sessions")
@@ -191,7 +191,7 @@ struct TokenTests {
             #expect(over.result["size"] as? Int64 == b.size || over.result["size"] as? Int == Int(b.size))
             // References moved from A to B, space follows the new size.
             let refs = try await server.read { db in
-                (try StoreObjectRepository.findCounted(hash: a.hash, on: db)!.refCount, try StoreObjectRepository.findCounted(hash: b.hash, on: db)!.refCount,
+                await (try StoreObjectRepository.findCounted(hash: a.hash, on: db)!.refCount, try StoreObjectRepository.findCounted(hash: b.hash, on: db)!.refCount,
                  try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(refs.0 == 0)
@@ -202,7 +202,7 @@ struct TokenTests {
             let renamed2 = try await server.post("/v1/store/token", ["name": "r.txt", "path": "/c", "hash": a.hash, "conflict": "rename"], token: token)
             #expect(renamed2.result["path"] as? String == "/c/r (2).txt")
             // A directory is never replaced by a file, even with override.
-            _ = try await server.write { db in try TreeRepository.directory(userId: user.id, path: "/c/sub", on: db) }
+            _ = try await server.write { db in try await TreeRepository.directory(userId: user.id, path: "/c/sub", on: db) }
             let dir = try await server.post("/v1/store/token", ["name": "sub", "path": "/c", "hash": a.hash, "override": true], token: token)
             #expect(dir.status == 409)
             let dirRename = try await server.post("/v1/store/token", ["name": "sub", "path": "/c", "hash": a.hash, "conflict": "rename"], token: token)
@@ -237,7 +237,7 @@ struct TokenTests {
             let rgt = try #require(file["rgt"] as? Int)
             #expect(lft < rgt)
             let state = try await server.read { db in
-                (try StoreObjectRepository.findCounted(hash: object.hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
+                await (try StoreObjectRepository.findCounted(hash: object.hash, on: db)!.refCount, try UserRepository.find(id: user.id, on: db)!.spaceUsed)
             }
             #expect(state.0 == 1)
             #expect(state.1 == 5000)
@@ -263,7 +263,7 @@ struct TokenTests {
             #expect(over.code == "QUOTA_EXCEEDED")
             #expect(try await server.count("nodes") == nodes)
             #expect(try await server.post("/v1/store/token", ["name": "b", "hash": four.hash], token: token).status == 200)
-            let used = try await server.read { db in try UserRepository.find(id: user.id, on: db)!.spaceUsed }
+            let used = try await server.read { db in try await UserRepository.find(id: user.id, on: db)!.spaceUsed }
             #expect(used == 10_000)
             // Full: a token for a declared size is refused, and so is one with no size.
             #expect(try await server.post("/v1/store/token", ["name": "d", "size": 1], token: token).status == 403)
@@ -306,7 +306,7 @@ struct TokenTests {
             #expect(body.contains("hash=$(hash)"))
             #expect(body.contains("session="))
             // The session is recorded with what the token says.
-            let found = try await server.read { db in try db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", saveKey).map(UploadSession.init(row:)) }
+            let found = try await server.read { db in try await db.queryRow("SELECT * FROM upload_sessions WHERE object_key = ?", saveKey).map(UploadSession.init(row:)) }
             let session = try #require(found)
             #expect(session.state == .pending)
             #expect(session.dirPath == "/iso")

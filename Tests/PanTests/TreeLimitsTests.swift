@@ -130,12 +130,12 @@ struct TreeLimitsTests {
             let (user, token) = try await server.user("lim4")
             _ = try await mkdir(server, token, "/a/b")
             #expect(try await server.services.store.fsck(repair: false).findings.isEmpty)
-            try await server.write { db in try db.run("UPDATE users SET node_count = 1 WHERE id = ?", user.id) }
+            try await server.write { db in try await db.run("UPDATE users SET node_count = 1 WHERE id = ?", user.id) }
             let findings = try await server.services.store.fsck(repair: false).findings
             #expect(findings.map(\.check) == ["node-count"], "\(findings)")
             _ = try await server.services.store.fsck(repair: true)
             #expect(try await server.services.store.fsck(repair: false).findings.isEmpty)
-            #expect(try await server.read { db in try db.scalar("SELECT node_count FROM users WHERE id = ?", user.id) } == 3)
+            #expect(try await server.read { db in try await db.scalar("SELECT node_count FROM users WHERE id = ?", user.id) } == 3)
         }
     }
 
@@ -155,7 +155,7 @@ struct TreeLimitsTests {
             let took = ContinuousClock.now - started
             #expect(second.status == 200, "\(second.text)")
             let names = try await server.read { db in
-                try db.query("SELECT name FROM nodes WHERE path LIKE '/d/%' AND state = 0").map { try $0.string("name") }
+                try await db.query("SELECT name FROM nodes WHERE path LIKE '/d/%' AND state = 0").map { try $0.string("name") }
             }
             let expected = Set(["a.txt"] + (1..<2 * NodeLimits.sourcesPerRequest).map { "a (\($0)).txt" })
             #expect(Set(names) == expected)

@@ -34,8 +34,8 @@ struct TreeTests {
         let rgt: Int64
     }
 
-    static func nodes(of userId: Int64, on db: Connection) throws -> [NodeRow] {
-        try db.query("SELECT id, parent_id, name, path, path_id, type, lft, rgt FROM nodes WHERE user_id = ? ORDER BY id", userId)
+    static func nodes(of userId: Int64, on db: Connection) async throws -> [NodeRow] {
+        try await db.query("SELECT id, parent_id, name, path, path_id, type, lft, rgt FROM nodes WHERE user_id = ? ORDER BY id", userId)
             .map { row in
                 NodeRow(
                     id: try row.int64("id"), parentId: try row.optionalInt64("parent_id"), name: try row.string("name"),
@@ -48,8 +48,8 @@ struct TreeTests {
     /// Every invariant of the tree of `userId`; returns the violations (empty: all hold).
     /// `sample` directories additionally get their interval descendants compared, in SQL,
     /// with their parent_id descendants.
-    static func violations(userId: Int64, sample: [Int64], on db: Connection) throws -> [String] {
-        let all = try nodes(of: userId, on: db)
+    static func violations(userId: Int64, sample: [Int64], on db: Connection) async throws -> [String] {
+        let all = try await nodes(of: userId, on: db)
         var problems: [String] = []
         func fail(_ message: String) { if problems.count < 30 { problems.append(message) } }
 
@@ -128,7 +128,7 @@ struct TreeTests {
         // The sample: the real query the server would run, as sets.
         for id in sample {
             guard let node = byId[id] else { fail("sample node \(id) missing"); continue }
-            let byInterval = Set(try db.query(
+            let byInterval = await Set(try db.query(
                 "SELECT id FROM nodes WHERE user_id = ? AND lft > ? AND rgt < ?", userId, node.lft, node.rgt
             ).map { try $0.int64("id") })
             var byWalk = Set<Int64>()
@@ -144,26 +144,26 @@ struct TreeTests {
         return problems
     }
 
-    static func newUser(_ name: String, on db: Connection) throws -> User {
-        try UserRepository.create(.init(name: name, passwordHash: "x", spaceCapacity: 1 << 40), on: db)
+    static func newUser(_ name: String, on db: Connection) async throws -> User {
+        try await UserRepository.create(.init(name: name, passwordHash: "x", spaceCapacity: 1 << 40), on: db)
     }
 
-    static func storeHash(_ n: Int, on db: Connection) throws -> String {
+    static func storeHash(_ n: Int, on db: Connection) async throws -> String {
         let hash = "hash-\(n)"
-        _ = try StoreObjectRepository.upsert(hash: hash, size: Int64(n), mime: "text/plain", bucket: "pan", objectKey: "k\(n)", on: db)
+        _ = try await StoreObjectRepository.upsert(hash: hash, size: Int64(n), mime: "text/plain", bucket: "pan", objectKey: "k\(n)", on: db)
         return hash
     }
 
     @discardableResult
-    static func file(_ name: String, in parent: FileNode, userId: Int64, hash: String, on db: Connection) throws -> FileNode {
-        try TreeRepository.insert(
+    static func file(_ name: String, in parent: FileNode, userId: Int64, hash: String, on db: Connection) async throws -> FileNode {
+        try await TreeRepository.insert(
             userId: userId, parent: parent, name: name, kind: .file, size: 1, mime: MimeType.forName(name), storeHash: hash, on: db
         )
     }
 
     @discardableResult
-    static func directory(_ name: String, in parent: FileNode, userId: Int64, on db: Connection) throws -> FileNode {
-        try TreeRepository.insert(
+    static func directory(_ name: String, in parent: FileNode, userId: Int64, on db: Connection) async throws -> FileNode {
+        try await TreeRepository.insert(
             userId: userId, parent: parent, name: name, kind: .directory, size: 0, mime: MimeType.directory, storeHash: nil, on: db
         )
     }
@@ -172,9 +172,9 @@ struct TreeTests {
 
     /// Runs one insert in a savepoint; a failure is recorded (not thrown) so the test can go on
     /// and still check the invariants of what was built.
-    static func attempt<T>(_ what: @autoclosure () -> String, _ failures: inout [String], on db: Connection, _ body: () throws -> T) -> T? {
+    static func attempt<T>(_ what: @autoclosure () -> String, _ failures: inout [String], on db: Connection, _ body: () async throws -> T) async -> T? {
         do {
-            return try db.savepoint(body)
+            return try await db.savepoint(named: "pan_sp", body)
         } catch {
             failures.append("\(what()): \(error)")
             return nil
@@ -188,7 +188,7 @@ struct TreeTests {
         let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
 
         let (alice, other) = try await database.write { db in
-            (try Self.newUser("alice", on: db), try Self.newUser("other", on: db))
+            await (try Self.newUser("alice", on: db), try Self.newUser("other", on: db))
         }
         let aliceId = alice.id, otherId = other.id
 
@@ -197,34 +197,35 @@ struct TreeTests {
         let randomFailures = try await database.write { db -> [String] in
             var failures: [String] = []
             var rng = SplitMix64(seed: seed)
-            let hashes = try (0..<8).map { try Self.storeHash($0, on: db) }
-            var known = [try TreeRepository.root(of: aliceId, on: db)]
-            var otherKnown = [try TreeRepository.root(of: otherId, on: db)]
+            var hashes: [String] = []
+            for n in 0..<8 { hashes.append(try await Self.storeHash(n, on: db)) }
+            var known = await [try TreeRepository.root(of: aliceId, on: db)]
+            var otherKnown = await [try TreeRepository.root(of: otherId, on: db)]
             let extensions = [".txt", ".tar.gz", "", ".pdf", ".JPG"]
             for i in 0..<2_500 {
                 let roll = Int.random(in: 0..<100, using: &rng)
                 if roll < 30 {
                     let depth = Int.random(in: 1...15, using: &rng)
                     let path = "/" + (0..<depth).map { _ in "d\(Int.random(in: 0..<3, using: &rng))" }.joined(separator: "/")
-                    if let node = Self.attempt("mkdir -p \(path)", &failures, on: db, {
-                        try TreeRepository.directory(userId: aliceId, path: path, on: db)
+                    if let node = await Self.attempt("mkdir -p \(path)", &failures, on: db, {
+                        try await TreeRepository.directory(userId: aliceId, path: path, on: db)
                     }) { known.append(node) }
                 } else if roll < 35 {
                     let parent = otherKnown.randomElement(using: &rng)!
                     if otherKnown.count < 200, Bool.random(using: &rng) {
-                        if let node = Self.attempt("other: mkdir \(parent.path)/o\(i)", &failures, on: db, {
-                            try Self.directory("o\(i)", in: parent, userId: otherId, on: db)
+                        if let node = await Self.attempt("other: mkdir \(parent.path)/o\(i)", &failures, on: db, {
+                            try await Self.directory("o\(i)", in: parent, userId: otherId, on: db)
                         }) { otherKnown.append(node) }
                     } else {
-                        _ = Self.attempt("other: file in \(parent.path)", &failures, on: db) {
-                            try Self.file("o\(i).bin", in: parent, userId: otherId, hash: hashes[i % hashes.count], on: db)
+                        _ = await Self.attempt("other: file in \(parent.path)", &failures, on: db) {
+                            try await Self.file("o\(i).bin", in: parent, userId: otherId, hash: hashes[i % hashes.count], on: db)
                         }
                     }
                 } else {
                     let parent = known.randomElement(using: &rng)!
                     let name = "f\(i)" + extensions[Int.random(in: 0..<extensions.count, using: &rng)]
-                    if let node = Self.attempt("file \(PanPath.join(parent.path, name))", &failures, on: db, {
-                        try Self.file(name, in: parent, userId: aliceId, hash: hashes[i % hashes.count], on: db)
+                    if let node = await Self.attempt("file \(PanPath.join(parent.path, name))", &failures, on: db, {
+                        try await Self.file(name, in: parent, userId: aliceId, hash: hashes[i % hashes.count], on: db)
                     }), node.ext != PanPath.ext(of: name) {
                         failures.append("ext of \(name) stored as \(node.ext)")
                     }
@@ -239,26 +240,26 @@ struct TreeTests {
         let chainPath = "/deep/" + (1...40).map { "c\($0)" }.joined(separator: "/")
         let (deepest, chain, chainFailures) = try await database.write { db -> (FileNode?, [Int64], [String]) in
             var failures: [String] = []
-            let deepest = Self.attempt("mkdir -p \(chainPath)", &failures, on: db) {
-                try TreeRepository.directory(userId: aliceId, path: chainPath, on: db)
+            let deepest = await Self.attempt("mkdir -p \(chainPath)", &failures, on: db) {
+                try await TreeRepository.directory(userId: aliceId, path: chainPath, on: db)
             }
             if let deepest {
-                let hash = try Self.storeHash(100, on: db)
-                _ = Self.attempt("file at the bottom of the chain", &failures, on: db) {
-                    try Self.file("bottom.txt", in: deepest, userId: aliceId, hash: hash, on: db)
+                let hash = try await Self.storeHash(100, on: db)
+                _ = await Self.attempt("file at the bottom of the chain", &failures, on: db) {
+                    try await Self.file("bottom.txt", in: deepest, userId: aliceId, hash: hash, on: db)
                 }
                 // Siblings branching off the chain half way down, after the chain exists.
-                if let middle = try TreeRepository.node(userId: aliceId, path: "/deep/" + (1...20).map { "c\($0)" }.joined(separator: "/"), on: db) {
+                if let middle = try await TreeRepository.node(userId: aliceId, path: "/deep/" + (1...20).map { "c\($0)" }.joined(separator: "/"), on: db) {
                     for k in 0..<30 {
-                        _ = Self.attempt("mkdir \(middle.path)/side\(k)", &failures, on: db) {
-                            try Self.directory("side\(k)", in: middle, userId: aliceId, on: db)
+                        _ = await Self.attempt("mkdir \(middle.path)/side\(k)", &failures, on: db) {
+                            try await Self.directory("side\(k)", in: middle, userId: aliceId, on: db)
                         }
                     }
                 } else {
                     failures.append("the chain's middle is missing")
                 }
             }
-            let ids = try db.query("SELECT id FROM nodes WHERE user_id = ? AND path LIKE '/deep%' AND type = 1", aliceId).map { try $0.int64("id") }
+            let ids = try await db.query("SELECT id FROM nodes WHERE user_id = ? AND path LIKE '/deep%' AND type = 1", aliceId).map { try $0.int64("id") }
             return (deepest, ids, failures)
         }
         #expect(chainFailures.isEmpty, "\(chainFailures.prefix(5).joined(separator: "\n"))")
@@ -268,34 +269,34 @@ struct TreeTests {
         // used up after ~1400 and the directory's children must be re-spread.
         let (wideId, movedFirstChild, wideFailures) = try await database.write { db -> (Int64, Bool, [String]) in
             var failures: [String] = []
-            let root = try TreeRepository.root(of: aliceId, on: db)
-            let wide = try Self.directory("wide", in: root, userId: aliceId, on: db)
-            let first = try Self.directory("s0", in: wide, userId: aliceId, on: db)
+            let root = try await TreeRepository.root(of: aliceId, on: db)
+            let wide = try await Self.directory("wide", in: root, userId: aliceId, on: db)
+            let first = try await Self.directory("s0", in: wide, userId: aliceId, on: db)
             for k in 1..<3_000 {
-                guard let sub = Self.attempt("mkdir /wide/s\(k)", &failures, on: db, {
-                    try Self.directory("s\(k)", in: wide, userId: aliceId, on: db)
+                guard let sub = await Self.attempt("mkdir /wide/s\(k)", &failures, on: db, {
+                    try await Self.directory("s\(k)", in: wide, userId: aliceId, on: db)
                 }) else { continue }
                 if k % 500 == 0 {
-                    let hash = try Self.storeHash(k, on: db)
-                    _ = Self.attempt("files under /wide/s\(k)", &failures, on: db) {
-                        try Self.file("x.txt", in: sub, userId: aliceId, hash: hash, on: db)
-                        let inner = try Self.directory("inner", in: sub, userId: aliceId, on: db)
-                        try Self.file("y.txt", in: inner, userId: aliceId, hash: hash, on: db)
+                    let hash = try await Self.storeHash(k, on: db)
+                    _ = await Self.attempt("files under /wide/s\(k)", &failures, on: db) {
+                        try await Self.file("x.txt", in: sub, userId: aliceId, hash: hash, on: db)
+                        let inner = try await Self.directory("inner", in: sub, userId: aliceId, on: db)
+                        try await Self.file("y.txt", in: inner, userId: aliceId, hash: hash, on: db)
                     }
                 }
             }
-            guard let firstNow = try TreeRepository.node(id: first.id, userId: first.userId, on: db) else { throw TestFailure("s0 vanished") }
-            let count = try db.scalar("SELECT COUNT(*) FROM nodes WHERE parent_id = ?", wide.id) ?? 0
+            guard let firstNow = try await TreeRepository.node(id: first.id, userId: first.userId, on: db) else { throw TestFailure("s0 vanished") }
+            let count = try await db.scalar("SELECT COUNT(*) FROM nodes WHERE parent_id = ?", wide.id) ?? 0
             if count != 3_000 { failures.append("/wide has \(count) children, not 3000") }
             // Files into the first children, whose intervals were squeezed by the re-spread.
-            let hash = try Self.storeHash(9_999, on: db)
+            let hash = try await Self.storeHash(9_999, on: db)
             for k in 0..<20 {
-                guard let sub = try TreeRepository.node(userId: aliceId, path: "/wide/s\(k)", on: db) else {
+                guard let sub = try await TreeRepository.node(userId: aliceId, path: "/wide/s\(k)", on: db) else {
                     failures.append("/wide/s\(k) vanished")
                     continue
                 }
-                _ = Self.attempt("file in /wide/s\(k)", &failures, on: db) {
-                    try Self.file("late.txt", in: sub, userId: aliceId, hash: hash, on: db)
+                _ = await Self.attempt("file in /wide/s\(k)", &failures, on: db) {
+                    try await Self.file("late.txt", in: sub, userId: aliceId, hash: hash, on: db)
                 }
             }
             return (wide.id, firstNow.lft != first.lft || firstNow.rgt != first.rgt, failures)
@@ -306,12 +307,12 @@ struct TreeTests {
         // Check both users, with the interval query compared to a parent_id walk on a sample.
         let (aliceProblems, otherProblems, aliceCount) = try await database.read { db -> ([String], [String], Int64) in
             var rng = SplitMix64(seed: seed ^ 0xFFFF)
-            let directories = try db.query("SELECT id FROM nodes WHERE user_id = ? AND type = 1", aliceId).map { try $0.int64("id") }
-            let root = try TreeRepository.root(of: aliceId, on: db)
+            let directories = try await db.query("SELECT id FROM nodes WHERE user_id = ? AND type = 1", aliceId).map { try $0.int64("id") }
+            let root = try await TreeRepository.root(of: aliceId, on: db)
             var sample = [root.id, wideId] + chain.prefix(45)
             for _ in 0..<60 { sample.append(directories.randomElement(using: &rng)!) }
-            let otherDirectories = try db.query("SELECT id FROM nodes WHERE user_id = ? AND type = 1", otherId).map { try $0.int64("id") }
-            return (
+            let otherDirectories = try await db.query("SELECT id FROM nodes WHERE user_id = ? AND type = 1", otherId).map { try $0.int64("id") }
+            return await (
                 try Self.violations(userId: aliceId, sample: sample, on: db),
                 try Self.violations(userId: otherId, sample: otherDirectories, on: db),
                 try TreeRepository.count(userId: aliceId, on: db)
@@ -325,31 +326,31 @@ struct TreeTests {
         // the root, keeps the invariants too.
         let deepestChainId = chain.max() ?? wideId
         let afterRenumber = try await database.write { db -> [String] in
-            try IntervalAllocator.renumber(startingAt: deepestChainId, userId: aliceId, on: db)
-            try IntervalAllocator.renumber(startingAt: wideId, userId: aliceId, on: db)
-            let root = try TreeRepository.root(of: aliceId, on: db)
-            try IntervalAllocator.renumber(startingAt: root.id, userId: aliceId, on: db)
-            return try Self.violations(userId: aliceId, sample: [root.id, wideId, deepestChainId], on: db)
+            try await IntervalAllocator.renumber(startingAt: deepestChainId, userId: aliceId, on: db)
+            try await IntervalAllocator.renumber(startingAt: wideId, userId: aliceId, on: db)
+            let root = try await TreeRepository.root(of: aliceId, on: db)
+            try await IntervalAllocator.renumber(startingAt: root.id, userId: aliceId, on: db)
+            return try await Self.violations(userId: aliceId, sample: [root.id, wideId, deepestChainId], on: db)
                 + Self.violations(userId: otherId, sample: [], on: db)
         }
         #expect(afterRenumber.isEmpty, "\(afterRenumber.joined(separator: "\n"))")
     }
 
     /// mkdir -p one level at a time down a single chain; the deepest level reached, or the failure.
-    static func chain(depth: Int, withFiles: Bool, on db: Connection) throws -> (reached: Int, failure: String?) {
-        let user = try newUser("chain", on: db)
-        let hash = try storeHash(1, on: db)
+    static func chain(depth: Int, withFiles: Bool, on db: Connection) async throws -> (reached: Int, failure: String?) {
+        let user = try await newUser("chain", on: db)
+        let hash = try await storeHash(1, on: db)
         var path = ""
         for level in 1...depth {
             path += "/c\(level)"
             do {
-                let node = try TreeRepository.directory(userId: user.id, path: path, on: db)
-                if withFiles { try file("f.txt", in: node, userId: user.id, hash: hash, on: db) }
+                let node = try await TreeRepository.directory(userId: user.id, path: path, on: db)
+                if withFiles { try await file("f.txt", in: node, userId: user.id, hash: hash, on: db) }
             } catch {
                 return (level - 1, "at depth \(level) (\(path)): \(error)")
             }
         }
-        let problems = try violations(userId: user.id, sample: [], on: db)
+        let problems = try await violations(userId: user.id, sample: [], on: db)
         return (depth, problems.isEmpty ? nil : problems.joined(separator: "\n"))
     }
 
@@ -358,7 +359,7 @@ struct TreeTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
-        let (reached, failure) = try await database.write { db in try Self.chain(depth: 40, withFiles: withFiles, on: db) }
+        let (reached, failure) = try await database.write { db in try await Self.chain(depth: 40, withFiles: withFiles, on: db) }
         #expect(reached == 40 && failure == nil, "\(failure ?? "")")
     }
 
@@ -369,34 +370,34 @@ struct TreeTests {
         let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
 
         let userId = try await database.write { db -> Int64 in
-            let user = try Self.newUser("big", on: db)
-            let root = try TreeRepository.root(of: user.id, on: db)
-            let hash = try Self.storeHash(1, on: db)
+            let user = try await Self.newUser("big", on: db)
+            let root = try await TreeRepository.root(of: user.id, on: db)
+            let hash = try await Self.storeHash(1, on: db)
             for d in 0..<100 {
-                let dir = try Self.directory("dir\(d)", in: root, userId: user.id, on: db)
-                for f in 0..<199 { try Self.file("file\(f).txt", in: dir, userId: user.id, hash: hash, on: db) }
+                let dir = try await Self.directory("dir\(d)", in: root, userId: user.id, on: db)
+                for f in 0..<199 { try await Self.file("file\(f).txt", in: dir, userId: user.id, hash: hash, on: db) }
             }
             return user.id
         }
 
         let (total, deltas) = try await database.write { db -> (Int64, [String: Int64]) in
-            let total = try TreeRepository.count(userId: userId, on: db)
-            func changes(_ body: () throws -> Void) throws -> Int64 {
-                let before = try db.scalar("SELECT total_changes()") ?? 0
-                try body()
-                return (try db.scalar("SELECT total_changes()") ?? 0) - before
+            let total = try await TreeRepository.count(userId: userId, on: db)
+            func changes(_ body: () async throws -> Void) async throws -> Int64 {
+                let before = try await db.scalar("SELECT total_changes()") ?? 0
+                try await body()
+                return await (try db.scalar("SELECT total_changes()") ?? 0) - before
             }
-            let hash = try Self.storeHash(1, on: db)
-            let root = try TreeRepository.root(of: userId, on: db)
+            let hash = try await Self.storeHash(1, on: db)
+            let root = try await TreeRepository.root(of: userId, on: db)
             // Early directories have every other node to their right: the old design shifted all of them.
-            guard let first = try TreeRepository.node(userId: userId, path: "/dir0", on: db),
-                  let middle = try TreeRepository.node(userId: userId, path: "/dir50", on: db)
+            guard let first = try await TreeRepository.node(userId: userId, path: "/dir0", on: db),
+                  let middle = try await TreeRepository.node(userId: userId, path: "/dir50", on: db)
             else { throw TestFailure("directories vanished") }
             var deltas: [String: Int64] = [:]
-            deltas["file in /dir0"] = try changes { try Self.file("new.txt", in: first, userId: userId, hash: hash, on: db) }
-            deltas["file in /dir50"] = try changes { try Self.file("new.txt", in: middle, userId: userId, hash: hash, on: db) }
-            deltas["directory in /dir0"] = try changes { try Self.directory("sub", in: first, userId: userId, on: db) }
-            deltas["file in /"] = try changes { try Self.file("top.txt", in: root, userId: userId, hash: hash, on: db) }
+            deltas["file in /dir0"] = try await changes { try await Self.file("new.txt", in: first, userId: userId, hash: hash, on: db) }
+            deltas["file in /dir50"] = try await changes { try await Self.file("new.txt", in: middle, userId: userId, hash: hash, on: db) }
+            deltas["directory in /dir0"] = try await changes { try await Self.directory("sub", in: first, userId: userId, on: db) }
+            deltas["file in /"] = try await changes { try await Self.file("top.txt", in: root, userId: userId, hash: hash, on: db) }
             return (total, deltas)
         }
         #expect(total >= 20_000)
@@ -405,7 +406,7 @@ struct TreeTests {
         }
 
         let problems = try await database.read { db in
-            try Self.violations(userId: userId, sample: [], on: db)
+            try await Self.violations(userId: userId, sample: [], on: db)
         }
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
@@ -416,18 +417,18 @@ struct TreeTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
         let (error, count) = try await database.write { db -> (PanError?, Int64) in
-            let user = try Self.newUser("dup", on: db)
-            let root = try TreeRepository.root(of: user.id, on: db)
-            let hash = try Self.storeHash(1, on: db)
-            try Self.file("a.txt", in: root, userId: user.id, hash: hash, on: db)
+            let user = try await Self.newUser("dup", on: db)
+            let root = try await TreeRepository.root(of: user.id, on: db)
+            let hash = try await Self.storeHash(1, on: db)
+            try await Self.file("a.txt", in: root, userId: user.id, hash: hash, on: db)
             var caught: PanError?
-            do { try Self.file("a.txt", in: root, userId: user.id, hash: hash, on: db) } catch let error as PanError { caught = error }
+            do { try await Self.file("a.txt", in: root, userId: user.id, hash: hash, on: db) } catch let error as PanError { caught = error }
             // A file in the way of mkdir -p.
             do {
-                _ = try TreeRepository.directory(userId: user.id, path: "/a.txt/b", on: db)
+                _ = try await TreeRepository.directory(userId: user.id, path: "/a.txt/b", on: db)
                 caught = nil
             } catch let error as PanError where error == .notADirectory {}
-            return (caught, try TreeRepository.count(userId: user.id, on: db))
+            return await (caught, try TreeRepository.count(userId: user.id, on: db))
         }
         #expect(error == .fileAlreadyExists)
         #expect(count == 2)

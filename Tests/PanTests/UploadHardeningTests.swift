@@ -102,7 +102,7 @@ struct UploadHardeningTests {
             // Another user is not affected.
             #expect(try await server.post("/v1/store/token", ["name": "x", "path": "/"], token: other).result["token"] is String)
             // Expired sessions free their place.
-            _ = try await server.write { db in try db.run("UPDATE upload_sessions SET deadline = 0") }
+            _ = try await server.write { db in try await db.run("UPDATE upload_sessions SET deadline = 0") }
             #expect(try await server.post("/v1/store/token", ["name": "f", "path": "/", "size": 900_000], token: session).result["token"] is String)
         }
     }
@@ -117,7 +117,7 @@ struct UploadHardeningTests {
             let (user, session) = try await server.user("counted", capacity: 10_000_000)
             @Sendable func counters() async throws -> [Int64] {
                 try await server.read { db in
-                    let row = try db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", user.id)!
+                    let row = try await db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", user.id)!
                     return [try row.int64("pending_uploads"), try row.int64("pending_bytes")]
                 }
             }
@@ -149,19 +149,19 @@ struct UploadHardeningTests {
             #expect(try await server.post("/v1/store/token", ["name": "g", "path": "/in"], token: session).code == "TOO_MANY_PENDING_UPLOADS")
             // The sweeper expires them all and leaves the bound high: fsck is content with that…
             _ = try await server.write { db in
-                try db.run("UPDATE upload_sessions SET deadline = 0 WHERE user_id = ?", user.id)
-                return try UploadSessionRepository.expire(before: 1, on: db)
+                try await db.run("UPDATE upload_sessions SET deadline = 0 WHERE user_id = ?", user.id)
+                return try await UploadSessionRepository.expire(before: 1, on: db)
             }
             #expect(try await counters() == [4, 0])
-            #expect(try await server.read { db in try TreeChecker.check(on: db) }.isEmpty)
+            #expect(try await server.read { db in try await TreeChecker.check(on: db) }.isEmpty)
             // …and the next token, finding the bound at the cap, counts exactly: allowed, and the bound is reset.
             _ = try await token("h")
             #expect(try await counters() == [1, 0])
             // A bound lower than the sessions would let a user past the cap: fsck finds it, repair fixes it.
-            _ = try await server.write { db in try db.run("UPDATE users SET pending_uploads = 0 WHERE id = ?", user.id) }
-            let findings = try await server.read { db in try TreeChecker.check(on: db) }
+            _ = try await server.write { db in try await db.run("UPDATE users SET pending_uploads = 0 WHERE id = ?", user.id) }
+            let findings = try await server.read { db in try await TreeChecker.check(on: db) }
             #expect(findings.map(\.check) == ["pending-counters"], "\(findings)")
-            let repaired = try await server.write { db in try TreeChecker.repair(on: db) }
+            let repaired = try await server.write { db in try await TreeChecker.repair(on: db) }
             #expect(repaired.contains { $0.contains("pending uploads") }, "\(repaired)")
             #expect(try await counters() == [1, 0])
         }

@@ -150,7 +150,7 @@ struct DatabasePoolTests {
                                 try await pool.write { db in
                                     try db.run("INSERT INTO t(task, n) VALUES (?, ?)", index, n)
                                     // Hold the write lock a little so the other pool has to wait for it.
-                                    if n.isMultiple(of: 50) { Thread.sleep(forTimeInterval: 0.02) }
+                                    if n.isMultiple(of: 50) { usleep(20_000) }
                                 }
                             } catch {
                                 failures.increment()

@@ -11,6 +11,9 @@ public struct PanConfiguration: Sendable {
     public var databaseURL: String?
     /// Connections (and transaction threads) each server keeps to PostgreSQL.
     public var databasePoolSize = 8
+    /// Seconds a PostgreSQL transaction waits for a pooled connection (the
+    /// database down or saturated) before the request gets 503 + Retry-After.
+    public var databaseWait: Double = 5
     public var host = "127.0.0.1"
     public var port = 8080
     /// When set, `/healthz`, `/readyz` and `/metrics` are served only on this
@@ -148,6 +151,7 @@ public struct PanConfiguration: Sendable {
         if let v = environment["PAN_HOST"] { host = v }
         if let v = environment["PAN_DATABASE_URL"], !v.isEmpty { databaseURL = v }
         if let value: Int = try Self.number(environment, "PAN_DATABASE_POOL_SIZE", { (1...1024).contains($0) }, "1 to 1024") { databasePoolSize = value }
+        if let value: Double = try Self.number(environment, "PAN_DATABASE_WAIT", { (0.1...600).contains($0) }, "0.1 to 600 seconds") { databaseWait = value }
         if let value: Int = try Self.number(environment, "PAN_PORT", { (0...65535).contains($0) }, "a port number") { port = value }
         if let v = environment["PAN_ADMIN_PORT"], !v.isEmpty {
             guard let port = Int(v), (0...65535).contains(port) else { throw ConfigurationError("PAN_ADMIN_PORT must be a port number") }

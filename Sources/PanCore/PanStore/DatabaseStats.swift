@@ -18,19 +18,19 @@ public struct DatabaseStats: Codable, Sendable, Equatable {
 
     public static let sessionStates = ["pending", "done", "failed", "expired"]
 
-    public static func collect(schemaVersion: Int, on db: any DatabaseConnection) throws -> DatabaseStats {
+    public static func collect(schemaVersion: Int, on db: any DatabaseConnection) async throws -> DatabaseStats {
         var sessions = Dictionary(uniqueKeysWithValues: sessionStates.map { ($0, Int64(0)) })
-        for row in try db.query("SELECT state, COUNT(*) AS n FROM upload_sessions GROUP BY state") {
+        for row in try await db.query("SELECT state, COUNT(*) AS n FROM upload_sessions GROUP BY state") {
             sessions[try row.string("state")] = try row.int64("n")
         }
         return DatabaseStats(
-            users: try db.scalar("SELECT COUNT(*) FROM users") ?? 0,
-            disabledUsers: try db.scalar("SELECT COUNT(*) FROM users WHERE status = \(User.Status.disabled.sql)") ?? 0,
-            files: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.live.sql) AND type = \(FileNode.Kind.file.sql)") ?? 0,
-            directories: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.live.sql) AND type = \(FileNode.Kind.directory.sql)") ?? 0,
-            recycledNodes: try db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.recycled.sql)") ?? 0,
-            objects: try db.scalar("SELECT COUNT(*) FROM store_objects") ?? 0,
-            storedBytes: try db.scalar("SELECT COALESCE(SUM(size), 0) FROM store_objects") ?? 0,
+            users: try await db.scalar("SELECT COUNT(*) FROM users") ?? 0,
+            disabledUsers: try await db.scalar("SELECT COUNT(*) FROM users WHERE status = \(User.Status.disabled.sql)") ?? 0,
+            files: try await db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.live.sql) AND type = \(FileNode.Kind.file.sql)") ?? 0,
+            directories: try await db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.live.sql) AND type = \(FileNode.Kind.directory.sql)") ?? 0,
+            recycledNodes: try await db.scalar("SELECT COUNT(*) FROM nodes WHERE state = \(FileNode.State.recycled.sql)") ?? 0,
+            objects: try await db.scalar("SELECT COUNT(*) FROM store_objects") ?? 0,
+            storedBytes: try await db.scalar("SELECT COALESCE(SUM(size), 0) FROM store_objects") ?? 0,
             sessions: sessions,
             schemaVersion: schemaVersion
         )

@@ -9,12 +9,12 @@ import SQLCommon
 /// (`DatabaseFailure`), and its own housekeeping.
 public protocol SQLEngine: Sendable {
     /// One read-only transaction (a consistent snapshot).
-    func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T
+    func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T
 
     /// `read`, for reads that scan whole tables (statistics, fsck): never on
     /// the calling task's thread, which SQLite's short reads use (a long one
     /// there would hold one of the few threads every request runs on).
-    func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T
+    func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T
 
     /// One write transaction, committed when `body` returns, rolled back when it throws.
     ///
@@ -25,7 +25,7 @@ public protocol SQLEngine: Sendable {
     /// `body` more than once (a serialization failure or deadlock), so it must
     /// not have side effects outside the transaction.
     func write<T: Sendable>(
-        lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        lockingUser: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T
 
     /// Whether writers of different users run at the same time (PostgreSQL).
@@ -37,11 +37,11 @@ public protocol SQLEngine: Sendable {
     /// Like `write`, but only one server at a time runs it (PostgreSQL: an
     /// advisory lock); returns nil when another server is already running it.
     func writeExclusively<T: Sendable>(
-        job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T?
 
     /// The schema version the database is at, and the one this build migrates to.
-    func schemaVersion(on db: any DatabaseConnection) throws -> Int
+    func schemaVersion(on db: any DatabaseConnection) async throws -> Int
     var latestSchemaVersion: Int { get }
 
     /// Makes the on-disk state self-contained (SQLite: a WAL checkpoint), e.g. at shutdown.

@@ -22,23 +22,23 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         callbacks = CallbackService(engine: engine, settings: settings)
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+    private func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         do { return try await engine.read(body) } catch { throw PanError(storeError: error) }
     }
 
-    private func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+    private func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         do { return try await engine.readLong(body) } catch { throw PanError(storeError: error) }
     }
 
     /// A write that changes one user's data: on PostgreSQL it holds that user's lock.
     private func writeExclusively<T: Sendable>(
-        _ job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        _ job: ExclusiveJob, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T? {
         do { return try await engine.writeExclusively(job: job, body) } catch { throw PanError(storeError: error) }
     }
 
     private func write<T: Sendable>(
-        user userId: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) throws -> T
+        user userId: Int64?, _ body: @escaping @Sendable (any DatabaseConnection) async throws -> T
     ) async throws -> T {
         do { return try await engine.write(lockingUser: userId, body) } catch { throw PanError(storeError: error) }
     }
@@ -46,43 +46,43 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     // MARK: Users
 
     public func credentials(forLogin value: String) async throws -> (User, passwordHash: String)? {
-        try await read { db in try UserRepository.find(login: value, on: db) }
+        try await read { db in try await UserRepository.find(login: value, on: db) }
     }
 
     public func user(id: Int64) async throws -> User? {
-        try await read { db in try UserRepository.find(id: id, on: db) }
+        try await read { db in try await UserRepository.find(id: id, on: db) }
     }
 
     public func user(reference: String) async throws -> User? {
-        try await read { db in try UserRepository.find(reference: reference, on: db) }
+        try await read { db in try await UserRepository.find(reference: reference, on: db) }
     }
 
     public func users() async throws -> [User] {
-        try await read { db in try UserRepository.list(on: db) }
+        try await read { db in try await UserRepository.list(on: db) }
     }
 
     public func createUser(_ new: NewUser) async throws -> User {
-        try await write(user: nil) { db in try UserRepository.create(new, on: db) }
+        try await write(user: nil) { db in try await UserRepository.create(new, on: db) }
     }
 
     public func setPasswordHash(_ hash: String, userId: Int64) async throws {
-        try await write(user: userId) { db in try UserRepository.setPasswordHash(hash, userId: userId, on: db) }
+        try await write(user: userId) { db in try await UserRepository.setPasswordHash(hash, userId: userId, on: db) }
     }
 
     public func setDisabled(_ disabled: Bool, userId: Int64) async throws {
-        try await write(user: userId) { db in try UserRepository.setStatus(disabled ? .disabled : .active, userId: userId, on: db) }
+        try await write(user: userId) { db in try await UserRepository.setStatus(disabled ? .disabled : .active, userId: userId, on: db) }
     }
 
     public func setQuota(_ bytes: Int64, userId: Int64) async throws {
-        try await write(user: userId) { db in try UserRepository.setCapacity(bytes, userId: userId, on: db) }
+        try await write(user: userId) { db in try await UserRepository.setCapacity(bytes, userId: userId, on: db) }
     }
 
     public func revokeTokens(userId: Int64) async throws {
-        try await write(user: userId) { db in try UserRepository.revokeTokens(userId: userId, on: db) }
+        try await write(user: userId) { db in try await UserRepository.revokeTokens(userId: userId, on: db) }
     }
 
     public func nodeCount(userId: Int64) async throws -> Int64 {
-        try await read { db in try TreeRepository.count(userId: userId, on: db) }
+        try await read { db in try await TreeRepository.count(userId: userId, on: db) }
     }
 
     // MARK: Uploads
@@ -104,12 +104,12 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func isStoredObject(hash: String, key: String) async throws -> Bool {
-        try await read { db in try StoreObjectRepository.find(hash: hash, on: db)?.objectKey == key }
+        try await read { db in try await StoreObjectRepository.find(hash: hash, on: db)?.objectKey == key }
     }
 
     public func nodeHoldsObject(nodeUUID: String, objectKey: String) async throws -> Bool {
         try await read { db in
-            try db.scalar(
+            try await db.scalar(
                 """
                 SELECT COUNT(*) FROM nodes n JOIN store_objects o ON o.hash = n.store_hash
                 WHERE n.uuid = ? AND o.object_key = ?
@@ -120,24 +120,24 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func sweepSessions(before cutoff: Int64) async throws -> Int {
-        try await writeExclusively(.sweepSessions) { db in try UploadSessionRepository.expire(before: cutoff, on: db) } ?? 0
+        try await writeExclusively(.sweepSessions) { db in try await UploadSessionRepository.expire(before: cutoff, on: db) } ?? 0
     }
 
     public func uploadSessions(state: UploadSession.State?, limit: Int) async throws -> [UploadSession] {
-        try await read { db in try UploadSessionRepository.list(state: state, limit: limit, on: db) }
+        try await read { db in try await UploadSessionRepository.list(state: state, limit: limit, on: db) }
     }
 
     public func uploadSession(id: String) async throws -> UploadSession? {
-        try await read { db in try UploadSessionRepository.find(id: id, on: db) }
+        try await read { db in try await UploadSessionRepository.find(id: id, on: db) }
     }
 
     // MARK: Files
 
-    static func resolve(_ address: NodeAddress, userId: Int64, on db: any DatabaseConnection) throws -> FileNode {
+    static func resolve(_ address: NodeAddress, userId: Int64, on db: any DatabaseConnection) async throws -> FileNode {
         let node = if let uuid = address.uuid {
-            try TreeRepository.node(userId: userId, uuid: uuid, on: db)
+            try await TreeRepository.node(userId: userId, uuid: uuid, on: db)
         } else {
-            try TreeRepository.node(userId: userId, path: address.path ?? PanPath.root, on: db)
+            try await TreeRepository.node(userId: userId, path: address.path ?? PanPath.root, on: db)
         }
         guard let node else { throw PanError.fileNotFound }
         return node
@@ -145,18 +145,19 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
 
     public func node(userId: Int64, at address: NodeAddress) async throws -> NodeWithObject {
         try await read { db in
-            let node = try Self.resolve(address, userId: userId, on: db)
-            return NodeWithObject(node: node, object: try node.storeId.flatMap { try StoreObjectRepository.find(hash: $0, on: db) })
+            let node = try await Self.resolve(address, userId: userId, on: db)
+            let object: StoreObject? = if let hash = node.storeId { try await StoreObjectRepository.find(hash: hash, on: db) } else { nil }
+            return NodeWithObject(node: node, object: object)
         }
     }
 
     public func listing(userId: Int64, of address: NodeAddress, window: ListingWindow) async throws -> Listing {
         let listings = self.listings
         let (listing, versioned) = try await read { db -> (Listing, Bool) in
-            let directory = try Self.resolve(address, userId: userId, on: db)
+            let directory = try await Self.resolve(address, userId: userId, on: db)
             guard directory.isDirectory else { throw PanError.notADirectory }
-            let version = try TreeRepository.listingVersion(of: directory, on: db)
-            let (children, total) = try TreeRepository.children(
+            let version = try await TreeRepository.listingVersion(of: directory, on: db)
+            let (children, total) = try await TreeRepository.children(
                 of: directory, type: window.type, order: window.order, limit: window.limit, offset: window.offset,
                 hidingSystemFolders: directory.path == PanPath.root, cache: listings, version: version, on: db
             )
@@ -165,25 +166,25 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         if !versioned, listing.total > ListingCache.keysetThreshold {
             // A big directory, paged for the first time: keep its version from now
             // on, so the next pages come from the cache. Best effort: this page
-            // is already answered, and a later one will try again.
+            // is already answered, and a later one will try await again.
             let directory = listing.directory
-            _ = try? await write(user: userId) { db in try TreeRepository.versionListing(of: directory, on: db) }
+            _ = try? await write(user: userId) { db in try await TreeRepository.versionListing(of: directory, on: db) }
         }
         return listing
     }
 
     public func recycleBin(userId: Int64, limit: Int, offset: Int) async throws -> (nodes: [FileNode], total: Int64) {
-        try await read { db in try TreeMutations.recycleBin(userId: userId, limit: limit, offset: offset, on: db) }
+        try await read { db in try await TreeMutations.recycleBin(userId: userId, limit: limit, offset: offset, on: db) }
     }
 
     public func createDirectory(userId: Int64, path: String) async throws -> FileNode {
         let nodeLimit = self.nodeLimit
-        return try await write(user: userId) { db in try TreeRepository.directory(userId: userId, path: path, nodeLimit: nodeLimit, on: db) }
+        return try await write(user: userId) { db in try await TreeRepository.directory(userId: userId, path: path, nodeLimit: nodeLimit, on: db) }
     }
 
     public func rename(userId: Int64, _ address: NodeAddress, to name: String, policy: ConflictPolicy) async throws -> FileNode {
         try await write(user: userId) { db in
-            try TreeMutations.rename(try Self.resolve(address, userId: userId, on: db), to: name, policy: policy, on: db)
+            try await TreeMutations.rename(try await Self.resolve(address, userId: userId, on: db), to: name, policy: policy, on: db)
         }
     }
 
@@ -191,24 +192,24 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         try NodeLimits.requireSources(sources.count)
         let nodeLimit = self.nodeLimit
         return try await write(user: userId) { db -> Int in
-            let target = try Self.resolve(destination, userId: userId, on: db)
+            let target = try await Self.resolve(destination, userId: userId, on: db)
             if copying {
                 // The whole request is weighed before its first insert: refused, not cut off at the cap.
                 var total = 0
                 for source in sources {
-                    total += try TreeMutations.copySize(of: try Self.resolve(source, userId: userId, on: db), on: db)
+                    total += try await TreeMutations.copySize(of: try await Self.resolve(source, userId: userId, on: db), on: db)
                     try NodeLimits.requireNewNodes(total)
                 }
-                try NodeLimits.requireRoom(for: total, userId: userId, limit: nodeLimit, on: db)
+                try await NodeLimits.requireRoom(for: total, userId: userId, limit: nodeLimit, on: db)
             }
             for source in sources {
-                let node = try Self.resolve(source, userId: userId, on: db)
+                let node = try await Self.resolve(source, userId: userId, on: db)
                 // Re-read the destination: an earlier item may have renumbered its interval.
-                let current = try TreeRepository.node(id: target.id, userId: userId, on: db) ?? target
+                let current = try await TreeRepository.node(id: target.id, userId: userId, on: db) ?? target
                 if copying {
-                    _ = try TreeMutations.copy(node, into: current, policy: policy, nodeLimit: nodeLimit, on: db)
+                    _ = try await TreeMutations.copy(node, into: current, policy: policy, nodeLimit: nodeLimit, on: db)
                 } else {
-                    _ = try TreeMutations.move(node, into: current, policy: policy, on: db)
+                    _ = try await TreeMutations.move(node, into: current, policy: policy, on: db)
                 }
             }
             return sources.count
@@ -221,12 +222,12 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
             for target in targets {
                 // A uuid of something already in the bin deletes it from there.
                 if !toRecycleBin, let uuid = target.uuid,
-                   let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: nil, on: db) {
-                    try TreeMutations.delete(binned, on: db)
+                   let binned = try await TreeRepository.recycledNode(userId: userId, uuid: uuid, path: nil, on: db) {
+                    try await TreeMutations.delete(binned, on: db)
                     continue
                 }
-                let node = try Self.resolve(target, userId: userId, on: db)
-                if toRecycleBin { try TreeMutations.recycle(node, on: db) } else { try TreeMutations.delete(node, on: db) }
+                let node = try await Self.resolve(target, userId: userId, on: db)
+                if toRecycleBin { try await TreeMutations.recycle(node, on: db) } else { try await TreeMutations.delete(node, on: db) }
             }
             return targets.count
         }
@@ -235,30 +236,30 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     public func restore(userId: Int64, uuid: String?, path: String?, policy: ConflictPolicy) async throws -> FileNode {
         let nodeLimit = self.nodeLimit
         return try await write(user: userId) { db in
-            guard let binned = try TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
+            guard let binned = try await TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
                 throw PanError.fileNotFound
             }
-            return try TreeMutations.restore(binned, policy: policy, nodeLimit: nodeLimit, on: db)
+            return try await TreeMutations.restore(binned, policy: policy, nodeLimit: nodeLimit, on: db)
         }
     }
 
     public func subtree(userId: Int64, path: String) async throws -> [FileNode] {
         try await read { db in
-            guard let top = try TreeRepository.node(userId: userId, path: path, on: db) else { throw PanError.fileNotFound }
-            return try TreeRepository.subtree(of: top, on: db)
+            guard let top = try await TreeRepository.node(userId: userId, path: path, on: db) else { throw PanError.fileNotFound }
+            return try await TreeRepository.subtree(of: top, on: db)
         }
     }
 
     // MARK: Stored objects
 
     public func storedObjects(limit: Int) async throws -> [StoreObject] {
-        try await read { db in try StoreObjectRepository.list(limit: limit, on: db) }
+        try await read { db in try await StoreObjectRepository.list(limit: limit, on: db) }
     }
 
     public func storedObject(hash: String) async throws -> (StoreObject, [(userId: Int64, path: String)])? {
         try await read { db in
-            guard let object = try StoreObjectRepository.findCounted(hash: hash, on: db) else { return nil }
-            return (object, try StoreObjectRepository.users(of: hash, limit: 100, on: db))
+            guard let object = try await StoreObjectRepository.findCounted(hash: hash, on: db) else { return nil }
+            return (object, try await StoreObjectRepository.users(of: hash, limit: 100, on: db))
         }
     }
 
@@ -266,35 +267,35 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         // Mark and sweep in one transaction (see `collectUnused`); the caller deletes the bytes after it commits.
         let grace = uploads.settings.objectGrace
         return try await writeExclusively(.collectObjects) { db in
-            try StoreObjectRepository.collectUnused(dryRun: dryRun, olderThan: Millis.now() - grace, on: db)
+            try await StoreObjectRepository.collectUnused(dryRun: dryRun, olderThan: Millis.now() - grace, on: db)
         } ?? []
     }
 
     public func objectKeys() async throws -> Set<String> {
-        try await read { db in try StoreObjectRepository.allKeys(on: db) }
+        try await read { db in try await StoreObjectRepository.allKeys(on: db) }
     }
 
     // MARK: Operations
 
     public func stats() async throws -> DatabaseStats {
         let engine = self.engine
-        return try await readLong { db in try DatabaseStats.collect(schemaVersion: try engine.schemaVersion(on: db), on: db) }
+        return try await readLong { db in try await DatabaseStats.collect(schemaVersion: try await engine.schemaVersion(on: db), on: db) }
     }
 
     public func checkWritable() async throws -> Int {
         // SQLite: BEGIN IMMEDIATE is the write lock itself; the SELECT keeps it a no-op.
         let engine = self.engine
         return try await write(user: nil) { db in
-            _ = try db.scalar("SELECT 1")
-            return try engine.schemaVersion(on: db)
+            _ = try await db.scalar("SELECT 1")
+            return try await engine.schemaVersion(on: db)
         }
     }
 
     public var latestSchemaVersion: Int { engine.latestSchemaVersion }
 
     public func fsck(repair: Bool) async throws -> FsckReport {
-        let repairs = repair ? try await write(user: nil) { db in try TreeChecker.repair(on: db) } : []
-        let findings = try await readLong { db in try TreeChecker.check(on: db) }
+        let repairs = repair ? try await write(user: nil) { db in try await TreeChecker.repair(on: db) } : []
+        let findings = try await readLong { db in try await TreeChecker.check(on: db) }
         return FsckReport(findings: findings, repairs: repairs)
     }
 

@@ -30,15 +30,15 @@ public enum StoreObjectRepository {
     /// With the reference count, for listings meant for people (`pan store`).
     static let columnsCounted = columns + ", (SELECT COUNT(*) FROM nodes n WHERE n.store_hash = o.hash) AS ref_count"
 
-    public static func find(hash: String, on db: any DatabaseConnection) throws -> StoreObject? {
-        try db.queryRow("SELECT \(columns) FROM store_objects o WHERE o.hash = ?", hash).map(StoreObject.init(row:))
+    public static func find(hash: String, on db: any DatabaseConnection) async throws -> StoreObject? {
+        try await db.queryRow("SELECT \(columns) FROM store_objects o WHERE o.hash = ?", hash).map(StoreObject.init(row:))
     }
 
     /// The object of `hash` and whether a node of `userId` (live or binned)
     /// holds it: instant upload's question, one statement, the ownership one
     /// probe of `nodes_user_store_hash`.
-    public static func find(hash: String, heldBy userId: Int64, on db: any DatabaseConnection) throws -> (StoreObject, owned: Bool)? {
-        guard let row = try db.queryRow(
+    public static func find(hash: String, heldBy userId: Int64, on db: any DatabaseConnection) async throws -> (StoreObject, owned: Bool)? {
+        guard let row = try await db.queryRow(
             """
             SELECT \(columns), CASE WHEN EXISTS (SELECT 1 FROM nodes n WHERE n.user_id = ? AND n.store_hash = o.hash)
                                     THEN 1 ELSE 0 END AS owned
@@ -52,21 +52,21 @@ public enum StoreObjectRepository {
     /// `insertIfMissing`, then the object as stored (the first writer's, if the content was already there).
     public static func upsert(
         hash: String, size: Int64, mime: String, bucket: String, objectKey: String, on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws -> StoreObject {
-        try insertIfMissing(hash: hash, size: size, mime: mime, bucket: bucket, objectKey: objectKey, on: db, now: now)
-        return try find(hash: hash, on: db)!
+    ) async throws -> StoreObject {
+        try await insertIfMissing(hash: hash, size: size, mime: mime, bucket: bucket, objectKey: objectKey, on: db, now: now)
+        return try await find(hash: hash, on: db)!
     }
 
-    static func findCounted(hash: String, on db: any DatabaseConnection) throws -> StoreObject? {
-        try db.queryRow("SELECT \(columnsCounted) FROM store_objects o WHERE o.hash = ?", hash).map(StoreObject.init(row:))
+    static func findCounted(hash: String, on db: any DatabaseConnection) async throws -> StoreObject? {
+        try await db.queryRow("SELECT \(columnsCounted) FROM store_objects o WHERE o.hash = ?", hash).map(StoreObject.init(row:))
     }
 
     /// Records an object if its hash is new; an existing one is kept as it is
     /// (same hash, same bytes: the first stored copy serves everyone).
     public static func insertIfMissing(
         hash: String, size: Int64, mime: String, bucket: String, objectKey: String, on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws {
-        try db.run(
+    ) async throws {
+        try await db.run(
             """
             INSERT INTO store_objects (hash, size, mime, bucket, object_key, created)
             VALUES (?, ?, ?, ?, ?, ?)
@@ -77,13 +77,13 @@ public enum StoreObjectRepository {
         )
     }
 
-    public static func list(limit: Int = 1000, on db: any DatabaseConnection) throws -> [StoreObject] {
-        try db.query("SELECT \(columnsCounted) FROM store_objects o ORDER BY o.created DESC LIMIT ?", limit).map(StoreObject.init(row:))
+    public static func list(limit: Int = 1000, on db: any DatabaseConnection) async throws -> [StoreObject] {
+        try await db.query("SELECT \(columnsCounted) FROM store_objects o ORDER BY o.created DESC LIMIT ?", limit).map(StoreObject.init(row:))
     }
 
     /// Up to `limit` files that use an object, as `(userId, path)`.
-    static func users(of hash: String, limit: Int, on db: any DatabaseConnection) throws -> [(userId: Int64, path: String)] {
-        try db.query("SELECT user_id, path FROM nodes WHERE store_hash = ? ORDER BY user_id, path LIMIT ?", hash, limit)
+    static func users(of hash: String, limit: Int, on db: any DatabaseConnection) async throws -> [(userId: Int64, path: String)] {
+        try await db.query("SELECT user_id, path FROM nodes WHERE store_hash = ? ORDER BY user_id, path LIMIT ?", hash, limit)
             .map { (try $0.int64("user_id"), try $0.string("path")) }
     }
 
@@ -97,8 +97,8 @@ public enum StoreObjectRepository {
     /// which answers 503 with nothing written (`PanError(storeError:)`); its retry
     /// uploads the bytes anew. A callback storing the same content renews
     /// `created` first, so an object in use again is inside its grace period.
-    static func collectUnused(dryRun: Bool, olderThan cutoff: Int64, on db: any DatabaseConnection) throws -> [StoreObject] {
-        let unused = try db.query(
+    static func collectUnused(dryRun: Bool, olderThan cutoff: Int64, on db: any DatabaseConnection) async throws -> [StoreObject] {
+        let unused = try await db.query(
             """
             SELECT \(columns), 0 AS ref_count FROM store_objects o
             WHERE o.created < ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = o.hash)
@@ -110,10 +110,10 @@ public enum StoreObjectRepository {
         var deleted: [StoreObject] = []
         for object in unused {
             do {
-                let gone = try db.savepoint {
+                let gone = try await db.savepoint {
                     // Re-checked here: a callback storing the same content again since
                     // the mark renewed `created` (insertIfMissing), so the grace holds.
-                    try db.run(
+                    try await db.run(
                         "DELETE FROM store_objects WHERE hash = ? AND created < ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = ?)",
                         object.hash, cutoff, object.hash
                     )
@@ -129,10 +129,10 @@ public enum StoreObjectRepository {
     /// Forgets the object of `hash` if it holds exactly `objectKey`'s bytes and
     /// no node uses it (an upload whose file was refused). A node created
     /// meanwhile by another user keeps it (the foreign key refuses the delete).
-    static func forgetIfUnused(hash: String, objectKey: String, on db: any DatabaseConnection) throws {
+    static func forgetIfUnused(hash: String, objectKey: String, on db: any DatabaseConnection) async throws {
         do {
-            try db.savepoint {
-                try db.run(
+            _ = try await db.savepoint {
+                try await db.run(
                     "DELETE FROM store_objects WHERE hash = ? AND object_key = ? AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.store_hash = ?)",
                     hash, objectKey, hash
                 )
@@ -142,7 +142,7 @@ public enum StoreObjectRepository {
         }
     }
 
-    static func allKeys(on db: any DatabaseConnection) throws -> Set<String> {
-        Set(try db.query("SELECT object_key FROM store_objects").map { try $0.string("object_key") })
+    static func allKeys(on db: any DatabaseConnection) async throws -> Set<String> {
+        Set(try await db.query("SELECT object_key FROM store_objects").map { try $0.string("object_key") })
     }
 }

@@ -31,26 +31,26 @@ enum IntervalAllocator {
     static let roomPerNode: Int64 = 4096
 
     /// Picks `[lft, rgt]` for a new child of `parentId`, renumbering if needed.
-    static func allocate(parentId: Int64, userId: Int64, isDirectory: Bool, on db: any DatabaseConnection) throws -> (Int64, Int64) {
-        if let interval = try tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, on: db) { return interval }
+    static func allocate(parentId: Int64, userId: Int64, isDirectory: Bool, on db: any DatabaseConnection) async throws -> (Int64, Int64) {
+        if let interval = try await tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, on: db) { return interval }
         // Renumber the nearest roomy ancestor; if that was still too tight, go one higher.
         var start: Int64? = parentId
         while let from = start {
-            let renumbered = try renumber(startingAt: from, userId: userId, on: db)
-            if let interval = try tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, on: db) { return interval }
-            start = try db.scalar("SELECT parent_id FROM nodes WHERE user_id = ? AND id = ?", userId, renumbered)
+            let renumbered = try await renumber(startingAt: from, userId: userId, on: db)
+            if let interval = try await tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, on: db) { return interval }
+            start = try await db.scalar("SELECT parent_id FROM nodes WHERE user_id = ? AND id = ?", userId, renumbered)
         }
         throw PanError.internalError("no interval space left under node \(parentId)")
     }
 
     private static func tryAllocate(
         parentId: Int64, userId: Int64, isDirectory: Bool, minimumWidth: Int64 = 2, on db: any DatabaseConnection
-    ) throws -> (Int64, Int64)? {
-        guard let parent = try db.queryRow("SELECT lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, parentId) else {
+    ) async throws -> (Int64, Int64)? {
+        guard let parent = try await db.queryRow("SELECT lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, parentId) else {
             throw PanError.fileNotFound
         }
         let parentLeft = try parent.int64("lft"), parentRight = try parent.int64("rgt")
-        let lastEnd = try db.scalar("SELECT MAX(rgt) FROM nodes WHERE user_id = ? AND parent_id = ?", userId, parentId) ?? parentLeft
+        let lastEnd = try await db.scalar("SELECT MAX(rgt) FROM nodes WHERE user_id = ? AND parent_id = ?", userId, parentId) ?? parentLeft
         let free = parentRight - lastEnd - 1
         if isDirectory {
             let isFirstChild = lastEnd == parentLeft
@@ -67,20 +67,20 @@ enum IntervalAllocator {
     /// Walks up from `nodeId` to the first ancestor with room for its subtree,
     /// then re-spreads that subtree.
     @discardableResult
-    static func renumber(startingAt nodeId: Int64, userId: Int64, on db: any DatabaseConnection) throws -> Int64 {
+    static func renumber(startingAt nodeId: Int64, userId: Int64, on db: any DatabaseConnection) async throws -> Int64 {
         var currentId = nodeId
         while true {
-            guard let row = try db.queryRow("SELECT parent_id, lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, currentId) else {
+            guard let row = try await db.queryRow("SELECT parent_id, lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, currentId) else {
                 throw PanError.fileNotFound
             }
             let left = try row.int64("lft"), right = try row.int64("rgt")
             let parentId = try row.optionalInt64("parent_id")
-            let count = try db.scalar(
+            let count = try await db.scalar(
                 "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", userId, left, right
             ) ?? 0
             let (room, overflow) = (count + 2).multipliedReportingOverflow(by: roomPerNode)
             if parentId == nil || (!overflow && right - left >= room) {
-                try respread(userId: userId, rootId: currentId, left: left, right: right, on: db)
+                try await respread(userId: userId, rootId: currentId, left: left, right: right, on: db)
                 return currentId
             }
             currentId = parentId!
@@ -99,8 +99,8 @@ enum IntervalAllocator {
     static func respread(
         userId: Int64, rootId: Int64, left: Int64, right: Int64, newLeft: Int64? = nil, newRight: Int64? = nil,
         on db: any DatabaseConnection
-    ) throws {
-        let rows = try db.query(
+    ) async throws {
+        let rows = try await db.query(
             "SELECT id, parent_id, type FROM nodes WHERE user_id = ? AND lft > ? AND lft < ? ORDER BY lft",
             userId, left, right
         )
@@ -150,39 +150,39 @@ enum IntervalAllocator {
             }
         }
         for (id, l, r) in assignments {
-            try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE user_id = ? AND id = ?", l, r, userId, id)
+            try await db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE user_id = ? AND id = ?", l, r, userId, id)
         }
         if newLeft != nil {
-            try db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE user_id = ? AND id = ?", left, right, userId, rootId)
+            try await db.run("UPDATE nodes SET lft = ?, rgt = ? WHERE user_id = ? AND id = ?", left, right, userId, rootId)
         }
     }
 
     /// Moves the subtree of `nodeId` under `parentId`: takes a fresh interval
     /// there, wide enough for the subtree, and re-spreads the subtree into it.
     /// Costs O(size of the moved subtree), whatever the size of the tree.
-    static func relocate(nodeId: Int64, userId: Int64, toParent parentId: Int64, newName: String? = nil, on db: any DatabaseConnection) throws {
-        guard let row = try db.queryRow("SELECT type, lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, nodeId) else {
+    static func relocate(nodeId: Int64, userId: Int64, toParent parentId: Int64, newName: String? = nil, on db: any DatabaseConnection) async throws {
+        guard let row = try await db.queryRow("SELECT type, lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, nodeId) else {
             throw PanError.fileNotFound
         }
-        let count = try db.scalar(
+        let count = try await db.scalar(
             "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", userId, try row.int64("lft"), try row.int64("rgt")
         ) ?? 0
         let isDirectory = try row.int("type") == 1
         let need = isDirectory ? 4 * (count + 2) : 2
-        func place() throws -> Bool {
-            guard let interval = try tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, minimumWidth: need, on: db) else {
+        func place() async throws -> Bool {
+            guard let interval = try await tryAllocate(parentId: parentId, userId: userId, isDirectory: isDirectory, minimumWidth: need, on: db) else {
                 return false
             }
             // Read the bounds now: renumbering an ancestor may have moved the subtree too.
-            guard let current = try db.queryRow("SELECT lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, nodeId) else {
+            guard let current = try await db.queryRow("SELECT lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, nodeId) else {
                 throw PanError.fileNotFound
             }
             if let newName {
-                try db.run("UPDATE nodes SET parent_id = ?, name = ? WHERE user_id = ? AND id = ?", parentId, newName, userId, nodeId)
+                try await db.run("UPDATE nodes SET parent_id = ?, name = ? WHERE user_id = ? AND id = ?", parentId, newName, userId, nodeId)
             } else {
-                try db.run("UPDATE nodes SET parent_id = ? WHERE user_id = ? AND id = ?", parentId, userId, nodeId)
+                try await db.run("UPDATE nodes SET parent_id = ? WHERE user_id = ? AND id = ?", parentId, userId, nodeId)
             }
-            try respread(
+            try await respread(
                 userId: userId, rootId: nodeId, left: try current.int64("lft"), right: try current.int64("rgt"),
                 newLeft: interval.0, newRight: interval.1, on: db
             )
@@ -191,11 +191,11 @@ enum IntervalAllocator {
         // Renumber ever higher ancestors until the destination has room (the root always does).
         var from: Int64? = parentId
         while let current = from {
-            if try place() { return }
-            let renumbered = try renumber(startingAt: current, userId: userId, on: db)
-            from = try db.scalar("SELECT parent_id FROM nodes WHERE user_id = ? AND id = ?", userId, renumbered)
+            if try await place() { return }
+            let renumbered = try await renumber(startingAt: current, userId: userId, on: db)
+            from = try await db.scalar("SELECT parent_id FROM nodes WHERE user_id = ? AND id = ?", userId, renumbered)
         }
-        if try place() { return }
+        if try await place() { return }
         throw PanError.internalError("no interval space left to move node \(nodeId)")
     }
 }

@@ -42,12 +42,12 @@ public enum NodeLimits {
     /// Counts `count` new nodes of the user, refused past `limit` (≤ 0: no
     /// cap). Check and count are one conditional UPDATE of the user's row,
     /// inside the caller's write transaction.
-    static func take(_ count: Int, userId: Int64, limit: Int64, on db: any DatabaseConnection) throws {
+    static func take(_ count: Int, userId: Int64, limit: Int64, on db: any DatabaseConnection) async throws {
         if limit <= 0 {
-            try db.run("UPDATE users SET node_count = node_count + ? WHERE id = ?", count, userId)
+            try await db.run("UPDATE users SET node_count = node_count + ? WHERE id = ?", count, userId)
             return
         }
-        let counted = try db.run(
+        let counted = try await db.run(
             "UPDATE users SET node_count = node_count + ? WHERE id = ? AND node_count + ? <= ?", count, userId, count, limit
         )
         if counted == 0 { throw nodeCapReached(limit) }
@@ -55,15 +55,15 @@ public enum NodeLimits {
 
     /// Refuses `count` more nodes past `limit` without counting them (a
     /// copy's whole subtree, before its first insert; each insert still `take`s).
-    static func requireRoom(for count: Int, userId: Int64, limit: Int64, on db: any DatabaseConnection) throws {
+    static func requireRoom(for count: Int, userId: Int64, limit: Int64, on db: any DatabaseConnection) async throws {
         guard limit > 0 else { return }
-        let current = try db.scalar("SELECT node_count FROM users WHERE id = ?", userId) ?? 0
+        let current = try await db.scalar("SELECT node_count FROM users WHERE id = ?", userId) ?? 0
         if current + Int64(count) > limit { throw nodeCapReached(limit) }
     }
 
     /// Forgets `count` deleted nodes.
-    static func release(_ count: Int, userId: Int64, on db: any DatabaseConnection) throws {
+    static func release(_ count: Int, userId: Int64, on db: any DatabaseConnection) async throws {
         guard count > 0 else { return }
-        try db.run("UPDATE users SET node_count = node_count - ? WHERE id = ?", count, userId)
+        try await db.run("UPDATE users SET node_count = node_count - ? WHERE id = ?", count, userId)
     }
 }

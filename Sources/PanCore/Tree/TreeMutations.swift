@@ -8,16 +8,16 @@ public enum TreeMutations {
     // MARK: Helpers
 
     /// The node and everything below it, in `lft` order.
-    static func subtree(of node: FileNode, on db: any DatabaseConnection) throws -> [FileNode] {
-        try db.query(
+    static func subtree(of node: FileNode, on db: any DatabaseConnection) async throws -> [FileNode] {
+        try await db.query(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? ORDER BY n.lft",
             node.userId, node.lft, node.rgt
         ).map(FileNode.init(row:))
     }
 
     /// A locked node anywhere in the subtree blocks changing it.
-    static func requireUnlocked(_ node: FileNode, on db: any DatabaseConnection) throws {
-        let locked = try db.scalar(
+    static func requireUnlocked(_ node: FileNode, on db: any DatabaseConnection) async throws {
+        let locked = try await db.scalar(
             "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND locking = 1 AND state = \(FileNode.State.live.sql)",
             node.userId, node.lft, node.rgt
         ) ?? 0
@@ -25,13 +25,13 @@ public enum TreeMutations {
     }
 
     /// Rewrites `path`/`path_id` of the subtree after its top moved from `oldPath`.
-    static func rewritePaths(of node: FileNode, from oldPath: String, on db: any DatabaseConnection) throws {
-        guard let fresh = try TreeRepository.node(id: node.id, userId: node.userId, on: db) else { throw PanError.fileNotFound }
-        for row in try db.query(
+    static func rewritePaths(of node: FileNode, from oldPath: String, on db: any DatabaseConnection) async throws {
+        guard let fresh = try await TreeRepository.node(id: node.id, userId: node.userId, on: db) else { throw PanError.fileNotFound }
+        for row in try await db.query(
             "SELECT id, path FROM nodes WHERE user_id = ? AND lft > ? AND lft < ?", fresh.userId, fresh.lft, fresh.rgt
         ) {
             guard let newPath = PanPath.rebase(try row.string("path"), from: oldPath, to: fresh.path) else { continue }
-            try db.run(
+            try await db.run(
                 "UPDATE nodes SET path = ?, path_id = ? WHERE user_id = ? AND id = ?", newPath, PanPath.pathId(newPath), fresh.userId, try row.int64("id")
             )
         }
@@ -46,8 +46,8 @@ public enum TreeMutations {
         /// Characters (Unicode scalars, as SQL's LENGTH counts) the longest path has beyond the top's own.
         let longestSuffix: Int
 
-        init(of node: FileNode, on db: any DatabaseConnection) throws {
-            let row = try db.queryRow(
+        init(of node: FileNode, on db: any DatabaseConnection) async throws {
+            let row = try await db.queryRow(
                 """
                 SELECT MAX(LENGTH(path) - LENGTH(REPLACE(path, '/', ''))) AS deepest, MAX(LENGTH(path)) AS longest
                 FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?
@@ -73,48 +73,48 @@ public enum TreeMutations {
     static func resolveName(
         _ name: String, in directory: FileNode, moving: FileNode, policy: ConflictPolicy, userId: Int64,
         copying: Bool = false, on db: any DatabaseConnection
-    ) throws -> String {
-        guard let existing = try TreeRepository.child(of: directory, named: name, on: db) else { return name }
+    ) async throws -> String {
+        guard let existing = try await TreeRepository.child(of: directory, named: name, on: db) else { return name }
         // Moving or renaming a node onto itself is no conflict; copying it is.
         if existing.id == moving.id, !copying { return name }
         switch policy {
         case .fail: throw PanError.fileAlreadyExists
-        case .rename: return try TreeRepository.freeName(in: directory, for: name, on: db)
+        case .rename: return try await TreeRepository.freeName(in: directory, for: name, on: db)
         case .overwrite:
             // Only a file replaces a file; directories are never overwritten.
             guard existing.isFile, moving.isFile else { throw PanError.fileAlreadyExists }
-            try requireUnlocked(existing, on: db)
-            try delete(existing, on: db)
+            try await requireUnlocked(existing, on: db)
+            try await delete(existing, on: db)
             return name
         }
     }
 
     // MARK: Operations
 
-    public static func rename(_ node: FileNode, to name: String, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func rename(_ node: FileNode, to name: String, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be renamed") }
         let name = try PanPath.name(name)
-        try requireUnlocked(node, on: db)
+        try await requireUnlocked(node, on: db)
         if name == node.name { return node }
-        guard let parentId = node.parentId, let parent = try TreeRepository.node(id: parentId, userId: node.userId, on: db) else {
+        guard let parentId = node.parentId, let parent = try await TreeRepository.node(id: parentId, userId: node.userId, on: db) else {
             throw PanError.fileNotFound
         }
-        let finalName = try resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db)
+        let finalName = try await resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(parent.path, finalName)
-        try Extent(of: node, on: db).requirePathLength(at: path)
+        try await Extent(of: node, on: db).requirePathLength(at: path)
         do {
-            try db.run(
+            try await db.run(
                 "UPDATE nodes SET name = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE user_id = ? AND id = ?",
                 finalName, path, PanPath.pathId(path), node.isFile ? PanPath.ext(of: finalName) : "", now, node.userId, node.id
             )
         } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
-        try rewritePaths(of: node, from: node.path, on: db)
-        return try TreeRepository.node(id: node.id, userId: node.userId, on: db)!
+        try await rewritePaths(of: node, from: node.path, on: db)
+        return try await TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
-    public static func move(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
+    public static func move(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be moved") }
         guard directory.isDirectory else { throw PanError.notADirectory }
         // Into itself or below itself: the tree would become a cycle.
@@ -122,30 +122,30 @@ public enum TreeMutations {
             throw PanError(status: 400, code: "MOVE_INTO_ITSELF", "a directory cannot move into itself or its descendants")
         }
         if node.parentId == directory.id { return node }
-        try requireUnlocked(node, on: db)
-        let extent = try Extent(of: node, on: db)
+        try await requireUnlocked(node, on: db)
+        let extent = try await Extent(of: node, on: db)
         try extent.requireDepth(into: directory)
-        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
         let path = PanPath.join(directory.path, name)
         try extent.requirePathLength(at: path)
         do {
             // Name and parent change in one statement, so the unique live-name index never sees a half-move.
-            try IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, newName: name, on: db)
-            try db.run(
+            try await IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, newName: name, on: db)
+            try await db.run(
                 "UPDATE nodes SET path = ?, path_id = ?, mtime = ? WHERE user_id = ? AND id = ?", path, PanPath.pathId(path), now, node.userId, node.id
             )
         } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
-        try rewritePaths(of: node, from: node.path, on: db)
-        return try TreeRepository.node(id: node.id, userId: node.userId, on: db)!
+        try await rewritePaths(of: node, from: node.path, on: db)
+        return try await TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
     /// How many nodes a copy of `node` makes (its live part; an upper bound when
     /// a live node sits below a recycled directory, which is not copied): one
     /// indexed count, so a request's copies are weighed before any is written.
-    public static func copySize(of node: FileNode, on db: any DatabaseConnection) throws -> Int {
-        Int(try db.scalar(
+    public static func copySize(of node: FileNode, on db: any DatabaseConnection) async throws -> Int {
+        Int(try await db.scalar(
             "SELECT COUNT(*) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND state = \(FileNode.State.live.sql)",
             node.userId, node.lft, node.rgt
         ) ?? 0)
@@ -157,23 +157,23 @@ public enum TreeMutations {
     public static func copy(
         _ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, nodeLimit: Int64 = NodeLimits.defaultPerUser,
         on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws -> FileNode {
+    ) async throws -> FileNode {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be copied") }
         guard directory.isDirectory else { throw PanError.notADirectory }
         if directory.lft >= node.lft, directory.rgt <= node.rgt {
             throw PanError(status: 400, code: "COPY_INTO_ITSELF", "a directory cannot be copied into itself or its descendants")
         }
         // Checked before the first insert: the whole copy is refused, not cut off at the cap.
-        try Extent(of: node, on: db).requireDepth(into: directory)
+        try await Extent(of: node, on: db).requireDepth(into: directory)
         // Counted before reading the subtree: a huge one is refused without loading it.
-        let size = try copySize(of: node, on: db)
+        let size = try await copySize(of: node, on: db)
         try NodeLimits.requireNewNodes(size)
-        try NodeLimits.requireRoom(for: size, userId: node.userId, limit: nodeLimit, on: db)
-        let nodes = try subtree(of: node, on: db).filter { $0.state == 0 }
+        try await NodeLimits.requireRoom(for: size, userId: node.userId, limit: nodeLimit, on: db)
+        let nodes = try await subtree(of: node, on: db).filter { $0.state == 0 }
         let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
-        guard let user = try UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
+        guard let user = try await UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
         try user.ensureRoom(for: bytes)
-        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
+        let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
         // Only the live part is copied, and it is in hand: its longest path, without another scan.
         let longest = nodes.map(\.path.unicodeScalars.count).max() ?? node.path.unicodeScalars.count
         try PanPath.requirePathLength(PanPath.join(directory.path, name).unicodeScalars.count + longest - node.path.unicodeScalars.count)
@@ -182,7 +182,7 @@ public enum TreeMutations {
         for original in nodes {
             let parent = original.id == node.id ? directory : copies[original.parentId ?? -1]
             guard let parent else { continue }  // below a recycled directory
-            let copy = try TreeRepository.insert(
+            let copy = try await TreeRepository.insert(
                 userId: node.userId, parent: parent, name: original.id == node.id ? name : original.name,
                 kind: original.type, size: original.size, mime: original.mime, storeHash: original.storeId,
                 nodeLimit: nodeLimit, on: db, now: now
@@ -190,18 +190,18 @@ public enum TreeMutations {
             copies[original.id] = copy
             if original.id == node.id { top = copy }
         }
-        try UserRepository.addSpaceUsed(bytes, userId: node.userId, on: db)
+        try await UserRepository.addSpaceUsed(bytes, userId: node.userId, on: db)
         return top!
     }
 
     /// Deletes the subtree for good: references and space are released; objects
     /// at zero references wait for `pan store gc`.
-    public static func delete(_ node: FileNode, on db: any DatabaseConnection) throws {
+    public static func delete(_ node: FileNode, on db: any DatabaseConnection) async throws {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
-        try requireUnlocked(node, on: db)
+        try await requireUnlocked(node, on: db)
         // Objects are not released here: references are counted from nodes, and
         // `pan store gc` forgets an object once no node names it.
-        let bytes = try db.scalar(
+        let bytes = try await db.scalar(
             "SELECT COALESCE(SUM(size), 0) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND type = \(FileNode.Kind.file.sql)",
             node.userId, node.lft, node.rgt
         ) ?? 0
@@ -209,7 +209,7 @@ public enum TreeMutations {
         // do it; PostgreSQL's schema has none, for Citus): a replayed callback
         // then answers that the file is gone.
         if db.dialect == .postgres {
-            try db.run(
+            try await db.run(
                 """
                 UPDATE upload_sessions SET result_node_id = NULL WHERE user_id = ? AND result_node_id IN (
                     SELECT id FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?)
@@ -217,17 +217,17 @@ public enum TreeMutations {
                 node.userId, node.userId, node.lft, node.rgt
             )
         }
-        let deleted = try db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
-        try NodeLimits.release(deleted, userId: node.userId, on: db)
-        try UserRepository.addSpaceUsed(-bytes, userId: node.userId, on: db)
+        let deleted = try await db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
+        try await NodeLimits.release(deleted, userId: node.userId, on: db)
+        try await UserRepository.addSpaceUsed(-bytes, userId: node.userId, on: db)
     }
 
     /// Moves the subtree to the recycle bin; it keeps its space and references.
-    public static func recycle(_ node: FileNode, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
+    public static func recycle(_ node: FileNode, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
-        try requireUnlocked(node, on: db)
-        try db.run("UPDATE nodes SET state = \(FileNode.State.recycled.sql) WHERE user_id = ? AND lft >= ? AND lft < ? AND state = \(FileNode.State.live.sql)", node.userId, node.lft, node.rgt)
-        try db.run("UPDATE nodes SET recycled_at = ? WHERE user_id = ? AND id = ?", now, node.userId, node.id)
+        try await requireUnlocked(node, on: db)
+        try await db.run("UPDATE nodes SET state = \(FileNode.State.recycled.sql) WHERE user_id = ? AND lft >= ? AND lft < ? AND state = \(FileNode.State.live.sql)", node.userId, node.lft, node.rgt)
+        try await db.run("UPDATE nodes SET recycled_at = ? WHERE user_id = ? AND id = ?", now, node.userId, node.id)
     }
 
     /// Brings a recycled subtree back where it was (re-creating its directory if
@@ -235,38 +235,38 @@ public enum TreeMutations {
     public static func restore(
         _ node: FileNode, policy: ConflictPolicy = .fail, nodeLimit: Int64 = NodeLimits.defaultPerUser,
         on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws -> FileNode {
+    ) async throws -> FileNode {
         guard node.recycledAt != nil, node.state == 1 else { throw PanError.fileNotFound }
         let parentPath = PanPath.parent(of: node.path)
-        let directory = try TreeRepository.directory(userId: node.userId, path: parentPath, nodeLimit: nodeLimit, on: db, now: now)
-        let name = try resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        let directory = try await TreeRepository.directory(userId: node.userId, path: parentPath, nodeLimit: nodeLimit, on: db, now: now)
+        let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
         // `rename` adds " (n)" on every restore: paths could otherwise grow past the cap.
-        try Extent(of: node, on: db).requirePathLength(at: PanPath.join(directory.path, name))
+        try await Extent(of: node, on: db).requirePathLength(at: PanPath.join(directory.path, name))
         // Nodes to bring back: the subtree, minus subtrees recycled separately inside it.
         var back: Set<Int64> = [node.id]
-        for item in try subtree(of: node, on: db) where item.id != node.id {
+        for item in try await subtree(of: node, on: db) where item.id != node.id {
             if item.recycledAt == nil, let parentId = item.parentId, back.contains(parentId) { back.insert(item.id) }
         }
         // Move and rename while still in the bin, where names need not be unique.
         if node.parentId != directory.id {
-            try IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, on: db)
+            try await IntervalAllocator.relocate(nodeId: node.id, userId: node.userId, toParent: directory.id, on: db)
         }
         if node.parentId != directory.id || name != node.name {
             let path = PanPath.join(directory.path, name)
-            try db.run(
+            try await db.run(
                 "UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE user_id = ? AND id = ?", name, path, PanPath.pathId(path), node.userId, node.id
             )
-            try rewritePaths(of: node, from: node.path, on: db)
+            try await rewritePaths(of: node, from: node.path, on: db)
         }
-        for id in back { try db.run("UPDATE nodes SET state = \(FileNode.State.live.sql) WHERE user_id = ? AND id = ?", node.userId, id) }
-        try db.run("UPDATE nodes SET recycled_at = NULL WHERE user_id = ? AND id = ?", node.userId, node.id)
-        return try TreeRepository.node(id: node.id, userId: node.userId, on: db)!
+        for id in back { try await db.run("UPDATE nodes SET state = \(FileNode.State.live.sql) WHERE user_id = ? AND id = ?", node.userId, id) }
+        try await db.run("UPDATE nodes SET recycled_at = NULL WHERE user_id = ? AND id = ?", node.userId, node.id)
+        return try await TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
     /// Recycled top nodes of a user, newest first.
-    public static func recycleBin(userId: Int64, limit: Int, offset: Int, on db: any DatabaseConnection) throws -> (nodes: [FileNode], total: Int64) {
-        let total = try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND recycled_at IS NOT NULL", userId) ?? 0
-        let nodes = try db.query(
+    public static func recycleBin(userId: Int64, limit: Int, offset: Int, on db: any DatabaseConnection) async throws -> (nodes: [FileNode], total: Int64) {
+        let total = try await db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND recycled_at IS NOT NULL", userId) ?? 0
+        let nodes = try await db.query(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.recycled_at IS NOT NULL ORDER BY n.recycled_at DESC, n.id DESC LIMIT ? OFFSET ?",
             userId, limit, offset
         ).map(FileNode.init(row:))

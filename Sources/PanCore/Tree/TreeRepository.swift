@@ -7,14 +7,14 @@ public enum TreeRepository {
     // MARK: Reading
 
     /// The user's root directory, created on first use.
-    public static func root(of userId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> FileNode {
-        if let root = try db.queryRow(
+    public static func root(of userId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> FileNode {
+        if let root = try await db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.parent_id IS NULL", userId
         ) {
             return try FileNode(row: root)
         }
         guard !db.isReadOnly else { throw PanError.fileNotFound }
-        let inserted = try db.queryRow(
+        let inserted = try await db.queryRow(
             """
             INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, lft, rgt, atime, ctime, mtime)
             VALUES (?, ?, NULL, '', '/', ?, 1, '', ?, 0, ?, ?, ?, ?, ?) RETURNING id
@@ -23,35 +23,35 @@ public enum TreeRepository {
             IntervalAllocator.rootLeft, IntervalAllocator.rootRight, now, now, now
         )
         // The root is counted like any node, but never refused.
-        try NodeLimits.take(1, userId: userId, limit: 0, on: db)
-        return try node(id: try inserted!.int64("id"), userId: userId, on: db)!
+        try await NodeLimits.take(1, userId: userId, limit: 0, on: db)
+        return try await node(id: try inserted!.int64("id"), userId: userId, on: db)!
     }
 
-    public static func node(id: Int64, userId: Int64, on db: any DatabaseConnection) throws -> FileNode? {
-        try db.queryRow(
+    public static func node(id: Int64, userId: Int64, on db: any DatabaseConnection) async throws -> FileNode? {
+        try await db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.id = ?", userId, id
         ).map(FileNode.init(row:))
     }
 
     /// A live node by its normalized path (`/` is the root), via the pathId index.
-    public static func node(userId: Int64, path: String, on db: any DatabaseConnection) throws -> FileNode? {
-        if path == PanPath.root { return try root(of: userId, on: db) }
-        return try db.queryRow(
+    public static func node(userId: Int64, path: String, on db: any DatabaseConnection) async throws -> FileNode? {
+        if path == PanPath.root { return try await root(of: userId, on: db) }
+        return try await db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.state = \(FileNode.State.live.sql)",
             userId, PanPath.pathId(path)
         ).map(FileNode.init(row:))
     }
 
     /// A live node by uuid; another user's node is simply not found.
-    public static func node(userId: Int64, uuid: String, on db: any DatabaseConnection) throws -> FileNode? {
-        try db.queryRow(
+    public static func node(userId: Int64, uuid: String, on db: any DatabaseConnection) async throws -> FileNode? {
+        try await db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.state = \(FileNode.State.live.sql)",
             uuid.lowercased(), userId
         ).map(FileNode.init(row:))
     }
 
-    public static func child(of directory: FileNode, named name: String, on db: any DatabaseConnection) throws -> FileNode? {
-        try db.queryRow(
+    public static func child(of directory: FileNode, named name: String, on db: any DatabaseConnection) async throws -> FileNode? {
+        try await db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.parent_id = ? AND n.name = ? AND n.state = \(FileNode.State.live.sql)",
             directory.userId, directory.id, name
         ).map(FileNode.init(row:))
@@ -64,7 +64,7 @@ public enum TreeRepository {
     /// node cap (`PAN_MAX_NODES`, `NodeLimits`).
     public static func directory(
         userId: Int64, path: String, nodeLimit: Int64 = NodeLimits.defaultPerUser, on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws -> FileNode {
+    ) async throws -> FileNode {
         // The nearest existing ancestor, looked up by path from the bottom: a new
         // directory's parent usually exists, so that is one lookup, not one per
         // level from the root (which made an N-deep chain O(N²), issue #18).
@@ -75,11 +75,11 @@ public enum TreeRepository {
         var current: FileNode
         while true {
             if existingLevels == 0 {
-                current = try root(of: userId, on: db, now: now)
+                current = try await root(of: userId, on: db, now: now)
                 break
             }
             let ancestor = "/" + segments[..<existingLevels].joined(separator: "/")
-            if let existing = try node(userId: userId, path: ancestor, on: db) {
+            if let existing = try await node(userId: userId, path: ancestor, on: db) {
                 guard existing.isDirectory else { throw PanError.notADirectory }
                 current = existing
                 break
@@ -87,7 +87,7 @@ public enum TreeRepository {
             existingLevels -= 1
         }
         for segment in segments[existingLevels...] {
-            current = try insert(
+            current = try await insert(
                 userId: userId, parent: current, name: segment, kind: .directory,
                 size: 0, mime: MimeType.directory, storeHash: nil, nodeLimit: nodeLimit, on: db, now: now
             )
@@ -105,7 +105,7 @@ public enum TreeRepository {
     public static func insert(
         userId: Int64, parent: FileNode, name: String, kind: FileNode.Kind, size: Int64, mime: String,
         storeHash: String?, nodeLimit: Int64 = NodeLimits.defaultPerUser, on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws -> FileNode {
+    ) async throws -> FileNode {
         guard parent.isDirectory else { throw PanError.notADirectory }
         // Bytes, not `String ==`, which holds NFD and NFC spellings equal.
         guard try PanPath.name(name).utf8.elementsEqual(name.utf8) else {
@@ -115,12 +115,12 @@ public enum TreeRepository {
         // path is checked when parsed, but `parent` + `path`, copies and the
         // callback all build on nodes that are already deep (issue #14 item 7).
         try PanPath.requireDepth(PanPath.depth(of: parent.path) + 1)
-        let (lft, rgt) = try IntervalAllocator.allocate(parentId: parent.id, userId: userId, isDirectory: kind == .directory, on: db)
+        let (lft, rgt) = try await IntervalAllocator.allocate(parentId: parent.id, userId: userId, isDirectory: kind == .directory, on: db)
         let path = PanPath.join(parent.path, name)
         try PanPath.requirePathLength(path.unicodeScalars.count)
         let inserted: Row?
         do {
-            inserted = try db.queryRow(
+            inserted = try await db.queryRow(
                 """
                 INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, store_hash,
                                    lft, rgt, atime, ctime, mtime)
@@ -132,19 +132,19 @@ public enum TreeRepository {
         } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
-        try NodeLimits.take(1, userId: userId, limit: nodeLimit, on: db)
-        return try node(id: try inserted!.int64("id"), userId: userId, on: db)!
+        try await NodeLimits.take(1, userId: userId, limit: nodeLimit, on: db)
+        return try await node(id: try inserted!.int64("id"), userId: userId, on: db)!
     }
 
     /// Replaces a file's content: same uuid, `version` + 1.
     public static func replaceContent(
         of file: FileNode, storeHash: String, size: Int64, mime: String, on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws -> FileNode {
-        try db.run(
+    ) async throws -> FileNode {
+        try await db.run(
             "UPDATE nodes SET store_hash = ?, size = ?, mime = ?, version = version + 1, mtime = ?, atime = ? WHERE user_id = ? AND id = ?",
             storeHash, size, mime, now, now, file.userId, file.id
         )
-        return try node(id: file.id, userId: file.userId, on: db)!
+        return try await node(id: file.id, userId: file.userId, on: db)!
     }
 
     /// A free `name (n).ext` in a directory, for the `rename` policy: `name`
@@ -156,12 +156,12 @@ public enum TreeRepository {
     /// while `name (n)` is taken, then halves the gap between the last taken
     /// and the first free n; with the series 1…k taken (how `rename` fills it)
     /// that gives k + 1, and in any case a free name next to a taken one.
-    public static func freeName(in directory: FileNode, for name: String, on db: any DatabaseConnection) throws -> String {
-        if try child(of: directory, named: name, on: db) == nil { return name }
-        func isTaken(_ n: Int) throws -> Bool { try child(of: directory, named: PanPath.numbered(name, n), on: db) != nil }
+    public static func freeName(in directory: FileNode, for name: String, on db: any DatabaseConnection) async throws -> String {
+        if try await child(of: directory, named: name, on: db) == nil { return name }
+        func isTaken(_ n: Int) async throws -> Bool { try await child(of: directory, named: PanPath.numbered(name, n), on: db) != nil }
         // Invariant: `name (taken)` exists (0 stands for `name` itself), `name (free)` does not.
         var taken = 0, free = 1
-        while try isTaken(free) {
+        while try await isTaken(free) {
             // Only a tree built to defeat the probe reaches this: 2^40 names
             // at powers of two would not fit in any account anyway.
             guard free < 1 << 40 else { throw PanError.fileAlreadyExists }
@@ -169,14 +169,14 @@ public enum TreeRepository {
         }
         while free - taken > 1 {
             let middle = taken + (free - taken) / 2
-            if try isTaken(middle) { taken = middle } else { free = middle }
+            if try await isTaken(middle) { taken = middle } else { free = middle }
         }
         return PanPath.numbered(name, free)
     }
 
     /// Counts the live nodes of a user (for stats and tests).
-    public static func count(userId: Int64, on db: any DatabaseConnection) throws -> Int64 {
-        try db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND state = \(FileNode.State.live.sql)", userId) ?? 0
+    public static func count(userId: Int64, on db: any DatabaseConnection) async throws -> Int64 {
+        try await db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND state = \(FileNode.State.live.sql)", userId) ?? 0
     }
 }
 
@@ -251,15 +251,15 @@ extension TreeRepository {
     public static func children(
         of directory: FileNode, type: Int?, order: Order, limit: Int, offset: Int, hidingSystemFolders: Bool = false,
         cache: ListingCache? = nil, version: Int64? = nil, on db: any DatabaseConnection
-    ) throws -> (nodes: [FileNode], total: Int64) {
+    ) async throws -> (nodes: [FileNode], total: Int64) {
         var typeFilter = type.map { " AND n.type = " + ($0 == 1 ? FileNode.Kind.directory.sql : FileNode.Kind.file.sql) } ?? ""
         if hidingSystemFolders {
             // Constant names of our own, never user input: safe to inline.
             typeFilter += " AND n.name NOT IN (" + PanPath.systemFolders.map { "'\($0)'" }.joined(separator: ",") + ")"
         }
         let children = "n.user_id = ? AND n.parent_id = ? AND n.state = \(FileNode.State.live.sql)\(typeFilter)"
-        func countChildren() throws -> Int64 {
-            try db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
+        func countChildren() async throws -> Int64 {
+            try await db.scalar("SELECT COUNT(*) FROM nodes n WHERE \(children)", directory.userId, directory.id) ?? 0
         }
 
         var known: ListingCache.Entry?
@@ -272,7 +272,7 @@ extension TreeRepository {
             if let hit = cache.entry(cacheKey, version: version) {
                 entry = hit
             } else {
-                entry = ListingCache.Entry(version: version, total: try countChildren())
+                entry = ListingCache.Entry(version: version, total: try await countChildren())
                 changed = true
             }
             // What this page's OFFSET walks: nothing for a page past the end
@@ -283,7 +283,7 @@ extension TreeRepository {
                 // Pages of this version have walked enough entries with OFFSET:
                 // learn every stride-th child's sort key, in one ordered scan.
                 let columns = keyset.columns.map { "n." + $0 }.joined(separator: ", ")
-                let rows = try db.query(
+                let rows = try await db.query(
                     """
                     SELECT \(keyset.columns.joined(separator: ", ")) FROM (
                         SELECT \(columns), ROW_NUMBER() OVER (ORDER BY \(order.sql)) - 1 AS position
@@ -301,7 +301,8 @@ extension TreeRepository {
             if changed { entry = cache.store(entry, for: cacheKey) }
             known = entry
         }
-        let total = try known?.total ?? countChildren()
+        let total: Int64
+        if let cached = known?.total { total = cached } else { total = try await countChildren() }
         guard limit > 0, offset < total else { return ([], total) }
 
         // Start from the nearest learned child at or before `offset`.
@@ -316,7 +317,7 @@ extension TreeRepository {
         }
         // The page's ids first, from the index alone (OFFSET skips index entries, not
         // table rows and parent joins), then its rows.
-        let nodes = try db.query(
+        let nodes = try await db.query(
             """
             SELECT \(FileNode.columns) FROM (
                 SELECT n.id FROM nodes n WHERE \(children)\(start)
@@ -331,38 +332,38 @@ extension TreeRepository {
 
     /// The listing version of a directory whose pages are being read, nil for
     /// any other (migration 0009: triggers bump it with each change to its children).
-    public static func listingVersion(of directory: FileNode, on db: any DatabaseConnection) throws -> Int64? {
-        try db.scalar("SELECT version FROM listing_versions WHERE user_id = ? AND directory_id = ?", directory.userId, directory.id)
+    public static func listingVersion(of directory: FileNode, on db: any DatabaseConnection) async throws -> Int64? {
+        try await db.scalar("SELECT version FROM listing_versions WHERE user_id = ? AND directory_id = ?", directory.userId, directory.id)
     }
 
     /// Starts keeping a directory's listing version, so its pages can be
     /// served from `ListingCache`; from then on every change to its children
     /// also writes this row. Only for directories big enough to be paged.
-    public static func versionListing(of directory: FileNode, on db: any DatabaseConnection) throws {
-        try db.run(
+    public static func versionListing(of directory: FileNode, on db: any DatabaseConnection) async throws {
+        try await db.run(
             "INSERT INTO listing_versions (user_id, directory_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             directory.userId, directory.id
         )
     }
 
     /// `top` and every live node under it, by path.
-    static func subtree(of top: FileNode, on db: any DatabaseConnection) throws -> [FileNode] {
-        try db.query(
+    static func subtree(of top: FileNode, on db: any DatabaseConnection) async throws -> [FileNode] {
+        try await db.query(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.lft >= ? AND n.lft < ? AND n.state = \(FileNode.State.live.sql) ORDER BY n.path",
             top.userId, top.lft, top.rgt
         ).map(FileNode.init(row:))
     }
 
     /// A node in the recycle bin, by uuid or by its path when recycled (newest first).
-    public static func recycledNode(userId: Int64, uuid: String?, path: String?, on db: any DatabaseConnection) throws -> FileNode? {
+    public static func recycledNode(userId: Int64, uuid: String?, path: String?, on db: any DatabaseConnection) async throws -> FileNode? {
         if let uuid, !uuid.isEmpty {
-            return try db.queryRow(
+            return try await db.queryRow(
                 "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.recycled_at IS NOT NULL",
                 uuid.lowercased(), userId
             ).map(FileNode.init(row:))
         }
         guard let path else { return nil }
-        return try db.queryRow(
+        return try await db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.recycled_at IS NOT NULL ORDER BY n.recycled_at DESC LIMIT 1",
             userId, PanPath.pathId(path)
         ).map(FileNode.init(row:))

@@ -13,12 +13,12 @@ enum FilePlacement {
     }
 
     /// Applies the policy to what stands at `directory/name` now.
-    static func target(directory: FileNode, name: String, policy: ConflictPolicy, on db: any DatabaseConnection) throws -> Target {
-        guard let existing = try TreeRepository.child(of: directory, named: name, on: db) else {
+    static func target(directory: FileNode, name: String, policy: ConflictPolicy, on db: any DatabaseConnection) async throws -> Target {
+        guard let existing = try await TreeRepository.child(of: directory, named: name, on: db) else {
             return Target(directory: directory, name: name, replacing: nil)
         }
         if policy == .rename {
-            return Target(directory: directory, name: try TreeRepository.freeName(in: directory, for: name, on: db), replacing: nil)
+            return Target(directory: directory, name: try await TreeRepository.freeName(in: directory, for: name, on: db), replacing: nil)
         }
         // A directory is never replaced by a file.
         if existing.isDirectory { throw PanError.directoryInTheWay }
@@ -32,24 +32,24 @@ enum FilePlacement {
     static func place(
         _ content: StoreObject, at target: Target, userId: Int64, nodeLimit: Int64 = NodeLimits.defaultPerUser,
         on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws -> FileNode {
-        guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
+    ) async throws -> FileNode {
+        guard let user = try await UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
         let delta = content.size - (target.replacing?.size ?? 0)
         // Exactly filling the quota is allowed.
         try user.ensureRoom(for: delta)
         let node: FileNode
         if let replacing = target.replacing {
-            node = try TreeRepository.replaceContent(
+            node = try await TreeRepository.replaceContent(
                 of: replacing, storeHash: content.hash, size: content.size, mime: mime(for: target.name, stored: content.mime),
                 on: db, now: now
             )
         } else {
-            node = try TreeRepository.insert(
+            node = try await TreeRepository.insert(
                 userId: userId, parent: target.directory, name: target.name, kind: .file, size: content.size,
                 mime: mime(for: target.name, stored: content.mime), storeHash: content.hash, nodeLimit: nodeLimit, on: db, now: now
             )
         }
-        try UserRepository.addSpaceUsed(delta, userId: userId, on: db)
+        try await UserRepository.addSpaceUsed(delta, userId: userId, on: db)
         return node
     }
 

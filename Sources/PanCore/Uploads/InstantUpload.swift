@@ -207,7 +207,7 @@ enum PossessionChallengeRepository {
     /// Attaches a fresh challenge about `object` to the just-opened session.
     static func issue(
         for object: StoreObject, sessionId: String, userId: Int64, on db: any DatabaseConnection, now: Int64
-    ) throws -> PossessionChallenge {
+    ) async throws -> PossessionChallenge {
         var random = SystemRandomNumberGenerator()
         let secret = RandomID.hex32()
         let challenge = PossessionChallenge(
@@ -215,7 +215,7 @@ enum PossessionChallengeRepository {
             ranges: PossessionChallenge.ranges(forSize: object.size, using: &random),
             expires: now + PossessionChallenge.lifetime
         )
-        try db.run(
+        try await db.run(
             "UPDATE upload_sessions SET proof_secret = ?, proof_ranges = ?, proof_expires = ? WHERE user_id = ? AND id = ?",
             secret, PossessionChallenge.encode(challenge.ranges), challenge.expires, userId, sessionId
         )
@@ -226,9 +226,9 @@ enum PossessionChallengeRepository {
     /// requests carrying it cannot both get past here — and returns what to read.
     static func claim(
         _ proof: PossessionProof, hash: String, userId: Int64, on db: any DatabaseConnection, now: Int64
-    ) throws -> ClaimedChallenge {
+    ) async throws -> ClaimedChallenge {
         guard let (sessionId, secret) = PossessionChallenge.parse(nonce: proof.nonce) else { throw PanError.proofInvalid }
-        let claimed = try db.run(
+        let claimed = try await db.run(
             """
             UPDATE upload_sessions SET proof_secret = NULL
             WHERE user_id = ? AND id = ? AND state = 'pending' AND proof_secret = ? AND declared_hash = ? AND proof_expires >= ?
@@ -236,10 +236,10 @@ enum PossessionChallengeRepository {
             userId, sessionId, secret, hash, now
         )
         guard claimed == 1,
-              let text = try db.queryRow("SELECT proof_ranges FROM upload_sessions WHERE user_id = ? AND id = ?", userId, sessionId)?
+              let text = try await db.queryRow("SELECT proof_ranges FROM upload_sessions WHERE user_id = ? AND id = ?", userId, sessionId)?
                 .optionalString("proof_ranges"),
               let ranges = PossessionChallenge.decode(text),
-              let object = try StoreObjectRepository.find(hash: hash, on: db)
+              let object = try await StoreObjectRepository.find(hash: hash, on: db)
         else { throw PanError.proofInvalid }
         return ClaimedChallenge(nonce: proof.nonce, ranges: ranges, object: object, sessionId: sessionId)
     }

@@ -15,7 +15,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
         guard let credentials = settings.credentials.first else { throw PanError.internalError("no WCS keys configured") }
         let outcome = try await engine.write(lockingUser: userId) { db -> TokenOutcome in
             let now = Millis.now()
-            let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
+            let (directory, name, rule4File) = try await resolve(userId: userId, request, on: db, now: now)
             // The file's own depth, whatever mix of `parent` and `path` got there (issue #14 item 7).
             try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1)
             // And its path's length: refused now, not at the callback after the bytes were sent.
@@ -24,21 +24,21 @@ struct UploadService<Engine: SQLEngine>: Sendable {
             if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
                 return .instant(rule4File, .own)
             }
-            let target = try FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
+            let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
             // Instant upload's rule (issue #24), in one statement: the object and whether one of this user's nodes holds it.
             var challengeFor: StoreObject?
-            if !request.hash.isEmpty, let (stored, owned) = try StoreObjectRepository.find(hash: request.hash, heldBy: userId, on: db),
+            if !request.hash.isEmpty, let (stored, owned) = try await StoreObjectRepository.find(hash: request.hash, heldBy: userId, on: db),
                request.size == nil || request.size == stored.size {
                 switch (owned, settings.instantUpload) {
-                case (true, _): return .instant(try FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .own)
-                case (false, .global): return .instant(try FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .global)
+                case (true, _): return .instant(try await FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .own)
+                case (false, .global): return .instant(try await FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .global)
                 case (false, .proof): challengeFor = stored
                 case (false, .owner): break
                 }
             }
-            var grant = try openSession(userId: userId, request, requestedName: name, target: target, settings: settings, on: db, now: now)
+            var grant = try await openSession(userId: userId, request, requestedName: name, target: target, settings: settings, on: db, now: now)
             if let stored = challengeFor {
-                grant.challenge = try PossessionChallengeRepository.issue(for: stored, sessionId: grant.sessionId, userId: userId, on: db, now: now)
+                grant.challenge = try await PossessionChallengeRepository.issue(for: stored, sessionId: grant.sessionId, userId: userId, on: db, now: now)
             }
             return .upload(grant)
         }
@@ -53,7 +53,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     /// tried once however many requests carry it at the same time.
     func claimChallenge(userId: Int64, _ proof: PossessionProof, hash: String) async throws -> ClaimedChallenge {
         try await engine.write(lockingUser: userId) { db in
-            try PossessionChallengeRepository.claim(proof, hash: hash, userId: userId, on: db, now: Millis.now())
+            try await PossessionChallengeRepository.claim(proof, hash: hash, userId: userId, on: db, now: Millis.now())
         }
     }
 
@@ -63,19 +63,19 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     func completeProvenUpload(userId: Int64, _ request: TokenRequest, _ claim: ClaimedChallenge) async throws -> FileNode {
         try await engine.write(lockingUser: userId) { db -> FileNode in
             let now = Millis.now()
-            guard let session = try UploadSessionRepository.find(id: claim.sessionId, userId: userId, on: db), session.state == .pending
+            guard let session = try await UploadSessionRepository.find(id: claim.sessionId, userId: userId, on: db), session.state == .pending
             else { throw PanError.proofInvalid }
-            let (directory, name, rule4File) = try resolve(userId: userId, request, on: db, now: now)
+            let (directory, name, rule4File) = try await resolve(userId: userId, request, on: db, now: now)
             // Bound to the target: a nonce issued for one path makes no file at another.
             guard directory.path == session.dirPath, name == session.name else { throw PanError.proofInvalid }
             let node: FileNode
             if let rule4File, rule4File.storeId == claim.object.hash {
                 node = rule4File
             } else {
-                let target = try FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
-                node = try FilePlacement.place(claim.object, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now)
+                let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
+                node = try await FilePlacement.place(claim.object, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now)
             }
-            try UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
+            try await UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
             return node
         }
     }
@@ -83,12 +83,12 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     private func openSession(
         userId: Int64, _ request: TokenRequest, requestedName: String, target: FilePlacement.Target, settings: UploadSettings,
         on db: any DatabaseConnection, now: Int64
-    ) throws -> UploadGrant {
-        guard let user = try UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
+    ) async throws -> UploadGrant {
+        guard let user = try await UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
         let freed = target.replacing?.size ?? 0
         // Pending uploads are bounded per user, and the sizes they declared are
         // reserved: bytes in flight cannot add up past the quota.
-        let pending = try UploadSessionRepository.pendingLoad(userId: userId, now: now, cap: settings.maxPendingSessions, on: db)
+        let pending = try await UploadSessionRepository.pendingLoad(userId: userId, now: now, cap: settings.maxPendingSessions, on: db)
         guard pending.count < settings.maxPendingSessions else { throw PanError.tooManyPendingUploads }
         let remaining = user.room(reserved: pending.reservedBytes, freed: freed)
         if let size = request.size { try user.ensureRoom(for: size, reserved: pending.reservedBytes, freed: freed) }
@@ -99,7 +99,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
         // Opaque: never derived from the user's path or name.
         let objectKey = "pan/" + RandomID.ordered32(now: now)
         let deadline = settings.deadline(now: now, declaredSize: request.size)
-        try UploadSessionRepository.create(
+        try await UploadSessionRepository.create(
             id: sessionId, userId: userId, dirPath: target.directory.path, // `rename` picks its free name again when the callback lands.
             name: request.conflict == .rename ? requestedName : target.name,
             conflict: request.conflict, declaredSize: request.size, declaredHash: request.hash.isEmpty ? nil : request.hash,
@@ -133,7 +133,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     /// The seed's four rules (`api.md` §5), plus `parent` uuid addressing.
     /// Returns the directory (created if missing), the file name, and — for
     /// rule 4 on an existing file — that file.
-    func resolve(userId: Int64, _ request: TokenRequest, on db: any DatabaseConnection, now: Int64) throws
+    func resolve(userId: Int64, _ request: TokenRequest, on db: any DatabaseConnection, now: Int64) async throws
         -> (FileNode, String, FileNode?)
     {
         var name = request.name.trimmed()
@@ -145,7 +145,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
         var base = PanPath.root
         let parentRef = request.parent.trimmed()
         if !parentRef.isEmpty, parentRef != "/" {
-            guard let parent = try TreeRepository.node(userId: userId, uuid: parentRef, on: db), parent.isDirectory else {
+            guard let parent = try await TreeRepository.node(userId: userId, uuid: parentRef, on: db), parent.isDirectory else {
                 throw PanError.fileNotFound
             }
             base = parent.path
@@ -156,23 +156,23 @@ struct UploadService<Engine: SQLEngine>: Sendable {
 
         if !name.isEmpty {
             // Rule 1 (and `name` alone: the base directory).
-            return (try TreeRepository.directory(userId: userId, path: path, nodeLimit: settings.maxNodesPerUser, on: db, now: now), name, nil)
+            return (try await TreeRepository.directory(userId: userId, path: path, nodeLimit: settings.maxNodesPerUser, on: db, now: now), name, nil)
         }
         if !pathGiven {
             // Rules 2 and 3.
             let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
-            return (try TreeRepository.directory(userId: userId, path: PanPath.root, nodeLimit: settings.maxNodesPerUser, on: db, now: now), fileName, nil)
+            return (try await TreeRepository.directory(userId: userId, path: PanPath.root, nodeLimit: settings.maxNodesPerUser, on: db, now: now), fileName, nil)
         }
         // Rule 4.
-        if let existing = try TreeRepository.node(userId: userId, path: path, on: db) {
+        if let existing = try await TreeRepository.node(userId: userId, path: path, on: db) {
             if existing.isDirectory {
                 let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
                 return (existing, fileName, nil)
             }
-            let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
+            let directory = try await TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
             return (directory, existing.name, existing)
         }
-        let directory = try TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
+        let directory = try await TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
         return (directory, PanPath.lastSegment(of: path), nil)
     }
 }

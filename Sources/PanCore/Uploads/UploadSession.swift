@@ -56,8 +56,8 @@ public enum UploadSessionRepository {
         id: String, userId: Int64, dirPath: String, name: String, conflict: ConflictPolicy,
         declaredSize: Int64?, declaredHash: String?, sizeLimit: Int64, bucket: String, objectKey: String,
         deadline: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) throws {
-        try db.run(
+    ) async throws {
+        try await db.run(
             """
             INSERT INTO upload_sessions (id, user_id, dir_path, name, conflict, declared_size, declared_hash,
                                          size_limit, bucket, object_key, deadline, created)
@@ -66,7 +66,7 @@ public enum UploadSessionRepository {
             id, userId, dirPath, name, conflict.rawValue, declaredSize, declaredHash, sizeLimit, bucket, objectKey,
             deadline, now
         )
-        try db.run(
+        try await db.run(
             "UPDATE users SET pending_uploads = pending_uploads + 1, pending_bytes = pending_bytes + ? WHERE id = ?",
             declaredSize ?? 0, userId
         )
@@ -74,54 +74,54 @@ public enum UploadSessionRepository {
 
     /// A session left `pending` (done, failed or expired by its callback): it no
     /// longer counts against its user's pending uploads.
-    private static func leftPending(_ session: UploadSession, changed: Int, on db: any DatabaseConnection) throws {
+    private static func leftPending(_ session: UploadSession, changed: Int, on db: any DatabaseConnection) async throws {
         guard changed == 1 else { return }
-        try db.run(
+        try await db.run(
             "UPDATE users SET pending_uploads = pending_uploads - 1, pending_bytes = pending_bytes - ? WHERE id = ?",
             session.declaredSize ?? 0, session.userId
         )
     }
 
     /// By id alone: for operators (`pan session show`), across every user.
-    public static func find(id: String, on db: any DatabaseConnection) throws -> UploadSession? {
-        try db.queryRow("SELECT * FROM upload_sessions WHERE id = ?", id).map(UploadSession.init(row:))
+    public static func find(id: String, on db: any DatabaseConnection) async throws -> UploadSession? {
+        try await db.queryRow("SELECT * FROM upload_sessions WHERE id = ?", id).map(UploadSession.init(row:))
     }
 
-    public static func find(id: String, userId: Int64, on db: any DatabaseConnection) throws -> UploadSession? {
-        try db.queryRow("SELECT * FROM upload_sessions WHERE user_id = ? AND id = ?", userId, id).map(UploadSession.init(row:))
+    public static func find(id: String, userId: Int64, on db: any DatabaseConnection) async throws -> UploadSession? {
+        try await db.queryRow("SELECT * FROM upload_sessions WHERE user_id = ? AND id = ?", userId, id).map(UploadSession.init(row:))
     }
 
     /// Sessions change state only from `pending`, once.
     /// Throws `sessionExpired` when the session is no longer pending (another
     /// server's sweeper expired it since it was read): the caller's savepoint then
     /// undoes the file it made.
-    public static func markDone(_ session: UploadSession, nodeId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
-        let changed = try db.run(
+    public static func markDone(_ session: UploadSession, nodeId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
+        let changed = try await db.run(
             "UPDATE upload_sessions SET state = 'done', result_node_id = ?, completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
             nodeId, now, session.userId, session.id
         )
         guard changed == 1 else { throw PanError.sessionExpired }
-        try leftPending(session, changed: changed, on: db)
+        try await leftPending(session, changed: changed, on: db)
     }
 
     /// A callback that came after the deadline and its grace.
-    public static func markExpired(_ session: UploadSession, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
-        let changed = try db.run(
+    public static func markExpired(_ session: UploadSession, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
+        let changed = try await db.run(
             "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
             now, session.userId, session.id
         )
-        try leftPending(session, changed: changed, on: db)
+        try await leftPending(session, changed: changed, on: db)
     }
 
-    public static func markFailed(_ session: UploadSession, error: PanError, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws {
-        let changed = try db.run(
+    public static func markFailed(_ session: UploadSession, error: PanError, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
+        let changed = try await db.run(
             """
             UPDATE upload_sessions SET state = 'failed', failure_code = ?, failure_status = ?, failure_message = ?, completed = ?
             WHERE user_id = ? AND id = ? AND state = 'pending'
             """,
             error.code, error.statusCode, error.message, now, session.userId, session.id
         )
-        try leftPending(session, changed: changed, on: db)
+        try await leftPending(session, changed: changed, on: db)
     }
 
     /// A user's live pending sessions (deadline not passed) and the bytes they
@@ -137,13 +137,13 @@ public enum UploadSessionRepository {
     /// user (swept ones drop out; still a bound, as sessions past their
     /// deadline but not yet swept stay in them).
     /// Call it in the user's write transaction (the counters are written).
-    public static func pendingLoad(userId: Int64, now: Int64, cap: Int64, on db: any DatabaseConnection) throws -> (count: Int64, reservedBytes: Int64) {
-        let bound = try db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", userId)
+    public static func pendingLoad(userId: Int64, now: Int64, cap: Int64, on db: any DatabaseConnection) async throws -> (count: Int64, reservedBytes: Int64) {
+        let bound = try await db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", userId)
         let (count, bytes) = (try bound?.int64("pending_uploads") ?? 0, try bound?.int64("pending_bytes") ?? 0)
         // A negative count can only come from sessions opened by a server without
         // the counters (a rolling upgrade): never trusted, recounted below.
         if count >= 0, count < cap, bytes == 0 { return (count, 0) }
-        let row = try db.queryRow(
+        let row = try await db.queryRow(
             """
             SELECT COUNT(*) AS pending, COALESCE(SUM(declared_size), 0) AS pending_bytes,
                    COALESCE(SUM(CASE WHEN deadline >= ? THEN 1 ELSE 0 END), 0) AS live,
@@ -154,32 +154,32 @@ public enum UploadSessionRepository {
         )
         let pending = try row?.int64("pending") ?? 0, pendingBytes = try row?.int64("pending_bytes") ?? 0
         if pending != count || pendingBytes != bytes {
-            try db.run("UPDATE users SET pending_uploads = ?, pending_bytes = ? WHERE id = ?", pending, pendingBytes, userId)
+            try await db.run("UPDATE users SET pending_uploads = ?, pending_bytes = ? WHERE id = ?", pending, pendingBytes, userId)
         }
         return (try row?.int64("live") ?? 0, try row?.int64("reserved") ?? 0)
     }
 
     /// Marks pending sessions whose deadline (plus grace) has passed as expired.
     @discardableResult
-    public static func expire(before cutoff: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> Int {
-        try db.run(
+    public static func expire(before cutoff: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> Int {
+        try await db.run(
             "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE state = 'pending' AND deadline < ?",
             now, cutoff
         )
     }
 
-    public static func list(state: UploadSession.State?, limit: Int, on db: any DatabaseConnection) throws -> [UploadSession] {
+    public static func list(state: UploadSession.State?, limit: Int, on db: any DatabaseConnection) async throws -> [UploadSession] {
         if let state {
-            return try db.query(
+            return try await db.query(
                 "SELECT * FROM upload_sessions WHERE state = ? ORDER BY created DESC LIMIT ?", state.rawValue, limit
             ).map(UploadSession.init(row:))
         }
-        return try db.query("SELECT * FROM upload_sessions ORDER BY created DESC LIMIT ?", limit).map(UploadSession.init(row:))
+        return try await db.query("SELECT * FROM upload_sessions ORDER BY created DESC LIMIT ?", limit).map(UploadSession.init(row:))
     }
 
-    public static func countByState(on db: any DatabaseConnection) throws -> [String: Int64] {
+    public static func countByState(on db: any DatabaseConnection) async throws -> [String: Int64] {
         var counts: [String: Int64] = [:]
-        for row in try db.query("SELECT state, COUNT(*) AS n FROM upload_sessions GROUP BY state") {
+        for row in try await db.query("SELECT state, COUNT(*) AS n FROM upload_sessions GROUP BY state") {
             counts[try row.string("state")] = try row.int64("n")
         }
         return counts

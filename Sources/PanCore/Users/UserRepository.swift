@@ -22,14 +22,14 @@ public enum UserRepository {
     }
 
     /// Creates the user and its root directory.
-    public static func create(_ new: NewUser, on db: any DatabaseConnection, now: Int64 = Millis.now()) throws -> User {
+    public static func create(_ new: NewUser, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> User {
         let id: Int64
         do {
             // Names and phones are unique across users through `logins`, a table
             // keyed by the login itself: `users` stays keyed by id alone, so it
             // can be distributed by user (Citus) with the trees.
-            id = try db.savepoint { () throws -> Int64 in
-                let row = try db.queryRow(
+            id = try await db.savepoint { () throws -> Int64 in
+                let row = try await db.queryRow(
                     """
                     INSERT INTO users (name, phone, email, country_code, password_hash, space_capacity, create_time)
                     VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
@@ -37,71 +37,71 @@ public enum UserRepository {
                     new.name, new.phone, new.email, new.countryCode, new.passwordHash, new.spaceCapacity, now
                 )
                 let id = try row!.int64("id")
-                try db.run("INSERT INTO logins (login, user_id, kind) VALUES (?, ?, 'name')", new.name, id)
+                try await db.run("INSERT INTO logins (login, user_id, kind) VALUES (?, ?, 'name')", new.name, id)
                 if let phone = new.phone, phone != new.name {
-                    try db.run("INSERT INTO logins (login, user_id, kind) VALUES (?, ?, 'phone')", phone, id)
+                    try await db.run("INSERT INTO logins (login, user_id, kind) VALUES (?, ?, 'phone')", phone, id)
                 }
                 return id
             }
         } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.userExists
         }
-        _ = try TreeRepository.root(of: id, on: db, now: now)
-        return try find(id: id, on: db)!
+        _ = try await TreeRepository.root(of: id, on: db, now: now)
+        return try await find(id: id, on: db)!
     }
 
-    public static func find(id: Int64, on db: any DatabaseConnection) throws -> User? {
-        try db.queryRow("SELECT * FROM users WHERE id = ?", id).map(User.init(row:))
+    public static func find(id: Int64, on db: any DatabaseConnection) async throws -> User? {
+        try await db.queryRow("SELECT * FROM users WHERE id = ?", id).map(User.init(row:))
     }
 
     /// A user name, or a phone number when all digits (`api.md` §3).
-    public static func find(login value: String, on db: any DatabaseConnection) throws -> (User, passwordHash: String)? {
+    public static func find(login value: String, on db: any DatabaseConnection) async throws -> (User, passwordHash: String)? {
         let row: Row?
         if !value.isEmpty, value.allSatisfy(\.isNumber) {
             // A phone number wins over a user named with the same digits.
-            row = try db.queryRow(
+            row = try await db.queryRow(
                 "SELECT u.* FROM logins l JOIN users u ON u.id = l.user_id WHERE l.login = ? ORDER BY l.kind DESC LIMIT 1", value
             )
         } else {
-            row = try db.queryRow("SELECT u.* FROM logins l JOIN users u ON u.id = l.user_id WHERE l.login = ? AND l.kind = 'name'", value)
+            row = try await db.queryRow("SELECT u.* FROM logins l JOIN users u ON u.id = l.user_id WHERE l.login = ? AND l.kind = 'name'", value)
         }
         guard let row else { return nil }
         return (try User(row: row), try row.string("password_hash"))
     }
 
     /// By id (all digits) or by name.
-    public static func find(reference: String, on db: any DatabaseConnection) throws -> User? {
-        if let id = Int64(reference), let user = try find(id: id, on: db) { return user }
-        return try db.queryRow(
+    public static func find(reference: String, on db: any DatabaseConnection) async throws -> User? {
+        if let id = Int64(reference), let user = try await find(id: id, on: db) { return user }
+        return try await db.queryRow(
             "SELECT u.* FROM logins l JOIN users u ON u.id = l.user_id WHERE l.login = ? ORDER BY l.kind ASC LIMIT 1", reference
         ).map(User.init(row:))
     }
 
-    public static func list(on db: any DatabaseConnection) throws -> [User] {
-        try db.query("SELECT * FROM users ORDER BY id").map(User.init(row:))
+    public static func list(on db: any DatabaseConnection) async throws -> [User] {
+        try await db.query("SELECT * FROM users ORDER BY id").map(User.init(row:))
     }
 
-    public static func setPasswordHash(_ hash: String, userId: Int64, on db: any DatabaseConnection) throws {
+    public static func setPasswordHash(_ hash: String, userId: Int64, on db: any DatabaseConnection) async throws {
         // A new password revokes every token issued before it.
-        try db.run("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?", hash, userId)
+        try await db.run("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?", hash, userId)
     }
 
-    public static func setStatus(_ status: User.Status, userId: Int64, on db: any DatabaseConnection) throws {
-        try db.run("UPDATE users SET status = ?, token_version = token_version + 1 WHERE id = ?", status.rawValue, userId)
+    public static func setStatus(_ status: User.Status, userId: Int64, on db: any DatabaseConnection) async throws {
+        try await db.run("UPDATE users SET status = ?, token_version = token_version + 1 WHERE id = ?", status.rawValue, userId)
     }
 
-    public static func setCapacity(_ bytes: Int64, userId: Int64, on db: any DatabaseConnection) throws {
-        try db.run("UPDATE users SET space_capacity = ? WHERE id = ?", bytes, userId)
+    public static func setCapacity(_ bytes: Int64, userId: Int64, on db: any DatabaseConnection) async throws {
+        try await db.run("UPDATE users SET space_capacity = ? WHERE id = ?", bytes, userId)
     }
 
-    public static func revokeTokens(userId: Int64, on db: any DatabaseConnection) throws {
-        try db.run("UPDATE users SET token_version = token_version + 1 WHERE id = ?", userId)
+    public static func revokeTokens(userId: Int64, on db: any DatabaseConnection) async throws {
+        try await db.run("UPDATE users SET token_version = token_version + 1 WHERE id = ?", userId)
     }
 
     /// Adds `delta` (possibly negative) to `space_used`.
-    public static func addSpaceUsed(_ delta: Int64, userId: Int64, on db: any DatabaseConnection) throws {
+    public static func addSpaceUsed(_ delta: Int64, userId: Int64, on db: any DatabaseConnection) async throws {
         guard delta != 0 else { return }
-        try db.run(
+        try await db.run(
             "UPDATE users SET space_used = CASE WHEN space_used + ? < 0 THEN 0 ELSE space_used + ? END WHERE id = ?", delta, delta, userId
         )
     }

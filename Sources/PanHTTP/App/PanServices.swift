@@ -5,6 +5,7 @@ import Logging
 import PanCore
 import PanPostgres
 import PanSQLite
+import ServiceLifecycle
 
 /// The composition root's parts: the store and what sits beside it.
 /// Built once per process; the HTTP layer and tests both use it.
@@ -19,12 +20,20 @@ public struct PanServices: Sendable {
     public let objectStore: LocalObjectStore
     let tokens: SessionTokens
     let downloadKey: SymmetricKey
+    /// What the store needs running beside the server (PostgreSQL's pool), if anything.
+    let storeService: (any Service)?
+    /// What must run once `storeService` does, before the server takes requests (migrations).
+    let prepareStore: @Sendable () async throws -> Void
 
     var storageFloor: StorageFloor {
         StorageFloor(path: configuration.dataDirectory, minimumFreeBytes: configuration.minimumFreeBytes)
     }
 
-    public static func open(_ configuration: PanConfiguration, logger: Logger = Logger(label: "pan.store")) async throws -> PanServices {
+    /// `forServer`: the PostgreSQL pool is left for the server's `ServiceGroup`
+    /// to run (`storeService`); otherwise the store is ready to use at once.
+    public static func open(
+        _ configuration: PanConfiguration, logger: Logger = Logger(label: "pan.store"), forServer: Bool = false
+    ) async throws -> PanServices {
         if configuration.databaseURL != nil {
             // Several servers share one database: secrets each would generate for
             // itself make one server's tokens and callbacks fail on the others.
@@ -59,16 +68,24 @@ public struct PanServices: Sendable {
             logger.warning("PAN_INSTANT_UPLOAD=global: anyone who knows a stored file's hash can add that file to their own tree")
         }
         let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
+        let opened = forServer
+            ? try await StoreOpening.openForServer(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger)
+            : OpenedStore(
+                store: try await StoreOpening.open(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger),
+                service: nil, prepare: {}
+            )
         return PanServices(
             configuration: configuration,
-            store: try await StoreOpening.open(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger),
+            store: opened.store,
             credentials: credentials,
             uploadSettings: settings,
             passwords: PasswordHasher(rounds: configuration.passwordRounds),
             objectStore: try LocalObjectStore(dataDirectory: configuration.dataDirectory),
             tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime),
             // Its own key, derived, so download links and session tokens never share one.
-            downloadKey: SymmetricKey(data: SHA256.hash(data: Data("pan-download-links\n\(secret)".utf8)))
+            downloadKey: SymmetricKey(data: SHA256.hash(data: Data("pan-download-links\n\(secret)".utf8))),
+            storeService: opened.service,
+            prepareStore: opened.prepare
         )
     }
 

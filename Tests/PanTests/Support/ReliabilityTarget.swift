@@ -133,13 +133,13 @@ struct TargetSeed: Sendable {
     /// Store objects that exist already (instant uploads find them).
     var objects: [(hash: String, size: Int64)] = []
 
-    func apply(on db: Connection) throws {
+    func apply(on db: Connection) async throws {
         let passwords = PasswordHasher(rounds: 1_000)
         for user in users {
-            try UserRepository.create(.init(name: user.name, passwordHash: try passwords.hash(plainPassword: "secret"), spaceCapacity: user.capacity), on: db)
+            try await UserRepository.create(.init(name: user.name, passwordHash: try passwords.hash(plainPassword: "secret"), spaceCapacity: user.capacity), on: db)
         }
         for object in objects {
-            try StoreObjectRepository.upsert(hash: object.hash, size: object.size, mime: "", bucket: "pan", objectKey: "seed-\(object.hash)", on: db)
+            try await StoreObjectRepository.upsert(hash: object.hash, size: object.size, mime: "", bucket: "pan", objectKey: "seed-\(object.hash)", on: db)
         }
     }
 }
@@ -148,8 +148,8 @@ struct TargetSeed: Sendable {
 /// reference counts, each user's spaceUsed, sessions) and SQLite's own integrity check.
 func consistencyFindings(_ database: DatabasePool) async throws -> [String] {
     try await database.read { db in
-        var findings = try TreeChecker.check(on: db).map(\.description)
-        let integrity = try db.query("PRAGMA integrity_check").map { try $0.string("integrity_check") }
+        var findings = try await TreeChecker.check(on: db).map(\.description)
+        let integrity = try await db.query("PRAGMA integrity_check").map { try $0.string("integrity_check") }
         if integrity != ["ok"] { findings.append("integrity_check: \(integrity.prefix(5))") }
         return findings
     }
@@ -165,7 +165,7 @@ func withTarget(_ seed: TargetSeed, _ body: @escaping @Sendable (Target) async t
     }
     // Seeded objects belong to no one's tree: only the original server's rule makes them instant.
     try await withServer(configure: { if !seed.objects.isEmpty { $0.instantUpload = .global } }) { server in
-        try await server.database.write { db in try seed.apply(on: db) }
+        try await server.database.write { db in try await seed.apply(on: db) }
         let target = Target(
             port: server.port, dataDirectory: server.dataDirectory, credentials: server.services.credentials,
             callbackPath: server.configuration.callbackPath, external: false
@@ -181,7 +181,7 @@ private func withExternalTarget(binary: String, _ seed: TargetSeed, _ body: @esc
     defer { try? FileManager.default.removeItem(atPath: directory) }
     do {
         let database = try PanDatabase.open(dataDirectory: directory, readerCount: 1)
-        try await database.write { db in try seed.apply(on: db) }
+        try await database.write { db in try await seed.apply(on: db) }
     }
     let credentials = [Credentials(accessKey: "reliability-ak", secretKey: "reliability-sk-\(UUID().uuidString)")]
     let port = try freePort()

@@ -25,7 +25,7 @@ struct TestServer {
     var database: DatabasePool { (services.store as! SQLitePanStore).database }
 
     /// A read transaction on the server's own engine, for assertions about what is stored.
-    func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         if let store = services.store as? PostgresPanStore { return try await store.engine.read(body) }
         return try await (services.store as! SQLitePanStore).engine.read(body)
     }
@@ -37,7 +37,7 @@ struct TestServer {
     }
 
     /// A write transaction on the server's own engine (setting up odd states).
-    func write<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         if let store = services.store as? PostgresPanStore { return try await store.engine.write(lockingUser: nil, body) }
         return try await (services.store as! SQLitePanStore).engine.write(lockingUser: nil, body)
     }
@@ -136,7 +136,7 @@ struct TestServer {
 
     /// Rows in a table, for "nothing was written" checks.
     func count(_ table: String, _ condition: String = "TRUE") async throws -> Int64 {
-        try await read { db in try db.scalar("SELECT COUNT(*) FROM \(table) WHERE \(condition)") ?? 0 }
+        try await read { db in try await db.scalar("SELECT COUNT(*) FROM \(table) WHERE \(condition)") ?? 0 }
     }
 }
 
