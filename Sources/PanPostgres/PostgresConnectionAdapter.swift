@@ -16,13 +16,16 @@ final class PostgresConnectionAdapter: DatabaseConnection, @unchecked Sendable {
     let statements: PreparedStatements
     let logger: Logger
     let isReadOnly: Bool
+    /// The database's name, for `PostgresStatementLog`.
+    let database: String
     private var savepointDepth = 0
 
-    init(connection: PostgresConnection, statements: PreparedStatements, logger: Logger, isReadOnly: Bool) {
+    init(connection: PostgresConnection, statements: PreparedStatements, logger: Logger, isReadOnly: Bool, database: String) {
         self.connection = connection
         self.statements = statements
         self.logger = logger
         self.isReadOnly = isReadOnly
+        self.database = database
     }
 
     var dialect: SQLDialect { .postgres }
@@ -89,7 +92,7 @@ final class PostgresConnectionAdapter: DatabaseConnection, @unchecked Sendable {
     }
 
     private func observe(_ prepared: PreparedText, _ values: [DatabaseValue]) {
-        if let observer = PostgresStatementLog.observer.withLock({ $0 }) { observer(prepared.text, values) }
+        if let observer = PostgresStatementLog.observer.withLock({ $0 }) { observer(database, prepared.text, values) }
     }
 
     static func bindings(_ values: [DatabaseValue]) -> PostgresBindings {

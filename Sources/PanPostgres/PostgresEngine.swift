@@ -27,6 +27,8 @@ public final class PostgresEngine: SQLEngine {
     public let client: PostgresClient
     let statements = PreparedStatements()
     let logger: Logger
+    /// The database's name (the URL's path), for logs and `PostgresStatementLog`.
+    public let database: String
     /// How long a transaction waits for a pooled connection (the database
     /// down, or every connection busy) before the request gets a 503.
     let leaseWait: Duration
@@ -46,6 +48,7 @@ public final class PostgresEngine: SQLEngine {
             ("idle_in_transaction_session_timeout", "\(timeouts.statement.components.seconds * 1000)"),
         ]
         self.logger = logger
+        database = configuration.database ?? configuration.username
         leaseWait = timeouts.leaseWait
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
@@ -76,6 +79,10 @@ public final class PostgresEngine: SQLEngine {
     public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         // One snapshot for the whole read, as a SQLite read transaction gives.
         try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", readOnly: true) { db in try await body(db) }
+    }
+
+    public func readStatement<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
+        try await onConnection(readOnly: true) { db in try await body(db) }
     }
 
     /// Long reads need nothing special here: no thread is held while they wait.
@@ -148,7 +155,7 @@ public final class PostgresEngine: SQLEngine {
     func onConnection<T: Sendable>(
         readOnly: Bool, _ body: @escaping @Sendable (PostgresConnectionAdapter) async throws -> T
     ) async throws -> T {
-        let client = self.client, statements = self.statements, logger = self.logger, wait = self.leaseWait
+        let client = self.client, statements = self.statements, logger = self.logger, wait = self.leaseWait, database = self.database
         let leased = LeaseFlag()
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -156,7 +163,9 @@ public final class PostgresEngine: SQLEngine {
                     try await client.withConnection { connection in
                         leased.value.store(true, ordering: .relaxed)
                         return try await body(
-                            PostgresConnectionAdapter(connection: connection, statements: statements, logger: logger, isReadOnly: readOnly)
+                            PostgresConnectionAdapter(
+                                connection: connection, statements: statements, logger: logger, isReadOnly: readOnly, database: database
+                            )
                         )
                     }
                 }

@@ -55,12 +55,13 @@ struct PostgresTests {
         }
     }
 
-    @Test("every per-user statement the store sends touches one partition (EXPLAIN)")
+    @Test("every per-user statement the store sends touches one partition, planned custom and generic (EXPLAIN)")
     func onePartitionPerStatement() async throws {
         let cluster = try PostgresCluster.shared()
         let url = try cluster.createDatabase(prefix: "explain")
         let seen = Mutex<[(String, [DatabaseValue])]>([])
-        PostgresStatementLog.observer.withLock { $0 = { sql, arguments in seen.withLock { $0.append((sql, arguments)) } } }
+        let database = String(url.split(separator: "/").last ?? "")
+        PostgresStatementLog.observer.withLock { $0 = { name, sql, arguments in if name == database { seen.withLock { $0.append((sql, arguments)) } } } }
         defer { PostgresStatementLog.observer.withLock { $0 = nil } }
         let settings = UploadSettings(bucket: "pan", credentials: [Self.keys], uploadURL: "http://upload.invalid", callbackURL: "http://pan.invalid/cb")
         var logger = Logger(label: "pan-test-pg")
@@ -78,10 +79,20 @@ struct PostgresTests {
             // Per-user statements name their user: `user_id = $n` (or the users row by id).
             guard sql.contains("user_id = $") || sql.contains("FROM users WHERE id = $") || sql.contains("UPDATE users SET") else { continue }
             guard !sql.hasPrefix("INSERT"), checked.insert(sql).inserted else { continue }
-            let plan = try cluster.psql("EXPLAIN " + Self.inline(sql, arguments), url: url)
-            for table in partitioned {
-                let partitions = Set(plan.matches(of: try Regex("\\b\(table)_p[0-9]+\\b")).map { String(plan[$0.range]) })
-                #expect(partitions.count <= 1, "\(sql)\n\(plan)")
+            // As the store's first executions plan it (the arguments known)…
+            let custom = try cluster.psql("EXPLAIN " + Self.inline(sql, arguments), url: url)
+            // …and as a prepared statement's generic plan (PostgreSQL's choice after
+            // five runs): its partitions are pruned when it starts, given the arguments.
+            let literals = arguments.map(Self.literal).joined(separator: ", ")
+            let generic = try cluster.psql(
+                "SET plan_cache_mode = force_generic_plan; PREPARE pan_check AS \(sql); EXPLAIN EXECUTE pan_check" + (arguments.isEmpty ? "" : "(\(literals))"),
+                url: url
+            )
+            for plan in [custom, generic] {
+                for table in partitioned {
+                    let partitions = Set(plan.matches(of: try Regex("\\b\(table)_p[0-9]+\\b")).map { String(plan[$0.range]) })
+                    #expect(partitions.count <= 1, "\(sql)\n\(plan)")
+                }
             }
         }
         #expect(checked.count >= 15, "too few per-user statements seen: \(checked.count)")
@@ -91,16 +102,19 @@ struct PostgresTests {
     static func inline(_ sql: String, _ arguments: [DatabaseValue]) -> String {
         var out = sql
         for (index, value) in arguments.enumerated().reversed() {
-            let literal = switch value {
-            case .integer(let v): String(v)
-            case .real(let v): String(v)
-            case .text(let v): "'" + v.replacingOccurrences(of: "'", with: "''") + "'"
-            case .blob: "NULL"
-            case .null: "NULL"
-            }
-            out = out.replacingOccurrences(of: "$\(index + 1)", with: literal)
+            out = out.replacingOccurrences(of: "$\(index + 1)", with: literal(value))
         }
         return out
+    }
+
+    static func literal(_ value: DatabaseValue) -> String {
+        switch value {
+        case .integer(let v): String(v)
+        case .real(let v): String(v)
+        case .text(let v): "'" + v.replacingOccurrences(of: "'", with: "''") + "'"
+        case .blob: "NULL"
+        case .null: "NULL"
+        }
     }
 
     @Test("two pan servers over one PostgreSQL behind nginx: concurrent uploads, one callback at both, mkdir -p, move/copy/remove; no 5xx, one node per session, fsck clean")

@@ -33,7 +33,12 @@ public protocol PanStore: Sendable {
 
     // MARK: Uploads
 
-    func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome
+    /// The token request, in one transaction that starts by locking (and
+    /// reading) the user's row: with `tokenVersion`, the caller's session
+    /// token is admitted there (`User.admit`), so authenticating costs no
+    /// transaction of its own. Returns the user as read, for the reply's
+    /// refreshed token.
+    func requestToken(userId: Int64, tokenVersion: Int64?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User)
     /// Uses up a possession challenge (its nonce works once, right or wrong):
     /// the ranges to read and the object to read them from. Throws
     /// `proofInvalid` when the nonce is unknown, used, expired, or was issued
@@ -186,6 +191,13 @@ public enum CallbackOutcome: Sendable, Equatable {
     case accepted(FileNode, replayed: Bool)
     /// Authentic but permanently refused: answered 200 `success:false`, so WCS stops retrying.
     case refused(PanError, replayed: Bool)
+}
+
+extension PanStore {
+    /// `requestToken` for a caller already authenticated (the CLI, tests).
+    public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
+        try await requestToken(userId: userId, tokenVersion: nil, request).outcome
+    }
 }
 
 public typealias NewUser = UserRepository.NewUser

@@ -16,6 +16,10 @@ public protocol SQLEngine: Sendable {
     /// there would hold one of the few threads every request runs on).
     func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T
 
+    /// A read of exactly one statement: PostgreSQL sends it alone (a
+    /// statement is its own snapshot), without a BEGIN and COMMIT around it.
+    func readStatement<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T
+
     /// One write transaction, committed when `body` returns, rolled back when it throws.
     ///
     /// `lockingUser` names the user whose tree, sessions or quota the
@@ -48,6 +52,18 @@ public protocol SQLEngine: Sendable {
     func checkpoint() async throws
     /// Lets go of connections and threads (PostgreSQL's pool); the engine is unusable after.
     func close() async
+}
+
+extension SQLEngine {
+    /// A write transaction of one user that starts by locking the user's row
+    /// and hands it to `body` (`UserRepository.lock`): the lock and the read
+    /// of the user are one statement.
+    func write<T: Sendable>(asUser userId: Int64, _ body: @escaping @Sendable (any DatabaseConnection, User) async throws -> T) async throws -> T {
+        try await write(lockingUser: nil) { db in
+            guard let user = try await UserRepository.lock(id: userId, on: db) else { throw PanError.userNotFound }
+            return try await body(db, user)
+        }
+    }
 }
 
 /// Maintenance jobs that run on one server at a time.

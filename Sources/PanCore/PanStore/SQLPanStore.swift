@@ -26,6 +26,11 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         do { return try await engine.read(body) } catch { throw PanError(storeError: error) }
     }
 
+    /// One statement, no transaction around it on PostgreSQL (`SQLEngine.readStatement`).
+    private func readStatement<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
+        do { return try await engine.readStatement(body) } catch { throw PanError(storeError: error) }
+    }
+
     private func readLong<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         do { return try await engine.readLong(body) } catch { throw PanError(storeError: error) }
     }
@@ -50,7 +55,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func user(id: Int64) async throws -> User? {
-        try await read { db in try await UserRepository.find(id: id, on: db) }
+        try await readStatement { db in try await UserRepository.find(id: id, on: db) }
     }
 
     public func user(reference: String) async throws -> User? {
@@ -87,8 +92,8 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
 
     // MARK: Uploads
 
-    public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
-        do { return try await uploads.requestToken(userId: userId, request) } catch { throw PanError(storeError: error) }
+    public func requestToken(userId: Int64, tokenVersion: Int64?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User) {
+        do { return try await uploads.requestToken(userId: userId, tokenVersion: tokenVersion, request) } catch { throw PanError(storeError: error) }
     }
 
     public func claimChallenge(userId: Int64, _ proof: PossessionProof, hash: String) async throws -> ClaimedChallenge {
@@ -104,7 +109,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func isStoredObject(hash: String, key: String) async throws -> Bool {
-        try await read { db in try await StoreObjectRepository.find(hash: hash, on: db)?.objectKey == key }
+        try await readStatement { db in try await StoreObjectRepository.find(hash: hash, on: db)?.objectKey == key }
     }
 
     public func nodeHoldsObject(nodeUUID: String, objectKey: String) async throws -> Bool {
@@ -128,7 +133,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func uploadSession(id: String) async throws -> UploadSession? {
-        try await read { db in try await UploadSessionRepository.find(id: id, on: db) }
+        try await readStatement { db in try await UploadSessionRepository.find(id: id, on: db) }
     }
 
     // MARK: Files

@@ -77,6 +77,24 @@ public enum StoreObjectRepository {
         )
     }
 
+    /// `insertIfMissing` and `find` in one statement: the object as stored
+    /// (the first writer's, if the content was already there).
+    static func record(
+        hash: String, size: Int64, mime: String, bucket: String, objectKey: String, on db: any DatabaseConnection, now: Int64
+    ) async throws -> StoreObject {
+        guard let row = try await db.queryRow(
+            """
+            INSERT INTO store_objects (hash, size, mime, bucket, object_key, created)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (hash) DO UPDATE SET created = CASE WHEN excluded.created > store_objects.created
+                                                            THEN excluded.created ELSE store_objects.created END
+            RETURNING hash, size, mime, bucket, object_key, created
+            """,
+            hash, size, mime, bucket, objectKey, now
+        ) else { throw PanError.internalError("recording the object of \(hash) returned no row") }
+        return try StoreObject(row: row)
+    }
+
     public static func list(limit: Int = 1000, on db: any DatabaseConnection) async throws -> [StoreObject] {
         try await db.query("SELECT \(columnsCounted) FROM store_objects o ORDER BY o.created DESC LIMIT ?", limit).map(StoreObject.init(row:))
     }

@@ -43,6 +43,11 @@ public struct FileNode: Sendable, Equatable, Encodable {
         n.store_hash, n.atime, n.ctime, n.mtime, n.lft, n.rgt, n.version, n.locking, n.preview, n.flag, n.state, n.recycled_at,
         COALESCE(p.uuid, '') AS parent_uuid
         """
+    /// `columns` as an INSERT … RETURNING gives them (no join: the caller knows the parent).
+    static let insertedColumns = """
+        id, parent_id, uuid, user_id, name, path, path_id, type, ext, size, mime,
+        store_hash, atime, ctime, mtime, lft, rgt, version, locking, preview, flag, state, recycled_at, '' AS parent_uuid
+        """
     static let parentJoin = "LEFT JOIN nodes p ON p.user_id = n.user_id AND p.id = n.parent_id"
     static let from = "nodes n " + parentJoin
 

@@ -46,11 +46,18 @@ enum IntervalAllocator {
     private static func tryAllocate(
         parentId: Int64, userId: Int64, isDirectory: Bool, minimumWidth: Int64 = 2, on db: any DatabaseConnection
     ) async throws -> (Int64, Int64)? {
-        guard let parent = try await db.queryRow("SELECT lft, rgt FROM nodes WHERE user_id = ? AND id = ?", userId, parentId) else {
+        // The parent's interval and the end of its last child, in one statement.
+        guard let parent = try await db.queryRow(
+            """
+            SELECT p.lft, p.rgt, (SELECT MAX(c.rgt) FROM nodes c WHERE c.user_id = ? AND c.parent_id = p.id) AS last_end
+            FROM nodes p WHERE p.user_id = ? AND p.id = ?
+            """,
+            userId, userId, parentId
+        ) else {
             throw PanError.fileNotFound
         }
         let parentLeft = try parent.int64("lft"), parentRight = try parent.int64("rgt")
-        let lastEnd = try await db.scalar("SELECT MAX(rgt) FROM nodes WHERE user_id = ? AND parent_id = ?", userId, parentId) ?? parentLeft
+        let lastEnd = try parent.optionalInt64("last_end") ?? parentLeft
         let free = parentRight - lastEnd - 1
         if isDirectory {
             let isFirstChild = lastEnd == parentLeft

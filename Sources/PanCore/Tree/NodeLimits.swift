@@ -42,13 +42,21 @@ public enum NodeLimits {
     /// Counts `count` new nodes of the user, refused past `limit` (≤ 0: no
     /// cap). Check and count are one conditional UPDATE of the user's row,
     /// inside the caller's write transaction.
-    static func take(_ count: Int, userId: Int64, limit: Int64, on db: any DatabaseConnection) async throws {
+    /// `addingSpace`: bytes added to `space_used` in the same UPDATE (a placed file's).
+    static func take(_ count: Int, userId: Int64, limit: Int64, addingSpace: Int64 = 0, on db: any DatabaseConnection) async throws {
         if limit <= 0 {
-            try await db.run("UPDATE users SET node_count = node_count + ? WHERE id = ?", count, userId)
+            try await db.run(
+                "UPDATE users SET node_count = node_count + ?, space_used = CASE WHEN space_used + ? < 0 THEN 0 ELSE space_used + ? END WHERE id = ?",
+                count, addingSpace, addingSpace, userId
+            )
             return
         }
         let counted = try await db.run(
-            "UPDATE users SET node_count = node_count + ? WHERE id = ? AND node_count + ? <= ?", count, userId, count, limit
+            """
+            UPDATE users SET node_count = node_count + ?, space_used = CASE WHEN space_used + ? < 0 THEN 0 ELSE space_used + ? END
+            WHERE id = ? AND node_count + ? <= ?
+            """,
+            count, addingSpace, addingSpace, userId, count, limit
         )
         if counted == 0 { throw nodeCapReached(limit) }
     }

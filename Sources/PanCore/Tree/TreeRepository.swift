@@ -50,6 +50,22 @@ public enum TreeRepository {
         ).map(FileNode.init(row:))
     }
 
+    /// The live node at `path` and its live child `name`, in one statement
+    /// (two probes of the path index): a token request's directory and what
+    /// stands at the file's name.
+    static func nodeAndChild(userId: Int64, path: String, name: String, on db: any DatabaseConnection) async throws -> (FileNode?, FileNode?) {
+        let childPath = PanPath.join(path, name)
+        var node: FileNode?, child: FileNode?
+        for row in try await db.query(
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id IN (?, ?) AND n.state = \(FileNode.State.live.sql)",
+            userId, PanPath.pathId(path), PanPath.pathId(childPath)
+        ) {
+            let found = try FileNode(row: row)
+            if found.path == path { node = found } else if found.path == childPath { child = found }
+        }
+        return (node, child)
+    }
+
     public static func child(of directory: FileNode, named name: String, on db: any DatabaseConnection) async throws -> FileNode? {
         try await db.queryRow(
             "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.parent_id = ? AND n.name = ? AND n.state = \(FileNode.State.live.sql)",
@@ -102,9 +118,12 @@ public enum TreeRepository {
     /// a node may be: its name passes `PanPath.name` unchanged, its depth and
     /// path length are within the caps, and the user stays within `nodeLimit`
     /// (`PAN_MAX_NODES`, counted in the same statement that checks it).
+    /// `addingSpace`: bytes to add to the user's `space_used` in the same
+    /// UPDATE that counts the node (a placed file's).
     public static func insert(
         userId: Int64, parent: FileNode, name: String, kind: FileNode.Kind, size: Int64, mime: String,
-        storeHash: String?, nodeLimit: Int64 = NodeLimits.defaultPerUser, on db: any DatabaseConnection, now: Int64 = Millis.now()
+        storeHash: String?, nodeLimit: Int64 = NodeLimits.defaultPerUser, addingSpace: Int64 = 0,
+        on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) async throws -> FileNode {
         guard parent.isDirectory else { throw PanError.notADirectory }
         // Bytes, not `String ==`, which holds NFD and NFC spellings equal.
@@ -120,11 +139,12 @@ public enum TreeRepository {
         try PanPath.requirePathLength(path.unicodeScalars.count)
         let inserted: Row?
         do {
+            // RETURNING the node as `columns` reads it (its parent's uuid is known): no re-read.
             inserted = try await db.queryRow(
                 """
                 INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, store_hash,
                                    lft, rgt, atime, ctime, mtime)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \(FileNode.insertedColumns)
                 """,
                 RandomID.ordered32(), userId, parent.id, name, path, PanPath.pathId(path), kind.rawValue,
                 kind == .file ? PanPath.ext(of: name) : "", mime, size, storeHash, lft, rgt, now, now, now
@@ -132,8 +152,11 @@ public enum TreeRepository {
         } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
         }
-        try await NodeLimits.take(1, userId: userId, limit: nodeLimit, on: db)
-        return try await node(id: try inserted!.int64("id"), userId: userId, on: db)!
+        try await NodeLimits.take(1, userId: userId, limit: nodeLimit, addingSpace: addingSpace, on: db)
+        guard let inserted else { throw PanError.internalError("the insert of \(path) returned no row") }
+        var node = try FileNode(row: inserted)
+        node.parent = parent.uuid
+        return node
     }
 
     /// Replaces a file's content: same uuid, `version` + 1.

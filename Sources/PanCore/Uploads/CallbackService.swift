@@ -10,35 +10,27 @@ struct CallbackService<Engine: SQLEngine>: Sendable {
 
     /// Unknown or mismatched sessions throw (401/403/404: nothing to relay);
     /// permanent refusals come back as `.refused`, recorded on the session.
+    ///
+    /// One transaction, the user's: the content object is recorded in it too.
+    /// That is safe on PostgreSQL as well: two users' callbacks for the same
+    /// new content meet on the object's row for as long as the shorter of
+    /// their transactions (one user's callback, a few ms) and never in a cycle
+    /// (one object per callback).
+    ///
+    /// Every refusal is decided before the first write, so the path that
+    /// writes cannot fail halfway and needs no savepoint — except when the
+    /// directory must be made again (removed since the token was issued):
+    /// that is undone if the file is then refused.
     func handle(_ body: CallbackBody) async throws -> CallbackOutcome {
         guard let sessionId = body["session"], !sessionId.isEmpty else {
             throw PanError.invalidCallback("the callback names no upload session")
         }
         guard let userId = body.userId else { throw PanError.invalidCallback("the callback names no user") }
         let settings = self.settings
-        // The content object first, in a transaction of its own: objects are
-        // shared by every user, so the user's transaction below must not hold
-        // one (two users storing the same bytes would wait on each other). It
-        // is immutable once there; if the user's transaction then refuses the
-        // file, the object is unreferenced and `pan store gc` takes it after
-        // its grace period.
         let bucket = body.bucket.flatMap { $0.isEmpty ? nil : $0 } ?? settings.bucket
-        if engine.runsUsersInParallel, let hash = body.hash, ContentHasher.isWellFormed(hash), let size = body.size, size >= 0,
-           let key = body.key, !key.isEmpty {
-            _ = try await engine.write(lockingUser: nil) { db in
-                // Only for a pending session of this user holding exactly this key.
-                guard let session = try await UploadSessionRepository.find(id: sessionId, userId: userId, on: db),
-                      session.state == .pending, session.objectKey == key, size <= session.sizeLimit else { return false }
-                try await StoreObjectRepository.insertIfMissing(
-                    hash: hash, size: size, mime: MimeType.forName(session.name), bucket: bucket, objectKey: key, on: db, now: Millis.now()
-                )
-                return true
-            }
-        }
-        let storedApart = engine.runsUsersInParallel
-        return try await engine.write(lockingUser: userId) { db in
+        return try await engine.write(asUser: userId) { db, user in
             let now = Millis.now()
-            guard let session = try await UploadSessionRepository.find(id: sessionId, userId: userId, on: db) else {
+            guard let session = try await UploadSessionRepository.lock(id: sessionId, userId: userId, on: db) else {
                 // Someone else's session (a forged or misrouted callback) is told apart from none at all.
                 if try await UploadSessionRepository.find(id: sessionId, on: db) != nil { throw PanError.sessionUserMismatch }
                 throw PanError.sessionNotFound
@@ -76,31 +68,33 @@ struct CallbackService<Engine: SQLEngine>: Sendable {
             if size > session.sizeLimit {
                 return try await refuse(session, .fileTooLarge, on: db, now: now)
             }
+            let limit = settings.maxNodesPerUser
+            let place = { (directory: FileNode, child: FileNode??) async throws -> CallbackOutcome in
+                let target = try await FilePlacement.target(directory: directory, name: session.name, policy: session.conflict, existing: child, on: db)
+                // `size`: what this upload stored; an earlier object of the same hash has the same bytes.
+                try FilePlacement.check(size: size, at: target, user: user)
+                if target.replacing == nil, limit > 0, user.nodeCount + 1 > limit { throw NodeLimits.nodeCapReached(limit) }
+                let stored = try await StoreObjectRepository.record(
+                    hash: hash, size: size, mime: MimeType.forName(session.name), bucket: bucket, objectKey: session.objectKey, on: db, now: now
+                )
+                let node = try await FilePlacement.place(stored, at: target, user: user, nodeLimit: limit, on: db, now: now)
+                // Cannot find the session ended: its row is locked (`lock`).
+                try await UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
+                return .accepted(node, replayed: false)
+            }
             do {
+                // The usual case: the directory is there (the token request made it).
+                let (directory, child) = try await TreeRepository.nodeAndChild(userId: userId, path: session.dirPath, name: session.name, on: db)
+                if let directory {
+                    guard directory.isDirectory else { throw PanError.notADirectory }
+                    return try await place(directory, .some(child))
+                }
+                // Made again if removed since: undone with the file if that is refused.
                 return try await db.savepoint {
-                    // Stored above (or earlier, by another upload of the same bytes); with one
-                    // serial writer, here (the checks above are the same as there).
-                    if !storedApart {
-                        try await StoreObjectRepository.insertIfMissing(
-                            hash: hash, size: size, mime: MimeType.forName(session.name), bucket: bucket, objectKey: session.objectKey,
-                            on: db, now: now
-                        )
-                    }
-                    guard let stored = try await StoreObjectRepository.find(hash: hash, on: db) else {
-                        throw PanError.internalError("the content object of \(hash) is missing")
-                    }
-                    // Re-created by path if it was removed since the token was issued.
-                    let limit = settings.maxNodesPerUser
-                    let directory = try await TreeRepository.directory(userId: userId, path: session.dirPath, nodeLimit: limit, on: db, now: now)
-                    let target = try await FilePlacement.target(directory: directory, name: session.name, policy: session.conflict, on: db)
-                    let node = try await FilePlacement.place(stored, at: target, userId: userId, nodeLimit: limit, on: db, now: now)
-                    try await UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
-                    return .accepted(node, replayed: false)
+                    let made = try await TreeRepository.directory(userId: userId, path: session.dirPath, nodeLimit: limit, on: db, now: now)
+                    return try await place(made, .none)
                 }
             } catch let error as PanError where error.statusCode < 500 {
-                // The object stored for this upload alone goes too, so its bytes are
-                // deleted now (the local endpoint checks), not after gc's grace period.
-                try await StoreObjectRepository.forgetIfUnused(hash: hash, objectKey: session.objectKey, on: db)
                 return try await refuse(session, error, on: db, now: now)
             }
         }

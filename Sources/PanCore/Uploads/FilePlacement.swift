@@ -12,9 +12,13 @@ enum FilePlacement {
         var replacing: FileNode?
     }
 
-    /// Applies the policy to what stands at `directory/name` now.
-    static func target(directory: FileNode, name: String, policy: ConflictPolicy, on db: any DatabaseConnection) async throws -> Target {
-        guard let existing = try await TreeRepository.child(of: directory, named: name, on: db) else {
+    /// Applies the policy to what stands at `directory/name` now: `existing`
+    /// when the caller already read it (`.some(nil)`: nothing), else looked up.
+    static func target(
+        directory: FileNode, name: String, policy: ConflictPolicy, existing known: FileNode?? = .none, on db: any DatabaseConnection
+    ) async throws -> Target {
+        let found: FileNode? = if let known { known } else { try await TreeRepository.child(of: directory, named: name, on: db) }
+        guard let existing = found else {
             return Target(directory: directory, name: name, replacing: nil)
         }
         if policy == .rename {
@@ -28,29 +32,35 @@ enum FilePlacement {
     }
 
     /// Creates or replaces the file; checks the quota against the size change.
-    /// `nodeLimit`: the user's node cap (`PAN_MAX_NODES`), checked by the insert.
+    /// `user`: the user's row as this transaction read it (`write(asUser:)`),
+    /// nothing having changed it since. `nodeLimit`: the user's node cap
+    /// (`PAN_MAX_NODES`), checked by the insert.
     static func place(
-        _ content: StoreObject, at target: Target, userId: Int64, nodeLimit: Int64 = NodeLimits.defaultPerUser,
+        _ content: StoreObject, at target: Target, user: User, nodeLimit: Int64 = NodeLimits.defaultPerUser,
         on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) async throws -> FileNode {
-        guard let user = try await UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
+        try check(size: content.size, at: target, user: user)
         let delta = content.size - (target.replacing?.size ?? 0)
-        // Exactly filling the quota is allowed.
-        try user.ensureRoom(for: delta)
-        let node: FileNode
         if let replacing = target.replacing {
-            node = try await TreeRepository.replaceContent(
+            let node = try await TreeRepository.replaceContent(
                 of: replacing, storeHash: content.hash, size: content.size, mime: mime(for: target.name, stored: content.mime),
                 on: db, now: now
             )
-        } else {
-            node = try await TreeRepository.insert(
-                userId: userId, parent: target.directory, name: target.name, kind: .file, size: content.size,
-                mime: mime(for: target.name, stored: content.mime), storeHash: content.hash, nodeLimit: nodeLimit, on: db, now: now
-            )
+            try await UserRepository.addSpaceUsed(delta, userId: user.id, on: db)
+            return node
         }
-        try await UserRepository.addSpaceUsed(delta, userId: userId, on: db)
-        return node
+        // The new node and its bytes are counted on the user's row in one UPDATE (the insert's).
+        return try await TreeRepository.insert(
+            userId: user.id, parent: target.directory, name: target.name, kind: .file, size: content.size,
+            mime: mime(for: target.name, stored: content.mime), storeHash: content.hash, nodeLimit: nodeLimit, addingSpace: delta,
+            on: db, now: now
+        )
+    }
+
+    /// What `place` would refuse, before anything is written: the quota
+    /// (exactly filling it is allowed) against the size change.
+    static func check(size: Int64, at target: Target, user: User) throws(PanError) {
+        try user.ensureRoom(for: size - (target.replacing?.size ?? 0))
     }
 
     /// The stored object's type when WCS knew it, else the name's.

@@ -10,12 +10,30 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     let engine: Engine
     let settings: UploadSettings
 
-    func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
+    func requestToken(userId: Int64, tokenVersion: Int64?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User) {
         let settings = self.settings
         guard let credentials = settings.credentials.first else { throw PanError.internalError("no WCS keys configured") }
-        let outcome = try await engine.write(lockingUser: userId) { db -> TokenOutcome in
+        let (outcome, user): (TokenOutcome, User)
+        do {
+            (outcome, user) = try await engine.write(asUser: userId) { db, user -> (TokenOutcome, User) in
+                if let tokenVersion { try user.admit(tokenVersion: tokenVersion) }
+                return (try await tokenOutcome(user: user, request, settings: settings, on: db), user)
+            }
+        } catch let error as PanError where tokenVersion != nil && error.code == PanError.userNotFound.code {
+            // A token of a user who is gone, as `Authenticator` answers it.
+            throw PanError.tokenInvalid
+        }
+        // Signing is pure computation: done here, off the single writer.
+        guard case .upload(var grant) = outcome else { return (outcome, user) }
+        grant.token = UploadToken.make(policy: grant.policy, credentials: credentials)
+        return (.upload(grant), user)
+    }
+
+    /// The token request's work, inside the user's transaction.
+    private func tokenOutcome(user: User, _ request: TokenRequest, settings: UploadSettings, on db: any DatabaseConnection) async throws -> TokenOutcome {
+            let userId = user.id
             let now = Millis.now()
-            let (directory, name, rule4File) = try await resolve(userId: userId, request, on: db, now: now)
+            let (directory, name, rule4File, child) = try await resolve(userId: userId, request, on: db, now: now)
             // The file's own depth, whatever mix of `parent` and `path` got there (issue #14 item 7).
             try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1)
             // And its path's length: refused now, not at the callback after the bytes were sent.
@@ -24,28 +42,23 @@ struct UploadService<Engine: SQLEngine>: Sendable {
             if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
                 return .instant(rule4File, .own)
             }
-            let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
+            let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, existing: child, on: db)
             // Instant upload's rule (issue #24), in one statement: the object and whether one of this user's nodes holds it.
             var challengeFor: StoreObject?
             if !request.hash.isEmpty, let (stored, owned) = try await StoreObjectRepository.find(hash: request.hash, heldBy: userId, on: db),
                request.size == nil || request.size == stored.size {
                 switch (owned, settings.instantUpload) {
-                case (true, _): return .instant(try await FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .own)
-                case (false, .global): return .instant(try await FilePlacement.place(stored, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .global)
+                case (true, _): return .instant(try await FilePlacement.place(stored, at: target, user: user, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .own)
+                case (false, .global): return .instant(try await FilePlacement.place(stored, at: target, user: user, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .global)
                 case (false, .proof): challengeFor = stored
                 case (false, .owner): break
                 }
             }
-            var grant = try await openSession(userId: userId, request, requestedName: name, target: target, settings: settings, on: db, now: now)
+            var grant = try await openSession(user: user, request, requestedName: name, target: target, settings: settings, on: db, now: now)
             if let stored = challengeFor {
                 grant.challenge = try await PossessionChallengeRepository.issue(for: stored, sessionId: grant.sessionId, userId: userId, on: db, now: now)
             }
             return .upload(grant)
-        }
-        // Signing is pure computation: done here, off the single writer.
-        guard case .upload(var grant) = outcome else { return outcome }
-        grant.token = UploadToken.make(policy: grant.policy, credentials: credentials)
-        return .upload(grant)
     }
 
     /// The first half of a proven instant upload: the nonce is used up here,
@@ -61,19 +74,19 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     /// placed like any instant upload, at the target the challenge was issued
     /// for, and the session the challenge rode on is done (its reserved bytes freed).
     func completeProvenUpload(userId: Int64, _ request: TokenRequest, _ claim: ClaimedChallenge) async throws -> FileNode {
-        try await engine.write(lockingUser: userId) { db -> FileNode in
+        try await engine.write(asUser: userId) { db, user -> FileNode in
             let now = Millis.now()
             guard let session = try await UploadSessionRepository.find(id: claim.sessionId, userId: userId, on: db), session.state == .pending
             else { throw PanError.proofInvalid }
-            let (directory, name, rule4File) = try await resolve(userId: userId, request, on: db, now: now)
+            let (directory, name, rule4File, child) = try await resolve(userId: userId, request, on: db, now: now)
             // Bound to the target: a nonce issued for one path makes no file at another.
             guard directory.path == session.dirPath, name == session.name else { throw PanError.proofInvalid }
             let node: FileNode
             if let rule4File, rule4File.storeId == claim.object.hash {
                 node = rule4File
             } else {
-                let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, on: db)
-                node = try await FilePlacement.place(claim.object, at: target, userId: userId, nodeLimit: settings.maxNodesPerUser, on: db, now: now)
+                let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, existing: child, on: db)
+                node = try await FilePlacement.place(claim.object, at: target, user: user, nodeLimit: settings.maxNodesPerUser, on: db, now: now)
             }
             try await UploadSessionRepository.markDone(session, nodeId: node.id, on: db, now: now)
             return node
@@ -81,14 +94,14 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     }
 
     private func openSession(
-        userId: Int64, _ request: TokenRequest, requestedName: String, target: FilePlacement.Target, settings: UploadSettings,
+        user: User, _ request: TokenRequest, requestedName: String, target: FilePlacement.Target, settings: UploadSettings,
         on db: any DatabaseConnection, now: Int64
     ) async throws -> UploadGrant {
-        guard let user = try await UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
+        let userId = user.id
         let freed = target.replacing?.size ?? 0
         // Pending uploads are bounded per user, and the sizes they declared are
         // reserved: bytes in flight cannot add up past the quota.
-        let pending = try await UploadSessionRepository.pendingLoad(userId: userId, now: now, cap: settings.maxPendingSessions, on: db)
+        let pending = try await UploadSessionRepository.pendingLoad(user: user, now: now, cap: settings.maxPendingSessions, on: db)
         guard pending.count < settings.maxPendingSessions else { throw PanError.tooManyPendingUploads }
         let remaining = user.room(reserved: pending.reservedBytes, freed: freed)
         if let size = request.size { try user.ensureRoom(for: size, reserved: pending.reservedBytes, freed: freed) }
@@ -131,10 +144,12 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     }
 
     /// The seed's four rules (`api.md` §5), plus `parent` uuid addressing.
-    /// Returns the directory (created if missing), the file name, and — for
-    /// rule 4 on an existing file — that file.
+    /// Returns the directory (created if missing), the file name, for rule 4
+    /// on an existing file that file, and what stands at the name now when
+    /// that was read on the way (`.some(nil)`: nothing) — the directory and
+    /// the name are looked up in one statement where the rules allow.
     func resolve(userId: Int64, _ request: TokenRequest, on db: any DatabaseConnection, now: Int64) async throws
-        -> (FileNode, String, FileNode?)
+        -> (FileNode, String, FileNode?, FileNode??)
     {
         var name = request.name.trimmed()
         var original = request.originalFilename.trimmed()
@@ -156,23 +171,36 @@ struct UploadService<Engine: SQLEngine>: Sendable {
 
         if !name.isEmpty {
             // Rule 1 (and `name` alone: the base directory).
-            return (try await TreeRepository.directory(userId: userId, path: path, nodeLimit: settings.maxNodesPerUser, on: db, now: now), name, nil)
+            return try await directoryAndChild(userId: userId, path: path, name: name, on: db, now: now)
         }
         if !pathGiven {
             // Rules 2 and 3.
             let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
-            return (try await TreeRepository.directory(userId: userId, path: PanPath.root, nodeLimit: settings.maxNodesPerUser, on: db, now: now), fileName, nil)
+            return try await directoryAndChild(userId: userId, path: PanPath.root, name: fileName, on: db, now: now)
         }
         // Rule 4.
         if let existing = try await TreeRepository.node(userId: userId, path: path, on: db) {
             if existing.isDirectory {
                 let fileName = original.isEmpty ? "qzy-upload-noname.\(now).tmp" : original
-                return (existing, fileName, nil)
+                return (existing, fileName, nil, nil)
             }
             let directory = try await TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
-            return (directory, existing.name, existing)
+            return (directory, existing.name, existing, .some(existing))
         }
         let directory = try await TreeRepository.directory(userId: userId, path: PanPath.parent(of: path), nodeLimit: settings.maxNodesPerUser, on: db, now: now)
-        return (directory, PanPath.lastSegment(of: path), nil)
+        return (directory, PanPath.lastSegment(of: path), nil, .some(nil))
+    }
+
+    /// The directory at `path` (created if missing) and its live child `name`, read together.
+    private func directoryAndChild(userId: Int64, path: String, name: String, on db: any DatabaseConnection, now: Int64) async throws
+        -> (FileNode, String, FileNode?, FileNode??)
+    {
+        let (directory, child) = try await TreeRepository.nodeAndChild(userId: userId, path: path, name: name, on: db)
+        if let directory {
+            guard directory.isDirectory else { throw PanError.notADirectory }
+            return (directory, name, nil, .some(child))
+        }
+        let made = try await TreeRepository.directory(userId: userId, path: path, nodeLimit: settings.maxNodesPerUser, on: db, now: now)
+        return (made, name, nil, nil)
     }
 }

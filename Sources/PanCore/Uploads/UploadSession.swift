@@ -66,14 +66,12 @@ public enum UploadSessionRepository {
             id, userId, dirPath, name, conflict.rawValue, declaredSize, declaredHash, sizeLimit, bucket, objectKey,
             deadline, now
         )
-        try await db.run(
-            "UPDATE users SET pending_uploads = pending_uploads + 1, pending_bytes = pending_bytes + ? WHERE id = ?",
-            declaredSize ?? 0, userId
-        )
+        // The user's pending counters: a trigger (migration 0012 / postgres 0007).
     }
 
-    /// A session left `pending` (done, failed or expired by its callback): it no
-    /// longer counts against its user's pending uploads.
+    /// A session expired by its late callback no longer counts against its
+    /// user's pending uploads (done and failed ones are uncounted by the
+    /// trigger of migration 0012; the sweeper's bulk expiry leaves the bound high).
     private static func leftPending(_ session: UploadSession, changed: Int, on db: any DatabaseConnection) async throws {
         guard changed == 1 else { return }
         try await db.run(
@@ -85,6 +83,15 @@ public enum UploadSessionRepository {
     /// By id alone: for operators (`pan session show`), across every user.
     public static func find(id: String, on db: any DatabaseConnection) async throws -> UploadSession? {
         try await db.queryRow("SELECT * FROM upload_sessions WHERE id = ?", id).map(UploadSession.init(row:))
+    }
+
+    /// The user's session, locked until the transaction ends on PostgreSQL
+    /// (`FOR UPDATE`): another server's sweeper cannot expire it under a
+    /// callback that already found it pending (its UPDATE waits, then finds
+    /// it done). SQLite's one writer needs nothing more.
+    static func lock(id: String, userId: Int64, on db: any DatabaseConnection) async throws -> UploadSession? {
+        let lock = db.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await db.queryRow("SELECT * FROM upload_sessions WHERE user_id = ? AND id = ?" + lock, userId, id).map(UploadSession.init(row:))
     }
 
     public static func find(id: String, userId: Int64, on db: any DatabaseConnection) async throws -> UploadSession? {
@@ -101,7 +108,6 @@ public enum UploadSessionRepository {
             nodeId, now, session.userId, session.id
         )
         guard changed == 1 else { throw PanError.sessionExpired }
-        try await leftPending(session, changed: changed, on: db)
     }
 
     /// A callback that came after the deadline and its grace.
@@ -121,7 +127,7 @@ public enum UploadSessionRepository {
             """,
             error.code, error.statusCode, error.message, now, session.userId, session.id
         )
-        try await leftPending(session, changed: changed, on: db)
+        _ = changed
     }
 
     /// A user's live pending sessions (deadline not passed) and the bytes they
@@ -137,9 +143,10 @@ public enum UploadSessionRepository {
     /// user (swept ones drop out; still a bound, as sessions past their
     /// deadline but not yet swept stay in them).
     /// Call it in the user's write transaction (the counters are written).
-    public static func pendingLoad(userId: Int64, now: Int64, cap: Int64, on db: any DatabaseConnection) async throws -> (count: Int64, reservedBytes: Int64) {
-        let bound = try await db.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = ?", userId)
-        let (count, bytes) = (try bound?.int64("pending_uploads") ?? 0, try bound?.int64("pending_bytes") ?? 0)
+    /// `user`: the row as this transaction read it (its counters current).
+    public static func pendingLoad(user: User, now: Int64, cap: Int64, on db: any DatabaseConnection) async throws -> (count: Int64, reservedBytes: Int64) {
+        let userId = user.id
+        let (count, bytes) = (user.pendingUploads, user.pendingBytes)
         // A negative count can only come from sessions opened by a server without
         // the counters (a rolling upgrade): never trusted, recounted below.
         if count >= 0, count < cap, bytes == 0 { return (count, 0) }

@@ -15,6 +15,21 @@ public struct User: Sendable, Equatable, Codable {
     public var status: Int
     public var icon: String
     public var tokenVersion: Int64
+    /// Server-side counters, read with the row (`SELECT *`): files and
+    /// directories (`PAN_MAX_NODES`), and the upper bound of pending upload
+    /// sessions and their declared bytes (`UploadSessionRepository.pendingLoad`).
+    public var nodeCount: Int64 = 0
+    public var pendingUploads: Int64 = 0
+    public var pendingBytes: Int64 = 0
+
+    /// Who may act with a session token carrying `tokenVersion`: the rule
+    /// every authenticated request applies (`Authenticator`, and the token
+    /// request's own transaction). Logout, password changes and disabling
+    /// bump the version, so older tokens die.
+    public func admit(tokenVersion: Int64) throws(PanError) {
+        guard self.tokenVersion == tokenVersion else { throw .tokenInvalid }
+        guard !isDisabled else { throw .userDisabled }
+    }
 
     public var isDisabled: Bool { status != Status.active.rawValue }
 
@@ -48,5 +63,9 @@ public struct User: Sendable, Equatable, Codable {
         status = try row.int("status")
         icon = try row.string("icon")
         tokenVersion = try row.int64("token_version")
+        // Absent from rows that do not select them.
+        nodeCount = if case .integer(let v) = row["node_count"] { v } else { 0 }
+        pendingUploads = if case .integer(let v) = row["pending_uploads"] { v } else { 0 }
+        pendingBytes = if case .integer(let v) = row["pending_bytes"] { v } else { 0 }
     }
 }

@@ -54,6 +54,15 @@ public enum UserRepository {
         try await db.queryRow("SELECT * FROM users WHERE id = ?", id).map(User.init(row:))
     }
 
+    /// The user's row, locked for the rest of the write transaction on
+    /// PostgreSQL (`FOR UPDATE`: that user's writers run one at a time, on any
+    /// server); on SQLite the one writer already serializes. The row *is* the
+    /// lock: a transaction that starts here reads the user once.
+    static func lock(id: Int64, on db: any DatabaseConnection) async throws -> User? {
+        let sql = db.dialect == .postgres ? "SELECT * FROM users WHERE id = ? FOR UPDATE" : "SELECT * FROM users WHERE id = ?"
+        return try await db.queryRow(sql, id).map(User.init(row:))
+    }
+
     /// A user name, or a phone number when all digits (`api.md` §3).
     public static func find(login value: String, on db: any DatabaseConnection) async throws -> (User, passwordHash: String)? {
         let row: Row?

@@ -39,14 +39,23 @@ struct Authenticator: Sendable {
     }
 
     func authenticate(_ request: Request, body: JSONBody?) async throws -> Session {
-        guard let token = Self.carriedToken(request, body: body) else { throw PanError.unauthorized }
-        let claims = try await tokens.verify(token)
+        let claims = try await verifiedClaims(request, body: body)
         guard let user = try await store.user(id: claims.uuid) else {
             throw PanError.tokenInvalid
         }
-        // Logout, password changes and disabling bump the version: older tokens die.
-        guard user.tokenVersion == claims.ver else { throw PanError.tokenInvalid }
-        guard !user.isDisabled else { throw PanError.userDisabled }
+        try user.admit(tokenVersion: claims.ver)
         return Session(user: user, refreshedToken: try await tokens.issue(for: user))
+    }
+
+    /// The token's signature and expiry only: for an endpoint whose own
+    /// transaction reads the user and admits the token there (`PanStore.requestToken`).
+    func verifiedClaims(_ request: Request, body: JSONBody?) async throws -> SessionClaims {
+        guard let token = Self.carriedToken(request, body: body) else { throw PanError.unauthorized }
+        return try await tokens.verify(token)
+    }
+
+    /// A fresh token for the reply, once the user was admitted.
+    func refreshedToken(for user: User) async throws -> String {
+        try await tokens.issue(for: user)
     }
 }

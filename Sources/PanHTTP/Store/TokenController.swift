@@ -50,11 +50,14 @@ struct TokenController {
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
         var request = request
         let body = try await JSONBody.read(&request, context: context)
-        let session = try await authenticator.authenticate(request, body: body)
+        // Signature and expiry here; the user is read and the token admitted
+        // in the request's own transaction (`requestToken`), not in one of its own.
+        let claims = try await authenticator.verifiedClaims(request, body: body)
         // An upload that could not be stored is refused before its session is recorded.
         try storage.check()
         let tokenRequest = try Self.tokenRequest(from: body)
         if let proof = tokenRequest.proof {
+            let session = try await authenticator.authenticate(request, body: body)
             let address = clientAddress.ip(of: request, peer: context.remoteAddress) ?? "-"
             do {
                 let node = try await possession.instantUpload(userId: session.user.id, address: address, tokenRequest, proof)
@@ -65,18 +68,20 @@ struct TokenController {
                 throw error
             }
         }
-        switch try await store.requestToken(userId: session.user.id, tokenRequest) {
+        let (outcome, user) = try await store.requestToken(userId: claims.uuid, tokenVersion: claims.ver, tokenRequest)
+        let refreshed = try await authenticator.refreshedToken(for: user)
+        switch outcome {
         case .instant(let node, let kind):
             metrics.instantUpload(kind)
-            return try Reply.ok(node, token: session.refreshedToken)
+            return try Reply.ok(node, token: refreshed)
         case .upload(let grant):
             metrics.tokensIssued.increment()
             if grant.challenge != nil { metrics.challengesIssued.increment() }
             let dto = GrantDTO(
                 token: grant.token, uploadUrl: grant.uploadURL, name: grant.name, parent: grant.parent,
-                path: grant.path, userId: session.user.id, challenge: grant.challenge
+                path: grant.path, userId: user.id, challenge: grant.challenge
             )
-            return try Reply.ok(dto, token: session.refreshedToken)
+            return try Reply.ok(dto, token: refreshed)
         }
     }
 
