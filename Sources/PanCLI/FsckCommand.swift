@@ -3,8 +3,9 @@ import Foundation
 import PanCore
 
 /// `pan fsck [--repair]`: checks every invariant; repairs what is derivable.
-/// With Pan's own upload endpoint it also checks that every recorded object
-/// has its bytes (a stat each; `pan store verify` re-hashes them).
+/// With Pan's own upload endpoint it also checks that the data directory's
+/// storage is the deployment's (its marker), and that every recorded object
+/// has its bytes there (a stat each; `pan store verify` re-hashes them).
 struct FsckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fsck", abstract: "Check trees, objects and sessions; --repair fixes what can be derived. Exit 1 on findings."
@@ -24,6 +25,9 @@ struct FsckCommand: AsyncParsableCommand {
             // A recorded object without bytes is a hash every later upload of
             // that content is deduplicated onto, and downloads of it fail.
             let store = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
+            // This data directory's storage must be the deployment's (StorageMarker): with
+            // another one every object would seem missing, or present by accident.
+            findings += try await StorageMarker.findings(store: panStore, objectStore: store)
             let objects = try await panStore.storedObjects(limit: Int.max)
             findings += try await BlockingIO.run { store.findingsForRecordedObjects(objects) }
         } else {

@@ -96,6 +96,10 @@ struct StoreCommand: AsyncParsableCommand {
             // Bytes no object row names: a second upload of content that was already
             // stored keeps the first copy. Only files older than a day, so an upload
             // whose callback has not landed yet is never touched.
+            // Only in the deployment's own storage: in another one every file would look unreferenced.
+            if let problem = try await StorageMarker.findings(store: panStore, objectStore: store).first {
+                throw CLIError("unreferenced files not looked for: \(problem.detail)")
+            }
             let keys = try await panStore.objectKeys()
             let known = Set(keys.map { store.objectPath(forKey: $0) })
             let cutoff = Date().addingTimeInterval(-86_400)

@@ -92,6 +92,9 @@ public protocol PanStore: Sendable {
     func checkWritable() async throws -> Int
     /// The schema version this build migrates to.
     var latestSchemaVersion: Int { get }
+    /// The deployment's id (`StorageMarker`); with `candidate`, first made it
+    /// that unless it has one. nil: none yet.
+    func deploymentID(claiming candidate: String?) async throws -> String?
     func fsck(repair: Bool) async throws -> FsckReport
     /// Makes the on-disk state self-contained (SQLite: a WAL checkpoint), e.g. at shutdown.
     func checkpoint() async throws

@@ -66,12 +66,12 @@ public enum UploadSessionRepository {
             id, userId, dirPath, name, conflict.rawValue, declaredSize, declaredHash, sizeLimit, bucket, objectKey,
             deadline, now
         )
-        // The user's pending counters: a trigger (migration 0012 / postgres 0007).
+        // The user's pending counters: a trigger (migration 0013 / postgres 0008).
     }
 
     /// A session expired by its late callback no longer counts against its
     /// user's pending uploads (done and failed ones are uncounted by the
-    /// trigger of migration 0012; the sweeper's bulk expiry leaves the bound high).
+    /// trigger of migration 0013; the sweeper's bulk expiry leaves the bound high).
     private static func leftPending(_ session: UploadSession, changed: Int, on db: any DatabaseConnection) async throws {
         guard changed == 1 else { return }
         try await db.run(

@@ -29,17 +29,15 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     )
     // Shut down in reverse order, after the HTTP server (always last in its
     // group) has drained: admin listener, sweeper, operations probe, then the WAL checkpoint.
-    // The store's own jobs wait until it is ready (PostgreSQL: migrated, below).
-    let storeReady = StoreGate(open: services.storeService == nil)
     var background: [any Service] = [
         NamedService("ShutdownCheckpoint", ShutdownCheckpoint(store: services.store, logger: logger)),
-        AfterStoreReady(gate: storeReady, base: NamedService("OperationsRefresher", OperationsRefresher(probe: probe, logger: logger))),
-        AfterStoreReady(gate: storeReady, base: NamedService("SessionSweeper", sweeper)),
+        NamedService("OperationsRefresher", OperationsRefresher(probe: probe, logger: logger)),
+        NamedService("SessionSweeper", sweeper),
     ]
     if let admin = try buildAdminApplication(services, metrics: metrics, probe: probe, logger: logger) { background.append(admin) }
     // The database pool first: started before, and stopped after, everything that uses it.
     if let storeService = services.storeService { background.insert(NamedService("DatabasePool", storeService), at: 0) }
-    var app = Application(
+    let app = Application(
         router: router,
         server: .panHTTP1(
             idleTimeout: configuration.idleTimeout.map { .milliseconds(Int64($0 * 1000)) },
@@ -55,12 +53,6 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
         services: background,
         logger: logger
     )
-    // PostgreSQL's migrations need its pool running; SQLite's ran at open.
-    let prepareStore = services.prepareStore
-    app.beforeServerStarts {
-        try await prepareStore()
-        storeReady.open()
-    }
     return (app, services)
 }
 

@@ -18,12 +18,19 @@ public struct PanServices: Sendable {
     public let passwords: PasswordHasher
     /// The local endpoint's bytes (used when no external WCS upload host is configured).
     public let objectStore: LocalObjectStore
+    /// The deployment whose shared storage `objectStore` is, and whether this start made it
+    /// (`StorageMarker`); nil with external WCS.
+    public let deployment: StorageMarker.Outcome?
+    public var deploymentID: String? {
+        switch deployment {
+        case .created(let id), .matched(let id): id
+        case nil: nil
+        }
+    }
     let tokens: SessionTokens
     let downloadKey: SymmetricKey
     /// What the store needs running beside the server (PostgreSQL's pool), if anything.
     let storeService: (any Service)?
-    /// What must run once `storeService` does, before the server takes requests (migrations).
-    let prepareStore: @Sendable () async throws -> Void
 
     var storageFloor: StorageFloor {
         StorageFloor(path: configuration.dataDirectory, minimumFreeBytes: configuration.minimumFreeBytes)
@@ -68,24 +75,40 @@ public struct PanServices: Sendable {
             logger.warning("PAN_INSTANT_UPLOAD=global: anyone who knows a stored file's hash can add that file to their own tree")
         }
         let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
-        let opened = forServer
-            ? try await StoreOpening.openForServer(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger)
-            : OpenedStore(
-                store: try await StoreOpening.open(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger),
-                service: nil, prepare: {}
-            )
+        let objectStore = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
+        // Opened, migrated and usable now (PostgreSQL: on a pool of its own while this runs).
+        let store = try await StoreOpening.open(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger)
+        // The local endpoint's bytes must be the deployment's shared storage (StorageMarker).
+        var deployment: StorageMarker.Outcome?
+        if configuration.usesLocalUploadEndpoint {
+            do {
+                deployment = try await StorageMarker.verify(store: store, objectStore: objectStore)
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
+        // The server's PostgreSQL pool runs in its ServiceGroup: the startup
+        // work above had a pool of its own, closed now.
+        let opened: OpenedStore
+        if forServer, let serving = try StoreOpening.serverPool(configuration, settings: settings, logger: logger) {
+            await store.close()
+            opened = serving
+        } else {
+            opened = OpenedStore(store: store, service: nil)
+        }
         return PanServices(
             configuration: configuration,
             store: opened.store,
             credentials: credentials,
             uploadSettings: settings,
             passwords: PasswordHasher(rounds: configuration.passwordRounds),
-            objectStore: try LocalObjectStore(dataDirectory: configuration.dataDirectory),
+            objectStore: objectStore,
+            deployment: deployment,
             tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime),
             // Its own key, derived, so download links and session tokens never share one.
             downloadKey: SymmetricKey(data: SHA256.hash(data: Data("pan-download-links\n\(secret)".utf8))),
-            storeService: opened.service,
-            prepareStore: opened.prepare
+            storeService: opened.service
         )
     }
 

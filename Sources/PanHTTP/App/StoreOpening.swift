@@ -23,25 +23,16 @@ public enum StoreOpening {
         )
     }
 
-    /// The store for the server: SQLite open and migrated; PostgreSQL with its
-    /// pool as a `Service` for the app's `ServiceGroup` (the Hummingbird
-    /// `todos-postgres-tutorial` way) and its migrations to run once that
-    /// service does (`beforeServerStarts`).
-    static func openForServer(
-        _ configuration: PanConfiguration, settings: UploadSettings, readerCount: Int, logger: Logger
-    ) async throws -> OpenedStore {
-        if let url = configuration.databaseURL {
-            let store = try PostgresPanStore.unstarted(
-                url: url, poolSize: configuration.databasePoolSize, timeouts: configuration.databaseTimeouts, settings: settings, logger: logger
-            )
-            let engine = store.engine
-            return OpenedStore(store: store, service: engine.client, prepare: { _ = try await engine.migrate() })
-        }
-        let store = try SQLitePanStore.open(
-            dataDirectory: configuration.dataDirectory, settings: settings,
-            readerCount: readerCount, maxBatch: configuration.writeBatch
+    /// The server's PostgreSQL store, its pool not yet running: a `Service`
+    /// for the app's `ServiceGroup` (the Hummingbird `todos-postgres-tutorial`
+    /// way), started before and stopped after everything that uses it. Nil
+    /// for SQLite, whose store is the one `open` made. Migrations ran at `open`.
+    static func serverPool(_ configuration: PanConfiguration, settings: UploadSettings, logger: Logger) throws -> OpenedStore? {
+        guard let url = configuration.databaseURL else { return nil }
+        let store = try PostgresPanStore.unstarted(
+            url: url, poolSize: configuration.databasePoolSize, timeouts: configuration.databaseTimeouts, settings: settings, logger: logger
         )
-        return OpenedStore(store: store, service: nil, prepare: {})
+        return OpenedStore(store: store, service: store.engine.client)
     }
 }
 
@@ -53,11 +44,9 @@ extension PanConfiguration {
     }
 }
 
-/// A store as the server opens it (`StoreOpening.openForServer`).
+/// A store and what it needs running beside the server.
 struct OpenedStore: Sendable {
     let store: any PanStore
-    /// Runs what the store needs in the background (PostgreSQL's pool), first in the group and last to stop.
+    /// PostgreSQL's pool, first in the server's group and last to stop.
     let service: (any Service)?
-    /// Work that needs `service` running (PostgreSQL's migrations).
-    let prepare: @Sendable () async throws -> Void
 }

@@ -1,4 +1,4 @@
--- As SQLite's 0012: the per-user pending-session counters kept by triggers
+-- As SQLite's 0013: the per-user pending-session counters kept by triggers
 -- (one statement less in each transaction that opens or finishes a session).
 -- Expiry leaves them as an upper bound, as before (UploadSessionRepository.pendingLoad).
 -- Citus: like nodes_listing (0004), needs citus.enable_unsafe_triggers (README).

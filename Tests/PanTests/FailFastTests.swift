@@ -1,0 +1,114 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import PanCore
+@testable import PanHTTP
+import WCS
+
+/// Issue #25 §6: a server whose storage is not the deployment's says so
+/// instead of losing uploads.
+@Suite("Failing fast: shared storage, public URL, logs, backups")
+struct FailFastTests {
+    static let keys = Credentials(accessKey: "ff-ak", secretKey: "ff-sk")
+
+    // MARK: The shared-storage marker
+
+    @Test("two servers on one PostgreSQL database: a second data directory is refused at start (message names it); the same one starts")
+    func separateStorageRefused() async throws {
+        let cluster = try PostgresCluster.shared()
+        let url = try cluster.createDatabase(prefix: "marker")
+        let (first, second) = (try temporaryDirectory(), try temporaryDirectory())
+        defer { for directory in [first, second] { try? FileManager.default.removeItem(atPath: directory) } }
+        let environment = [
+            "PAN_DATABASE_URL": url, "PAN_DATABASE_POOL_SIZE": "2", "PAN_JWT_SECRET": "marker-secret",
+            "PAN_WCS_KEYS": "\(Self.keys.accessKey):\(Self.keys.secretKey)",
+        ]
+        let port = try freePort()
+        let server = try ServerProcess.start(["serve", "--port", String(port), "--data-dir", first], environment: environment)
+        defer { server.kill() }
+        try await server.waitUntilHealthy(port: port)
+        // The first server made the deployment: its id in the database and in the storage's marker.
+        let marker = try String(contentsOfFile: first + "/storage/pan-deployment", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(marker.count == 32 && marker.allSatisfy(\.isHexDigit), "\(marker)")
+        #expect(try cluster.psql("SELECT id FROM deployment", url: url).contains(marker))
+
+        // Another machine's own data directory (here: another directory) is refused, with a message that says which.
+        let other = try ServerProcess.start(["serve", "--port", String(try freePort()), "--data-dir", second], environment: environment)
+        defer { other.kill() }
+        let refused = try await other.waitForExit(timeout: 120)
+        #expect(refused.exited && refused.status != 0, "\(refused)")
+        #expect(refused.stderr.contains("is not this deployment's shared storage"), "\(refused)")
+        #expect(refused.stderr.contains(second + "/storage"), "\(refused)")
+        #expect(refused.stderr.contains(marker), "the message names the deployment: \(refused)")
+        #expect(!FileManager.default.fileExists(atPath: second + "/storage/pan-deployment"), "no marker is made for a refused storage")
+
+        // pan fsck with that directory says so too (every object would otherwise just look missing).
+        let fsck = try await CLITests.run(["fsck", "--database-url", url, "--data-dir", second])
+        #expect(fsck.status == 1 && fsck.stdout.contains("storage-marker:"), "\(fsck.output)")
+        let clean = try await CLITests.run(["fsck", "--database-url", url, "--data-dir", first])
+        #expect(clean.status == 0 && clean.stdout.contains("clean"), "\(clean.output)")
+
+        // A second server on the same storage starts.
+        let samePort = try freePort()
+        let same = try ServerProcess.start(["serve", "--port", String(samePort), "--data-dir", first], environment: environment)
+        defer { same.kill() }
+        try await same.waitUntilHealthy(port: samePort)
+        same.signal(SIGTERM)
+        server.signal(SIGTERM)
+        #expect(try await same.waitForExit(timeout: 90).status == 0)
+        #expect(try await server.waitForExit(timeout: 90).status == 0)
+    }
+
+    @Test("the marker check on SQLite: created at the first start, matched after, refused for another storage or another deployment's marker")
+    func markerOnSQLite() async throws {
+        let elsewhere = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        try await withServer { server in
+            let id = try #require(server.services.deploymentID)
+            let store = server.services.objectStore
+            #expect(try StorageMarker.read(store) == id)
+            #expect(try await server.services.store.deploymentID(claiming: nil) == id)
+            // Claiming again keeps the first id.
+            #expect(try await server.services.store.deploymentID(claiming: RandomID.hex32()) == id)
+            #expect(try await StorageMarker.verify(store: server.services.store, objectStore: store) == .matched(id))
+
+            // A storage without the marker (another machine's own directory): refused, and nothing written there.
+            let empty = try LocalObjectStore(dataDirectory: elsewhere)
+            await #expect(throws: StorageMarker.Mismatch.self) {
+                try await StorageMarker.verify(store: server.services.store, objectStore: empty, settle: .milliseconds(300))
+            }
+            #expect(try StorageMarker.read(empty) == nil)
+
+            // Another deployment's marker: refused at once, naming both ids.
+            let foreign = RandomID.hex32()
+            try Data((foreign + "\n").utf8).write(to: URL(fileURLWithPath: StorageMarker.path(in: empty)))
+            do {
+                _ = try await StorageMarker.verify(store: server.services.store, objectStore: empty)
+                Issue.record("another deployment's storage was accepted")
+            } catch let error as StorageMarker.Mismatch {
+                #expect(error.description.contains("belongs to another Pan deployment"), "\(error)")
+                #expect(error.description.contains(foreign) && error.description.contains(id), "\(error)")
+            }
+
+            // pan fsck on the server's data directory with a foreign marker reports it; restored, clean.
+            let path = StorageMarker.path(in: store)
+            try Data((foreign + "\n").utf8).write(to: URL(fileURLWithPath: path))
+            let fsck = try await CLITests.run(["fsck", "--data-dir", server.dataDirectory])
+            #expect(fsck.status == 1 && fsck.stdout.contains("storage-marker: the storage at"), "\(fsck.output)")
+            try Data((id + "\n").utf8).write(to: URL(fileURLWithPath: path))
+            let clean = try await CLITests.run(["fsck", "--data-dir", server.dataDirectory])
+            #expect(clean.status == 0, "\(clean.output)")
+        }
+    }
+
+    @Test("with real WCS (PAN_UPLOAD_URL) the storage is not Pan's: no marker is checked or written")
+    func noMarkerWithExternalWCS() async throws {
+        try await withServer(configure: { $0.uploadURL = "https://up.example.com" }) { server in
+            #expect(server.services.deploymentID == nil)
+            let marker = try StorageMarker.read(server.services.objectStore)
+            #expect(marker == nil)
+        }
+    }
+}
