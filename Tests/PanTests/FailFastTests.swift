@@ -7,8 +7,9 @@ import Testing
 @testable import PanHTTP
 import WCS
 
-/// Issue #25 §6: a server whose storage is not the deployment's says so
-/// instead of losing uploads.
+/// Issue #25 §6: a server whose storage is not the deployment's, or that
+/// cannot reach its own public URL, says so instead of losing uploads or
+/// hanging them.
 @Suite("Failing fast: shared storage, public URL, logs, backups")
 struct FailFastTests {
     static let keys = Credentials(accessKey: "ff-ak", secretKey: "ff-sk")
@@ -109,6 +110,103 @@ struct FailFastTests {
             #expect(server.services.deploymentID == nil)
             let marker = try StorageMarker.read(server.services.objectStore)
             #expect(marker == nil)
+            #expect(server.services.publicURLCheck.current == .notApplicable)
         }
     }
+
+    // MARK: The public URL
+
+    @Test("a public URL this server cannot reach: /readyz is 503 naming it, and an upload's callback fails fast with 579")
+    func unreachablePublicURL() async throws {
+        // A port nothing listens on (taken from the kernel, then released).
+        let closed = "http://127.0.0.1:\(try freePort())"
+        try await withServer(configure: { $0.publicBaseURL = closed }) { server in
+            let ready = try await server.request(.get, "/readyz")
+            #expect(ready.status == 503, "\(ready.text)")
+            #expect(ready.json["ready"] as? Bool == false)
+            let reason = try #require(ready.json["publicURL"] as? String, "\(ready.text)")
+            #expect(reason.contains(closed + "/healthz"), "\(reason)")
+            #expect(ready.json["database"] as? String == "ok", "the database is fine: \(ready.text)")
+
+            let (_, session) = try await server.user("unreachable")
+            let token = try await uploadToken(server, session, ["name": "a.bin"])
+            let started = ContinuousClock.now
+            let reply = try await server.formUpload(token: token, bytes: vectorBytes(1000))
+            let took = ContinuousClock.now - started
+            #expect(reply.status == 579, "\(reply.text)")
+            let message = reply.json["message"] as? String ?? ""
+            #expect(message.hasPrefix("callback failed: ") && message.contains(closed), "\(message)")
+            // Refused connections are not retried by the client's pool until a deadline: three attempts
+            // and their pauses (~1 s). It took 91 s; the bound is loose for a loaded machine.
+            #expect(took < .seconds(45), "\(took)")
+        }
+    }
+
+    @Test("a public URL that accepts connections and never answers: the callback gives up after PAN_CALLBACK_TIMEOUT, 579")
+    func silentPublicURL() async throws {
+        let silent = try SilentListener()
+        defer { silent.close() }
+        try await withServer(configure: {
+            $0.publicBaseURL = "http://127.0.0.1:\(silent.port)"
+            $0.callbackTimeout = 2
+        }) { server in
+            let (_, session) = try await server.user("silent")
+            let token = try await uploadToken(server, session, ["name": "a.bin"])
+            let started = ContinuousClock.now
+            let reply = try await server.formUpload(token: token, bytes: vectorBytes(1000))
+            let took = ContinuousClock.now - started
+            #expect(reply.status == 579, "\(reply.text)")
+            #expect((reply.json["message"] as? String)?.contains("127.0.0.1:\(silent.port)") == true, "\(reply.text)")
+            // 3 attempts × 30 s before; now 2 s in all (loosely bounded: a loaded machine).
+            #expect(took < .seconds(45), "\(took)")
+            let ready = try await server.request(.get, "/readyz")
+            #expect(ready.status == 503 && (ready.json["publicURL"] as? String)?.contains("unreachable") == true, "\(ready.text)")
+        }
+        var configuration = PanConfiguration()
+        try configuration.apply(environment: ["PAN_CALLBACK_TIMEOUT": "12.5"])
+        #expect(configuration.callbackTimeout == 12.5)
+        #expect(throws: ConfigurationError.self) { try configuration.apply(environment: ["PAN_CALLBACK_TIMEOUT": "0"]) }
+    }
+
+    @Test("a reachable public URL: /readyz reports it ok")
+    func reachablePublicURL() async throws {
+        try await withServer { server in
+            var ready = try await server.request(.get, "/readyz")
+            for _ in 0..<200 where ready.status != 200 {
+                try await Task.sleep(for: .milliseconds(50))
+                ready = try await server.request(.get, "/readyz")
+            }
+            #expect(ready.status == 200, "\(ready.text)")
+            #expect(ready.json["publicURL"] as? String == "ok", "\(ready.text)")
+            #expect(server.services.publicURLCheck.current == .reachable)
+        }
+    }
+}
+
+/// A TCP listener that never accepts: the kernel completes connections (up to
+/// its backlog) and takes the request bytes, and no answer ever comes.
+final class SilentListener: Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else { Glibc.close(fd); throw TestFailure("bind/listen failed") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { Glibc.close(fd) }
 }

@@ -47,6 +47,9 @@ public struct PanConfiguration: Sendable {
     public var jwtSecret: String?
     public var sessionTokenLifetime: TimeInterval = 7 * 24 * 3600
     public var callbackPath = "/v1/callback/ws/post"
+    /// The local upload endpoint's callback to `callbackURL`, all attempts together
+    /// (`PAN_CALLBACK_TIMEOUT`); past it the upload is answered `579`.
+    public var callbackTimeout: TimeInterval = 30
     public var callbackCheck: CallbackCheck = .signature
     /// IPs or CIDR ranges callbacks may come from (with `.ip` or `.both`).
     public var callbackAllowlist: [String] = []
@@ -165,6 +168,7 @@ public struct PanConfiguration: Sendable {
         if let v = environment["PAN_DOWNLOAD_DOMAIN"], !v.isEmpty { downloadDomain = v }
         if let v = environment["PAN_JWT_SECRET"], !v.isEmpty { jwtSecret = v }
         if let v = environment["PAN_CALLBACK_PATH"] { callbackPath = v }
+        if let value: TimeInterval = try Self.number(environment, "PAN_CALLBACK_TIMEOUT", { $0 > 0 && $0 <= 3600 }, "seconds (up to 3600)") { callbackTimeout = value }
         if let v = environment["PAN_CALLBACK_CHECK"] {
             guard let check = CallbackCheck(rawValue: v) else {
                 throw ConfigurationError("PAN_CALLBACK_CHECK must be one of signature, ip, both, off")

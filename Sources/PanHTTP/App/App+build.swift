@@ -28,11 +28,12 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
         store: services.store, callbackGrace: services.uploadSettings.callbackGrace, objectStore: services.objectStore, interval: configuration.sweepInterval, logger: logger
     )
     // Shut down in reverse order, after the HTTP server (always last in its
-    // group) has drained: admin listener, sweeper, operations probe, then the WAL checkpoint.
+    // group) has drained: admin listener, public-URL check, sweeper, operations probe, then the WAL checkpoint.
     var background: [any Service] = [
         NamedService("ShutdownCheckpoint", ShutdownCheckpoint(store: services.store, logger: logger)),
         NamedService("OperationsRefresher", OperationsRefresher(probe: probe, logger: logger)),
         NamedService("SessionSweeper", sweeper),
+        NamedService("PublicURLChecker", PublicURLChecker(check: services.publicURLCheck, client: CallbackClient.sharedHTTPClient, logger: logger)),
     ]
     if let admin = try buildAdminApplication(services, metrics: metrics, probe: probe, logger: logger) { background.append(admin) }
     // The database pool first: started before, and stopped after, everything that uses it.
@@ -51,6 +52,8 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
             availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)
         ),
         services: background,
+        // Only now can the public URL (often this very listener) answer.
+        onServerRunning: { [check = services.publicURLCheck] _ in check.markServerRunning() },
         logger: logger
     )
     return (app, services)
@@ -121,7 +124,10 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         // Pan stands in for WCS: uploads, callbacks to itself, downloads.
         let tokenCheck = TokenCheck(credentials: services.credentials, bucket: configuration.bucket)
         let completion = UploadCompletion(
-            callbackClient: CallbackClient(httpClient: .shared, credentials: services.credentials[0]),
+            callbackClient: CallbackClient(
+                httpClient: CallbackClient.sharedHTTPClient, credentials: services.credentials[0],
+                budget: .milliseconds(Int64(configuration.callbackTimeout * 1000))
+            ),
             publicBaseURL: configuration.effectivePublicBaseURL,
             store: services.objectStore,
             panStore: services.store

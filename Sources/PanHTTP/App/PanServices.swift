@@ -27,6 +27,8 @@ public struct PanServices: Sendable {
         case nil: nil
         }
     }
+    /// Whether this server reached its own public URL (`/readyz`).
+    public let publicURLCheck: PublicURLCheck
     let tokens: SessionTokens
     let downloadKey: SymmetricKey
     /// What the store needs running beside the server (PostgreSQL's pool), if anything.
@@ -105,6 +107,7 @@ public struct PanServices: Sendable {
             passwords: PasswordHasher(rounds: configuration.passwordRounds),
             objectStore: objectStore,
             deployment: deployment,
+            publicURLCheck: PublicURLCheck(configuration),
             tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime),
             // Its own key, derived, so download links and session tokens never share one.
             downloadKey: SymmetricKey(data: SHA256.hash(data: Data("pan-download-links\n\(secret)".utf8))),

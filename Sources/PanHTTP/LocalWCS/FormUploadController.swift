@@ -221,8 +221,8 @@ struct FormUploadController {
             switch await completion.complete(stored, logger: context.logger) {
             case .callback(let status, let body):
                 return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-            case .callbackFailed:
-                throw WCSError.callbackFailed
+            case .callbackFailed(let reason):
+                throw WCSError.callbackFailed(reason)
             case .returnBody(let encoded):
                 return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: encoded)))
             case .redirect(let location):

@@ -220,8 +220,8 @@ struct SliceUploadController {
         switch await completion.complete(stored, logger: context.logger) {
         case .callback(_, let body):
             return try Self.json(FileReply(hash: hash, key: key, response: String(decoding: body, as: UTF8.self)))
-        case .callbackFailed:
-            throw WCSError.callbackFailed
+        case .callbackFailed(let reason):
+            throw WCSError.callbackFailed(reason)
         case .returnBody(let encoded):
             return try Self.json(FileReply(hash: hash, key: key, response: encoded))
         case .redirect(let location):

@@ -37,7 +37,8 @@ struct UploadCompletion: Sendable {
     enum Result: Sendable {
         /// The callback answered; its body is relayed verbatim.
         case callback(status: Int, body: Data)
-        case callbackFailed
+        /// No 2xx answer: why, for the `579`'s message.
+        case callbackFailed(String)
         /// No callback: `returnBody` (or `hash=`), base64url as WCS sends it.
         case returnBody(String)
         /// `returnUrl`: a 303 to it with `upload_ret`.
@@ -63,10 +64,16 @@ struct UploadCompletion: Sendable {
         let values = magicValues(stored)
         if let callbackUrl = stored.policy.callbackUrl, !callbackUrl.isEmpty {
             let body = MagicVariables.substitute(stored.policy.callbackBody ?? "", values: values)
-            let answer = await callbackClient.post(url: callbackUrl, substitutedBody: body, logger: logger)
+            let outcome = await callbackClient.post(url: callbackUrl, substitutedBody: body, logger: logger)
             await removeUnlessRecorded(stored, logger: logger)
-            guard let answer, (200..<300).contains(answer.status) else { return .callbackFailed }
-            return .callback(status: answer.status, body: answer.body)
+            switch outcome {
+            case .success(let answer) where (200..<300).contains(answer.status):
+                return .callback(status: answer.status, body: answer.body)
+            case .success(let answer):
+                return .callbackFailed("\(callbackUrl) answered \(answer.status)")
+            case .failure(let failure):
+                return .callbackFailed(failure.description)
+            }
         }
         var returned = "hash=\(stored.hash)"
         if let template = stored.policy.returnBody, !template.isEmpty {

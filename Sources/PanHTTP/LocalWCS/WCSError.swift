@@ -33,6 +33,7 @@ struct WCSError: Error, HTTPResponseError, Equatable {
     static let fileExists = WCSError(code: 614, message: "file exists")
     static let badMultipart = WCSError(code: 400, message: "invalid multipart form")
     static let noFile = WCSError(code: 400, message: "file not specified")
-    static let callbackFailed = WCSError(code: 579, message: "callback failed")
+    /// `reason`: what the callback got instead of a 2xx (the receiver's status, or why it was not reached).
+    static func callbackFailed(_ reason: String) -> WCSError { WCSError(code: 579, message: "callback failed: \(reason)") }
     static func badRequest(_ message: String) -> WCSError { WCSError(code: 400, message: message) }
 }

@@ -5,7 +5,7 @@ import NIOCore
 import PanCore
 
 /// `/healthz` (the process answers), `/readyz` (it can serve: database
-/// writable, schema current, disk above the floor) and `/metrics` (Prometheus
+/// writable, schema current, disk above the floor, public URL reached) and `/metrics` (Prometheus
 /// text format). On the admin listener when `PAN_ADMIN_PORT` is set; otherwise
 /// on the public one, where `/readyz` and `/metrics` are for the operator only
 /// (`OperationsAccess`). None of them touches the database: what they report
@@ -14,7 +14,7 @@ func addOperationsRoutes(
     to router: Router<AppRequestContext>, services: PanServices, metrics: ServerMetrics, probe: OperationsProbe,
     access: OperationsAccess?
 ) throws {
-    let readiness = Readiness(probe: probe, storage: services.storageFloor)
+    let readiness = Readiness(probe: probe, storage: services.storageFloor, publicURL: services.publicURLCheck)
     let storage = services.storageFloor
     router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
     router.get("/readyz") { request, context in

@@ -2,7 +2,9 @@ import PanCore
 
 /// `/readyz`: can this server do its job right now? The database must take a
 /// write lock (not read-only, not locked out by another process, disk present)
-/// and its schema must be the one this binary was built for.
+/// and its schema must be the one this binary was built for; with the local
+/// upload endpoint, the server must have reached its own public URL, where its
+/// uploads' callbacks go (`PublicURLCheck`).
 ///
 /// The database part is the last background check (`OperationsProbe`, every
 /// `PAN_READY_INTERVAL` seconds), so a request costs no lock; the disk part is
@@ -11,10 +13,12 @@ struct Readiness: Sendable {
     let probe: OperationsProbe
     let latestSchema: Int
     let storage: StorageFloor
+    let publicURL: PublicURLCheck
 
-    init(probe: OperationsProbe, storage: StorageFloor) {
+    init(probe: OperationsProbe, storage: StorageFloor, publicURL: PublicURLCheck) {
         self.probe = probe
         self.storage = storage
+        self.publicURL = publicURL
         self.latestSchema = probe.store.latestSchemaVersion
     }
 
@@ -28,6 +32,8 @@ struct Readiness: Sendable {
         var disk: String = "ok"
         var freeBytes: Int64?
         var minimumFreeBytes: Int64 = 0
+        /// "ok", or why the public URL is not known to be reachable.
+        var publicURL: String = "ok"
     }
 
     func check() -> Report {
@@ -56,6 +62,9 @@ struct Readiness: Sendable {
             report.ready = false
             report.disk = "below the free-space floor (PAN_MIN_FREE_BYTES)"
         }
+        let (reachable, reason) = publicURL.readiness
+        report.publicURL = reason
+        if !reachable { report.ready = false }
         return report
     }
 }

@@ -140,6 +140,9 @@ func withOpsServer(
             try await Task.sleep(for: .milliseconds(25))
         }
         guard ready else { throw TestFailure("server did not start: \(probe)") }
+        // The public-URL check (part of /readyz) starts once the listener is up: let its first
+        // answer come, so a test reading /readyz at once sees it (not "not checked yet").
+        for _ in 0..<400 where services.publicURLCheck.current == .notChecked { try await Task.sleep(for: .milliseconds(25)) }
         do {
             try await body(server, frozen)
         } catch {
