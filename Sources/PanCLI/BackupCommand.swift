@@ -9,7 +9,8 @@ import PanSQLite
 /// writer, nor it them) into a scratch file beside DEST; the copy is opened and
 /// `PRAGMA integrity_check`ed; only then is it linked to DEST — `link(2)` fails
 /// if DEST exists, so an existing file is never overwritten, and DEST never
-/// names a half-written copy. The local object store (`DATA/storage/objects`) holds
+/// names a half-written copy. Backups are created 0600 (they hold every
+/// password hash and the whole tree). The local object store (`DATA/storage/objects`) holds
 /// write-once files: copy them with rsync; the database is what must be consistent.
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,9 @@ struct BackupCommand: AsyncParsableCommand {
     @Argument(help: "Where to write the copy (must not exist).") var destination: String
 
     func run() async throws {
+        // A backup holds every password hash and the whole tree: only its owner may read it.
+        // Every file this command makes (the scratch copy, pg_dump's file) is created 0600.
+        umask(0o077)
         let configuration = try data.configuration()
         if let url = configuration.databaseURL {
             try dumpPostgres(url: url)
@@ -43,6 +47,10 @@ struct BackupCommand: AsyncParsableCommand {
         }
         guard check.version == sourceVersion else {
             throw CLIError("the copy has schema \(check.version), the database \(sourceVersion); nothing written")
+        }
+        // Whatever SQLite created it with: 0600 before it gets its name.
+        guard chmod(scratch, 0o600) == 0 else {
+            throw CLIError("cannot make the copy private: \(String(cString: strerror(errno)))")
         }
         guard link(scratch, destination) == 0 else {
             throw CLIError("cannot create \(destination): \(String(cString: strerror(errno)))")
@@ -69,6 +77,8 @@ struct BackupCommand: AsyncParsableCommand {
         guard process.terminationStatus == 0 else {
             throw CLIError("pg_dump failed (exit \(process.terminationStatus)); use pg_dump --format=custom directly")
         }
+        // pg_dump created it under the umask above (0600); said again in case it was made otherwise.
+        chmod(destination, 0o600)
         print("backup: pg_dump of the PostgreSQL database → \(destination) (restore with pg_restore)")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import PanCore
 import PanHTTP
 
 /// `pan serve`: migrate, then run the HTTP server until SIGTERM/SIGINT.
@@ -28,13 +29,25 @@ struct ServeCommand: AsyncParsableCommand {
         let level = logLevel ?? ProcessInfo.processInfo.environment["PAN_LOG_LEVEL"] ?? "info"
         guard let parsed = Logger.Level(rawValue: level) else { throw CLIError("unknown log level \(level)") }
         logger.logLevel = parsed
-        let (app, _) = try await buildApplication(configuration, logger: logger)
-        logger.info("pan serving", metadata: [
+        let (app, services) = try await buildApplication(configuration, logger: logger)
+        // Which engine and database (never the URL: it holds the password).
+        let database = DatabaseDescription(configuration)
+        var metadata: Logger.Metadata = [
             "listen": "\(configuration.host):\(configuration.port)",
             "public_url": "\(configuration.effectivePublicBaseURL)",
             "data_dir": "\(configuration.dataDirectory)",
             "upload_url": "\(configuration.effectiveUploadURL)",
-        ])
+            "engine": "\(database.engine)",
+            "database": "\(database.database)",
+        ]
+        if let user = database.user { metadata["database_user"] = "\(user)" }
+        if let id = services.deploymentID { metadata["deployment"] = "\(id)" }
+        if case .created(let id) = services.deployment {
+            logger.notice("new deployment: its id is in the database and in the storage's marker", metadata: [
+                "deployment": "\(id)", "marker": "\(StorageMarker.path(in: services.objectStore))",
+            ])
+        }
+        logger.info("pan serving", metadata: metadata)
         try await runUntilSignalled(app, configuration: configuration, logger: logger)
     }
 }

@@ -9,7 +9,7 @@ import WCS
 
 /// Issue #25 §6: a server whose storage is not the deployment's, or that
 /// cannot reach its own public URL, says so instead of losing uploads or
-/// hanging them.
+/// hanging them; logs name the engine and database; backups are private.
 @Suite("Failing fast: shared storage, public URL, logs, backups")
 struct FailFastTests {
     static let keys = Credentials(accessKey: "ff-ak", secretKey: "ff-sk")
@@ -179,6 +179,66 @@ struct FailFastTests {
             #expect(ready.status == 200, "\(ready.text)")
             #expect(ready.json["publicURL"] as? String == "ok", "\(ready.text)")
             #expect(server.services.publicURLCheck.current == .reachable)
+        }
+    }
+
+    // MARK: Logs
+
+    @Test("the startup line names the engine and the database (never the password); PostgreSQL's shutdown claims no checkpoint", arguments: TestBackend.allCases)
+    func startupAndShutdownLines(backend: TestBackend) async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = try freePort()
+        var environment = ["PAN_LOG_LEVEL": "info", "PAN_DATA_DIR": directory]
+        var url: String?
+        if backend == .postgres {
+            let databaseURL = try PostgresCluster.shared().createDatabase(prefix: "logs")
+            url = databaseURL
+            environment.merge([
+                "PAN_DATABASE_URL": databaseURL, "PAN_DATABASE_POOL_SIZE": "2", "PAN_JWT_SECRET": "logs-secret",
+                "PAN_WCS_KEYS": "\(Self.keys.accessKey):\(Self.keys.secretKey)",
+            ]) { $1 }
+        }
+        let server = try ServerProcess.start(["serve", "--port", String(port)], environment: environment)
+        defer { server.kill() }
+        try await server.waitUntilHealthy(port: port)
+        server.signal(SIGTERM)
+        let exit = try await server.waitForExit(timeout: 90)
+        #expect(exit.exited && exit.status == 0, "\(exit)")
+        let log = exit.stderr
+        let serving = try #require(log.split(separator: "\n").first { $0.contains("pan serving") }, "\(log)")
+        if let url {
+            let components = try #require(URLComponents(string: url))
+            let database = "\(components.host ?? ""):\(components.port ?? 5432)\(components.path)"
+            #expect(serving.contains("engine=postgresql"), "\(serving)")
+            #expect(serving.contains("database=\(database)"), "\(serving)")
+            #expect(!log.contains(url) && !log.contains(":\(components.password ?? "-")@"), "the password is never logged: \(log)")
+            #expect(!log.contains("checkpoint"), "\(log)")
+            #expect(log.contains("database connections closed at shutdown"), "\(log)")
+        } else {
+            #expect(serving.contains("engine=sqlite"), "\(serving)")
+            #expect(serving.contains("database=\(directory)/pan.sqlite"), "\(serving)")
+            #expect(log.contains("database checkpointed at shutdown"), "\(log)")
+        }
+    }
+
+    // MARK: Backups
+
+    @Test("pan backup writes its file 0600, on SQLite and on PostgreSQL (pg_dump)", arguments: TestBackend.allCases)
+    func backupIsPrivate(backend: TestBackend) async throws {
+        let scratch = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try await withServer(backend: backend) { server in
+            try await server.createUser("backup-mode")
+            let destination = scratch + "/pan-\(backend).backup"
+            var arguments = ["backup", destination, "--data-dir", server.dataDirectory]
+            if let url = server.configuration.databaseURL { arguments += ["--database-url", url] }
+            let run = try await CLITests.run(arguments, timeout: 120)
+            #expect(run.status == 0, "\(run)")
+            let attributes = try FileManager.default.attributesOfItem(atPath: destination)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600, "\(attributes)")
+            #expect(((attributes[.size] as? NSNumber)?.intValue ?? 0) > 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch) == [(destination as NSString).lastPathComponent], "no partial files left")
         }
     }
 }

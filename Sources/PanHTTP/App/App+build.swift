@@ -30,7 +30,7 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     // Shut down in reverse order, after the HTTP server (always last in its
     // group) has drained: admin listener, public-URL check, sweeper, operations probe, then the WAL checkpoint.
     var background: [any Service] = [
-        NamedService("ShutdownCheckpoint", ShutdownCheckpoint(store: services.store, logger: logger)),
+        NamedService("ShutdownCheckpoint", ShutdownCheckpoint(store: services.store, database: DatabaseDescription(configuration), logger: logger)),
         NamedService("OperationsRefresher", OperationsRefresher(probe: probe, logger: logger)),
         NamedService("SessionSweeper", sweeper),
         NamedService("PublicURLChecker", PublicURLChecker(check: services.publicURLCheck, client: CallbackClient.sharedHTTPClient, logger: logger)),
