@@ -92,7 +92,7 @@ final class PostgresConnectionAdapter: DatabaseConnection, @unchecked Sendable {
     }
 
     private func observe(_ prepared: PreparedText, _ values: [DatabaseValue]) {
-        if let observer = PostgresStatementLog.observer.withLock({ $0 }) { observer(database, prepared.text, values) }
+        if let observer = PostgresStatementLog.observers.withLock({ $0.isEmpty ? nil : $0[database] }) { observer(prepared.text, values) }
     }
 
     static func bindings(_ values: [DatabaseValue]) -> PostgresBindings {

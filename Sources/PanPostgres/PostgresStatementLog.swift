@@ -6,6 +6,11 @@ import Synchronization
 /// that each per-user statement touches one partition (`EXPLAIN`) and count
 /// the statements of a request, without a list that drifts.
 package enum PostgresStatementLog {
-    package typealias Observer = @Sendable (_ database: String, _ sql: String, _ arguments: [DatabaseValue]) -> Void
-    package static let observer = Mutex<Observer?>(nil)
+    package typealias Observer = @Sendable (_ sql: String, _ arguments: [DatabaseValue]) -> Void
+    /// By database name: tests running side by side each watch their own database.
+    package static let observers = Mutex<[String: Observer]>([:])
+
+    package static func observe(_ database: String, _ observer: Observer?) {
+        observers.withLock { $0[database] = observer }
+    }
 }

@@ -60,9 +60,9 @@ struct PostgresTests {
         let cluster = try PostgresCluster.shared()
         let url = try cluster.createDatabase(prefix: "explain")
         let seen = Mutex<[(String, [DatabaseValue])]>([])
-        let database = String(url.split(separator: "/").last ?? "")
-        PostgresStatementLog.observer.withLock { $0 = { name, sql, arguments in if name == database { seen.withLock { $0.append((sql, arguments)) } } } }
-        defer { PostgresStatementLog.observer.withLock { $0 = nil } }
+        let database = String(try #require(URLComponents(string: url)?.path.dropFirst()))
+        PostgresStatementLog.observe(database) { sql, arguments in seen.withLock { $0.append((sql, arguments)) } }
+        defer { PostgresStatementLog.observe(database, nil) }
         let settings = UploadSettings(bucket: "pan", credentials: [Self.keys], uploadURL: "http://upload.invalid", callbackURL: "http://pan.invalid/cb")
         var logger = Logger(label: "pan-test-pg")
         logger.logLevel = .error
@@ -71,7 +71,7 @@ struct PostgresTests {
         _ = try await store.createUser(NewUser(name: "other", passwordHash: "x", spaceCapacity: 1 << 20))
         try await PanStoreTests.loop(store, userName: "explained")
         await store.close()
-        PostgresStatementLog.observer.withLock { $0 = nil }
+        PostgresStatementLog.observe(database, nil)
 
         let partitioned = ["users", "nodes", "upload_sessions"]
         var checked = Set<String>()
@@ -89,8 +89,15 @@ struct PostgresTests {
                 url: url
             )
             for plan in [custom, generic] {
+                // What is read: a generic plan still lists every partition as a possible
+                // target of its UPDATE or DELETE (initialised, never scanned), and
+                // prunes the scans when it starts ("Subplans Removed").
+                let scanned = plan.split(separator: "\n").filter {
+                    let line = $0.trimmingCharacters(in: .whitespaces)
+                    return !line.hasPrefix("Update on") && !line.hasPrefix("Delete on")
+                }.joined(separator: "\n")
                 for table in partitioned {
-                    let partitions = Set(plan.matches(of: try Regex("\\b\(table)_p[0-9]+\\b")).map { String(plan[$0.range]) })
+                    let partitions = Set(scanned.matches(of: try Regex("\\b\(table)_p[0-9]+\\b")).map { String(scanned[$0.range]) })
                     #expect(partitions.count <= 1, "\(sql)\n\(plan)")
                 }
             }

@@ -19,10 +19,8 @@ struct StatementBudgetTests {
         let url = try PostgresCluster.shared().createDatabase(prefix: "budget")
         let database = String(try #require(URLComponents(string: url)?.path.dropFirst()))
         let seen = Mutex<[String]>([])
-        PostgresStatementLog.observer.withLock {
-            $0 = { name, sql, _ in if name == database { seen.withLock { $0.append(sql) } } }
-        }
-        defer { PostgresStatementLog.observer.withLock { $0 = nil } }
+        PostgresStatementLog.observe(database) { sql, _ in seen.withLock { $0.append(sql) } }
+        defer { PostgresStatementLog.observe(database, nil) }
         try await withServer(configure: { configuration in
             configuration.databaseURL = url
             configuration.databasePoolSize = 2
@@ -78,6 +76,7 @@ struct StatementBudgetTests {
             }
             #expect(instant.count <= 8, "instant: \(instant.count) statements\n\(instant.joined(separator: "\n"))")
             #expect(transactions(instant) == 1, "\(instant)")
+            print("statements per request on PostgreSQL: token \(token.count), upload + callback \(upload.count), instant \(instant.count)")
             #expect(try await server.services.store.fsck(repair: false).findings.isEmpty)
         }
     }
