@@ -104,11 +104,18 @@ struct Wrk {
         return value
     end
 
+    -- The users (PAN_BENCH_AUTH, comma-separated): each thread takes them in turn, request by
+    -- request, from its own, so the load is spread over all of them (a user per thread would
+    -- leave all but `threads` users idle, and one user's writes are serialized by design).
     local auths = {}
     for auth in string.gmatch(env("PAN_BENCH_AUTH", ""), "[^,]+") do table.insert(auths, auth) end
+    local turn = 0
     local function jsonHeaders()
         local headers = { ["Content-Type"] = "application/json" }
-        if #auths > 0 then headers["Authorization"] = auths[(id - 1) % #auths + 1] end
+        if #auths > 0 then
+            headers["Authorization"] = auths[(id - 1 + turn) % #auths + 1]
+            turn = turn + 1
+        end
         return headers
     end
 
@@ -157,6 +164,7 @@ struct Wrk {
         end
         function request()
             n = n + 1
+            if #auths > 1 then headers = jsonHeaders() end
             local body
             if hash ~= "" then
                 body = string.format('{"name":"%s-%d-%d","path":"%s","hash":"%s"}', tag, id, n, folder, hash)
@@ -168,9 +176,16 @@ struct Wrk {
         """#,
         .post: #"""
         function init(args)
-            prepared = wrk.format("POST", env("PAN_BENCH_PATH", "/"), jsonHeaders(), env("PAN_BENCH_BODY", "{}"))
+            prepared = {}
+            for _ = 1, math.max(1, #auths) do
+                table.insert(prepared, wrk.format("POST", env("PAN_BENCH_PATH", "/"), jsonHeaders(), env("PAN_BENCH_BODY", "{}")))
+            end
+            n = 0
         end
-        function request() return prepared end
+        function request()
+            n = n + 1
+            return prepared[(n - 1) % #prepared + 1]
+        end
         """#,
         .page: #"""
         local order = tonumber(env("PAN_BENCH_ORDER", "2"))
@@ -179,6 +194,7 @@ struct Wrk {
             math.randomseed(id)
         end
         function request()
+            if #auths > 1 then headers = jsonHeaders() end
             local body = string.format('{"path":"/big","pageSize":20,"page":%d,"orderBy":%d}', math.random(1, 500), order)
             return wrk.format("POST", "/v1/files/page", headers, body)
         end
