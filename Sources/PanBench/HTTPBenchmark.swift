@@ -34,6 +34,11 @@ struct HTTPBenchmark: AsyncParsableCommand {
     @Option(help: "Load generator: wrk (Debian's), builtin (AsyncHTTPClient in this process), or auto (wrk when installed).") var load = "auto"
     @Option(help: "wrk threads.") var threads = 2
     @Option(help: "Depth of the directory chain the chain row makes.") var chainDepth = 1000
+    @Option(name: .customLong("postgres-pid"), help: "The PostgreSQL cluster's postmaster pid: database CPU is then that cluster's alone (the postmaster, its live children and those it reaped), not every `postgres` process's on the machine.")
+    var postgresPid: Int32?
+    @Option(help: "Append one tab-separated line per row and round to this file: label, round, row, req/s, p50 ms, p99 ms, errors, requests, server CPU µs/req, database CPU µs/req (- when not measured).")
+    var record: String?
+    @Option(help: "The first column of --record's lines.") var label = "pan"
 
     func wanted(_ key: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(key)) } ?? true }
 
@@ -47,15 +52,41 @@ struct HTTPBenchmark: AsyncParsableCommand {
 
     /// utime + stime of a process from /proc, in seconds.
     static func cpuSeconds(_ pid: Int32) -> Double? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3, utime 14, stime 15 (1-based, whole line).
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        guard let fields = statFields(pid), let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// utime + stime of every process named `postgres` (the cluster's backends and workers), in seconds.
+    /// The fields of `/proc/PID/stat` after the command: [0] state, [1] ppid, [11] utime,
+    /// [12] stime, [13] cutime, [14] cstime (fields 3, 4, 14–17 of the whole line).
+    static func statFields(_ pid: Int32) -> [Substring]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 14 ? fields : nil
+    }
+
+    /// CPU seconds of one PostgreSQL cluster: its postmaster's own, the children it has reaped
+    /// (cutime + cstime: backends of closed connections), and its live children's (backends,
+    /// checkpointer, WAL writer, autovacuum). `bench/backends.sh` measures pgbench the same way.
+    static func clusterCPU(postmaster: Int32) -> Double? {
+        guard let own = statFields(postmaster) else { return nil }
+        var ticks = own[11...14].compactMap { Double($0) }.reduce(0, +)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries where entry.allSatisfy(\.isNumber) {
+            guard let pid = Int32(entry), pid != postmaster, let fields = statFields(pid), fields[1] == "\(postmaster)" else { continue }
+            ticks += (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        }
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The database's CPU seconds: the cluster's with --postgres-pid, else every `postgres` process's.
+    func databaseCPU() -> Double? {
+        guard databaseURL != nil else { return nil }
+        if let postgresPid { return Self.clusterCPU(postmaster: postgresPid) }
+        return Self.postgresCPU()
+    }
+
+    /// utime + stime of every live process named `postgres` (any cluster's backends and workers), in seconds.
     static func postgresCPU() -> Double {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.filter { $0.allSatisfy(\.isNumber) }.reduce(0) { total, pid in
@@ -236,9 +267,11 @@ struct HTTPBenchmark: AsyncParsableCommand {
                 // Callbacks need sessions, and WCS computes hashes and signatures on its own machines:
                 // both are prepared before the clock starts, so the load generator only sends.
                 var tokens = Self.readTokens(prefix: captured, threads: threads)
-                // Enough for twice the token row's rate (a callback costs about what a token does), else replays are reported.
-                let tokenRate = rows["token"]?.rate ?? 2_000
-                let wanted = max(5_000, Int(seconds * max(2 * tokenRate, 3_000)))
+                // Enough for twice the token row's rate (a callback costs at least what a token does), else
+                // replays are reported. Not a floor of 3,000/s: on PostgreSQL (a few hundred tokens/s) that
+                // took half a minute of extra token requests per run, for callbacks that run at ~100/s.
+                let tokenRate = rows["token"]?.rate ?? 3_000
+                let wanted = max(1_000, Int(seconds * 2 * tokenRate))
                 if tokens.count < wanted, let wrk {
                     let more = Wrk(executable: wrk.executable, threads: wrk.threads, connections: wrk.connections,
                                    seconds: (Double(wanted - tokens.count) / max(tokenRate, 500)).rounded(.up) + 1, directory: wrk.directory)
@@ -272,6 +305,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
                 }
             }
             if self.rounds > 1 { print("round \(round):\n" + report([rows]) + "\n") }
+            if let record { try Self.record(rows, label: label, round: round, to: record) }
             rounds.append(rows)
         }
         let chain = wanted("chain") ? try await deepChain(client, base, auth: auth, hash: seeded.hash) : nil
@@ -325,6 +359,21 @@ struct HTTPBenchmark: AsyncParsableCommand {
         return table(["row", "req/s", "p50 ms", "p99 ms", "errors", "server CPU µs/req", "db CPU µs/req", "CPU ÷ \(ceiling)", "req/s ÷ \(ceiling)"], lines)
     }
 
+    /// --record's lines, one per row, in table order.
+    static func record(_ rows: [String: Row], label: String, round: Int, to path: String) throws {
+        let lines = rowTitles.compactMap { key, _ -> String? in
+            guard let row = rows[key] else { return nil }
+            return [label, String(round), key, format(row.rate, 1), format(row.p50Millis, 3), format(row.p99Millis, 3), String(row.errors),
+                    String(row.requests), row.serverMicrosPerRequest.map { format($0, 1) } ?? "-",
+                    row.databaseMicrosPerRequest.map { format($0, 1) } ?? "-"].joined(separator: "\t") + "\n"
+        }.joined()
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(lines.utf8))
+    }
+
     // MARK: Scenarios
 
     func waitUntilUp(_ client: HTTPClient, _ base: String) async throws {
@@ -346,13 +395,13 @@ struct HTTPBenchmark: AsyncParsableCommand {
         let name = Self.rowTitles.first { $0.0 == key }?.1 ?? key
         let pids = pids ?? Self.pids
         let cpuBefore = Self.cpuSeconds(of: pids)
-        let databaseBefore = databaseURL == nil ? nil : Self.postgresCPU()
+        let databaseBefore = databaseCPU()
         // For profiling a single row from outside: the row now running.
         if let file = ProcessInfo.processInfo.environment["PAN_BENCH_PHASE_FILE"] { try? name.write(toFile: file, atomically: true, encoding: .utf8) }
         var row: Row
         if let wrk { row = Row(name: name, wrk: try wrk()) } else { row = try await load(name, client, builtin) }
         if let before = cpuBefore, let after = Self.cpuSeconds(of: pids) { row.serverCPU = after - before }
-        if let before = databaseBefore { row.databaseCPU = Self.postgresCPU() - before }
+        if let before = databaseBefore, let after = databaseCPU() { row.databaseCPU = after - before }
         FileHandle.standardError.write(Data("\(name): \(format(row.rate, 0)) req/s\n".utf8))
         return row
     }
