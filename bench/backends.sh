@@ -101,7 +101,7 @@ hz=$(getconf CLK_TCK)
 "$pgbin/createdb" "${clients[@]}" pgbench
 "$pgbin/pgbench" "${clients[@]}" -i -s 8 -q pgbench >"$cluster/pgbench-init.log" 2>&1
 
-echo "# bench/backends.sh $rounds $seconds: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, $("$pgbin/postgres" --version), modes: $modes"
+echo "# bench/backends.sh $rounds $seconds: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, $("$pgbin/postgres" --version), modes: $modes, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 started=$(date +%s)
 
 # One pgbench run, measured as Pan's rows are: a line of $rows_tsv.
@@ -163,7 +163,7 @@ for round in $(seq "$rounds"); do
     done
 done
 echo
-echo "# $(( ($(date +%s) - started) / 60 )) min $(( ($(date +%s) - started) % 60 )) s; rows in $rows_tsv"
+echo "# $(( ($(date +%s) - started) / 60 )) min $(( ($(date +%s) - started) % 60 )) s, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; rows in $rows_tsv"
 
 python3 - "$rows_tsv" "$rounds" "$seconds" <<'PY'
 import statistics, sys
