@@ -30,7 +30,8 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 seconds=${2:-5}
 modes=${MODES:-sqlite pg1 pg2}
-bin=.build/release
+# BIN: the directory holding pan-bench and pan (default: this checkout's release build), e.g. an older build to compare with.
+bin=${BIN:-.build/release}
 [ -x "$bin/pan-bench" ] && [ -x "$bin/pan" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] && [ -x "$pgbin/pgbench" ] || { echo "no PostgreSQL server binaries or pgbench (apt-get install postgresql)" >&2; exit 1; }
