@@ -58,6 +58,8 @@ struct CLITests {
         environment["PAN_LOG_LEVEL"] = "error"
         // A crash should fail fast, not spend seconds symbolicating a backtrace.
         environment["SWIFT_BACKTRACE"] = "enable=no"
+        // A loaded machine's shared PostgreSQL cluster can take longer than production's 5 s to connect.
+        environment["PAN_DATABASE_WAIT"] = "120"
         return environment
     }
 

@@ -66,7 +66,7 @@ struct PostgresTests {
         let settings = UploadSettings(bucket: "pan", credentials: [Self.keys], uploadURL: "http://upload.invalid", callbackURL: "http://pan.invalid/cb")
         var logger = Logger(label: "pan-test-pg")
         logger.logLevel = .error
-        let store = try await PostgresPanStore.open(url: url, poolSize: 2, settings: settings, logger: logger)
+        let store = try await PostgresPanStore.open(url: url, poolSize: 2, timeouts: .forTests, settings: settings, logger: logger)
         // A second user, so there are rows in other partitions to skip.
         _ = try await store.createUser(NewUser(name: "other", passwordHash: "x", spaceCapacity: 1 << 20))
         try await PanStoreTests.loop(store, userName: "explained")

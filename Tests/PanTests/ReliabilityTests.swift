@@ -165,7 +165,7 @@ struct ReliabilityTests {
         }
         var logger = Logger(label: "pan-test-crash")
         logger.logLevel = .error
-        let engine = try PostgresEngine(url: url, poolSize: 1, logger: logger)
+        let engine = try PostgresEngine(url: url, poolSize: 1, timeouts: .forTests, logger: logger)
         engine.startRunning()
         do {
             let result = try await body(engine)

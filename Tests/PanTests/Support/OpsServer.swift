@@ -123,6 +123,10 @@ func withOpsServer(
     // memmove) while the CLI tests launched `pan`.
     configuration.readerCount = 2
     try backend.configure(&configuration)
+    // The suites start dozens of servers at once on a loaded 2-core machine, each
+    // connecting to one shared cluster: a connection can take longer than the
+    // production bound (5 s) to come. The outage tests set their own.
+    configuration.databaseWait = 120
     configure(&configuration)
     var logger = if let logs { Logger(label: "pan-ops-test") { _ in LogCapture.Handler(capture: logs) } } else { Logger(label: "pan-ops-test") }
     logger.logLevel = logs == nil ? .error : .trace

@@ -348,6 +348,11 @@ struct PostgresClusterError: Error, CustomStringConvertible {
 }
 
 /// The two engines the store runs on, for tests that run against both.
+extension PostgresTimeouts {
+    /// A connection may take long to come when dozens of suites share one cluster on two cores.
+    static let forTests = PostgresTimeouts(connect: .seconds(30), leaseWait: .seconds(120), statement: .seconds(120))
+}
+
 enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
     case postgres
@@ -365,7 +370,8 @@ enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
             let url = try PostgresCluster.shared().createDatabase(prefix: "store")
             var logger = Logger(label: "pan-test-pg")
             logger.logLevel = .error
-            let store = try await PostgresPanStore.open(url: url, poolSize: 4, settings: settings, logger: logger)
+            // A loaded machine's shared cluster: a connection may take longer than production's 5 s bound.
+            let store = try await PostgresPanStore.open(url: url, poolSize: 4, timeouts: .forTests, settings: settings, logger: logger)
             do { try await body(store) } catch { await store.close(); throw error }
             await store.close()
         }
