@@ -100,8 +100,9 @@ public enum UploadSessionRepository {
 
     /// Sessions change state only from `pending`, once.
     /// Throws `sessionExpired` when the session is no longer pending (another
-    /// server's sweeper expired it since it was read): the caller's savepoint then
-    /// undoes the file it made.
+    /// server's sweeper expired it since it was read): the caller's transaction
+    /// then undoes the file it made. The callback reads its session with
+    /// `lock`, so there it cannot happen.
     public static func markDone(_ session: UploadSession, nodeId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
         let changed = try await db.run(
             "UPDATE upload_sessions SET state = 'done', result_node_id = ?, completed = ? WHERE user_id = ? AND id = ? AND state = 'pending'",
@@ -120,14 +121,13 @@ public enum UploadSessionRepository {
     }
 
     public static func markFailed(_ session: UploadSession, error: PanError, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
-        let changed = try await db.run(
+        try await db.run(
             """
             UPDATE upload_sessions SET state = 'failed', failure_code = ?, failure_status = ?, failure_message = ?, completed = ?
             WHERE user_id = ? AND id = ? AND state = 'pending'
             """,
             error.code, error.statusCode, error.message, now, session.userId, session.id
         )
-        _ = changed
     }
 
     /// A user's live pending sessions (deadline not passed) and the bytes they
