@@ -4,6 +4,7 @@
 # symbols (self and with children).
 #
 #   bench/profile.sh ROW [SECONDS] [PAN_BINARY]     e.g. bench/profile.sh token 8
+#   DATABASE_URL=postgres://… bench/profile.sh token 8   (the same on PostgreSQL)
 #
 # Needs a release build and perf (apt-get install linux-perf). The report is
 # left in /tmp/pan-profile-ROW.txt.
@@ -13,7 +14,8 @@ row=$1; seconds=${2:-8}; pan=${3:-.build/release/pan}
 out=/tmp/pan-profile-$row
 phase=$(mktemp)
 export PAN_BENCH_PHASE_FILE=$phase
-.build/release/pan-bench http --only "$row" --seconds "$seconds" --hash-size 0 --pan "$pan" >"$out.bench" 2>&1 &
+.build/release/pan-bench http --only "$row" --seconds "$seconds" --hash-size 0 --pan "$pan" \
+    ${DATABASE_URL:+--database-url "$DATABASE_URL"} >"$out.bench" 2>&1 &
 bench=$!
 # Wait for the row itself (PAN_BENCH_PHASE_FILE is written when a row starts).
 for _ in $(seq 600); do [ -s "$phase" ] && break; sleep 0.1; done
