@@ -169,11 +169,13 @@ public final class PostgresEngine: SQLEngine {
                 group.addTask {
                     try await client.withConnection { connection in
                         leased.value.store(true, ordering: .relaxed)
-                        return try await body(
-                            PostgresConnectionAdapter(
-                                connection: connection, statements: statements, logger: logger, isReadOnly: readOnly, database: database
-                            )
+                        let db = PostgresConnectionAdapter(
+                            connection: connection, statements: statements, logger: logger, isReadOnly: readOnly, database: database
                         )
+                        // On the connection's own event loop: each statement's reply resumes the body there.
+                        return try await withTaskExecutorPreference(EventLoopExecutor(connection.eventLoop)) {
+                            try await body(db)
+                        }
                     }
                 }
                 group.addTask {
