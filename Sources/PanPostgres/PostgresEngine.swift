@@ -140,6 +140,7 @@ public final class PostgresEngine: SQLEngine {
             do {
                 return try await onConnection(readOnly: readOnly) { db in
                     try await db.execute(begin, [])
+                    db.inTransaction = true
                     do {
                         let result = try await body(db)
                         try await db.execute("COMMIT", [])
