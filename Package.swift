@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "PanCLI",
             dependencies: [
-                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
+                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "SQLCommon", "WCS", "TextSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -125,7 +125,7 @@ public final class PostgresEngine: SQLEngine {
         Int(try await db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0)
     }
 
-    public var latestSchemaVersion: Int { Self.migrations.last?.version ?? 0 }
+    public var latestSchemaVersion: Int { (try? Self.migrationRunner().latestVersion) ?? 0 }
 
     /// Nothing to fold in: PostgreSQL's own checkpoints keep its files consistent.
     public func checkpoint() async throws {}
@@ -214,66 +214,74 @@ public final class PostgresEngine: SQLEngine {
 
     // MARK: Migrations
 
-    static let migrations: [Migration] = embeddedMigrations.compactMap { try? Migration(name: $0.name, sql: $0.sql) }
-
-    /// Lock key of `pan migrate`: several servers starting at once migrate one at a time.
-    static let migrationLock: Int64 = 0x7061_6e00
-
-    public struct MigrationReport: Sendable {
-        public var current: Int
-        public var latest: Int
-        public var pending: [String]
-        public var applied: [String]
+    /// The embedded migrations/postgres/*.sql (their names and versions were
+    /// checked when the build embedded them; parsing checks them again).
+    public static func migrationRunner() throws -> MigrationRunner {
+        try migrations.get()
     }
+
+    private static let migrations = Result { try MigrationRunner(files: embeddedMigrations) }
 
     /// Applies (unless `statusOnly`) the pending migrations, each in its own
     /// transaction with its row in `schema_migrations`, under an advisory lock.
     public func migrate(statusOnly: Bool = false) async throws -> MigrationReport {
-        try await onConnection(readOnly: false) { db in
-            try await db.execute("SELECT pg_advisory_lock(?)", [Self.migrationLock])
-            do {
-                let report = try await Self.migrate(on: db, statusOnly: statusOnly)
-                _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
-                return report
-            } catch {
-                _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.migrationLock])
-                throw error
-            }
+        let runner = try Self.migrationRunner()
+        return try await onConnection(readOnly: false) { db in
+            statusOnly ? try await runner.status(of: db, PostgresMigrations()) : try await runner.migrate(db, PostgresMigrations())
+        }
+    }
+}
+
+/// PostgreSQL's part of `MigrationRunner`: the version is the highest row
+/// of `schema_migrations`, a migration file is split into statements
+/// (`executeScript`), and a session advisory lock held for the whole run
+/// makes several servers starting at once migrate one at a time.
+struct PostgresMigrations: MigrationBackend {
+    /// Lock key of `pan migrate`.
+    static let lock: Int64 = 0x7061_6e00
+
+    func withMigrationLock<T>(on db: PostgresConnectionAdapter, _ body: () async throws -> T) async throws -> T {
+        try await db.execute("SELECT pg_advisory_lock(?)", [Self.lock])
+        do {
+            let result = try await body()
+            _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.lock])
+            return result
+        } catch {
+            _ = try? await db.execute("SELECT pg_advisory_unlock(?)", [Self.lock])
+            throw error
         }
     }
 
-    private static func migrate(on db: PostgresConnectionAdapter, statusOnly: Bool) async throws -> MigrationReport {
+    func prepare(on db: PostgresConnectionAdapter) async throws {
+        try await db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)", []
+        )
+    }
+
+    func currentVersion(on db: PostgresConnectionAdapter) async throws -> Int {
+        Int(try await db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0)
+    }
+
+    func transaction<T>(on db: PostgresConnectionAdapter, _ body: () async throws -> T) async throws -> T {
+        try await db.execute("BEGIN", [])
         do {
-            try await db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)", []
-            )
-            let current = Int(try await db.scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") ?? 0)
-            let latest = Self.migrations.last?.version ?? 0
-            guard current <= latest else {
-                throw PanError.internalError(
-                    "the database is at schema version \(current) but this pan knows only up to \(latest): refusing to touch a database written by a newer pan"
-                )
-            }
-            let pending = Self.migrations.filter { $0.version > current }
-            var report = MigrationReport(current: current, latest: latest, pending: pending.map(\.name), applied: [])
-            guard !statusOnly else { return report }
-            for migration in pending {
-                try await db.execute("BEGIN", [])
-                do {
-                    try await db.executeScript(migration.sql)
-                    try await db.execute(
-                        "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",
-                        [migration.version, migration.name, Millis.now()]
-                    )
-                    try await db.execute("COMMIT", [])
-                } catch {
-                    _ = try? await db.execute("ROLLBACK", [])
-                    throw error
-                }
-                report.applied.append(migration.name)
-            }
-            return report
+            let result = try await body()
+            try await db.execute("COMMIT", [])
+            return result
+        } catch {
+            _ = try? await db.execute("ROLLBACK", [])
+            throw error
         }
+    }
+
+    func executeScript(_ sql: String, on db: PostgresConnectionAdapter) async throws {
+        try await db.executeScript(sql)
+    }
+
+    func record(_ migration: Migration, on db: PostgresConnectionAdapter) async throws {
+        try await db.execute(
+            "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)", [migration.version, migration.name, Millis.now()]
+        )
     }
 }
 

@@ -4,9 +4,13 @@ import SQLiteKit
 
 /// Opens Pan's database: creates the folder, applies the embedded migrations.
 public enum PanDatabase {
-    public static func migrator() throws -> Migrator {
-        try Migrator(embeddedMigrations.map { try Migration(name: $0.name, sql: $0.sql) })
+    /// The embedded migrations/*.sql (their names and versions were checked
+    /// when the build embedded them; parsing checks them again).
+    public static func migrationRunner() throws -> MigrationRunner {
+        try migrations.get()
     }
+
+    private static let migrations = Result { try MigrationRunner(files: embeddedMigrations) }
 
     public static func path(inDataDirectory directory: String) -> String {
         (directory as NSString).appendingPathComponent("pan.sqlite")
@@ -21,7 +25,7 @@ public enum PanDatabase {
         try DataDirectory.createPrivateFile(path)
         do {
             let connection = try Connection(path: path)
-            try migrator().migrate(connection)
+            try migrationRunner().migrate(connection)
         }
         return try DatabasePool(path: path, readerCount: readerCount, maxBatch: maxBatch)
     }

@@ -45,7 +45,7 @@ public struct SQLiteEngine: SQLEngine {
         Int(try await db.scalar("PRAGMA user_version") ?? 0)
     }
 
-    public var latestSchemaVersion: Int { (try? PanDatabase.migrator().latestVersion) ?? 0 }
+    public var latestSchemaVersion: Int { (try? PanDatabase.migrationRunner().latestVersion) ?? 0 }
 
     public func checkpoint() async throws {
         try await database.checkpoint()

@@ -5,32 +5,12 @@ import SQLiteKit
 /// The embedded database's offline operations for `pan migrate` and
 /// `pan backup`: they work on the file itself, not through a running store.
 public enum SQLiteMaintenance {
-    public struct MigrationReport: Sendable {
-        public var path: String
-        public var current: Int
-        public var latest: Int
-        public var pending: [String]
-        public var applied: [String]
-        public var versionAfter: Int
-    }
-
     /// Shows (and unless `statusOnly`, applies) the pending migrations.
     public static func migrate(dataDirectory: String, statusOnly: Bool) throws -> MigrationReport {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let connection = try Connection(path: PanDatabase.path(inDataDirectory: dataDirectory))
-        let migrator = try PanDatabase.migrator()
-        let before = try migrator.status(of: connection)
-        var report = MigrationReport(
-            path: connection.path, current: before.current, latest: before.latest,
-            pending: before.pending.map(\.name), applied: [], versionAfter: before.current
-        )
-        if before.current > before.latest {
-            throw PanError.internalError(MigrationError.databaseNewerThanBinary(database: before.current, binary: before.latest).description)
-        }
-        if statusOnly { return report }
-        report.applied = try migrator.migrate(connection).map(\.name)
-        report.versionAfter = try connection.userVersion()
-        return report
+        let runner = try PanDatabase.migrationRunner()
+        return statusOnly ? try runner.status(of: connection) : try runner.migrate(connection)
     }
 
     /// `VACUUM INTO` a scratch file from one read-only snapshot (never

@@ -123,7 +123,7 @@ struct OperationsTests {
                 }
                 return reply
             }
-            let latest = try PanDatabase.migrator().latestVersion
+            let latest = try PanDatabase.migrationRunner().latestVersion
             let ready = try await readyz(becoming: 200)
             #expect(ready.status == 200)
             #expect(ready.json["ready"] as? Bool == true)
@@ -300,7 +300,7 @@ struct OperationsTests {
             #expect(stats.objects == 1)
             #expect(stats.storedBytes == 1000)
             #expect(stats.sessions == ["pending": 1, "done": 1, "failed": 0, "expired": 0])
-            #expect(stats.schemaVersion == (try PanDatabase.migrator().latestVersion))
+            #expect(stats.schemaVersion == (try PanDatabase.migrationRunner().latestVersion))
             let table = try await CLITests.run(["stats", "--data-dir", server.dataDirectory])
             #expect(table.stdout.contains("stored bytes      1000"), "\(table)")
             #expect(table.stdout.contains("sessions pending  1"))

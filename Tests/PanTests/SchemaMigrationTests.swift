@@ -12,8 +12,8 @@ struct SchemaMigrationTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = PanDatabase.path(inDataDirectory: directory)
-        let all = try PanDatabase.migrator().migrations
-        let before = try Migrator(all.filter { $0.version < 4 })
+        let all = try PanDatabase.migrationRunner().migrations
+        let before = try MigrationRunner(all.filter { $0.version < 4 })
         do {
             let connection = try Connection(path: path)
             _ = try before.migrate(connection)
@@ -32,7 +32,7 @@ struct SchemaMigrationTests {
             }
         }
         let connection = try Connection(path: path)
-        _ = try PanDatabase.migrator().migrate(connection)
+        _ = try PanDatabase.migrationRunner().migrate(connection)
         let failed = try await #require(try UploadSessionRepository.find(id: "s1", on: connection))
         #expect(failed.state == .failed)
         #expect(failed.recordedFailure == PanError(status: 410, code: "UPLOAD_SESSION_EXPIRED", "the upload session has expired"))
