@@ -61,8 +61,9 @@ let package = Package(
             dependencies: ["PanCore", "SQLiteKit"],
             plugins: ["EmbedMigrations"]
         ),
-        // Build-time tool: turns the top-level migrations/*.sql into Swift source.
-        .executableTarget(name: "MigrationEmbedder"),
+        // Build-time tool: turns the top-level migrations/*.sql into Swift source,
+        // refusing a misnamed or duplicate-numbered file by SQLCommon's own rule.
+        .executableTarget(name: "MigrationEmbedder", dependencies: ["SQLCommon"]),
         .plugin(
             name: "EmbedMigrations",
             capability: .buildTool(),
