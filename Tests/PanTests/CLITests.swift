@@ -64,12 +64,12 @@ struct CLITests {
     }
 
     /// Runs `pan ARGS…` to completion; output goes to files so a chatty command can never block on a full pipe.
-    static func run(_ arguments: [String], timeout: TimeInterval = 30) async throws -> Run {
+    static func run(_ arguments: [String], environment extra: [String: String] = [:], timeout: TimeInterval = 30) async throws -> Run {
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
         let run = try await ChildProcess.run(
-            try pan(), arguments, environment: environment(), stdout: .file(outPath), stderr: .file(errPath), timeout: timeout
+            try pan(), arguments, environment: environment().merging(extra) { $1 }, stdout: .file(outPath), stderr: .file(errPath), timeout: timeout
         )
         if run.timedOut { Issue.record("pan \(arguments.joined(separator: " ")) did not finish within \(timeout) s") }
         return Run(

@@ -55,6 +55,45 @@ struct PostgresTests {
         }
     }
 
+    @Test("pan migrate over PostgreSQL: the report SQLite's gives, idempotent, and refuses a database from a newer pan")
+    func migrateCommand() async throws {
+        let cluster = try PostgresCluster.shared()
+        let url = try cluster.createDatabase(prefix: "migrate")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func migrate(_ arguments: String...) async throws -> CLITests.Run {
+            try await CLITests.run(["migrate"] + arguments + ["--data-dir", directory], environment: ["PAN_DATABASE_URL": url], timeout: 60)
+        }
+        let latest = try PostgresEngine.migrationRunner().latestVersion
+
+        let status = try await migrate("--status")
+        #expect(status.status == 0, "\(status)")
+        #expect(status.stdout.contains("database: PostgreSQL (PAN_DATABASE_URL)"), "\(status)")
+        #expect(status.stdout.contains("schema version: 0 (this pan knows up to \(latest))"), "\(status)")
+        #expect(status.stdout.contains("pending: 0001_init.sql"), "\(status)")
+        #expect(!status.stdout.contains("applied:"), "\(status)")
+
+        let first = try await migrate()
+        #expect(first.status == 0, "\(first)")
+        #expect(first.stdout.contains("applied: 0001_init.sql"), "\(first)")
+        #expect(first.stdout.contains("now at version \(latest)"), "\(first)")
+
+        let again = try await migrate()
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout.contains("schema version: \(latest) (this pan knows up to \(latest))"), "\(again)")
+        #expect(again.stdout.contains("up to date"), "\(again)")
+        #expect(!again.stdout.contains("applied:") && !again.stdout.contains("pending:"), "\(again)")
+
+        // A newer pan's migration: refused, on status and migrate alike, and left alone.
+        _ = try cluster.psql("INSERT INTO schema_migrations (version, name, applied) VALUES (999, '0999_future.sql', 0)", url: url)
+        for newer in [try await migrate(), try await migrate("--status")] {
+            #expect(newer.status != 0, "\(newer)")
+            #expect(newer.output.contains("999") && newer.output.contains("newer"), "\(newer)")
+        }
+        let rows = try cluster.psql("SELECT COUNT(*), MAX(version) FROM schema_migrations", url: url)
+        #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "\(latest + 1)|999", "\(rows)")
+    }
+
     @Test("every per-user statement the store sends touches one partition, planned custom and generic (EXPLAIN)")
     func onePartitionPerStatement() async throws {
         let cluster = try PostgresCluster.shared()
