@@ -75,6 +75,7 @@ final class PostgresConnectionAdapter: DatabaseConnection, @unchecked Sendable {
             plansEachTime = true
             try await execute("SET LOCAL plan_cache_mode = force_custom_plan", [])
         }
+        try checkOpen()
         do {
             var layout: ColumnLayout?
             var rows: [Row] = []
@@ -153,6 +154,16 @@ final class PostgresConnectionAdapter: DatabaseConnection, @unchecked Sendable {
         }
     }
 
+    /// Fails at once on a connection already closed (the server went away,
+    /// or sent 57P01 and hung up): postgres-nio 1.33.2 writes a statement to
+    /// its channel without a write promise, and one written after the
+    /// channel's handlers are gone is dropped with its result promise — the
+    /// await would never end (a `ROLLBACK` after the server's FATAL did,
+    /// under `DatabaseOutageTests`).
+    private func checkOpen() throws {
+        if connection.isClosed { throw PostgresFailure(unavailable: "the database connection is closed") }
+    }
+
     /// Runs a migration file statement by statement, unprepared (each runs
     /// once, ever). postgres-nio speaks only the extended protocol (one
     /// statement per message), so the file is split at each `;` that ends a
@@ -163,6 +174,7 @@ final class PostgresConnectionAdapter: DatabaseConnection, @unchecked Sendable {
         var inDollarQuote = false
         func flush() async throws {
             guard !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return }
+            try checkOpen()
             do { _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect() } catch {
                 throw PostgresFailure(error, sql: statement)
             }

@@ -32,6 +32,8 @@ public final class PostgresEngine: SQLEngine {
     /// How long a transaction waits for a pooled connection (the database
     /// down, or every connection busy) before the request gets a 503.
     let leaseWait: Duration
+    /// Whether the database answered lately (`databaseProblem`, `/readyz`).
+    let health: ConnectionHealth
     private let ownRun = Mutex<Task<Void, Never>?>(nil)
     /// Attempts of a transaction that keeps hitting serialization failures or deadlocks.
     static let maxAttempts = 5
@@ -57,6 +59,7 @@ public final class PostgresEngine: SQLEngine {
         self.logger = logger
         database = configuration.database ?? configuration.username
         leaseWait = timeouts.leaseWait
+        health = ConnectionHealth(logger: logger, database: configuration.database ?? configuration.username)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
@@ -82,6 +85,10 @@ public final class PostgresEngine: SQLEngine {
     // MARK: SQLEngine
 
     public var runsUsersInParallel: Bool { true }
+
+    /// Why the database is unreachable, when a connection could not be had
+    /// (or was lost) since it last answered; nil while it answers.
+    public var databaseProblem: String? { health.problem }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any DatabaseConnection) async throws -> T) async throws -> T {
         // One snapshot for the whole read, as a SQLite read transaction gives.
@@ -146,7 +153,8 @@ public final class PostgresEngine: SQLEngine {
                         try await db.execute("COMMIT", [])
                         return result
                     } catch {
-                        _ = try? await db.execute("ROLLBACK", [])
+                        // A lost connection has nothing to roll back: the server did.
+                        if (error as? PostgresFailure)?.isConnectionFailure != true { _ = try? await db.execute("ROLLBACK", []) }
                         throw error
                     }
                 }
@@ -160,22 +168,47 @@ public final class PostgresEngine: SQLEngine {
     }
 
     /// Leases a pooled connection — waiting at most `leaseWait` for one — and runs `body` on it.
+    /// What happens is recorded in `health`: an answer from the server, or a
+    /// connection that could not be had or was lost.
     func onConnection<T: Sendable>(
         readOnly: Bool, _ body: @escaping @Sendable (PostgresConnectionAdapter) async throws -> T
     ) async throws -> T {
         let client = self.client, statements = self.statements, logger = self.logger, wait = self.leaseWait, database = self.database
-        let leased = LeaseFlag()
+        let health = self.health
+        let lease = LeaseState()
+        let started = ContinuousClock.now
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
-                        leased.value.store(true, ordering: .relaxed)
+                        // Too late: the wait has run out and the request has its 503.
+                        guard lease.take() else { throw CancellationError() }
                         let db = PostgresConnectionAdapter(
                             connection: connection, statements: statements, logger: logger, isReadOnly: readOnly, database: database
                         )
-                        // On the connection's own event loop: each statement's reply resumes the body there.
-                        return try await withTaskExecutorPreference(EventLoopExecutor(connection.eventLoop)) {
-                            try await body(db)
+                        do {
+                            // postgres-nio's statements don't stop when their task is
+                            // cancelled: closing the connection does (the server rolls
+                            // the transaction back). A request cancelled at the end of
+                            // a graceful shutdown so never waits on a database that
+                            // doesn't answer.
+                            let result = try await withTaskCancellationHandler {
+                                // On the connection's own event loop: each statement's reply resumes the body there.
+                                try await withTaskExecutorPreference(EventLoopExecutor(connection.eventLoop)) {
+                                    try await body(db)
+                                }
+                            } onCancel: {
+                                let _: EventLoopFuture<Void> = connection.close()
+                            }
+                            health.succeeded()
+                            return result
+                        } catch let failure as PostgresFailure {
+                            if failure.isConnectionFailure {
+                                health.failed(failure.message)
+                            } else if failure.sqlState != nil {
+                                health.succeeded()  // the server answered, with an error of the statement's
+                            }
+                            throw failure
                         }
                     }
                 }
@@ -184,8 +217,8 @@ public final class PostgresEngine: SQLEngine {
                     // saturated; give up (the lease request is cancelled) rather
                     // than hold the request until it returns.
                     try await Task.sleep(for: wait)
-                    if leased.value.load(ordering: .relaxed) { return nil }
-                    throw LeaseTimeout()
+                    if lease.abandon() { throw LeaseTimeout() }
+                    return nil
                 }
                 while let result = try await group.next() {
                     if let result {
@@ -195,21 +228,32 @@ public final class PostgresEngine: SQLEngine {
                 }
                 throw LeaseTimeout()
             }
-        } catch is LeaseTimeout {
-            throw PostgresFailure(unavailable: "no database connection within \(wait)")
-        } catch let error as PSQLError {
-            // Leasing or connecting failed (no server, pool closed): no statement ran.
-            throw PostgresFailure(error, sql: nil)
-        } catch is CancellationError where !Task.isCancelled {
-            // The lease was cancelled by the wait above racing it.
-            throw PostgresFailure(unavailable: "no database connection within \(wait)")
+        } catch let error where !Task.isCancelled && !lease.isTaken {
+            // No connection was had: the wait ran out (the lease request was
+            // cancelled by it), or leasing failed (no server, the pool closed,
+            // its circuit breaker open after a long outage). No statement ran.
+            let failure = error is LeaseTimeout || error is CancellationError
+                ? PostgresFailure(unavailable: "no database connection within \(wait)")
+                : PostgresFailure(unavailable: "no database connection: \(PostgresFailure(error, sql: nil).message)")
+            // A closed pool is this process shutting down, not the database gone.
+            if (error as? PSQLError)?.code != .poolClosed {
+                health.failed(failure.message, since: started)
+            }
+            throw failure
         }
     }
 
     private struct LeaseTimeout: Error {}
 
-    private final class LeaseFlag: Sendable {
-        let value = Atomic<Bool>(false)
+    /// Whichever comes first, the connection or the end of the wait, wins:
+    /// a connection that comes later runs nothing.
+    private final class LeaseState: Sendable {
+        private let state = Atomic<UInt8>(0)  // 0 waiting, 1 taken, 2 abandoned
+        /// The connection came in time: run the body.
+        func take() -> Bool { state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged }
+        /// The wait ran out with no connection: answer unavailable.
+        func abandon() -> Bool { state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
+        var isTaken: Bool { state.load(ordering: .acquiring) == 1 }
     }
 
     // MARK: Migrations

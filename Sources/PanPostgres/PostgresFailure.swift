@@ -8,6 +8,11 @@ public struct PostgresFailure: DatabaseFailure, CustomStringConvertible {
     public let sqlState: String?
     public let message: String
     public let sql: String?
+    /// The connection itself failed or could not be had (refused, lost, the
+    /// server shutting down or starting up, no connection within the lease
+    /// wait), as opposed to a statement the server answered with an error:
+    /// what `ConnectionHealth` counts against the database being reachable.
+    public let isConnectionFailure: Bool
 
     init(_ error: any Error, sql: String?) {
         if let error = error as? PostgresFailure {
@@ -15,11 +20,18 @@ public struct PostgresFailure: DatabaseFailure, CustomStringConvertible {
             return
         }
         if let error = error as? PSQLError {
-            sqlState = error.serverInfo?[.sqlState]
+            let state = error.serverInfo?[.sqlState]
+            sqlState = state
             message = error.serverInfo?[.message] ?? "\(error.code)"
+            isConnectionFailure = if let state {
+                Self.isConnectionState(state)
+            } else {
+                [.serverClosedConnection, .connectionError, .uncleanShutdown].contains(error.code)
+            }
         } else {
             sqlState = nil
             message = "\(error)"
+            isConnectionFailure = false
         }
         self.sql = sql
     }
@@ -29,6 +41,14 @@ public struct PostgresFailure: DatabaseFailure, CustomStringConvertible {
         sqlState = nil
         self.message = message
         sql = nil
+        isConnectionFailure = true
+    }
+
+    /// Class 08 (connection exception), the server shutting down, crashed or
+    /// starting up (57P01–57P03), too many connections (53300), and the
+    /// connection refused at login (28: authorization, 3D000: no such database).
+    static func isConnectionState(_ state: String) -> Bool {
+        state.hasPrefix("08") || state.hasPrefix("28") || ["57P01", "57P02", "57P03", "53300", "3D000"].contains(state)
     }
 
     public var isUniqueViolation: Bool { sqlState == "23505" }

@@ -90,6 +90,8 @@ public protocol PanStore: Sendable {
     func stats() async throws -> DatabaseStats
     /// Answers only when the store can take a write; returns the schema version.
     func checkWritable() async throws -> Int
+    /// Why the database cannot be reached right now (`SQLEngine.databaseProblem`); nil when it answers.
+    var databaseProblem: String? { get }
     /// The schema version this build migrates to.
     var latestSchemaVersion: Int { get }
     /// The deployment's id (`StorageMarker`); with `candidate`, first made it

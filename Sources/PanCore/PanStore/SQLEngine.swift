@@ -52,9 +52,17 @@ public protocol SQLEngine: Sendable {
     func checkpoint() async throws
     /// Lets go of connections and threads (PostgreSQL's pool); the engine is unusable after.
     func close() async
+
+    /// Why the database cannot be reached right now, from what recent
+    /// transactions found (PostgreSQL: no connection within the lease wait,
+    /// or the connection lost, since the server last answered); nil when it
+    /// answers, and always for an embedded database. Cheap: no database work.
+    var databaseProblem: String? { get }
 }
 
 extension SQLEngine {
+    public var databaseProblem: String? { nil }
+
     /// A write transaction of one user that starts by locking the user's row
     /// and hands it to `body` (`UserRepository.lock`): the lock and the read
     /// of the user are one statement.

@@ -298,6 +298,8 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
 
     public var latestSchemaVersion: Int { engine.latestSchemaVersion }
 
+    public var databaseProblem: String? { engine.databaseProblem }
+
     public func fsck(repair: Bool) async throws -> FsckReport {
         let repairs = repair ? try await write(user: nil) { db in try await TreeChecker.repair(on: db) } : []
         let findings = try await readLong { db in try await TreeChecker.check(on: db) }
