@@ -94,7 +94,9 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func internalError(_ message: String = "internal error") -> PanError {
         .init(status: 500, code: "INTERNAL_ERROR", message)
     }
-    public static let unavailable = PanError(status: 503, code: "SERVICE_UNAVAILABLE", "try again shortly")
+    /// The database is busy past its timeouts, or unreachable (PostgreSQL:
+    /// no connection within `PAN_DATABASE_WAIT`): nothing was done; retry.
+    public static let unavailable = PanError(status: 503, code: "SERVICE_UNAVAILABLE", "try again shortly", retryAfter: 5)
     /// The data directory's disk is full, or below `PAN_MIN_FREE_BYTES`. 507
     /// (Insufficient Storage) rather than 500: nothing is broken, nothing
     /// acknowledged was lost, and the same request succeeds once space is freed.
