@@ -39,17 +39,78 @@ final class OperationsProbe: Sendable {
     /// have reported by now), which is itself not ready.
     var staleAfter: Duration { max(readinessInterval * 3, .seconds(15)) }
 
+    /// How long one check may take before it counts as failed: the database
+    /// that does not answer within it is not ready, whatever the reason.
+    static let checkTimeout: Duration = .seconds(1)
+
+    /// A check still running past `checkTimeout`: the next one waits for it
+    /// again rather than starting another behind it.
+    private let pending = Mutex<Task<Int, any Error>?>(nil)
+
     /// The write lock (a no-op `BEGIN IMMEDIATE`; PostgreSQL: a write
-    /// transaction) and the schema version, once.
+    /// transaction) and the schema version, once, answered within `checkTimeout`.
     func checkDatabase() async {
-        var result = DatabaseCheck(schemaVersion: nil, failure: nil, finished: .now)
-        do {
-            result.schemaVersion = try await store.checkWritable()
-        } catch {
-            result.failure = "not writable: \(error)"
+        let store = self.store
+        let task = pending.withLock { current in
+            if let current { return current }
+            let task = Task { try await store.checkWritable() }
+            current = task
+            return task
         }
-        result.finished = .now
+        let outcome = await Self.outcome(of: task, within: Self.checkTimeout)
+        var result = DatabaseCheck(schemaVersion: nil, failure: nil, finished: .now)
+        switch outcome {
+        case .answered(let version):
+            result.schemaVersion = version
+        case .failed(let error):
+            result.failure = "not writable: \(error)"
+        case .timedOut:
+            result.failure = "not writable: no answer within \(Self.checkTimeout)"
+        case .cancelled:
+            return  // shutting down
+        }
+        if case .timedOut = outcome {} else { pending.withLock { if $0 == task { $0 = nil } } }
         check.withLock { $0 = result }
+    }
+
+    /// Whether the last check failed or the store saw the database unreachable
+    /// since: then checks come every second, so the return is noticed soon.
+    var isFailing: Bool {
+        lastCheck?.failure != nil || store.databaseProblem != nil
+    }
+
+    /// Stops a check still waiting (graceful shutdown).
+    func cancelPendingCheck() {
+        pending.withLock { $0?.cancel() }
+    }
+
+    private enum Outcome: Sendable {
+        case answered(Int)
+        case failed(String)
+        case timedOut
+        case cancelled
+    }
+
+    /// `task`'s result, or `.timedOut` once `limit` has passed (the task goes
+    /// on: a store call need not stop when cancelled, and nothing here may
+    /// wait for one that does not).
+    private static func outcome(of task: Task<Int, any Error>, within limit: Duration) async -> Outcome {
+        let once = ResumeOnce<Outcome>()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                once.set(continuation)
+                Task {
+                    do { once.resume(.answered(try await task.value)) } catch { once.resume(.failed("\(error)")) }
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: limit)
+                    once.resume(.timedOut)
+                }
+                once.onResume { timer.cancel() }
+            }
+        } onCancel: {
+            once.resume(.cancelled)
+        }
     }
 
     /// The database gauges of `/metrics`, once.
@@ -74,9 +135,24 @@ struct OperationsRefresher: Service {
         let logger = self.logger
         try? await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                group.addTask { await Self.every(probe.readinessInterval) { await probe.checkDatabase() } }
+                group.addTask { await Self.checks(probe) }
                 group.addTask { await Self.every(probe.metricsInterval) { await probe.refreshStatistics(logger: logger) } }
             }
+        }
+        probe.cancelPendingCheck()
+    }
+
+    /// The database check every `readinessInterval`, and every second while
+    /// it fails or requests find the database unreachable: a server is ready
+    /// again within about a second of the database's return.
+    private static func checks(_ probe: OperationsProbe) async {
+        let step = min(probe.readinessInterval, .seconds(1))
+        while !Task.isCancelled {
+            await probe.checkDatabase()
+            let next = ContinuousClock.now + probe.readinessInterval
+            repeat {
+                do { try await Task.sleep(for: step) } catch { return }
+            } while ContinuousClock.now < next && !probe.isFailing
         }
     }
 
@@ -85,5 +161,50 @@ struct OperationsRefresher: Service {
             await work()
             do { try await Task.sleep(for: interval) } catch { return }
         }
+    }
+}
+
+/// Resumes a continuation once, whichever racer comes first; the set-up may
+/// come after the first `resume` (a cancellation that came before).
+private final class ResumeOnce<Value: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Value, Never>?
+        var value: Value?
+        var done = false
+        var onResume: (@Sendable () -> Void)?
+    }
+    private let state = Mutex(State())
+
+    func set(_ continuation: CheckedContinuation<Value, Never>) {
+        let early = state.withLock { state -> Value? in
+            if let value = state.value {
+                state.value = nil
+                return value
+            }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(returning: early) }
+    }
+
+    func onResume(_ action: @escaping @Sendable () -> Void) {
+        let done = state.withLock { state -> Bool in
+            if state.done { return true }
+            state.onResume = action
+            return false
+        }
+        if done { action() }
+    }
+
+    func resume(_ value: Value) {
+        let (continuation, action) = state.withLock { state -> (CheckedContinuation<Value, Never>?, (@Sendable () -> Void)?) in
+            guard !state.done else { return (nil, nil) }
+            state.done = true
+            defer { state.continuation = nil; state.onResume = nil }
+            if state.continuation == nil { state.value = value }
+            return (state.continuation, state.onResume)
+        }
+        continuation?.resume(returning: value)
+        action?()
     }
 }

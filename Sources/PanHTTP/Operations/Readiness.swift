@@ -7,8 +7,10 @@ import PanCore
 /// uploads' callbacks go (`PublicURLCheck`).
 ///
 /// The database part is the last background check (`OperationsProbe`, every
-/// `PAN_READY_INTERVAL` seconds), so a request costs no lock; the disk part is
-/// one `statvfs`, read live.
+/// `PAN_READY_INTERVAL` seconds, each answered within a second or failed),
+/// and whether requests found the database unreachable since
+/// (`PanStore.databaseProblem`), so a request costs no lock and never waits
+/// on the database; the disk part is one `statvfs`, read live.
 struct Readiness: Sendable {
     let probe: OperationsProbe
     let latestSchema: Int
@@ -53,6 +55,13 @@ struct Readiness: Sendable {
             }
         } else {
             report.database = "not checked yet"
+        }
+        // What the requests themselves found since (PostgreSQL: no connection
+        // within PAN_DATABASE_WAIT, or connections lost): not ready until the
+        // database answers again, however recent the last check.
+        if let problem = probe.store.databaseProblem {
+            report.ready = false
+            report.database = problem
         }
         // A full disk takes the write lock fine and fails the first real write:
         // not ready below the floor uploads are refused at (issue #14 item 11).
