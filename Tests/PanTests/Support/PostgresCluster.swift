@@ -126,6 +126,62 @@ enum PostgresCluster {
     // MARK: - Starting a local cluster
 
     private static func startLocal() throws -> Running {
+        let layout = try initialize()
+        var started = false
+        defer { if !started { try? FileManager.default.removeItem(atPath: layout.directory) } }
+
+        // A port may be taken between asking the kernel and the server's bind: try a few.
+        var lastError = ""
+        for _ in 0..<3 {
+            let port = try freePort()
+            let process = try launchPostgres(layout, port: port)
+            // A process of its own, not a fork of the server's, so that it
+            // outlives a server that dies first and cleans up all the same.
+            _ = try launch(["/bin/sh", "-c", watchdogScript, "pan-pg-watchdog",
+                            String(getpid()), String(process.processIdentifier), layout.directory],
+                           log: nil, in: layout.directory)
+            let running = layout.running(port: port)
+            guard waitUntilAccepting(process, running: running, timeout: 30) else {
+                lastError = tail(layout.serverLog)
+                if process.isRunning {
+                    stop(pid: process.processIdentifier, dataDirectory: layout.dataDirectory, grace: 5)
+                    throw PostgresClusterError("PostgreSQL did not accept connections on 127.0.0.1:\(port) within 30 s; server log:\n" + lastError)
+                }
+                if lastError.contains("could not bind") || lastError.contains("Address already in use") { continue }
+                throw PostgresClusterError("PostgreSQL exited at start; server log:\n" + lastError)
+            }
+            server.withLock { $0 = Server(pid: process.processIdentifier, directory: layout.directory) }
+            atexit { PostgresCluster.stopAtExit() }
+            started = true
+            do {
+                _ = try psql("CREATE ROLE pan LOGIN CREATEDB PASSWORD 'pan'", url: running.adminURL)
+            } catch {
+                throw PostgresClusterError("creating the tests' role failed: \(error)")
+            }
+            return running
+        }
+        throw PostgresClusterError("PostgreSQL could not bind a free port; server log:\n" + lastError)
+    }
+
+    /// A fresh cluster's directory, initdb'd, not running.
+    fileprivate struct Layout: Sendable {
+        let bin: String
+        /// `runuser -u postgres --` as root, else nothing.
+        let prefix: [String]
+        let directory: String
+        let adminPassword: String
+        var dataDirectory: String { directory + "/data" }
+        var serverLog: String { directory + "/server.log" }
+
+        func running(port: Int) -> Running {
+            Running(
+                host: "127.0.0.1", port: port, adminURL: "postgres://postgres:\(adminPassword)@127.0.0.1:\(port)/postgres",
+                baseURL: "postgres://pan:pan@127.0.0.1:\(port)/postgres", isLocal: true
+            )
+        }
+    }
+
+    fileprivate static func initialize() throws -> Layout {
         let bin = try binDirectory()
         // PostgreSQL refuses to run as root: run it as `postgres` (or `nobody`).
         var prefix: [String] = []
@@ -146,8 +202,8 @@ enum PostgresCluster {
         var template = Array((base + "/pan-pg-XXXXXX").utf8CString)
         guard mkdtemp(&template) != nil else { throw PostgresClusterError("mkdtemp in \(base) failed: errno \(errno)") }
         let directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var started = false
-        defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
+        var done = false
+        defer { if !done { try? FileManager.default.removeItem(atPath: directory) } }
 
         let adminPassword = randomHex(16)
         let passwordFile = directory + "/pwfile"
@@ -170,52 +226,27 @@ enum PostgresCluster {
             throw PostgresClusterError("initdb failed:\n" + tail(initdbLog))
         }
         try? FileManager.default.removeItem(atPath: passwordFile)
+        done = true
+        return Layout(bin: bin, prefix: prefix, directory: directory, adminPassword: adminPassword)
+    }
 
-        // A port may be taken between asking the kernel and the server's bind: try a few.
-        var lastError = ""
-        for _ in 0..<3 {
-            let port = try freePort()
-            let log = directory + "/server.log"
-            let process = try launch(prefix + [
-                bin + "/postgres", "-D", directory + "/data", "-p", String(port), "-k", directory,
-                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-            ], log: log, in: directory)
-            // A process of its own, not a fork of the server's, so that it
-            // outlives a server that dies first and cleans up all the same.
-            _ = try launch(["/bin/sh", "-c", watchdogScript, "pan-pg-watchdog",
-                            String(getpid()), String(process.processIdentifier), directory],
-                           log: nil, in: directory)
-            let running = Running(
-                host: "127.0.0.1", port: port, adminURL: "postgres://postgres:\(adminPassword)@127.0.0.1:\(port)/postgres",
-                baseURL: "postgres://pan:pan@127.0.0.1:\(port)/postgres", isLocal: true
-            )
-            let deadline = Date().addingTimeInterval(30)
-            var ready = false
-            while Date() < deadline, process.isRunning {
-                if (try? psql("SELECT 1", url: running.adminURL, timeout: 5)) != nil { ready = true; break }
-                usleep(100_000)
-            }
-            guard ready else {
-                lastError = tail(log)
-                if process.isRunning {
-                    stop(pid: process.processIdentifier, dataDirectory: directory + "/data", grace: 5)
-                    throw PostgresClusterError("PostgreSQL did not accept connections on 127.0.0.1:\(port) within 30 s; server log:\n" + lastError)
-                }
-                if lastError.contains("could not bind") || lastError.contains("Address already in use") { continue }
-                throw PostgresClusterError("PostgreSQL exited at start; server log:\n" + lastError)
-            }
-            server.withLock { $0 = Server(pid: process.processIdentifier, directory: directory) }
-            atexit { PostgresCluster.stopAtExit() }
-            started = true
-            do {
-                _ = try psql("CREATE ROLE pan LOGIN CREATEDB PASSWORD 'pan'", url: running.adminURL)
-            } catch {
-                throw PostgresClusterError("creating the tests' role failed: \(error)")
-            }
-            return running
+    /// The postmaster (under runuser as root), its output appended to the server log.
+    fileprivate static func launchPostgres(_ layout: Layout, port: Int) throws -> ChildProcess {
+        try launch(layout.prefix + [
+            layout.bin + "/postgres", "-D", layout.dataDirectory, "-p", String(port), "-k", layout.directory,
+            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        ], log: layout.serverLog, in: layout.directory, append: true)
+    }
+
+    /// Polls with psql until the server accepts connections (true), exits, or `timeout` passes.
+    fileprivate static func waitUntilAccepting(_ process: ChildProcess, running: Running, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline, process.isRunning {
+            if (try? psql("SELECT 1", url: running.adminURL, timeout: 5)) != nil { return true }
+            usleep(100_000)
         }
-        throw PostgresClusterError("PostgreSQL could not bind a free port; server log:\n" + lastError)
+        return false
     }
 
     /// `sh -c` script, `$1` the test process, `$2` the server (postgres, or
@@ -313,8 +344,10 @@ enum PostgresCluster {
 
     /// Starts a command with stdout and stderr in `log` (a file, not a pipe:
     /// nothing to drain, nothing to deadlock on), or nowhere.
-    private static func launch(_ command: [String], log: String?, in directory: String?, environment: [String: String]? = nil) throws -> ChildProcess {
-        if let log { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+    private static func launch(
+        _ command: [String], log: String?, in directory: String?, environment: [String: String]? = nil, append: Bool = false
+    ) throws -> ChildProcess {
+        if let log, !(append && FileManager.default.fileExists(atPath: log)) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let output: ChildProcess.Output = log.map { .file($0) } ?? .null
         return try ChildProcess(
             command[0], Array(command.dropFirst()), environment: environment, directory: directory, stdout: output, stderr: output
@@ -384,5 +417,103 @@ enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
         configuration.databasePoolSize = 3  // fewer descriptors in the test process (see withOpsServer)
         configuration.jwtSecret = "test-shared-jwt-secret"
         configuration.wcsKeys = [Credentials(accessKey: "test-ak", secretKey: "test-sk")]
+    }
+}
+
+extension PostgresCluster {
+    /// A cluster of its own that a test may stop and start again (the outage
+    /// tests), on 127.0.0.1 and a port that stays the same across restarts.
+    /// Same set-up as the shared one (role `pan`, durability off). `destroy()`
+    /// stops it and removes its directory; if the test process dies first, a
+    /// watchdog (`sh`, polling the test process and the directory) does.
+    final class Dedicated: Sendable {
+        let running: Running
+        private let layout: Layout
+        private let process = Mutex<ChildProcess?>(nil)
+
+        private init(running: Running, layout: Layout) {
+            self.running = running
+            self.layout = layout
+        }
+
+        /// initdb, start, the tests' role.
+        static func create() throws -> Dedicated {
+            let layout = try initialize()
+            _ = try launch(["/bin/sh", "-c", dedicatedWatchdogScript, "pan-pg-watchdog", String(getpid()), layout.directory], log: nil, in: layout.directory)
+            var lastError = ""
+            for _ in 0..<3 {
+                let cluster = Dedicated(running: layout.running(port: try freePort()), layout: layout)
+                do {
+                    try cluster.start()
+                } catch {
+                    lastError = "\(error)"
+                    if lastError.contains("could not bind") || lastError.contains("Address already in use") { continue }
+                    cluster.destroy()
+                    throw error
+                }
+                do {
+                    _ = try psql("CREATE ROLE pan LOGIN CREATEDB PASSWORD 'pan'", url: cluster.running.adminURL)
+                } catch {
+                    cluster.destroy()
+                    throw PostgresClusterError("creating the tests' role failed: \(error)")
+                }
+                return cluster
+            }
+            try? FileManager.default.removeItem(atPath: layout.directory)
+            throw PostgresClusterError("PostgreSQL could not bind a free port: \(lastError)")
+        }
+
+        var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+
+        /// Starts the server (again) and waits until it accepts connections.
+        func start(timeout: TimeInterval = 30) throws {
+            let child = try process.withLock { current -> ChildProcess in
+                if let current, current.isRunning { return current }
+                let child = try launchPostgres(layout, port: running.port)
+                current = child
+                return child
+            }
+            guard waitUntilAccepting(child, running: running, timeout: timeout) else {
+                let log = tail(layout.serverLog)
+                if child.isRunning { stop() }
+                throw PostgresClusterError("PostgreSQL did not start on 127.0.0.1:\(running.port); server log:\n" + log)
+            }
+        }
+
+        /// `pg_ctl stop -m fast`: SIGINT to the postmaster, which ends every
+        /// session (57P01) and exits; waits until it has (SIGQUIT after `grace`).
+        func stop(grace: TimeInterval = 10) {
+            guard let child = process.withLock({ current -> ChildProcess? in defer { current = nil }; return current }) else { return }
+            PostgresCluster.stop(pid: child.processIdentifier, dataDirectory: layout.dataDirectory, grace: grace)
+            if !child.waitUntilExit(timeout: grace) { child.kill() }
+        }
+
+        /// Stops the server and removes the cluster's directory.
+        func destroy() {
+            stop(grace: 5)
+            try? FileManager.default.removeItem(atPath: layout.directory)
+        }
+
+        func createDatabase(prefix: String) throws -> String { try running.createDatabase(prefix: prefix) }
+
+        /// `sh -c` script, `$1` the test process, `$2` the cluster's directory:
+        /// exits once the directory is gone (`destroy`); if the test process
+        /// goes first, asks the postmaster (its pid file) for a fast shutdown,
+        /// then an immediate one, and removes the directory.
+        private static let dedicatedWatchdogScript = """
+        testpid=$1; dir=$2
+        while kill -0 "$testpid" 2>/dev/null && [ -d "$dir" ]; do sleep 0.5; done
+        [ -d "$dir" ] || exit 0
+        pm=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null)
+        if [ -n "$pm" ]; then
+            kill -INT "$pm" 2>/dev/null
+            i=0
+            while [ -e "$dir/data/postmaster.pid" ] && kill -0 "$pm" 2>/dev/null && [ $i -lt 40 ]; do
+                sleep 0.25; i=$((i + 1))
+            done
+            [ -e "$dir/data/postmaster.pid" ] && kill -QUIT "$pm" 2>/dev/null && sleep 1
+        fi
+        rm -rf "$dir"
+        """
     }
 }
