@@ -76,7 +76,7 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     func completeProvenUpload(userId: Int64, _ request: TokenRequest, _ claim: ClaimedChallenge) async throws -> FileNode {
         try await engine.write(asUser: userId) { db, user -> FileNode in
             let now = Millis.now()
-            guard let session = try await UploadSessionRepository.find(id: claim.sessionId, userId: userId, on: db), session.state == .pending
+            guard let session = try await UploadSessionRepository.lock(id: claim.sessionId, userId: userId, on: db), session.state == .pending
             else { throw PanError.proofInvalid }
             let (directory, name, rule4File, child) = try await resolve(userId: userId, request, on: db, now: now)
             // Bound to the target: a nonce issued for one path makes no file at another.
