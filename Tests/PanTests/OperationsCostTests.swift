@@ -82,10 +82,14 @@ struct OperationsCostTests {
                 #expect(try await server.request(.get, path, headers: wrong).status == 403)
                 var bearer = outside
                 bearer[.authorization] = "Bearer scrape-secret"
-                #expect(try await server.request(.get, path, headers: bearer).status == 200, "\(path) with the token")
+                // Answered, not refused: whether the server is ready is not this test's
+                // question (under the full suite's load /readyz's 1 s database check
+                // can time out, and /readyz then answers 503).
+                let answered: Set<Int> = path == "/readyz" ? [200, 503] : [200]
+                #expect(answered.contains(try await server.request(.get, path, headers: bearer).status), "\(path) with the token")
                 // The proxy's own request (no forwarded client) and a loopback client through it.
-                #expect(try await server.request(.get, path).status == 200)
-                #expect(try await server.request(.get, path, headers: [.init("X-Forwarded-For")!: "127.0.0.1"]).status == 200)
+                #expect(answered.contains(try await server.request(.get, path).status))
+                #expect(answered.contains(try await server.request(.get, path, headers: [.init("X-Forwarded-For")!: "127.0.0.1"]).status))
             }
             #expect(try await server.request(.get, "/healthz", headers: outside).status == 200)
         }
