@@ -29,18 +29,19 @@ struct SlowRequestTests {
         // Without the per-address cap the drips hold every connection, and /healthz is served
         // only once the grace closes one of them; with it, /healthz has a free connection. So
         // the check is an order, not a latency (a loaded 2-core machine stretched /healthz alone
-        // to 5.6 s): /healthz is answered before the first admitted drip is closed.
-        try await withServer(configure: { Self.configure(&$0); $0.requestGrace = 8 }) { server in
+        // to 5.6 s, and with more suites beside it, 10.7 s): /healthz is answered before the
+        // first admitted drip is closed, with a grace longer than any of that.
+        try await withServer(configure: { Self.configure(&$0); $0.requestGrace = 20 }) { server in
             let started = ContinuousClock.now
             var healthAnswered = Duration.zero
             let drips = try await withThrowingTaskGroup(of: DripResult.self) { group in
                 for _ in 0..<8 {
-                    group.addTask { try await Drip.run(from: "127.0.0.2", port: server.port, head: Self.dripHead, every: .milliseconds(200), for: .seconds(30)) }
+                    group.addTask { try await Drip.run(from: "127.0.0.2", port: server.port, head: Self.dripHead, every: .milliseconds(200), for: .seconds(45)) }
                 }
                 // Meanwhile, from another address.
                 try await Task.sleep(for: .milliseconds(300))
                 let healthStart = ContinuousClock.now
-                let health = try await Drip.exchange(from: "127.0.0.1", port: server.port, "GET /healthz HTTP/1.1\r\nHost: pan\r\nConnection: close\r\n\r\n", timeout: .seconds(12))
+                let health = try await Drip.exchange(from: "127.0.0.1", port: server.port, "GET /healthz HTTP/1.1\r\nHost: pan\r\nConnection: close\r\n\r\n", timeout: .seconds(19))
                 let healthTook = ContinuousClock.now - healthStart
                 healthAnswered = ContinuousClock.now - started
                 #expect(health.hasPrefix("HTTP/1.1 200"), "\(health)")
@@ -53,18 +54,18 @@ struct SlowRequestTests {
             let slow = drips.filter { $0.response.contains(" 408 ") || ($0.closedAfter != nil && !$0.response.contains(" 429 ")) }
             #expect(refused.count == 4, "\(drips)")
             #expect(refused.allSatisfy { $0.response.contains("TOO_MANY_CONNECTIONS") && $0.closedAfter! < .seconds(5) }, "\(refused)")
-            // The four admitted ones: closed after the grace (8 s at 4 KiB/s: a few bytes buy nothing), not before.
+            // The four admitted ones: closed after the grace (20 s at 4 KiB/s: a few bytes buy nothing), not before.
             #expect(slow.count == 4, "\(drips)")
             for drip in slow {
                 let after = try #require(drip.closedAfter)
                 // Not before the grace; how long after it depends on the machine's load (15.7 s seen in CI).
-                #expect(after > .milliseconds(7_500), "\(drip)")
+                #expect(after > .milliseconds(19_500), "\(drip)")
                 #expect(drip.response.isEmpty || drip.response.contains("REQUEST_TOO_SLOW"), "\(drip)")
             }
             #expect(slow.contains { $0.response.hasPrefix("HTTP/1.1 408") }, "no drip saw its 408: \(slow)")
             let firstClosed = slow.compactMap(\.closedAfter).min() ?? .seconds(60)
             #expect(healthAnswered < firstClosed, "/healthz answered at \(healthAnswered), the first drip closed at \(firstClosed)")
-            #expect(ContinuousClock.now - started < .seconds(60))
+            #expect(ContinuousClock.now - started < .seconds(90))
     }
     }
 
