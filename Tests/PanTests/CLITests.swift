@@ -60,6 +60,7 @@ struct CLITests {
         environment["SWIFT_BACKTRACE"] = "enable=no"
         // A loaded machine's shared PostgreSQL cluster can take longer than production's 5 s to connect.
         environment["PAN_DATABASE_WAIT"] = "120"
+        environment["PAN_READY_TIMEOUT"] = "30"
         return environment
     }
 

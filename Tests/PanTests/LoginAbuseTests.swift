@@ -73,7 +73,9 @@ struct LoginAbuseTests {
                     let elapsed = Self.seconds(ContinuousClock.now - started)
                     #expect(home.status == 200, "\(home.text)")
                     #expect(device.status == 200, "\(device.text)")
-                    #expect(elapsed < 2, "known logins took \(elapsed) s")
+                    // Not through the slow lane, which holds a login up to its 5 s turn (or refuses it):
+                    // two logins on a loaded machine took 3.1 s in CI.
+                    #expect(elapsed < LoginThrottle.slowLaneMaxWait - 0.5, "known logins took \(elapsed) s")
                     try await group.waitForAll()
                 }
             }

@@ -87,6 +87,8 @@ public struct PanConfiguration: Sendable {
     public var metricsToken: String?
     /// How often the database gauges of `/metrics` are recomputed in the background.
     public var metricsInterval: TimeInterval = 30
+    /// How long `/readyz`'s database check may take before it counts as failed.
+    public var readinessTimeout: TimeInterval = 1
     /// How often `/readyz`'s database check (a no-op write transaction) runs in the background.
     public var readinessInterval: TimeInterval = 5
     /// File bytes the local form endpoint accepts before it has seen the form's
@@ -192,6 +194,7 @@ public struct PanConfiguration: Sendable {
         if let v = environment["PAN_METRICS_TOKEN"], !v.isEmpty { metricsToken = v }
         if let value: TimeInterval = try Self.number(environment, "PAN_METRICS_INTERVAL", { $0 > 0 }, "seconds") { metricsInterval = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_READY_INTERVAL", { $0 > 0 }, "seconds") { readinessInterval = value }
+        if let value: TimeInterval = try Self.number(environment, "PAN_READY_TIMEOUT", { $0 > 0 }, "seconds") { readinessTimeout = value }
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_BYTES", { $0 >= 0 }, "bytes") { preauthUploadBytes = value }
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_TOTAL", { $0 >= 0 }, "bytes") { preauthUploadTotal = value }
         if let value: Int = try Self.number(environment, "PAN_MAX_PENDING_UPLOADS", { $0 > 0 }, "a positive number") { maxPendingUploads = value }

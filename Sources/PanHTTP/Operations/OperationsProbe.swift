@@ -29,6 +29,7 @@ final class OperationsProbe: Sendable {
         self.metrics = metrics
         self.readinessInterval = .milliseconds(Int64(configuration.readinessInterval * 1000))
         self.metricsInterval = .milliseconds(Int64(configuration.metricsInterval * 1000))
+        self.checkTimeout = .milliseconds(Int64(configuration.readinessTimeout * 1000))
     }
 
     /// The last finished check; nil before the first.
@@ -39,9 +40,9 @@ final class OperationsProbe: Sendable {
     /// have reported by now), which is itself not ready.
     var staleAfter: Duration { max(readinessInterval * 3, .seconds(15)) }
 
-    /// How long one check may take before it counts as failed: the database
-    /// that does not answer within it is not ready, whatever the reason.
-    static let checkTimeout: Duration = .seconds(1)
+    /// How long one check may take before it counts as failed (`PAN_READY_TIMEOUT`,
+    /// 1 s): the database that does not answer within it is not ready, whatever the reason.
+    let checkTimeout: Duration
 
     /// A check still running past `checkTimeout`: the next one waits for it
     /// again rather than starting another behind it.
@@ -57,7 +58,7 @@ final class OperationsProbe: Sendable {
             current = task
             return task
         }
-        let outcome = await Self.outcome(of: task, within: Self.checkTimeout)
+        let outcome = await Self.outcome(of: task, within: checkTimeout)
         var result = DatabaseCheck(schemaVersion: nil, failure: nil, finished: .now)
         switch outcome {
         case .answered(let version):
@@ -65,7 +66,7 @@ final class OperationsProbe: Sendable {
         case .failed(let error):
             result.failure = "not writable: \(error)"
         case .timedOut:
-            result.failure = "not writable: no answer within \(Self.checkTimeout)"
+            result.failure = "not writable: no answer within \(checkTimeout)"
         case .cancelled:
             return  // shutting down
         }

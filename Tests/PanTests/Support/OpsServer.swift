@@ -127,6 +127,9 @@ func withOpsServer(
     // connecting to one shared cluster: a connection can take longer than the
     // production bound (5 s) to come. The outage tests set their own.
     configuration.databaseWait = 120
+    // Likewise /readyz's database check: its 1 s bound is for a server, not for one of
+    // dozens of test servers on two cores (tests about readiness set their own).
+    configuration.readinessTimeout = 30
     configure(&configuration)
     var logger = if let logs { Logger(label: "pan-ops-test") { _ in LogCapture.Handler(capture: logs) } } else { Logger(label: "pan-ops-test") }
     logger.logLevel = logs == nil ? .error : .trace
