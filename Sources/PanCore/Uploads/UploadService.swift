@@ -31,34 +31,34 @@ struct UploadService<Engine: SQLEngine>: Sendable {
 
     /// The token request's work, inside the user's transaction.
     private func tokenOutcome(user: User, _ request: TokenRequest, settings: UploadSettings, on db: any DatabaseConnection) async throws -> TokenOutcome {
-            let userId = user.id
-            let now = Millis.now()
-            let (directory, name, rule4File, child) = try await resolve(userId: userId, request, on: db, now: now)
-            // The file's own depth, whatever mix of `parent` and `path` got there (issue #14 item 7).
-            try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1)
-            // And its path's length: refused now, not at the callback after the bytes were sent.
-            try PanPath.requirePathLength(PanPath.join(directory.path, name).unicodeScalars.count)
-            // Rule 4: `path` names an existing file holding this very content: nothing to create.
-            if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
-                return .instant(rule4File, .own)
+        let userId = user.id
+        let now = Millis.now()
+        let (directory, name, rule4File, child) = try await resolve(userId: userId, request, on: db, now: now)
+        // The file's own depth, whatever mix of `parent` and `path` got there (issue #14 item 7).
+        try PanPath.requireDepth(PanPath.depth(of: directory.path) + 1)
+        // And its path's length: refused now, not at the callback after the bytes were sent.
+        try PanPath.requirePathLength(PanPath.join(directory.path, name).unicodeScalars.count)
+        // Rule 4: `path` names an existing file holding this very content: nothing to create.
+        if let rule4File, !request.hash.isEmpty, rule4File.storeId == request.hash {
+            return .instant(rule4File, .own)
+        }
+        let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, existing: child, on: db)
+        // Instant upload's rule (issue #24), in one statement: the object and whether one of this user's nodes holds it.
+        var challengeFor: StoreObject?
+        if !request.hash.isEmpty, let (stored, owned) = try await StoreObjectRepository.find(hash: request.hash, heldBy: userId, on: db),
+           request.size == nil || request.size == stored.size {
+            switch (owned, settings.instantUpload) {
+            case (true, _): return .instant(try await FilePlacement.place(stored, at: target, user: user, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .own)
+            case (false, .global): return .instant(try await FilePlacement.place(stored, at: target, user: user, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .global)
+            case (false, .proof): challengeFor = stored
+            case (false, .owner): break
             }
-            let target = try await FilePlacement.target(directory: directory, name: name, policy: request.conflict, existing: child, on: db)
-            // Instant upload's rule (issue #24), in one statement: the object and whether one of this user's nodes holds it.
-            var challengeFor: StoreObject?
-            if !request.hash.isEmpty, let (stored, owned) = try await StoreObjectRepository.find(hash: request.hash, heldBy: userId, on: db),
-               request.size == nil || request.size == stored.size {
-                switch (owned, settings.instantUpload) {
-                case (true, _): return .instant(try await FilePlacement.place(stored, at: target, user: user, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .own)
-                case (false, .global): return .instant(try await FilePlacement.place(stored, at: target, user: user, nodeLimit: settings.maxNodesPerUser, on: db, now: now), .global)
-                case (false, .proof): challengeFor = stored
-                case (false, .owner): break
-                }
-            }
-            var grant = try await openSession(user: user, request, requestedName: name, target: target, settings: settings, on: db, now: now)
-            if let stored = challengeFor {
-                grant.challenge = try await PossessionChallengeRepository.issue(for: stored, sessionId: grant.sessionId, userId: userId, on: db, now: now)
-            }
-            return .upload(grant)
+        }
+        var grant = try await openSession(user: user, request, requestedName: name, target: target, settings: settings, on: db, now: now)
+        if let stored = challengeFor {
+            grant.challenge = try await PossessionChallengeRepository.issue(for: stored, sessionId: grant.sessionId, userId: userId, on: db, now: now)
+        }
+        return .upload(grant)
     }
 
     /// The first half of a proven instant upload: the nonce is used up here,
