@@ -184,7 +184,12 @@ struct DatabaseOutageTests {
             }
             defer { stopLoad.set() }
 
+            // The load under way: 3 s, and (on a loaded machine) until answers have come back.
             try await Task.sleep(for: .seconds(3))
+            let loaded = ContinuousClock.now + .seconds(30)
+            while requests.all.filter({ $0.status == 200 }).count < 4, ContinuousClock.now < loaded {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             stopBegan = .now
             try await Self.offThread { cluster.stop() }
             try await Task.sleep(for: .seconds(10))

@@ -32,7 +32,8 @@ struct OperationsCostTests {
             let took = ContinuousClock.now - started
             try other.execute("ROLLBACK")
             // Per request, each /readyz waited out SQLite's 5 s busy timeout, one after another on the writer.
-            #expect(took < .seconds(2), "32 requests took \(took)")
+            // Here: far under one busy timeout (under the full suite's load: 2.8 s once).
+            #expect(took < .seconds(5), "32 requests took \(took)")
             #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
         }
     }
