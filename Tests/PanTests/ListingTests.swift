@@ -174,7 +174,7 @@ struct ListingTests {
     func budgets() {
         // A key of one integer counts 40 bytes: 90 keys 3,600, a quarter of the budget 4,000.
         let cache = ListingCache(capacity: 3, keyBudget: 16_000)
-        func key(_ id: Int64) -> ListingCache.Key { .init(userId: 1, directoryId: id, directoryUUID: "u\(id)", order: 2, filter: "") }
+        func key(_ id: Int64) -> ListingCache.Key { .init(userId: 1, directoryId: id, directoryUUID: "u\(id)", order: 2, naturalNames: true, filter: "") }
         func keys(_ n: Int) -> [[DatabaseValue]] { Array(repeating: [.integer(1)], count: n) }
         #expect(!cache.keepsKeys(forTotal: ListingCache.keysetThreshold))
         #expect(cache.keepsKeys(forTotal: 32 * 62))

@@ -112,12 +112,12 @@ struct NameRuleTests {
                 #expect(try await server.post("/v1/files/createDirectory", ["path": "/", "name": name], token: token).status == 200)
             }
             #expect(try await server.services.store.fsck(repair: false).findings.isEmpty)
-            // What the old splitting stored, and what the old rule let in; paths kept consistent so only the name check fires.
+            // What the old splitting stored, and what the old rule let in; paths and sort keys kept consistent so only the name check fires.
             for (old, bad) in [("one", "a/\u{301}x"), ("two", "rep\u{200B}ort"), ("three", "cafe\u{301}")] {
                 try await server.write { db in
                     try await db.run(
-                        "UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE user_id = ? AND name = ?",
-                        bad, "/" + bad, PanPath.pathId("/" + bad), user.id, old
+                        "UPDATE nodes SET name = ?, name_key = ?, path = ?, path_id = ? WHERE user_id = ? AND name = ?",
+                        bad, NameSortKey(bad), "/" + bad, PanPath.pathId("/" + bad), user.id, old
                     )
                 }
             }

@@ -109,6 +109,29 @@ struct PostgresTests {
         // A second user, so there are rows in other partitions to skip.
         _ = try await store.createUser(NewUser(name: "other", passwordHash: "x", spaceCapacity: 1 << 20))
         try await PanStoreTests.loop(store, userName: "explained")
+        // Natural name order's pages of a big directory (issue #26): the
+        // listing, the learning of every 32nd child's key, and a keyset start.
+        let (user, _) = try #require(try await store.credentials(forLogin: "explained"))
+        let many = try await store.engine.write(lockingUser: nil) { db -> FileNode in
+            let many = try await TreeRepository.directory(userId: user.id, path: "/many", on: db)
+            for i in 1...300 {
+                _ = try await TreeRepository.insert(
+                    userId: user.id, parent: many, name: "n\(i)", kind: .directory, size: 0, mime: MimeType.directory, storeHash: nil, on: db
+                )
+            }
+            return many
+        }
+        store.listings.learnAfterWalks.store(0, ordering: .relaxed)
+        for code in [2, 3, 6] {
+            for offset in [0, 64, 128] {
+                let page = try await store.listing(
+                    userId: user.id, of: NodeAddress(uuid: many.uuid, path: nil),
+                    window: ListingWindow(type: nil, order: ListingOrder(code: code), limit: 20, offset: offset)
+                )
+                #expect(page.children.count == 20)
+            }
+        }
+        #expect(store.listings.pagedDirectories >= 2, "no page started from learnt keys")
         await store.close()
         PostgresStatementLog.observe(database, nil)
 
@@ -158,7 +181,7 @@ struct PostgresTests {
         case .integer(let v): String(v)
         case .real(let v): String(v)
         case .text(let v): "'" + v.replacingOccurrences(of: "'", with: "''") + "'"
-        case .blob: "NULL"
+        case .blob(let v): "'\\x" + v.map { String(format: "%02x", $0) }.joined() + "'::bytea"
         case .null: "NULL"
         }
     }

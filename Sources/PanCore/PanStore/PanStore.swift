@@ -64,6 +64,10 @@ public protocol PanStore: Sendable {
     /// A directory and one window of its live children, with their total.
     func listing(userId: Int64, of address: NodeAddress, window: ListingWindow) async throws -> Listing
     func recycleBin(userId: Int64, limit: Int, offset: Int) async throws -> (nodes: [FileNode], total: Int64)
+    /// Gives every node without a `name_key` (older than migration 0015) its
+    /// key, in short write transactions (`NameKeys`); returns how many. Run
+    /// when the store is opened; until it is done, names list by their bytes.
+    func completeNameKeys() async throws -> Int
     /// `mkdir -p`: an existing directory is returned as it is.
     func createDirectory(userId: Int64, path: String) async throws -> FileNode
     func rename(userId: Int64, _ address: NodeAddress, to name: String, policy: ConflictPolicy) async throws -> FileNode

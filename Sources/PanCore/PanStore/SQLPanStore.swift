@@ -12,6 +12,8 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     let callbacks: CallbackService<Engine>
     /// What pages of big directories learned, for the next page (TreeRepository.children).
     let listings = ListingCache()
+    /// Whether names can be listed in natural order yet (`NameKeys`).
+    let nameKeys = NameKeys()
     /// Most nodes one user may have (`PAN_MAX_NODES`; 0: no cap).
     let nodeLimit: Int64
 
@@ -157,13 +159,14 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func listing(userId: Int64, of address: NodeAddress, window: ListingWindow) async throws -> Listing {
-        let listings = self.listings
+        let (listings, nameKeys) = (self.listings, self.nameKeys)
         let (listing, versioned) = try await read { db -> (Listing, Bool) in
             let directory = try await Self.resolve(address, userId: userId, on: db)
             guard directory.isDirectory else { throw PanError.notADirectory }
             let version = try await TreeRepository.listingVersion(of: directory, on: db)
+            let order = try await nameKeys.servable(window.order, on: db)
             let (children, total) = try await TreeRepository.children(
-                of: directory, type: window.type, order: window.order, limit: window.limit, offset: window.offset,
+                of: directory, type: window.type, order: order, limit: window.limit, offset: window.offset,
                 hidingSystemFolders: directory.path == PanPath.root, cache: listings, version: version, on: db
             )
             return (Listing(directory: directory, children: children, total: total), version != nil)
@@ -299,6 +302,20 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     public var latestSchemaVersion: Int { engine.latestSchemaVersion }
 
     public var databaseProblem: String? { engine.databaseProblem }
+
+    public func completeNameKeys() async throws -> Int {
+        // Usually nothing is missing: a read says so, with no write transaction
+        // (a read-only database, or a full disk, opens as before).
+        guard try await read({ db in try await NameKeys.anyMissing(on: db) }) else { return 0 }
+        var (filled, cursor): (Int, NameKeys.Cursor?) = (0, nil)
+        repeat {
+            let after = cursor
+            let batch = try await write(user: nil) { db in try await NameKeys.fill(after: after, limit: NameKeys.batchSize, on: db) }
+            filled += batch.filled
+            cursor = batch.next
+        } while cursor != nil
+        return filled
+    }
 
     public func fsck(repair: Bool) async throws -> FsckReport {
         let repairs = repair ? try await write(user: nil) { db in try await TreeChecker.repair(on: db) } : []

@@ -185,7 +185,10 @@ enum IntervalAllocator {
                 throw PanError.fileNotFound
             }
             if let newName {
-                try await db.run("UPDATE nodes SET parent_id = ?, name = ? WHERE user_id = ? AND id = ?", parentId, newName, userId, nodeId)
+                try await db.run(
+                    "UPDATE nodes SET parent_id = ?, name = ?, name_key = ? WHERE user_id = ? AND id = ?",
+                    parentId, newName, NameSortKey(newName), userId, nodeId
+                )
             } else {
                 try await db.run("UPDATE nodes SET parent_id = ? WHERE user_id = ? AND id = ?", parentId, userId, nodeId)
             }

@@ -32,6 +32,9 @@ public final class ListingCache: Sendable {
         /// reuses the highest rowid), and its new version count starts over.
         let directoryUUID: String
         let order: Int
+        /// Whether names sort naturally or by their bytes (`Order.byNameBytes`):
+        /// two orders of the same code, whose learnt keys differ.
+        let naturalNames: Bool
         /// The type filter and hidden names: a different set of children.
         let filter: String
     }

@@ -87,6 +87,11 @@ public enum TreeChecker {
             case .success: break
             }
         }
+        // Natural name order sorts by a key made from the name in Swift: one
+        // that is missing or stale puts the node in the wrong place of every listing.
+        for node in try await nodesWithStaleNameKeys(on: db) {
+            findings.append(Finding(check: "name-key", detail: "node \(node.id) has a name sort key that is not its name's"))
+        }
         try await add("node-count", db.query(
             """
             SELECT id, node_count, actual FROM (
@@ -101,6 +106,14 @@ public enum TreeChecker {
             "SELECT s.id FROM upload_sessions s WHERE s.result_node_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = s.user_id AND id = s.result_node_id)"
         )) { "session \(try $0.string("id")) points at a node that does not exist" }
         return findings
+    }
+
+    /// Nodes whose `name_key` is not `NameSortKey` of their name (or is missing).
+    static func nodesWithStaleNameKeys(on db: any DatabaseConnection) async throws -> [(id: Int64, userId: Int64, name: String)] {
+        try await db.query("SELECT id, user_id, name, name_key FROM nodes").compactMap { row in
+            let name = try row.string("name")
+            return NameSortKey.matches(row["name_key"], name: name) ? nil : (try row.int64("id"), try row.int64("user_id"), name)
+        }
     }
 
     /// Fixes what is derivable; returns what was changed. Run inside a write transaction.
@@ -132,6 +145,11 @@ public enum TreeChecker {
             }
         }
         if fixedPaths > 0 { done.append("rewrote \(fixedPaths) path(s)") }
+        let staleKeys = try await nodesWithStaleNameKeys(on: db)
+        for node in staleKeys {
+            try await db.run("UPDATE nodes SET name_key = ? WHERE user_id = ? AND id = ?", NameSortKey(node.name), node.userId, node.id)
+        }
+        if !staleKeys.isEmpty { done.append("remade the name sort key of \(staleKeys.count) node(s)") }
         let space = try await db.run(
             "UPDATE users SET space_used = COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = \(FileNode.Kind.file.sql)), 0) WHERE space_used != COALESCE((SELECT SUM(size) FROM nodes WHERE user_id = users.id AND type = \(FileNode.Kind.file.sql)), 0)"
         )

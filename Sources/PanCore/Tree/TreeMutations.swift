@@ -104,8 +104,8 @@ public enum TreeMutations {
         try await Extent(of: node, on: db).requirePathLength(at: path)
         do {
             try await db.run(
-                "UPDATE nodes SET name = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE user_id = ? AND id = ?",
-                finalName, path, PanPath.pathId(path), node.isFile ? PanPath.ext(of: finalName) : "", now, node.userId, node.id
+                "UPDATE nodes SET name = ?, name_key = ?, path = ?, path_id = ?, ext = ?, mtime = ? WHERE user_id = ? AND id = ?",
+                finalName, NameSortKey(finalName), path, PanPath.pathId(path), node.isFile ? PanPath.ext(of: finalName) : "", now, node.userId, node.id
             )
         } catch let error as any DatabaseFailure where error.isUniqueViolation {
             throw PanError.fileAlreadyExists
@@ -254,7 +254,8 @@ public enum TreeMutations {
         if node.parentId != directory.id || name != node.name {
             let path = PanPath.join(directory.path, name)
             try await db.run(
-                "UPDATE nodes SET name = ?, path = ?, path_id = ? WHERE user_id = ? AND id = ?", name, path, PanPath.pathId(path), node.userId, node.id
+                "UPDATE nodes SET name = ?, name_key = ?, path = ?, path_id = ? WHERE user_id = ? AND id = ?",
+                name, NameSortKey(name), path, PanPath.pathId(path), node.userId, node.id
             )
             try await rewritePaths(of: node, from: node.path, on: db)
         }

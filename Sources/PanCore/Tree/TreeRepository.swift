@@ -16,10 +16,10 @@ public enum TreeRepository {
         guard !db.isReadOnly else { throw PanError.fileNotFound }
         let inserted = try await db.queryRow(
             """
-            INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, lft, rgt, atime, ctime, mtime)
-            VALUES (?, ?, NULL, '', '/', ?, 1, '', ?, 0, ?, ?, ?, ?, ?) RETURNING id
+            INSERT INTO nodes (uuid, user_id, parent_id, name, name_key, path, path_id, type, ext, mime, size, lft, rgt, atime, ctime, mtime)
+            VALUES (?, ?, NULL, '', ?, '/', ?, 1, '', ?, 0, ?, ?, ?, ?, ?) RETURNING id
             """,
-            RandomID.hex32(), userId, PanPath.pathId("/"), MimeType.directory,
+            RandomID.hex32(), userId, NameSortKey(""), PanPath.pathId("/"), MimeType.directory,
             IntervalAllocator.rootLeft, IntervalAllocator.rootRight, now, now, now
         )
         // The root is counted like any node, but never refused.
@@ -142,11 +142,11 @@ public enum TreeRepository {
             // RETURNING the node as `columns` reads it (its parent's uuid is known): no re-read.
             inserted = try await db.queryRow(
                 """
-                INSERT INTO nodes (uuid, user_id, parent_id, name, path, path_id, type, ext, mime, size, store_hash,
+                INSERT INTO nodes (uuid, user_id, parent_id, name, name_key, path, path_id, type, ext, mime, size, store_hash,
                                    lft, rgt, atime, ctime, mtime)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \(FileNode.insertedColumns)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING \(FileNode.insertedColumns)
                 """,
-                RandomID.ordered32(), userId, parent.id, name, path, PanPath.pathId(path), kind.rawValue,
+                RandomID.ordered32(), userId, parent.id, name, NameSortKey(name), path, PanPath.pathId(path), kind.rawValue,
                 kind == .file ? PanPath.ext(of: name) : "", mime, size, storeHash, lft, rgt, now, now, now
             )
         } catch let error as any DatabaseFailure where error.isUniqueViolation {
@@ -206,12 +206,14 @@ public enum TreeRepository {
 // MARK: Listing
 
 extension TreeRepository {
-    /// `orderBy` of `api.md` §7: −1 ctime desc (default), 1 ctime asc, 2 name asc,
-    /// 3 name desc, 12 size asc, 13 size desc.
     /// The original server's sort codes for `page`/`list`/`list2` (docs/clients.md).
     /// −1, 0 (the desktop app's) and any unknown code are the default:
     /// directories first, newest first. Every order ends on `id`, so pages
     /// never overlap or skip among equal keys.
+    ///
+    /// "name" is natural order: `name_key` (`NameSortKey`), then the name's
+    /// bytes, then the id. Until every node has its key (`NameKeys`), an
+    /// order is used in its `byNameBytes` form: the name's bytes, then the id.
     public struct Order: Sendable, Equatable {
         public let code: Int
         let sql: String
@@ -219,6 +221,8 @@ extension TreeRepository {
         /// condition is then one row-value comparison an index serves), and
         /// which way; nil for the mixed orders (type one way, the rest the other).
         let keyset: (columns: [String], descending: Bool)?
+        /// Whether names sort by `name_key` (false: by their bytes, the fallback).
+        let natural: Bool
 
         public static let `default` = Order(code: -1)
         public static let nameAscending = Order(code: 2)
@@ -228,21 +232,29 @@ extension TreeRepository {
             self = Self.known[code] ?? Self.known[-1]!
         }
 
-        private init(code: Int, terms spec: String) {
-            let terms = spec.split(separator: ",").map { term in
+        /// This order with names compared by their bytes: for a database whose
+        /// older nodes have no `name_key` yet (a NULL would sort first in
+        /// SQLite, last in PostgreSQL).
+        var byNameBytes: Order { Self.knownByBytes[code] ?? self }
+
+        private init(code: Int, terms spec: String, natural: Bool) {
+            let terms = spec.split(separator: ",").flatMap { term -> [(column: String, descending: Bool)] in
                 let parts = term.split(separator: " ")
-                return (column: String(parts[0]), descending: parts[1] == "desc")
+                let descending = parts[1] == "desc"
+                // Natural name order: the key, then the bytes (equal keys: `File1`, `file1`).
+                if parts[0] == "name", natural { return [("name_key", descending), ("name", descending)] }
+                return [(String(parts[0]), descending)]
             }
             self.code = code
+            self.natural = natural
             sql = terms.map { "n.\($0.column) \($0.descending ? "DESC" : "ASC")" }.joined(separator: ", ")
             let uniform = Set(terms.map(\.descending)).count == 1
             keyset = uniform ? (terms.map(\.column), terms[0].descending) : nil
         }
 
-        public static func == (lhs: Order, rhs: Order) -> Bool { lhs.code == rhs.code }
+        public static func == (lhs: Order, rhs: Order) -> Bool { lhs.code == rhs.code && lhs.natural == rhs.natural }
 
-        /// Built once: the page queries interpolate one on every request.
-        private static let known: [Int: Order] = {
+        private static let specs: [Int: String] = {
             var specs: [Int: String] = [
                 -1: "type desc,ctime desc,id desc",
                 -2: "id asc",  // none: insertion order
@@ -260,8 +272,12 @@ extension TreeRepository {
                 specs[14 + i] = "type \(direction),ctime desc,id desc"
                 specs[16 + i] = "type \(direction),ctime asc,id asc"
             }
-            return Dictionary(uniqueKeysWithValues: specs.map { ($0.key, Order(code: $0.key, terms: $0.value)) })
+            return specs
         }()
+
+        /// Built once: the page queries interpolate one on every request.
+        private static let known = Dictionary(uniqueKeysWithValues: specs.map { ($0.key, Order(code: $0.key, terms: $0.value, natural: true)) })
+        private static let knownByBytes = Dictionary(uniqueKeysWithValues: specs.map { ($0.key, Order(code: $0.key, terms: $0.value, natural: false)) })
     }
 
     /// A page of a directory's live children; `type` 0 files, 1 directories, nil all.
@@ -288,7 +304,8 @@ extension TreeRepository {
         var known: ListingCache.Entry?
         if let cache, let version {
             let cacheKey = ListingCache.Key(
-                userId: directory.userId, directoryId: directory.id, directoryUUID: directory.uuid, order: order.code, filter: typeFilter
+                userId: directory.userId, directoryId: directory.id, directoryUUID: directory.uuid, order: order.code,
+                naturalNames: order.natural, filter: typeFilter
             )
             var entry: ListingCache.Entry
             var changed = false

@@ -12,15 +12,26 @@ public enum StoreOpening {
     public static func open(
         _ configuration: PanConfiguration, settings: UploadSettings, readerCount: Int, logger: Logger
     ) async throws -> any PanStore {
-        if let url = configuration.databaseURL {
-            return try await PostgresPanStore.open(
+        let store: any PanStore = if let url = configuration.databaseURL {
+            try await PostgresPanStore.open(
                 url: url, poolSize: configuration.databasePoolSize, timeouts: configuration.databaseTimeouts, settings: settings, logger: logger
             )
+        } else {
+            try SQLitePanStore.open(
+                dataDirectory: configuration.dataDirectory, settings: settings,
+                readerCount: readerCount, maxBatch: configuration.writeBatch
+            )
         }
-        return try SQLitePanStore.open(
-            dataDirectory: configuration.dataDirectory, settings: settings,
-            readerCount: readerCount, maxBatch: configuration.writeBatch
-        )
+        // Natural name order needs every node's key, which only Swift computes:
+        // nodes from before migration 0015 get theirs now, in short batches.
+        do {
+            let filled = try await store.completeNameKeys()
+            if filled > 0 { logger.notice("gave \(filled) node(s) their name sort key (natural name order)") }
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
     }
 
     /// The server's PostgreSQL store, its pool not yet running: a `Service`
