@@ -30,6 +30,12 @@ let package = Package(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // zlib from the system (Debian: zlib1g-dev), for its CRC-32: several GB/s where a
+        // byte-at-a-time Swift loop managed a fraction of that (zip downloads checksum every byte).
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // What Pan's SQL needs of any engine: rows, values, a connection inside a transaction, classified errors.
         .target(name: "SQLCommon"),
         // Our thin SQLite wrapper: connections, statements, transactions, pool, migrations.
@@ -42,7 +48,7 @@ let package = Package(
         // Wangsu Cloud Storage wire formats: content hash, upload token, callbacks.
         .target(
             name: "WCS",
-            dependencies: ["TextSupport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["TextSupport", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The domain: users, the file tree, store objects, upload sessions; the
         // PanStore seam and its SQL implementation, written once over SQLCommon.

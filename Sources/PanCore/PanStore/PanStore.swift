@@ -79,6 +79,14 @@ public protocol PanStore: Sendable {
     /// Every live node under `path` (itself included), in tree order — for `pan file tree`.
     func subtree(userId: Int64, path: String) async throws -> [FileNode]
 
+    // MARK: Zip downloads
+
+    /// Records a selection for `POST /v1/files/zip` (`ZipSelectionRepository.create`): one write transaction.
+    func createZipLink(userId: Int64, sources: [NodeAddress]) async throws -> ZipLink
+    /// The entries of a live link, read in one read transaction; nil when the
+    /// link is unknown, expired, or its user is gone or disabled.
+    func zipSnapshot(userId: Int64, linkId: String) async throws -> ZipSnapshot?
+
     // MARK: Stored objects
 
     func storedObjects(limit: Int) async throws -> [StoreObject]

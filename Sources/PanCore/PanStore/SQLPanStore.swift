@@ -138,16 +138,23 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         try await readStatement { db in try await UploadSessionRepository.find(id: id, on: db) }
     }
 
+    // MARK: Zip downloads
+
+    public func createZipLink(userId: Int64, sources: [NodeAddress]) async throws -> ZipLink {
+        let now = Millis.now()
+        return try await write(user: userId) { db in try await ZipSelectionRepository.create(userId: userId, sources: sources, now: now, on: db) }
+    }
+
+    public func zipSnapshot(userId: Int64, linkId: String) async throws -> ZipSnapshot? {
+        let now = Millis.now()
+        // Up to 10,000 nodes and 1,000 source lookups: off the calling task's thread.
+        return try await readLong { db in try await ZipSelectionRepository.snapshot(userId: userId, linkId: linkId, now: now, on: db) }
+    }
+
     // MARK: Files
 
     static func resolve(_ address: NodeAddress, userId: Int64, on db: any DatabaseConnection) async throws -> FileNode {
-        let node = if let uuid = address.uuid {
-            try await TreeRepository.node(userId: userId, uuid: uuid, on: db)
-        } else {
-            try await TreeRepository.node(userId: userId, path: address.path ?? PanPath.root, on: db)
-        }
-        guard let node else { throw PanError.fileNotFound }
-        return node
+        try await TreeRepository.node(userId: userId, at: address, on: db)
     }
 
     public func node(userId: Int64, at address: NodeAddress) async throws -> NodeWithObject {

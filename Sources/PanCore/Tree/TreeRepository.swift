@@ -50,6 +50,17 @@ public enum TreeRepository {
         ).map(FileNode.init(row:))
     }
 
+    /// The live node an address names (`uuid`, else `path`); `FILE_NOT_FOUND` when there is none.
+    static func node(userId: Int64, at address: NodeAddress, on db: any DatabaseConnection) async throws -> FileNode {
+        let node = if let uuid = address.uuid {
+            try await self.node(userId: userId, uuid: uuid, on: db)
+        } else {
+            try await self.node(userId: userId, path: address.path ?? PanPath.root, on: db)
+        }
+        guard let node else { throw PanError.fileNotFound }
+        return node
+    }
+
     /// The live node at `path` and its live child `name`, in one statement
     /// (two probes of the path index): a token request's directory and what
     /// stands at the file's name.

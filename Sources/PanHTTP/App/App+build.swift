@@ -116,6 +116,11 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         key: services.downloadKey
     )
     FilesController(store: services.store, authenticator: authenticator, links: links).addRoutes(to: router)
+    ZipController(
+        store: services.store, authenticator: authenticator,
+        links: ZipLinks(publicBaseURL: configuration.effectivePublicBaseURL, key: services.downloadKey),
+        objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil, slots: ZipStreamSlots()
+    ).addRoutes(to: router)
     // The web app at `/` and `/app/…` (WebApp/); every other path is as before.
     WebAppController(
         assets: configuration.webDirectory.map(WebAssets.folder) ?? .embedded, configuration: configuration

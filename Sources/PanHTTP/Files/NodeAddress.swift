@@ -9,14 +9,14 @@ extension NodeAddress {
         self.init(uuid: uuid?.isEmpty == false ? uuid : nil, path: try PanPath.validated(try body.string("path") ?? ""))
     }
 
-    /// `path: "…" | ["…"]` or `uuid: "…" | ["…"]`, for move/copy/remove.
+    /// `path|paths: "…" | ["…"]` or `uuid|uuids: "…" | ["…"]`, for move/copy/remove/zip.
     /// At most `NodeLimits.sourcesPerRequest`, counted before any is parsed.
     static func many(_ body: JSONBody) throws -> [NodeAddress] {
-        if let uuids = try body.strings("uuid"), !uuids.isEmpty {
+        if let uuids = try body.strings("uuid", "uuids"), !uuids.isEmpty {
             try NodeLimits.requireSources(uuids.count)
             return uuids.map { NodeAddress(uuid: $0.trimmedSpaces(), path: nil) }
         }
-        let paths = try body.strings("path") ?? []
+        let paths = try body.strings("path", "paths") ?? []
         try NodeLimits.requireSources(paths.count)
         return try paths.map { NodeAddress(uuid: nil, path: try PanPath.validated($0)) }
     }
