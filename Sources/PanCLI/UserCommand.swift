@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import PanCore
 
-/// `pan user add|list|show|passwd|disable|enable|quota`.
+/// `pan user add|list|show|passwd|disable|enable|quota|sessions`.
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Manage users (there is no sign-up: admins create accounts).",
-        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Quota.self]
+        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Quota.self, Sessions.self]
     )
 
     /// The password from `--password`, else one line of standard input.
@@ -154,6 +154,42 @@ struct UserCommand: AsyncParsableCommand {
             let found = try await UserCommand.find(user, in: store)
             try await store.setQuota(capacity, userId: found.id)
             Swift.print("quota of \(found.name) is now \(ByteCount.format(capacity))")
+        }
+    }
+
+    struct Sessions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a user's sign-in sessions, or end one (--revoke ID).")
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "User name, phone or id.") var user: String
+        @Option(help: "End this session (its tokens are refused at once).") var revoke: String?
+
+        struct Record: Encodable {
+            let id: String, device: String, address: String, createdAt: Int64, lastSeenAt: Int64
+        }
+
+        func run() async throws {
+            let store = try await data.openStore()
+            let found = try await UserCommand.find(user, in: store)
+            if let revoke {
+                guard try await store.endUserSession(userId: found.id, id: revoke) else {
+                    throw CLIError("\(found.name) has no session \(revoke)")
+                }
+                Swift.print("ended session \(revoke) of \(found.name)")
+                return
+            }
+            let sessions = try await store.userSessions(userId: found.id, limit: try data.configuration().maxSessionsPerUser)
+            if output.json {
+                Swift.print(try JSONOutput.string(sessions.map {
+                    Record(id: $0.id, device: $0.device, address: $0.address, createdAt: $0.createdAt, lastSeenAt: $0.lastSeenAt)
+                }))
+                return
+            }
+            func time(_ ms: Int64) -> String { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) }
+            Swift.print(Table.render(
+                ["ID", "DEVICE", "ADDRESS", "CREATED", "LAST SEEN"],
+                sessions.map { [$0.id, $0.device, $0.address, time($0.createdAt), time($0.lastSeenAt)] }
+            ))
         }
     }
 }

@@ -101,12 +101,12 @@ struct AuthTests {
             let (user, token) = try await server.user("frank")
             // Forged: signed with another secret.
             let other = await SessionTokens(secret: "not-the-secret", lifetime: 3600)
-            let forged = try await other.issue(for: user)
+            let forged = try await other.issue(for: user, session: nil)
             #expect(try await server.post("/v1/user/info", token: forged).status == 401)
             // Expired: right secret, past exp.
             let secret = try server.configuration.jwtSecret ?? String(contentsOfFile: server.dataDirectory + "/jwt-secret", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            let expired = try await SessionTokens(secret: secret, lifetime: -10).issue(for: user)
+            let expired = try await SessionTokens(secret: secret, lifetime: -10).issue(for: user, session: nil)
             let expiredReply = try await server.post("/v1/user/info", token: expired)
             #expect(expiredReply.status == 401)
             #expect(expiredReply.code == "TOKEN_INVALID")
@@ -119,7 +119,7 @@ struct AuthTests {
             payload[payload.count / 2] = payload[payload.count / 2] == "x" ? "y" : "x"
             parts[1] = String(payload)
             #expect(try await server.post("/v1/user/info", token: parts.joined(separator: ".")).status == 401)
-            // Logout revokes the token it was called with (and every older one).
+            // Logout ends the sign-in session of the token it was called with (SessionTests: only that one).
             #expect(try await server.post("/v1/user/info", token: token).status == 200)
             let logout = try await server.post("/v1/user/logout", token: token)
             #expect(logout.status == 200)

@@ -46,6 +46,10 @@ public struct PanConfiguration: Sendable {
     /// HS256 secret for session tokens; nil: generated at first start, kept in the data directory.
     public var jwtSecret: String?
     public var sessionTokenLifetime: TimeInterval = 7 * 24 * 3600
+    /// Most sign-in sessions one user may hold (`PAN_MAX_SESSIONS`); a login past it ends the least recently seen.
+    public var maxSessionsPerUser = UserSession.defaultLimit
+    /// How often noted "last seen" times of sign-in sessions are written (`UserSessionActivity`).
+    public var sessionActivityInterval: TimeInterval = 60
     public var callbackPath = "/v1/callback/ws/post"
     /// The local upload endpoint's callback to `callbackURL`, all attempts together
     /// (`PAN_CALLBACK_TIMEOUT`); past it the upload is answered `579`.
@@ -198,6 +202,7 @@ public struct PanConfiguration: Sendable {
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_BYTES", { $0 >= 0 }, "bytes") { preauthUploadBytes = value }
         if let value: Int = try Self.number(environment, "PAN_PREAUTH_UPLOAD_TOTAL", { $0 >= 0 }, "bytes") { preauthUploadTotal = value }
         if let value: Int = try Self.number(environment, "PAN_MAX_PENDING_UPLOADS", { $0 > 0 }, "a positive number") { maxPendingUploads = value }
+        if let value: Int = try Self.number(environment, "PAN_MAX_SESSIONS", { $0 > 0 }, "a positive number") { maxSessionsPerUser = value }
         if let value: Int64 = try Self.number(environment, "PAN_MAX_NODES", { $0 >= 0 }, "a count (0: no cap)") { maxNodesPerUser = value }
         if let value: Int64 = try Self.number(environment, "PAN_MIN_FREE_BYTES", { $0 >= 0 }, "a byte count (0: no floor)") { minimumFreeBytes = value }
         if let v = environment["PAN_CORS_ORIGINS"] {

@@ -18,6 +18,9 @@ public protocol PanStore: Sendable {
     /// caller's (slow, deliberately) work, done outside the database.
     func credentials(forLogin value: String) async throws -> (User, passwordHash: String)?
     func user(id: Int64) async throws -> User?
+    /// The user row and, in the same statement, whether sign-in `session`
+    /// still exists (`User.sessionSeenAt`): every authenticated request's one read.
+    func user(id: Int64, session: String?) async throws -> User?
     /// By id, name or phone.
     func user(reference: String) async throws -> User?
     func users() async throws -> [User]
@@ -26,19 +29,29 @@ public protocol PanStore: Sendable {
     func setPasswordHash(_ hash: String, userId: Int64) async throws
     func setDisabled(_ disabled: Bool, userId: Int64) async throws
     func setQuota(_ bytes: Int64, userId: Int64) async throws
-    /// Logout: every session token issued so far stops working.
+    /// Logout everywhere: every session token issued so far stops working, every sign-in session ends.
     func revokeTokens(userId: Int64) async throws
+    /// A login: a new sign-in session; the least recently seen past `limit` end.
+    func startUserSession(userId: Int64, device: String, address: String, limit: Int) async throws -> UserSession
+    /// The user's sign-in sessions, most recently seen first (at most `limit`).
+    func userSessions(userId: Int64, limit: Int) async throws -> [UserSession]
+    /// Ends one of the user's sessions: its tokens are refused from now on. False when the user has no such session.
+    func endUserSession(userId: Int64, id: String) async throws -> Bool
+    /// Writes when sessions were last seen (batched by the caller; see `UserSessionActivity`).
+    func recordSightings(_ sightings: [UserSessionSighting]) async throws
+    /// Deletes up to `limit` sessions last seen before `cutoff`; returns how many.
+    func sweepUserSessions(before cutoff: Int64, limit: Int) async throws -> Int
     /// Live nodes of the user (directories and files, the root included).
     func nodeCount(userId: Int64) async throws -> Int64
 
     // MARK: Uploads
 
     /// The token request, in one transaction that starts by locking (and
-    /// reading) the user's row: with `tokenVersion`, the caller's session
-    /// token is admitted there (`User.admit`), so authenticating costs no
-    /// transaction of its own. Returns the user as read, for the reply's
-    /// refreshed token.
-    func requestToken(userId: Int64, tokenVersion: Int64?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User)
+    /// reading) the user's row: with `credential`, the caller's session
+    /// token is admitted there (`User.admit`, its sign-in session checked in
+    /// the same statement), so authenticating costs no transaction of its
+    /// own. Returns the user as read, for the reply's refreshed token.
+    func requestToken(userId: Int64, credential: SessionCredential?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User)
     /// Uses up a possession challenge (its nonce works once, right or wrong):
     /// the ranges to read and the object to read them from. Throws
     /// `proofInvalid` when the nonce is unknown, used, expired, or was issued
@@ -213,7 +226,7 @@ public enum CallbackOutcome: Sendable, Equatable {
 extension PanStore {
     /// `requestToken` for a caller already authenticated (the CLI, tests).
     public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
-        try await requestToken(userId: userId, tokenVersion: nil, request).outcome
+        try await requestToken(userId: userId, credential: nil, request).outcome
     }
 }
 

@@ -65,10 +65,13 @@ extension SQLEngine {
 
     /// A write transaction of one user that starts by locking the user's row
     /// and hands it to `body` (`UserRepository.lock`): the lock and the read
-    /// of the user are one statement.
-    func write<T: Sendable>(asUser userId: Int64, _ body: @escaping @Sendable (any DatabaseConnection, User) async throws -> T) async throws -> T {
+    /// of the user — with `session`, and whether that sign-in still exists
+    /// (`User.sessionSeenAt`) — are one statement.
+    func write<T: Sendable>(
+        asUser userId: Int64, session: String? = nil, _ body: @escaping @Sendable (any DatabaseConnection, User) async throws -> T
+    ) async throws -> T {
         try await write(lockingUser: nil) { db in
-            guard let user = try await UserRepository.lock(id: userId, on: db) else { throw PanError.userNotFound }
+            guard let user = try await UserRepository.lock(id: userId, session: session, on: db) else { throw PanError.userNotFound }
             return try await body(db, user)
         }
     }
@@ -78,4 +81,5 @@ extension SQLEngine {
 public enum ExclusiveJob: Int64, Sendable {
     case sweepSessions = 0x7061_6e01
     case collectObjects = 0x7061_6e02
+    case sweepUserSessions = 0x7061_6e03
 }

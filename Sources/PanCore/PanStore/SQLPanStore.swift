@@ -60,6 +60,10 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         try await readStatement { db in try await UserRepository.find(id: id, on: db) }
     }
 
+    public func user(id: Int64, session: String?) async throws -> User? {
+        try await readStatement { db in try await UserRepository.find(id: id, session: session, on: db) }
+    }
+
     public func user(reference: String) async throws -> User? {
         try await read { db in try await UserRepository.find(reference: reference, on: db) }
     }
@@ -88,14 +92,40 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         try await write(user: userId) { db in try await UserRepository.revokeTokens(userId: userId, on: db) }
     }
 
+    public func startUserSession(userId: Int64, device: String, address: String, limit: Int) async throws -> UserSession {
+        try await write(user: userId) { db in
+            try await UserSessionRepository.start(userId: userId, device: device, address: address, limit: limit, on: db)
+        }
+    }
+
+    public func userSessions(userId: Int64, limit: Int) async throws -> [UserSession] {
+        try await readStatement { db in try await UserSessionRepository.list(userId: userId, limit: limit, on: db) }
+    }
+
+    public func endUserSession(userId: Int64, id: String) async throws -> Bool {
+        try await write(user: userId) { db in try await UserSessionRepository.end(userId: userId, id: id, on: db) }
+    }
+
+    public func recordSightings(_ sightings: [UserSessionSighting]) async throws {
+        guard !sightings.isEmpty else { return }
+        // No user lock: each UPDATE names one row and only moves a time forward.
+        try await write(user: nil) { db in try await UserSessionRepository.touch(sightings, on: db) }
+    }
+
+    public func sweepUserSessions(before cutoff: Int64, limit: Int) async throws -> Int {
+        try await writeExclusively(.sweepUserSessions) { db in
+            try await UserSessionRepository.sweep(before: cutoff, limit: limit, on: db)
+        } ?? 0
+    }
+
     public func nodeCount(userId: Int64) async throws -> Int64 {
         try await read { db in try await TreeRepository.count(userId: userId, on: db) }
     }
 
     // MARK: Uploads
 
-    public func requestToken(userId: Int64, tokenVersion: Int64?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User) {
-        do { return try await uploads.requestToken(userId: userId, tokenVersion: tokenVersion, request) } catch { throw PanError(storeError: error) }
+    public func requestToken(userId: Int64, credential: SessionCredential?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User) {
+        do { return try await uploads.requestToken(userId: userId, credential: credential, request) } catch { throw PanError(storeError: error) }
     }
 
     public func claimChallenge(userId: Int64, _ proof: PossessionProof, hash: String) async throws -> ClaimedChallenge {

@@ -64,6 +64,8 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let fileNotFound = PanError(status: 404, code: "FILE_NOT_FOUND", "no such file or directory")
     public static let userNotFound = PanError(status: 404, code: "USER_NOT_FOUND", "no such user")
     public static let sessionNotFound = PanError(status: 404, code: "UPLOAD_SESSION_NOT_FOUND", "no such upload session")
+    /// `/v1/user/sessions/revoke` with an id that is not one of the caller's sign-in sessions.
+    public static let userSessionNotFound = PanError(status: 404, code: "SESSION_NOT_FOUND", "no such sign-in session")
     public static let routeNotFound = PanError(status: 404, code: "NOT_FOUND", "no such endpoint")
     public static let fileAlreadyExists = PanError(status: 409, code: "FILE_AREADY_EXISTS", "a file of that name already exists")
     public static let directoryInTheWay = PanError(status: 409, code: "FILE_AREADY_EXISTS", "a directory of that name already exists and is never replaced by a file")

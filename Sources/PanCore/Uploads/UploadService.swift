@@ -10,16 +10,16 @@ struct UploadService<Engine: SQLEngine>: Sendable {
     let engine: Engine
     let settings: UploadSettings
 
-    func requestToken(userId: Int64, tokenVersion: Int64?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User) {
+    func requestToken(userId: Int64, credential: SessionCredential?, _ request: TokenRequest) async throws -> (outcome: TokenOutcome, user: User) {
         let settings = self.settings
         guard let credentials = settings.credentials.first else { throw PanError.internalError("no WCS keys configured") }
         let (outcome, user): (TokenOutcome, User)
         do {
-            (outcome, user) = try await engine.write(asUser: userId) { db, user -> (TokenOutcome, User) in
-                if let tokenVersion { try user.admit(tokenVersion: tokenVersion) }
+            (outcome, user) = try await engine.write(asUser: userId, session: credential?.sessionId) { db, user -> (TokenOutcome, User) in
+                if let credential { try user.admit(credential) }
                 return (try await tokenOutcome(user: user, request, settings: settings, on: db), user)
             }
-        } catch let error as PanError where tokenVersion != nil && error.code == PanError.userNotFound.code {
+        } catch let error as PanError where credential != nil && error.code == PanError.userNotFound.code {
             // A token of a user who is gone, as `Authenticator` answers it.
             throw PanError.tokenInvalid
         }

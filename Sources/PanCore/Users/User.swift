@@ -21,13 +21,21 @@ public struct User: Sendable, Equatable, Codable {
     public var nodeCount: Int64 = 0
     public var pendingUploads: Int64 = 0
     public var pendingBytes: Int64 = 0
+    /// `last_seen_at` of the caller's sign-in session, read in the same
+    /// statement as the row (`UserRepository.find(id:session:)`, `lock`);
+    /// nil when the row was read without one, or the session has ended.
+    public var sessionSeenAt: Int64?
 
-    /// Who may act with a session token carrying `tokenVersion`: the rule
-    /// every authenticated request applies (`Authenticator`, and the token
-    /// request's own transaction). Logout, password changes and disabling
-    /// bump the version, so older tokens die.
-    public func admit(tokenVersion: Int64) throws(PanError) {
-        guard self.tokenVersion == tokenVersion else { throw .tokenInvalid }
+    /// Who may act with a session token: the rule every authenticated request
+    /// applies (`Authenticator`, and the token request's own transaction).
+    /// Logout everywhere, password changes and disabling bump the version, so
+    /// older tokens die; logout and revoke delete one session, so its tokens
+    /// die. A token without a session (signed before sessions existed) is
+    /// held to the version alone. The row must have been read with the
+    /// credential's session (`UserRepository.find(id:session:)`).
+    public func admit(_ credential: SessionCredential) throws(PanError) {
+        guard tokenVersion == credential.tokenVersion else { throw .tokenInvalid }
+        if credential.sessionId != nil, sessionSeenAt == nil { throw .tokenInvalid }
         guard !isDisabled else { throw .userDisabled }
     }
 
@@ -67,5 +75,6 @@ public struct User: Sendable, Equatable, Codable {
         nodeCount = if case .integer(let v) = row["node_count"] { v } else { 0 }
         pendingUploads = if case .integer(let v) = row["pending_uploads"] { v } else { 0 }
         pendingBytes = if case .integer(let v) = row["pending_bytes"] { v } else { 0 }
+        sessionSeenAt = if case .integer(let v) = row["session_seen_at"] { v } else { nil }
     }
 }

@@ -54,14 +54,32 @@ public enum UserRepository {
         try await db.queryRow("SELECT * FROM users WHERE id = ?", id).map(User.init(row:))
     }
 
+    /// The user's row and, in the same statement, whether the sign-in
+    /// session `session` still exists (`User.sessionSeenAt`): what every
+    /// authenticated request reads, so checking the session costs no
+    /// statement of its own and holds across servers sharing the database.
+    public static func find(id: Int64, session: String?, on db: any DatabaseConnection) async throws -> User? {
+        guard let session else { return try await find(id: id, on: db) }
+        return try await db.queryRow("\(selectWithSession) WHERE u.id = ?", id, session, id).map(User.init(row:))
+    }
+
     /// The user's row, locked for the rest of the write transaction on
     /// PostgreSQL (`FOR UPDATE`: that user's writers run one at a time, on any
     /// server); on SQLite the one writer already serializes. The row *is* the
-    /// lock: a transaction that starts here reads the user once.
-    static func lock(id: Int64, on db: any DatabaseConnection) async throws -> User? {
-        let sql = db.dialect == .postgres ? "SELECT * FROM users WHERE id = ? FOR UPDATE" : "SELECT * FROM users WHERE id = ?"
-        return try await db.queryRow(sql, id).map(User.init(row:))
+    /// lock: a transaction that starts here reads the user once — with
+    /// `session`, and that session's `last_seen_at` (`find(id:session:)`).
+    static func lock(id: Int64, session: String? = nil, on db: any DatabaseConnection) async throws -> User? {
+        let forUpdate = db.dialect == .postgres ? " FOR UPDATE" : ""
+        guard let session else { return try await db.queryRow("SELECT * FROM users WHERE id = ?\(forUpdate)", id).map(User.init(row:)) }
+        // FOR UPDATE locks the rows of the FROM list only: the user, not the session.
+        return try await db.queryRow("\(selectWithSession) WHERE u.id = ?\(forUpdate)", id, session, id).map(User.init(row:))
     }
+
+    /// The user row plus `session_seen_at`: the session's `last_seen_at`, NULL when it is gone.
+    /// The user id is bound again inside (not `= u.id`), so PostgreSQL prunes to one partition when planning.
+    private static let selectWithSession = """
+        SELECT u.*, (SELECT s.last_seen_at FROM sessions s WHERE s.user_id = ? AND s.id = ?) AS session_seen_at FROM users u
+        """
 
     /// A user name, or a phone number when all digits (`api.md` §3).
     public static func find(login value: String, on db: any DatabaseConnection) async throws -> (User, passwordHash: String)? {
@@ -91,20 +109,25 @@ public enum UserRepository {
     }
 
     public static func setPasswordHash(_ hash: String, userId: Int64, on db: any DatabaseConnection) async throws {
-        // A new password revokes every token issued before it.
+        // A new password revokes every token issued before it, and ends every sign-in.
         try await db.run("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?", hash, userId)
+        try await UserSessionRepository.endAll(userId: userId, on: db)
     }
 
     public static func setStatus(_ status: User.Status, userId: Int64, on db: any DatabaseConnection) async throws {
         try await db.run("UPDATE users SET status = ?, token_version = token_version + 1 WHERE id = ?", status.rawValue, userId)
+        try await UserSessionRepository.endAll(userId: userId, on: db)
     }
 
     public static func setCapacity(_ bytes: Int64, userId: Int64, on db: any DatabaseConnection) async throws {
         try await db.run("UPDATE users SET space_capacity = ? WHERE id = ?", bytes, userId)
     }
 
+    /// Signs the user out everywhere: every token issued so far (with a
+    /// session or from before sessions) stops working, every session ends.
     public static func revokeTokens(userId: Int64, on db: any DatabaseConnection) async throws {
         try await db.run("UPDATE users SET token_version = token_version + 1 WHERE id = ?", userId)
+        try await UserSessionRepository.endAll(userId: userId, on: db)
     }
 
     /// Adds `delta` (possibly negative) to `space_used`.

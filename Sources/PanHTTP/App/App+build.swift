@@ -25,7 +25,8 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
     let probe = OperationsProbe(store: services.store, metrics: metrics, configuration: configuration)
     let router = try buildRouter(services, metrics: metrics, probe: probe)
     let sweeper = SessionSweeper(
-        store: services.store, callbackGrace: services.uploadSettings.callbackGrace, objectStore: services.objectStore, interval: configuration.sweepInterval, logger: logger
+        store: services.store, callbackGrace: services.uploadSettings.callbackGrace, objectStore: services.objectStore,
+        sessionTokenLifetime: configuration.sessionTokenLifetime, interval: configuration.sweepInterval, logger: logger
     )
     // Shut down in reverse order, after the HTTP server (always last in its
     // group) has drained: admin listener, public-URL check, sweeper, operations probe, then the WAL checkpoint.
@@ -34,6 +35,10 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
         NamedService("OperationsRefresher", OperationsRefresher(probe: probe, logger: logger)),
         NamedService("SessionSweeper", sweeper),
         NamedService("PublicURLChecker", PublicURLChecker(check: services.publicURLCheck, client: CallbackClient.sharedHTTPClient, logger: logger)),
+        // Stops before the checkpoint and the pool: its last flush still has the database.
+        NamedService("UserSessionActivityWriter", UserSessionActivityWriter(
+            activity: services.sessionActivity, store: services.store, interval: configuration.sessionActivityInterval, logger: logger
+        )),
     ]
     if let admin = try buildAdminApplication(services, metrics: metrics, probe: probe, logger: logger) { background.append(admin) }
     // The database pool first: started before, and stopped after, everything that uses it.
@@ -80,7 +85,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests))
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
     router.add(middleware: RequestLogMiddleware(clientAddress: clientAddress, tokens: services.tokens))
-    let authenticator = Authenticator(tokens: services.tokens, store: services.store)
+    let authenticator = Authenticator(tokens: services.tokens, store: services.store, activity: services.sessionActivity)
 
     // Health, readiness, metrics — here unless an admin listener serves them (Operations/).
     if configuration.adminPort == nil {
@@ -89,7 +94,8 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     }
     UserController(
         store: services.store, authenticator: authenticator, passwords: services.passwords,
-        throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: HashPool()
+        throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: HashPool(),
+        maxSessions: configuration.maxSessionsPerUser
     ).addRoutes(to: router)
     let storage = services.storageFloor
     // Proofs of possession read the stored object itself: the local files, or WCS by signed Range GETs.

@@ -30,6 +30,8 @@ public struct PanServices: Sendable {
     /// Whether this server reached its own public URL (`/readyz`).
     public let publicURLCheck: PublicURLCheck
     let tokens: SessionTokens
+    /// Sign-in sessions seen again, waiting to be written (`UserSessionActivityWriter`).
+    let sessionActivity = UserSessionActivity()
     let downloadKey: SymmetricKey
     /// What the store needs running beside the server (PostgreSQL's pool), if anything.
     let storeService: (any Service)?
@@ -115,8 +117,8 @@ public struct PanServices: Sendable {
         )
     }
 
-    /// A session token for a user, as login would issue (CLI and tests).
-    public func issueSessionToken(for user: User) async throws -> String {
-        try await tokens.issue(for: user)
+    /// A session token for a user, in sign-in `session` (nil: a token without one, as servers before sessions issued) (CLI and tests).
+    public func issueSessionToken(for user: User, session: String? = nil) async throws -> String {
+        try await tokens.issue(for: user, session: session)
     }
 }

@@ -9,10 +9,13 @@ import TextSupport
 struct Authenticator: Sendable {
     let tokens: SessionTokens
     let store: any PanStore
+    let activity: UserSessionActivity
 
     /// The caller, and a fresh token for the reply.
     struct Session: Sendable {
         let user: User
+        /// The caller's sign-in session; nil for a token from before sessions.
+        let sessionId: String?
         let refreshedToken: String
     }
 
@@ -38,13 +41,14 @@ struct Authenticator: Sendable {
         return nil
     }
 
+    /// One statement: the user row and whether the token's session still exists.
     func authenticate(_ request: Request, body: JSONBody?) async throws -> Session {
         let claims = try await verifiedClaims(request, body: body)
-        guard let user = try await store.user(id: claims.uuid) else {
+        guard let user = try await store.user(id: claims.uuid, session: claims.sid) else {
             throw PanError.tokenInvalid
         }
-        try user.admit(tokenVersion: claims.ver)
-        return Session(user: user, refreshedToken: try await tokens.issue(for: user))
+        try user.admit(claims.credential)
+        return Session(user: user, sessionId: claims.sid, refreshedToken: try await refreshedToken(for: user, claims: claims))
     }
 
     /// The token's signature and expiry only: for an endpoint whose own
@@ -54,8 +58,13 @@ struct Authenticator: Sendable {
         return try await tokens.verify(token)
     }
 
-    /// A fresh token for the reply, once the user was admitted.
-    func refreshedToken(for user: User) async throws -> String {
-        try await tokens.issue(for: user)
+    /// A fresh token for the reply, in the same session, once the user was
+    /// admitted with `claims` (`user` read with its session); notes the
+    /// session as seen (written later, off the request: `UserSessionActivity`).
+    func refreshedToken(for user: User, claims: SessionClaims) async throws -> String {
+        if let sid = claims.sid, let lastSeenAt = user.sessionSeenAt {
+            activity.saw(userId: user.id, sessionId: sid, lastSeenAt: lastSeenAt)
+        }
+        return try await tokens.issue(for: user, session: claims.sid)
     }
 }

@@ -6,19 +6,25 @@ import Synchronization
 
 /// The JWT the clients keep (`api.md` §3). The web app decodes it, so it
 /// carries `uuid` (the user id), `name`, `phone` and `exp`; `ver` is the
-/// user's token version, bumped by logout to revoke.
+/// user's token version, bumped to sign out everywhere; `sid` the sign-in
+/// session (`UserSession`), ended alone by logout. Tokens signed before
+/// sessions existed have no `sid` and are held to `ver` alone.
 struct SessionClaims: JWTPayload {
     var uuid: Int64
     var name: String
     var phone: String?
     var exp: ExpirationClaim
     var ver: Int64
+    var sid: String?
+
+    /// What the user row is checked against (`User.admit`).
+    var credential: SessionCredential { SessionCredential(tokenVersion: ver, sessionId: sid) }
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
     }
 
-    enum CodingKeys: String, CodingKey { case uuid, name, phone, exp, ver }
+    enum CodingKeys: String, CodingKey { case uuid, name, phone, exp, ver, sid }
 
     // `phone` is always present (null allowed): the web app reads it.
     func encode(to encoder: any Encoder) throws {
@@ -28,6 +34,7 @@ struct SessionClaims: JWTPayload {
         if let phone { try c.encode(phone, forKey: .phone) } else { try c.encodeNil(forKey: .phone) }
         try c.encode(exp, forKey: .exp)
         try c.encode(ver, forKey: .ver)
+        try c.encodeIfPresent(sid, forKey: .sid)
     }
 }
 
@@ -38,7 +45,7 @@ struct SessionClaims: JWTPayload {
 /// and HMAC-checked again (its expiry still is), and a token signed for the
 /// same user and token version within `reuseWindow` is handed out again
 /// instead of signing a new one. Revocation is unaffected: the caller's
-/// `ver` is still compared with the user row on every request.
+/// `ver` and `sid` are still checked against the database on every request.
 struct SessionTokens: Sendable {
     private let keys: JWTKeyCollection
     let lifetime: TimeInterval
@@ -56,14 +63,15 @@ struct SessionTokens: Sendable {
         self.lifetime = lifetime
     }
 
-    func issue(for user: User) async throws -> String {
+    /// A token for `user` in sign-in `session` (nil: one without a session, as servers before sessions signed).
+    func issue(for user: User, session: String?) async throws -> String {
         let now = Date().timeIntervalSince1970
-        let identity = TokenCache.Identity(userId: user.id, version: user.tokenVersion, name: user.name, phone: user.phone)
+        let identity = TokenCache.Identity(userId: user.id, version: user.tokenVersion, session: session, name: user.name, phone: user.phone)
         if let token = cache.recentlyIssued(identity, notBefore: now - Self.reuseWindow) { return token }
         let claims = SessionClaims(
             uuid: user.id, name: user.name, phone: user.phone,
             exp: .init(value: Date(timeIntervalSince1970: (now + lifetime).rounded(.down))),
-            ver: user.tokenVersion
+            ver: user.tokenVersion, sid: session
         )
         let token = try await keys.sign(claims)
         cache.remember(issued: token, for: identity, at: now, claims: claims)
@@ -94,6 +102,7 @@ final class TokenCache: Sendable {
     struct Identity: Hashable {
         let userId: Int64
         let version: Int64
+        let session: String?
         let name: String
         let phone: String?
     }

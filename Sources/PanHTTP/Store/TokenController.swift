@@ -68,8 +68,8 @@ struct TokenController {
                 throw error
             }
         }
-        let (outcome, user) = try await store.requestToken(userId: claims.uuid, tokenVersion: claims.ver, tokenRequest)
-        let refreshed = try await authenticator.refreshedToken(for: user)
+        let (outcome, user) = try await store.requestToken(userId: claims.uuid, credential: claims.credential, tokenRequest)
+        let refreshed = try await authenticator.refreshedToken(for: user, claims: claims)
         switch outcome {
         case .instant(let node, let kind):
             metrics.instantUpload(kind)

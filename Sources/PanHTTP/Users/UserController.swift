@@ -2,7 +2,8 @@ import Hummingbird
 import PanCore
 import TextSupport
 
-/// `/v1/user/login`, `/v1/user/info`, `/v1/user/logout`.
+/// `/v1/user/login`, `/v1/user/info`, and the sign-in sessions: `logout`
+/// (this one), `logoutAll` (every one), `sessions`, `sessions/revoke`.
 struct UserController {
     let store: any PanStore
     let authenticator: Authenticator
@@ -10,11 +11,16 @@ struct UserController {
     let throttle: LoginThrottle
     let clientAddress: ClientAddress
     let hashPool: HashPool
+    /// Most sign-in sessions per user (`PAN_MAX_SESSIONS`).
+    let maxSessions: Int
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/user/login", use: login)
         router.post("/v1/user/info", use: info)
         router.post("/v1/user/logout", use: logout)
+        router.post("/v1/user/logoutAll", use: logoutAll)
+        router.post("/v1/user/sessions", use: sessions)
+        router.post("/v1/user/sessions/revoke", use: revokeSession)
     }
 
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -43,7 +49,12 @@ struct UserController {
             address: address, account: account, knownDevice: await carriesSession(request, body: body, of: found?.0), on: hashPool
         ) { passwords.verify(clientPassword: password, stored: stored) && enabled }
         guard matches, let user = found?.0 else { throw PanError.loginFailed }
-        return try Reply.ok(UserDTO(user: user), token: try await authenticator.tokens.issue(for: user))
+        // Every login is a sign-in session of its own, which logout ends alone.
+        // `device` is whatever the client calls itself; an odd value is not refused.
+        let device = DeviceLabel.label(device: try? body.string("device"), userAgent: request.headers[.userAgent])
+        let from = DeviceLabel.sanitized(clientAddress.ip(of: request, peer: context.remoteAddress) ?? "", limit: UserSession.maxAddressLength) ?? "-"
+        let session = try await store.startUserSession(userId: user.id, device: device, address: from, limit: maxSessions)
+        return try Reply.ok(UserDTO(user: user), token: try await authenticator.tokens.issue(for: user, session: session.id))
     }
 
     /// A valid, unrevoked session token of this very account in the request:
@@ -64,12 +75,48 @@ struct UserController {
         return try Reply.ok(UserDTO(user: session.user), token: session.refreshedToken)
     }
 
+    /// Ends the caller's sign-in session only: its tokens are refused from now
+    /// on, by every server; the user's other sessions go on. A token from
+    /// before sessions has none to end: its logout succeeds and ends nothing
+    /// (ending everything was issue #26's bug 3; `logoutAll` does that).
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
         var request = request
         let body = try await JSONBody.read(&request, context: context)
         let session = try await authenticator.authenticate(request, body: body)
-        let userId = session.user.id
-        try await store.revokeTokens(userId: userId)
+        if let sessionId = session.sessionId {
+            // False only if a revoke from elsewhere ended it meanwhile: ended either way.
+            _ = try await store.endUserSession(userId: session.user.id, id: sessionId)
+        }
         return try Reply.ok(NoResult(), token: nil)
+    }
+
+    /// Signs out everywhere: every session of the user, the caller's included,
+    /// and every token from before sessions (the token version is bumped).
+    @Sendable func logoutAll(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var request = request
+        let body = try await JSONBody.read(&request, context: context)
+        let session = try await authenticator.authenticate(request, body: body)
+        try await store.revokeTokens(userId: session.user.id)
+        return try Reply.ok(NoResult(), token: nil)
+    }
+
+    /// The caller's sign-in sessions, most recently seen first.
+    @Sendable func sessions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var request = request
+        let body = try await JSONBody.read(&request, context: context)
+        let session = try await authenticator.authenticate(request, body: body)
+        let list = try await store.userSessions(userId: session.user.id, limit: maxSessions)
+        return try Reply.ok(UserSessionListDTO(sessions: list, current: session.sessionId), token: session.refreshedToken)
+    }
+
+    /// Ends one of the caller's sessions (`{id}`); another user's or an unknown id is 404 `SESSION_NOT_FOUND`.
+    @Sendable func revokeSession(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var request = request
+        let body = try await JSONBody.read(&request, context: context)
+        let session = try await authenticator.authenticate(request, body: body)
+        guard let id = try body.string("id")?.trimmedSpaces(), !id.isEmpty else { throw PanError.invalidField("id", "the session's id is required") }
+        guard try await store.endUserSession(userId: session.user.id, id: id) else { throw PanError.userSessionNotFound }
+        // Revoking the caller's own session is a logout: no token to hand back.
+        return try Reply.ok(NoResult(), token: id == session.sessionId ? nil : session.refreshedToken)
     }
 }

@@ -23,3 +23,28 @@ struct UserDTO: Encodable {
         try c.encode(user.icon, forKey: .icon)
     }
 }
+
+/// `POST /v1/user/sessions`' result: `{list: [{id, device, address, createdAt, lastSeenAt, current}]}`, times in Unix ms.
+struct UserSessionListDTO: Encodable {
+    let sessions: [UserSession]
+    /// The caller's session id, marked `current`.
+    let current: String?
+
+    private struct Item: Encodable {
+        let id: String
+        let device: String
+        let address: String
+        let createdAt: Int64
+        let lastSeenAt: Int64
+        let current: Bool
+    }
+
+    enum CodingKeys: String, CodingKey { case list }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sessions.map {
+            Item(id: $0.id, device: $0.device, address: $0.address, createdAt: $0.createdAt, lastSeenAt: $0.lastSeenAt, current: $0.id == current)
+        }, forKey: .list)
+    }
+}
