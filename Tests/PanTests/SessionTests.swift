@@ -396,4 +396,27 @@ struct SessionTests {
             }
         }
     }
+
+    @Test("pan user sessions lists a user's sessions, and --revoke ends one at once for the running server")
+    func commandLine() async throws {
+        try await withServer { server in
+            try await server.createUser("lee")
+            let web = try await Self.webLogin(server, "lee")
+            let phone = try await Self.androidLogin(server, "lee")
+            let phoneId = try #require(Self.claims(phone)["sid"] as? String)
+            let list = try await CLITests.run(["user", "sessions", "lee", "--json", "--data-dir", server.dataDirectory])
+            #expect(list.status == 0, "\(list)")
+            let rows = try #require(CLITests.jsonArray(list.stdout), "\(list)")
+            #expect(Set(rows.compactMap { $0["device"] as? String }) == ["Chrome on Linux", "Android app"], "\(rows)")
+            let table = try await CLITests.run(["user", "sessions", "lee", "--data-dir", server.dataDirectory])
+            #expect(table.stdout.contains(phoneId) && table.stdout.contains("LAST SEEN"), "\(table)")
+
+            let revoke = try await CLITests.run(["user", "sessions", "lee", "--revoke", phoneId, "--data-dir", server.dataDirectory])
+            #expect(revoke.status == 0, "\(revoke)")
+            Self.expectRefused(try await Self.androidPost(server, "/v1/user/info", token: phone), "revoked by the CLI")
+            #expect(try await server.post("/v1/user/info", token: web).status == 200)
+            let again = try await CLITests.run(["user", "sessions", "lee", "--revoke", phoneId, "--data-dir", server.dataDirectory])
+            #expect(again.status != 0 && again.stderr.contains(phoneId), "\(again)")
+        }
+    }
 }
