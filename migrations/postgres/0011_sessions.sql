@@ -1,4 +1,4 @@
--- As SQLite's 0014: sign-in sessions, one per login; the session token
+-- As SQLite's 0016: sign-in sessions, one per login; the session token
 -- carries the id (`sid`) and every authenticated request checks the row in
 -- the statement that reads (or locks) the user, so an ended session is
 -- refused at once by every server. Partitioned by user like the other
