@@ -240,12 +240,12 @@ struct NaturalOrderTests {
                 try await db.run("UPDATE nodes SET name_key = NULL")
             }
             let bytewise = names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            #expect(try await Self.paged(server, token, orderBy: 2, path: "/old", pageSize: 999) == Array(bytewise.prefix(999)), "before the backfill: byte order")
+            #expect(try await Self.paged(server, token, orderBy: 2, path: "/old", pageSize: 500) == bytewise, "before the backfill: byte order")
             let filled = try await server.services.store.completeNameKeys()
             #expect(filled == count + 2, "every node, the root and /old included")
             #expect(try await server.count("nodes", "name_key IS NULL") == 0)
             #expect(try await server.services.store.completeNameKeys() == 0, "nothing left to fill")
-            #expect(try await Self.paged(server, token, orderBy: 2, path: "/old", pageSize: 999) == Array(sorted(names).prefix(999)), "after: natural")
+            #expect(try await Self.paged(server, token, orderBy: 2, path: "/old", pageSize: 500) == sorted(names), "after: natural")
             try await FilesTests().fsckClean(server)
         }
     }
