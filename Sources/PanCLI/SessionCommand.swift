@@ -14,13 +14,15 @@ struct SessionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List upload sessions, newest first.")
         @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "Only this state: pending, done, failed, expired.") var state: String?
+        @Option(help: "Only this state: pending, done, failed, expired, cancelled.") var state: String?
         @Option(help: "At most this many.") var limit = 50
 
         func run() async throws {
             var filter: UploadSession.State?
             if let state {
-                guard let parsed = UploadSession.State(rawValue: state) else { throw CLIError("unknown state \(state)") }
+                guard let parsed = UploadSession.State(rawValue: state) else {
+                    throw CLIError("unknown state \(state) (one of \(UploadSession.State.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
                 filter = parsed
             }
             let store = try await data.openStore()
@@ -57,7 +59,7 @@ struct SessionCommand: AsyncParsableCommand {
     }
 
     struct Sweep: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Mark sessions past their deadline (plus grace) expired.")
+        static let configuration = CommandConfiguration(abstract: "Mark sessions past their deadline (plus grace), or lapsed (PAN_UPLOAD_IDLE), expired.")
         @OptionGroup var data: DataOptions
         @Option(help: "Grace after the deadline, seconds (default 600).") var grace = 600
 

@@ -299,7 +299,7 @@ struct OperationsTests {
             #expect(stats.directories == 3, "two roots and /docs")
             #expect(stats.objects == 1)
             #expect(stats.storedBytes == 1000)
-            #expect(stats.sessions == ["pending": 1, "done": 1, "failed": 0, "expired": 0])
+            #expect(stats.sessions == ["pending": 1, "done": 1, "failed": 0, "expired": 0, "cancelled": 0])
             #expect(stats.schemaVersion == (try PanDatabase.migrationRunner().latestVersion))
             let table = try await CLITests.run(["stats", "--data-dir", server.dataDirectory])
             #expect(table.stdout.contains("stored bytes      1000"), "\(table)")

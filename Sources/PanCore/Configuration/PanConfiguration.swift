@@ -60,6 +60,12 @@ public struct PanConfiguration: Sendable {
     /// Peers whose `X-Forwarded-For` / `X-Real-IP` are believed.
     public var trustedProxies: [String] = []
     public var uploadTokenTTL: TimeInterval = 3600
+    /// A pending upload lapses (its reservation released) after this many
+    /// seconds with no bytes arriving at the local endpoint (`PAN_UPLOAD_IDLE`); 0: never.
+    public var uploadIdle: TimeInterval = 600
+    /// With an external WCS, where no byte reaches Pan: seconds after the
+    /// grant, plus 1 s per 256 KiB declared (`PAN_UPLOAD_IDLE_EXTERNAL`); 0: never.
+    public var uploadIdleExternal: TimeInterval = 1800
     public var passwordRounds = 210_000
     public var readerCount = 4
     /// How many write transactions may share one commit (group commit); 1 turns it off.
@@ -214,6 +220,8 @@ public struct PanConfiguration: Sendable {
         if let value: Int = try Self.number(environment, "PAN_LOGIN_RATE_IP", { $0 >= 0 }, "a count per minute (0: no limit)") { loginChecksPerIP = value }
         if let v = environment["PAN_WEB_DIR"], !v.isEmpty { webDirectory = v }
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_TOKEN_TTL", { $0 > 0 }, "seconds") { uploadTokenTTL = value }
+        if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_IDLE", { $0 >= 0 }, "seconds (0: never)") { uploadIdle = value }
+        if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_IDLE_EXTERNAL", { $0 >= 0 }, "seconds (0: never)") { uploadIdleExternal = value }
     }
 
     /// A numeric variable, when set: parsed and checked, or refused with

@@ -16,7 +16,7 @@ public struct DatabaseStats: Codable, Sendable, Equatable {
     public var sessions: [String: Int64]
     public var schemaVersion: Int
 
-    public static let sessionStates = ["pending", "done", "failed", "expired"]
+    public static let sessionStates = UploadSession.State.allCases.map(\.rawValue)
 
     public static func collect(schemaVersion: Int, on db: any DatabaseConnection) async throws -> DatabaseStats {
         var sessions = Dictionary(uniqueKeysWithValues: sessionStates.map { ($0, Int64(0)) })

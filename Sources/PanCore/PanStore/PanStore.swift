@@ -66,10 +66,22 @@ public protocol PanStore: Sendable {
     /// Whether a node (live or binned) still holds the object stored under `objectKey`,
     /// and that object is still referenced: a download link is good only while it is.
     func nodeHoldsObject(nodeUUID: String, objectKey: String) async throws -> Bool
-    /// Marks sessions past deadline + grace as expired; returns how many.
-    func sweepSessions(before cutoff: Int64) async throws -> Int
+    /// Marks sessions past deadline + grace, or past their lapse (no bytes
+    /// for `PAN_UPLOAD_IDLE`), as expired; returns their ids.
+    func expireSessions(before cutoff: Int64) async throws -> [String]
     func uploadSessions(state: UploadSession.State?, limit: Int) async throws -> [UploadSession]
     func uploadSession(id: String) async throws -> UploadSession?
+    /// The user's own session by id; nil when the user has none of that id.
+    func uploadSession(id: String, userId: Int64) async throws -> UploadSession?
+    /// `POST /v1/store/cancel`: ends the user's session at once, in one
+    /// transaction that locks it (a callback completing it meanwhile waits,
+    /// then is refused; one that committed first makes this `uploadDone`).
+    /// Pending or lapsed → `cancelled` (its reservation and pending slot
+    /// released); otherwise nothing changes. Returns the state it is in now.
+    /// Throws `uploadNotFound` (none of this user's) or `uploadDone`.
+    func cancelUpload(userId: Int64, sessionId: String) async throws -> UploadSession.State
+    /// Bytes arrived for a pending session: it lapses no earlier than `lapsesAt`.
+    func noteUploadActivity(userId: Int64, sessionId: String, lapsesAt: Int64) async throws
 
     // MARK: Files
 
@@ -224,6 +236,11 @@ public enum CallbackOutcome: Sendable, Equatable {
 }
 
 extension PanStore {
+    /// `expireSessions`, counted (`pan session sweep`, tests).
+    public func sweepSessions(before cutoff: Int64) async throws -> Int {
+        try await expireSessions(before: cutoff).count
+    }
+
     /// `requestToken` for a caller already authenticated (the CLI, tests).
     public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
         try await requestToken(userId: userId, credential: nil, request).outcome

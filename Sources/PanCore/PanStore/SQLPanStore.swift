@@ -156,8 +156,39 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         }
     }
 
-    public func sweepSessions(before cutoff: Int64) async throws -> Int {
-        try await writeExclusively(.sweepSessions) { db in try await UploadSessionRepository.expire(before: cutoff, on: db) } ?? 0
+    public func expireSessions(before cutoff: Int64) async throws -> [String] {
+        try await writeExclusively(.sweepSessions) { db in try await UploadSessionRepository.expire(before: cutoff, on: db) } ?? []
+    }
+
+    public func uploadSession(id: String, userId: Int64) async throws -> UploadSession? {
+        try await readStatement { db in try await UploadSessionRepository.find(id: id, userId: userId, on: db) }
+    }
+
+    public func cancelUpload(userId: Int64, sessionId: String) async throws -> UploadSession.State {
+        let grace = uploads.settings.callbackGrace
+        return try await write(user: userId) { db in
+            let now = Millis.now()
+            guard let session = try await UploadSessionRepository.lock(id: sessionId, userId: userId, on: db) else {
+                throw PanError.uploadNotFound
+            }
+            switch session.state {
+            case .done:
+                throw PanError.uploadDone
+            case .pending:
+                try await UploadSessionRepository.markCancelled(session, on: db, now: now)
+                return .cancelled
+            case .expired where now <= session.deadline + grace:
+                // Lapsed, but a late callback could still make its file (CallbackService): not now.
+                try await UploadSessionRepository.markCancelled(session, on: db, now: now)
+                return .cancelled
+            case .expired, .failed, .cancelled:
+                return session.state
+            }
+        }
+    }
+
+    public func noteUploadActivity(userId: Int64, sessionId: String, lapsesAt: Int64) async throws {
+        try await write(user: nil) { db in try await UploadSessionRepository.pushLapse(userId: userId, id: sessionId, to: lapsesAt, on: db) }
     }
 
     public func uploadSessions(state: UploadSession.State?, limit: Int) async throws -> [UploadSession] {

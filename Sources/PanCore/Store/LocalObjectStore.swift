@@ -8,7 +8,8 @@ import WCS
 /// - `blocks/<token>/` — one directory per upload token (`<token>`: SHA-256
 ///   of its policy) holding its slice-upload blocks: `<id>.part|.blk|.json`,
 ///   `<order>.order` (which block holds each position of the file),
-///   `deadline` (the token's), `.lock`;
+///   `deadline` (the token's), `session` (its upload session's id, if it
+///   names one), `.lock`;
 /// - `tmp/` — files being written, published by fsync + rename or link.
 public struct LocalObjectStore: Sendable {
     public let root: String
@@ -142,11 +143,16 @@ public struct LocalObjectStore: Sendable {
     /// token holds at most one block per position, and as the caller checks
     /// `order · 4 MiB + size ≤ fsizeLimit`, a token's blocks never add up past
     /// its `fsizeLimit` however often they are sent (issue #24 §2.2).
-    public func beginBlock(_ info: BlockInfo) throws -> String {
+    ///
+    /// `session`: the token's upload session, kept beside its blocks so that
+    /// the sweeper can remove them when the session lapses (`removeBlocks(ofSessions:)`).
+    public func beginBlock(_ info: BlockInfo, session: String? = nil) throws -> String {
         guard Self.isOwner(info.owner) else { throw IOError("block owner", path: info.owner, errno: EINVAL) }
         return try withTokenLock(info.owner) {
             let deadlinePath = tokenBlocksDirectory(info.owner) + "/deadline"
             if FileOps.size(of: deadlinePath) == nil { try writeSmallFile(Data(String(info.deadline).utf8), to: deadlinePath) }
+            let sessionPath = tokenBlocksDirectory(info.owner) + "/session"
+            if let session, FileOps.size(of: sessionPath) == nil { try writeSmallFile(Data(session.utf8), to: sessionPath) }
             let slot = orderPath(info.order, owner: info.owner)
             if let previous = try? String(contentsOfFile: slot, encoding: .utf8), Self.isBlockID(previous) {
                 removeBlockFiles(previous, owner: info.owner)
@@ -183,6 +189,34 @@ public struct LocalObjectStore: Sendable {
             unlink(directory + "/.lock")
             rmdir(directory)
         }
+    }
+
+    /// Removes the blocks of every token whose upload session is one of
+    /// `sessions` (ended: lapsed or cancelled). One small read per token with
+    /// blocks; returns how many tokens' blocks went.
+    @discardableResult
+    public func removeBlocks(ofSessions sessions: Set<String>) -> Int {
+        guard !sessions.isEmpty else { return 0 }
+        var removed = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: blocksDirectory)) ?? [] where Self.isOwner(name) {
+            guard let session = try? String(contentsOfFile: "\(blocksDirectory)/\(name)/session", encoding: .utf8),
+                  sessions.contains(session) else { continue }
+            removeTokenBlocks(owner: name)
+            removed += 1
+        }
+        return removed
+    }
+
+    /// The bytes a token's blocks hold now (finished blocks and parts), for `store/status`.
+    public func receivedBytes(owner: String) -> Int64 {
+        guard Self.isOwner(owner) else { return 0 }
+        let directory = tokenBlocksDirectory(owner)
+        var total: Int64 = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasSuffix(".blk") || name.hasSuffix(".part") {
+            total += FileOps.size(of: directory + "/" + name) ?? 0
+        }
+        return total
     }
 
     private func removeBlockFiles(_ id: String, owner: String) {

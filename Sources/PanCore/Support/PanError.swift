@@ -73,6 +73,12 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let userExists = PanError(status: 409, code: "USER_EXISTS", "a user with that name or phone already exists")
     public static let sessionExpired = PanError(status: 410, code: "UPLOAD_SESSION_EXPIRED", "the upload session has expired")
     public static let sessionFailed = PanError(status: 409, code: "UPLOAD_SESSION_FAILED", "the upload session already failed")
+    /// `POST /v1/store/cancel`: the token names no upload session of this user (someone else's is not told apart).
+    public static let uploadNotFound = PanError(status: 404, code: "UPLOAD_NOT_FOUND", "no such upload")
+    /// `POST /v1/store/cancel` on an upload whose file was already made.
+    public static let uploadDone = PanError(status: 409, code: "UPLOAD_DONE", "the upload has already completed; remove its file instead")
+    /// A callback (or the local endpoint) for an upload its user cancelled.
+    public static let uploadCancelled = PanError(status: 409, code: "UPLOAD_CANCELLED", "the upload was cancelled")
     public static let tooManyPendingUploads = PanError(status: 429, code: "TOO_MANY_PENDING_UPLOADS", "too many unfinished uploads: finish some, or wait for their tokens to expire")
     public static let fileTooLarge = PanError(status: 413, code: "FILE_TOO_LARGE", "the file is larger than this upload allows")
     public static let bodyTooLarge = PanError(status: 413, code: "BODY_TOO_LARGE", "the request body is too large")

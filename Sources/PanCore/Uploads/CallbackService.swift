@@ -49,6 +49,14 @@ struct CallbackService<Engine: SQLEngine>: Sendable {
                 return .accepted(node, replayed: true)
             case .failed:
                 return .refused(session.recordedFailure ?? .sessionFailed, replayed: true)
+            case .cancelled:
+                // Its user cancelled it first: the bytes stay unrecorded (the local endpoint deletes them).
+                return .refused(.uploadCancelled, replayed: true)
+            case .expired where now <= session.deadline + settings.callbackGrace:
+                // Lapsed (no bytes seen for PAN_UPLOAD_IDLE; with an external WCS none ever
+                // are) but the upload finished in time: its bytes are stored, so the file
+                // is made if the quota allows now — the reservation was released.
+                break
             case .expired:
                 return .refused(.sessionExpired, replayed: true)
             case .pending:

@@ -116,7 +116,8 @@ struct UploadService<Engine: SQLEngine>: Sendable {
             id: sessionId, userId: userId, dirPath: target.directory.path, // `rename` picks its free name again when the callback lands.
             name: request.conflict == .rename ? requestedName : target.name,
             conflict: request.conflict, declaredSize: request.size, declaredHash: request.hash.isEmpty ? nil : request.hash,
-            sizeLimit: sizeLimit, bucket: settings.bucket, objectKey: objectKey, deadline: deadline, on: db, now: now
+            sizeLimit: sizeLimit, bucket: settings.bucket, objectKey: objectKey, deadline: deadline,
+            lapsesAt: settings.lapse(now: now, declaredSize: request.size), on: db, now: now
         )
         let policy = PutPolicy(
             // `bucket:key` fixes the object key: a form `key` (the Android app

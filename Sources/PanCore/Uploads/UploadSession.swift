@@ -8,7 +8,9 @@ public enum ConflictPolicy: String, Sendable, Codable, CaseIterable {
 
 /// One issued upload token, waiting for its callback.
 public struct UploadSession: Sendable, Equatable, Codable {
-    public enum State: String, Sendable, Codable { case pending, done, failed, expired }
+    /// `cancelled`: ended by its user (`POST /v1/store/cancel`); `expired`:
+    /// past its deadline, or lapsed (no bytes for `PAN_UPLOAD_IDLE`, `lapsesAt`).
+    public enum State: String, Sendable, Codable, CaseIterable { case pending, done, failed, expired, cancelled }
 
     public var id: String
     public var userId: Int64
@@ -28,6 +30,9 @@ public struct UploadSession: Sendable, Equatable, Codable {
     public var failureMessage: String?
     public var created: Int64
     public var completed: Int64?
+    /// When the session lapses unless bytes arrive for it (`UploadSettings.lapse`);
+    /// nil for sessions opened before migration 0016 (only the deadline ends them).
+    public var lapsesAt: Int64?
 
     init(row: Row) throws {
         id = try row.string("id")
@@ -48,6 +53,7 @@ public struct UploadSession: Sendable, Equatable, Codable {
         failureMessage = try row.optionalString("failure_message")
         created = try row.int64("created")
         completed = try row.optionalInt64("completed")
+        lapsesAt = try row.optionalInt64("lapses_at")
     }
 }
 
@@ -55,16 +61,16 @@ public enum UploadSessionRepository {
     public static func create(
         id: String, userId: Int64, dirPath: String, name: String, conflict: ConflictPolicy,
         declaredSize: Int64?, declaredHash: String?, sizeLimit: Int64, bucket: String, objectKey: String,
-        deadline: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()
+        deadline: Int64, lapsesAt: Int64? = nil, on db: any DatabaseConnection, now: Int64 = Millis.now()
     ) async throws {
         try await db.run(
             """
             INSERT INTO upload_sessions (id, user_id, dir_path, name, conflict, declared_size, declared_hash,
-                                         size_limit, bucket, object_key, deadline, created)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         size_limit, bucket, object_key, deadline, lapses_at, created)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             id, userId, dirPath, name, conflict.rawValue, declaredSize, declaredHash, sizeLimit, bucket, objectKey,
-            deadline, now
+            deadline, lapsesAt, now
         )
         // The user's pending counters: a trigger (migration 0013 / postgres 0008).
     }
@@ -106,8 +112,12 @@ public enum UploadSessionRepository {
     /// plan, made while the table was small, scanned every pending session of
     /// the partition through the state index (1.8 ms a callback with 24k
     /// pending, pg_stat_statements).
+    ///
+    /// An `expired` session is completed too: one that lapsed (no bytes for
+    /// `PAN_UPLOAD_IDLE`) but whose callback came before its deadline's grace
+    /// ran out (`CallbackService`) — its bytes are stored, its reservation gone.
     public static func markDone(_ session: UploadSession, nodeId: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
-        guard session.state == .pending else { throw PanError.sessionExpired }
+        guard session.state == .pending || session.state == .expired else { throw PanError.sessionExpired }
         let changed = try await db.run(
             "UPDATE upload_sessions SET state = 'done', result_node_id = ?, completed = ? WHERE user_id = ? AND id = ?",
             nodeId, now, session.userId, session.id
@@ -128,9 +138,30 @@ public enum UploadSessionRepository {
         try await db.run(
             """
             UPDATE upload_sessions SET state = 'failed', failure_code = ?, failure_status = ?, failure_message = ?, completed = ?
-            WHERE user_id = ? AND id = ? AND state = 'pending'
+            WHERE user_id = ? AND id = ? AND state IN ('pending', 'expired')
             """,
             error.code, error.statusCode, error.message, now, session.userId, session.id
+        )
+    }
+
+    /// Its user ended it (`POST /v1/store/cancel`). `session` was read with
+    /// `lock` in this transaction, pending or lapsed: a callback or an `mkfile`
+    /// completing it waits for the row, then finds it cancelled. Leaving
+    /// `pending` uncounts it from the user's pending counters (trigger, migration 0017).
+    public static func markCancelled(_ session: UploadSession, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws {
+        try await db.run(
+            "UPDATE upload_sessions SET state = 'cancelled', completed = ? WHERE user_id = ? AND id = ?",
+            now, session.userId, session.id
+        )
+    }
+
+    /// Bytes arrived for a pending session: it lapses `lapsesAt` now, not
+    /// earlier. Only ever forward, so servers touching one session at once
+    /// cannot move it back; a session no longer pending is left alone.
+    public static func pushLapse(userId: Int64, id: String, to lapsesAt: Int64, on db: any DatabaseConnection) async throws {
+        try await db.run(
+            "UPDATE upload_sessions SET lapses_at = ? WHERE user_id = ? AND id = ? AND state = 'pending' AND lapses_at < ?",
+            lapsesAt, userId, id, lapsesAt
         )
     }
 
@@ -170,13 +201,14 @@ public enum UploadSessionRepository {
         return (try row?.int64("live") ?? 0, try row?.int64("reserved") ?? 0)
     }
 
-    /// Marks pending sessions whose deadline (plus grace) has passed as expired.
+    /// Marks pending sessions expired whose deadline (plus grace) has passed,
+    /// or that lapsed (`lapses_at`: no bytes for `PAN_UPLOAD_IDLE`); returns their ids.
     @discardableResult
-    public static func expire(before cutoff: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> Int {
-        try await db.run(
-            "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE state = 'pending' AND deadline < ?",
-            now, cutoff
-        )
+    public static func expire(before cutoff: Int64, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> [String] {
+        try await db.query(
+            "UPDATE upload_sessions SET state = 'expired', completed = ? WHERE state = 'pending' AND (deadline < ? OR lapses_at < ?) RETURNING id",
+            now, cutoff, now
+        ).map { try $0.string("id") }
     }
 
     public static func list(state: UploadSession.State?, limit: Int, on db: any DatabaseConnection) async throws -> [UploadSession] {

@@ -24,6 +24,17 @@ public struct UploadSettings: Sendable {
     public var objectGrace: Int64 = 3_600_000
     /// Who gets stored content by naming its hash (`PAN_INSTANT_UPLOAD`, issue #24).
     public var instantUpload: InstantUploadPolicy = .proof
+    /// A pending session lapses (expired by the sweeper, its reservation
+    /// released) after this long with no bytes arriving for it, ms
+    /// (`PAN_UPLOAD_IDLE`, 10 min; 0: never). Only on the local endpoint,
+    /// where bytes reach Pan (`seesUploadBytes`).
+    public var uploadIdle: Int64 = 600_000
+    /// With an external WCS no byte reaches Pan: a session lapses this long
+    /// after its grant, plus 1 s per 256 KiB declared, as the deadline grows
+    /// (`PAN_UPLOAD_IDLE_EXTERNAL`, 30 min; 0: never).
+    public var uploadIdleExternal: Int64 = 1_800_000
+    /// Whether upload bytes arrive at Pan itself (its local endpoint).
+    public var seesUploadBytes = true
 
     public init(
         bucket: String, credentials: [Credentials], uploadURL: String, callbackURL: String,
@@ -39,9 +50,24 @@ public struct UploadSettings: Sendable {
     }
 
     func deadline(now: Int64, declaredSize: Int64?) -> Int64 {
-        let extra = (declaredSize ?? 0) / max(1, minimumUploadBytesPerSecond) * 1000
-        return now + tokenTTL + extra
+        now + tokenTTL + transferAllowance(declaredSize)
     }
+
+    /// Time for the declared bytes at the slowest rate planned for, ms.
+    private func transferAllowance(_ declaredSize: Int64?) -> Int64 {
+        (declaredSize ?? 0) / max(1, minimumUploadBytesPerSecond) * 1000
+    }
+
+    /// When a session granted `now` lapses if no bytes arrive for it; nil: never.
+    func lapse(now: Int64, declaredSize: Int64?) -> Int64? {
+        if seesUploadBytes { return uploadIdle > 0 ? now + uploadIdle : nil }
+        return uploadIdleExternal > 0 ? now + uploadIdleExternal + transferAllowance(declaredSize) : nil
+    }
+
+    /// Bytes arriving push the lapse forward at most this often (ms), so an
+    /// active upload costs a session write per interval, not per chunk:
+    /// 30 s, or a quarter of a shorter `uploadIdle`.
+    public var activityInterval: Int64 { min(30_000, max(1, uploadIdle / 4)) }
 
     /// The seed's callback body, carrying the user and the session: nothing
     /// secret, since an uploader can read the policy.

@@ -112,6 +112,11 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         clientAddress: clientAddress
     )
         .addRoutes(to: router)
+    UploadSessionController(
+        store: services.store, authenticator: authenticator,
+        tokens: TokenCheck(credentials: services.credentials, bucket: configuration.bucket),
+        blocks: configuration.usesLocalUploadEndpoint ? services.objectStore : nil
+    ).addRoutes(to: router)
     CallbackController(
         store: services.store, configuration: configuration, credentials: services.credentials,
         clientAddress: clientAddress, allowlist: IPMatcher(configuration.callbackAllowlist), metrics: metrics.pan
@@ -141,7 +146,8 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
             ),
             publicBaseURL: configuration.effectivePublicBaseURL,
             store: services.objectStore,
-            panStore: services.store
+            panStore: services.store,
+            settings: services.uploadSettings
         )
         let preauth = PreauthBudget(perRequest: configuration.preauthUploadBytes, total: configuration.preauthUploadTotal)
         FormUploadController(

@@ -70,6 +70,9 @@ public struct PanServices: Sendable {
             tokenTTL: Int64(configuration.uploadTokenTTL * 1000)
         )
         settings.maxPendingSessions = Int64(configuration.maxPendingUploads)
+        settings.uploadIdle = Int64(configuration.uploadIdle * 1000)
+        settings.uploadIdleExternal = Int64(configuration.uploadIdleExternal * 1000)
+        settings.seesUploadBytes = configuration.usesLocalUploadEndpoint
         settings.maxNodesPerUser = configuration.maxNodesPerUser
         settings.instantUpload = configuration.effectiveInstantUpload
         if configuration.instantUpload != settings.instantUpload {

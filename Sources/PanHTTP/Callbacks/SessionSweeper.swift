@@ -3,9 +3,10 @@ import Logging
 import PanCore
 import ServiceLifecycle
 
-/// Marks upload sessions past their deadline (plus grace) expired, and
-/// deletes sign-in sessions whose tokens have all expired, on a timer, for as
-/// long as the server runs.
+/// Marks upload sessions past their deadline (plus grace), or lapsed (no
+/// bytes for `PAN_UPLOAD_IDLE`), expired, their slice blocks going with them;
+/// and deletes sign-in sessions whose tokens have all expired; on a timer,
+/// for as long as the server runs.
 struct SessionSweeper: Service {
     let store: any PanStore
     /// How long after its deadline a session still takes its callback (WCS may be mid-retry).
@@ -24,10 +25,15 @@ struct SessionSweeper: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let expired = try await store.sweepSessions(before: Millis.now() - callbackGrace)
-                    if expired > 0 { logger.info("expired upload sessions", metadata: ["count": "\(expired)"]) }
-                    // Blocks go with their sessions: same deadline, same grace.
+                    let expired = try await store.expireSessions(before: Millis.now() - callbackGrace)
                     let (store, grace) = (objectStore, callbackGrace)
+                    if !expired.isEmpty {
+                        logger.info("expired upload sessions", metadata: ["count": "\(expired.count)"])
+                        // A lapsed session's blocks go now, not at its token's deadline.
+                        let ended = Set(expired)
+                        _ = try await BlockingIO.run { store.removeBlocks(ofSessions: ended) }
+                    }
+                    // Blocks go with their sessions: same deadline, same grace.
                     let blocks = try await BlockingIO.run { store.removeAbandoned(grace: grace) }
                     if blocks > 0 { logger.info("removed abandoned upload blocks", metadata: ["count": "\(blocks)"]) }
                     let signIns = try await sweepUserSessions()

@@ -100,6 +100,8 @@ struct FormUploadController {
         var preauthHeld = 0
         // The token this request completes the upload of, held until it is answered.
         var claimed: TokenCheck.Verified?
+        // Its session's bytes are arriving: it does not lapse meanwhile (PAN_UPLOAD_IDLE).
+        var activity: UploadActivity?
         let tokenUse = completion.tokenUse
         defer {
             fileSink?.closeIfOpen()
@@ -144,6 +146,7 @@ struct FormUploadController {
                             if let limit = verified?.policy.fsizeLimit, limit > 0, hasher.byteCount > limit { throw WCSError.tooLarge }
                             buffer.withUnsafeReadableBytes { writer?.stage($0) }
                             try await writer?.flushIfFull()
+                            await activity?.bytesArrived()
                         } else if !part.isFile {
                             guard part.text.readableBytes + buffer.readableBytes <= Self.maxFieldSize else {
                                 throw WCSError.badRequest("form field too large")
@@ -168,7 +171,7 @@ struct FormUploadController {
                             fields[name] = String(buffer: part.text)
                             if name == "token", verified == nil {
                                 let token = try tokens.verify(fields["token"])
-                                try await tokenUse.claim(token)
+                                activity = try await tokenUse.claim(token)
                                 (verified, claimed) = (token, token)
                             }
                         }

@@ -59,11 +59,11 @@ struct SliceUploadController {
         // `order` comes from the URL: compare before multiplying, or a huge one overflows (a trap).
         // With one block per order (`beginBlock`), this bounds all of a token's blocks by its fsizeLimit.
         if limit > 0, order > limit / Self.blockSize || order * Self.blockSize + blockSize > limit { throw WCSError.tooLarge }
-        try await completion.tokenUse.ensureOpen(verified)
+        let activity = try await completion.tokenUse.ensureOpen(verified)
         let info = LocalObjectStore.BlockInfo(owner: verified.owner, size: blockSize, deadline: verified.policy.deadline, order: order)
         let store = self.store
-        let id = try await BlockingIO.run { try store.beginBlock(info) }
-        return try await receive(request.body, id: id, info: info, from: 0)
+        let id = try await BlockingIO.run { try store.beginBlock(info, session: verified.sessionId) }
+        return try await receive(request.body, id: id, info: info, from: 0, activity: activity)
     }
 
     @Sendable func bput(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -73,26 +73,34 @@ struct SliceUploadController {
               let info = store.readInfo(id: id, owner: verified.owner)
         else { throw WCSError.invalidCtx }
         guard let offset = Int64(context.parameters.get("offset") ?? ""), offset == ctxOffset else { throw WCSError.invalidOffset }
-        try await completion.tokenUse.ensureOpen(verified)
+        let activity = try await completion.tokenUse.ensureOpen(verified)
         // A finished block takes no more bytes; a partial one must hold at least what its ctx says.
         if FileOps.size(of: store.blockPath(id, owner: info.owner)) != nil { throw WCSError.invalidCtx }
         guard let have = FileOps.size(of: store.partPath(id, owner: info.owner)), have >= offset, offset < info.size else { throw WCSError.invalidOffset }
-        return try await receive(request.body, id: id, info: info, from: offset)
+        return try await receive(request.body, id: id, info: info, from: offset, activity: activity)
     }
 
     /// Appends the body to the block at `offset` (dropping any bytes past it from
     /// an interrupted chunk); publishes the block once complete. A block removed
     /// meanwhile — replaced by a newer `mkblk` of its order, or its upload
     /// ended — is not made again: the request is refused with `blockGone`.
-    private func receive(_ body: RequestBody, id: String, info: LocalObjectStore.BlockInfo, from offset: Int64) async throws -> Response {
+    ///
+    /// `activity`: the bytes keep the token's session from lapsing (a 4 MiB
+    /// block at a crawl can take minutes).
+    private func receive(
+        _ body: RequestBody, id: String, info: LocalObjectStore.BlockInfo, from offset: Int64, activity: UploadActivity?
+    ) async throws -> Response {
         do {
-            return try await receiveChunk(body, id: id, info: info, from: offset)
+            return try await receiveChunk(body, id: id, info: info, from: offset, activity: activity)
         } catch let error as PanCore.IOError where error.code == ENOENT {
             throw WCSError.blockGone
         }
     }
 
-    private func receiveChunk(_ body: RequestBody, id: String, info: LocalObjectStore.BlockInfo, from offset: Int64) async throws -> Response {
+    private func receiveChunk(
+        _ body: RequestBody, id: String, info: LocalObjectStore.BlockInfo, from offset: Int64, activity: UploadActivity?
+    ) async throws -> Response {
+        var activity = activity
         let partPath = store.partPath(id, owner: info.owner), blockPath = store.blockPath(id, owner: info.owner)
         // The part exists from `beginBlock` on: one removed since stays removed.
         let sink = try FileSink(creating: partPath, truncateTo: offset, existing: true)
@@ -114,6 +122,7 @@ struct SliceUploadController {
             }
             buffer.withUnsafeReadableBytes { writer.stage($0) }
             try await writer.flushIfFull()
+            await activity?.bytesArrived()
         }
         let total = offset + received
         try await writer.finish()

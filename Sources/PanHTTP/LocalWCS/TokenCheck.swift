@@ -30,11 +30,18 @@ struct TokenCheck: Sendable {
     }
 
     func verify(_ raw: String?) throws(WCSError) -> Verified {
+        let verified = try identify(raw)
+        guard Millis.now() <= verified.policy.deadline else { throw .tokenExpired }
+        return verified
+    }
+
+    /// A token signed with a configured pair for this bucket, whatever its
+    /// deadline: what it names (`store/cancel` ends an expired token's session too).
+    func identify(_ raw: String?) throws(WCSError) -> Verified {
         guard var token = raw?.trimmedSpaces(), !token.isEmpty else { throw .tokenMissing }
         if token.hasPrefix("UpToken ") { token = String(token.dropFirst(8)).trimmedSpaces() }
         guard case .success(let policy) = UploadToken.verify(token, credentials: credentials) else { throw .tokenInvalid }
         guard policy.bucket == bucket else { throw .bucketMismatch }
-        guard Millis.now() <= policy.deadline else { throw .tokenExpired }
         let encodedPolicy = token.split(separator: ":", maxSplits: 2).last.map(String.init) ?? token
         let owner = Hex.encode(SHA256.hash(data: Data(encodedPolicy.utf8)))
         return Verified(policy: policy, owner: owner)

@@ -13,12 +13,12 @@ struct UploadCompletion: Sendable {
     /// Shared by the form and slice endpoints: a token completes one upload.
     let tokenUse: UploadTokenUse
 
-    init(callbackClient: CallbackClient, publicBaseURL: String, store: LocalObjectStore, panStore: any PanStore) {
+    init(callbackClient: CallbackClient, publicBaseURL: String, store: LocalObjectStore, panStore: any PanStore, settings: UploadSettings) {
         self.callbackClient = callbackClient
         self.publicBaseURL = publicBaseURL
         self.store = store
         self.panStore = panStore
-        tokenUse = UploadTokenUse(panStore: panStore, store: store)
+        tokenUse = UploadTokenUse(panStore: panStore, store: store, settings: settings)
     }
 
     struct Stored: Sendable {

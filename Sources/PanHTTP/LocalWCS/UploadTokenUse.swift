@@ -13,12 +13,14 @@ import Synchronization
 final class UploadTokenUse: Sendable {
     private let panStore: any PanStore
     private let store: LocalObjectStore
+    private let settings: UploadSettings
     /// Tokens (`TokenCheck.Verified.owner`) whose upload a request is completing.
     private let completing = Mutex<Set<String>>([])
 
-    init(panStore: any PanStore, store: LocalObjectStore) {
+    init(panStore: any PanStore, store: LocalObjectStore, settings: UploadSettings) {
         self.panStore = panStore
         self.store = store
+        self.settings = settings
     }
 
     static let inProgress = WCSError(code: 409, message: "an upload with this token is in progress; wait for its answer")
@@ -28,24 +30,27 @@ final class UploadTokenUse: Sendable {
     }
 
     /// For blocks (`mkblk`, `bput`): the token's session still takes bytes,
-    /// and no request is completing its upload.
-    func ensureOpen(_ token: TokenCheck.Verified) async throws {
+    /// and no request is completing its upload. Returns what keeps the
+    /// session from lapsing while the bytes arrive (nil: it never lapses).
+    func ensureOpen(_ token: TokenCheck.Verified) async throws -> UploadActivity? {
         if completing.withLock({ $0.contains(token.owner) }) { throw Self.inProgress }
-        try await ensureSessionPending(token)
+        return try await activity(of: try await ensureSessionPending(token))
     }
 
     /// Claims the token for the request that completes its upload; `release`
     /// it once that request is answered. Refused while another request holds
     /// it, after its session ended, and when its fixed key already holds bytes.
-    func claim(_ token: TokenCheck.Verified) async throws {
+    @discardableResult
+    func claim(_ token: TokenCheck.Verified) async throws -> UploadActivity? {
         guard completing.withLock({ $0.insert(token.owner).inserted }) else { throw Self.inProgress }
         do {
-            try await ensureSessionPending(token)
+            let session = try await ensureSessionPending(token)
             // An upload on this key was stored (its callback may still be running
             // on another server): refused before any byte is read, as the publish would be.
             if token.policy.overwrite == 0, let key = token.policy.scopeKey, !key.isEmpty, store.objectExists(key: key) {
                 throw WCSError.fileExists
             }
+            return try await activity(of: session)
         } catch {
             release(token)
             throw error
@@ -56,9 +61,17 @@ final class UploadTokenUse: Sendable {
         _ = completing.withLock { $0.remove(token.owner) }
     }
 
-    private func ensureSessionPending(_ token: TokenCheck.Verified) async throws {
+    private func ensureSessionPending(_ token: TokenCheck.Verified) async throws -> UploadSession? {
         // A session unknown here (none named, or gone) is left to the callback to refuse.
-        guard let id = token.sessionId, let session = try await panStore.uploadSession(id: id) else { return }
+        guard let id = token.sessionId, let session = try await panStore.uploadSession(id: id) else { return nil }
         guard session.state == .pending else { throw Self.ended(session.state) }
+        return session
+    }
+
+    /// The request's bytes are the session's activity: counted from its start.
+    private func activity(of session: UploadSession?) async -> UploadActivity? {
+        guard let session, var activity = UploadActivity(session: session, panStore: panStore, settings: settings) else { return nil }
+        await activity.bytesArrived()
+        return activity
     }
 }
