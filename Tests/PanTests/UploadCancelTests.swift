@@ -275,6 +275,31 @@ struct UploadCancelTests {
         }
     }
 
+    @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (2 s) is not lapsed, and completes", arguments: TestBackend.allCases)
+    func slowFormUploadStaysAlive(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.uploadIdle = 2; $0.sweepInterval = 0.25 }) { server in
+            let (_, session) = try await server.user("dripper")
+            let bytes = Data((0..<6000).map { UInt8($0 % 251) })
+            let upload = try await grant(server, session, ["name": "slow.bin", "size": bytes.count])
+            // Everything but the last 6000 bytes of the body now; those in 12 drips, 400 ms apart (4.8 s in all).
+            let held = try UploadRaceTests.HeldUpload(port: server.port, token: upload, bytes: bytes, fileFirst: false, holdBack: bytes.count)
+            let pieces = stride(from: 0, to: held.rest.count, by: 500).map { held.rest[(held.rest.startIndex + $0)..<min(held.rest.endIndex, held.rest.startIndex + $0 + 500)] }
+            var statesPastIdle: [String] = []
+            let started = ContinuousClock.now
+            for piece in pieces {
+                try await Task.sleep(for: .milliseconds(400))
+                _ = piece.withUnsafeBytes { Foundation.send(held.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if ContinuousClock.now - started > .seconds(3), piece.endIndex < held.rest.endIndex {
+                    statesPastIdle.append(try await status(server, session, upload).result["state"] as? String ?? "?")
+                }
+            }
+            #expect(!statesPastIdle.isEmpty && statesPastIdle.allSatisfy { $0 == "pending" }, "the dripping upload lapsed: \(statesPastIdle)")
+            let reply = try await BlockingIO.run { held.response() }
+            #expect(reply.status == 200 && reply.body.contains("\"success\":true"), "\(reply)")
+            #expect(try await status(server, session, upload).result["state"] as? String == "done")
+        }
+    }
+
     @Test("external WCS: a session lapses PAN_UPLOAD_IDLE_EXTERNAL after its grant; its late callback makes the file if the quota allows then, else is refused for good", arguments: TestBackend.allCases)
     func externalLapse(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: {
