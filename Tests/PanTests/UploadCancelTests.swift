@@ -3,6 +3,8 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanSQLite
+import SQLiteKit
 import WCS
 
 /// Issue #26, bug 2: a cancelled or abandoned upload held its quota
@@ -385,5 +387,55 @@ struct UploadCancelTests {
             #expect(file.result["size"] as? Int == bytes.count)
             #expect(!FileManager.default.fileExists(atPath: try blocksDirectory(server, upload)))
         }
+    }
+
+    @Test("migration 0016 on SQLite rebuilds upload_sessions: every row and column kept, indexes and counter triggers made again (cancelled uncounts), old sessions never lapse")
+    func sqliteRebuildKeepsSessions() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = PanDatabase.path(inDataDirectory: directory)
+        let before = try MigrationRunner(try PanDatabase.migrationRunner().migrations.filter { $0.version < 16 })
+        let columns = ["id", "user_id", "dir_path", "name", "conflict", "declared_size", "declared_hash", "size_limit", "bucket", "object_key",
+                       "deadline", "state", "result_node_id", "result_json", "failure_code", "created", "completed", "failure_status",
+                       "failure_message", "proof_secret", "proof_ranges", "proof_expires"]
+        let select = "SELECT \(columns.joined(separator: ", ")) FROM upload_sessions ORDER BY id"
+        let snapshot: [[DatabaseValue]]
+        do {
+            let connection = try Connection(path: path)
+            _ = try before.migrate(connection)
+            try await connection.run("INSERT INTO users (name, password_hash, space_capacity, create_time) VALUES ('old', 'x', 1000, 1)")
+            for (id, state, size) in [("s1", "failed", 10), ("s2", "done", 20), ("s3", "pending", 300), ("s4", "expired", 40)] {
+                try await connection.run(
+                    """
+                    INSERT INTO upload_sessions (id, user_id, dir_path, name, conflict, declared_size, declared_hash, size_limit, bucket,
+                        object_key, deadline, state, failure_code, created, completed, failure_status, failure_message,
+                        proof_secret, proof_ranges, proof_expires)
+                    VALUES (?, 1, '/d', ?, 'rename', ?, 'h', 500, 'pan', ?, 4102444800000, ?, 'CODE', 2, 3, 409, 'why', 'sec', '[1]', 5)
+                    """,
+                    id, id + ".bin", size, "key-" + id, state
+                )
+            }
+            snapshot = try await connection.query(select).map { row in columns.indices.map { row[$0] } }
+        }
+        let connection = try Connection(path: path)
+        _ = try PanDatabase.migrationRunner().migrate(connection)
+        #expect(try await connection.query(select).map { row in columns.indices.map { row[$0] } } == snapshot)
+        #expect(try await connection.scalar("SELECT COUNT(*) FROM upload_sessions WHERE lapses_at IS NOT NULL") == 0)
+        for index in ["upload_sessions_state_deadline", "upload_sessions_user", "upload_sessions_user_pending", "upload_sessions_lapse"] {
+            #expect(try await connection.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?", index) == 1, "\(index)")
+        }
+        // The triggers again: opening counts, cancelling uncounts.
+        let counters = { try await connection.queryRow("SELECT pending_uploads, pending_bytes FROM users WHERE id = 1").map { [try $0.int64("pending_uploads"), try $0.int64("pending_bytes")] } }
+        let start = try #require(try await counters())
+        try await connection.run("UPDATE upload_sessions SET state = 'cancelled' WHERE id = 's3'")
+        #expect(try await counters() == [start[0] - 1, start[1] - 300])
+        try await UploadSessionRepository.create(
+            id: "s5", userId: 1, dirPath: "/", name: "new.bin", conflict: .fail, declaredSize: 7, declaredHash: nil, sizeLimit: 7,
+            bucket: "pan", objectKey: "key-s5", deadline: 4102444800000, lapsesAt: 1, on: connection
+        )
+        #expect(try await counters() == [start[0], start[1] - 300 + 7])
+        await #expect(throws: (any Error).self) { try await connection.run("UPDATE upload_sessions SET state = 'bogus' WHERE id = 's1'") }
+        // The sweep: s5 lapsed (lapses_at 1); nothing else (deadlines far off, no lapse before 0016).
+        #expect(try await UploadSessionRepository.expire(before: Millis.now(), on: connection) == ["s5"])
     }
 }
