@@ -389,12 +389,12 @@ struct UploadCancelTests {
         }
     }
 
-    @Test("migration 0016 on SQLite rebuilds upload_sessions: every row and column kept, indexes and counter triggers made again (cancelled uncounts), old sessions never lapse")
+    @Test("migration 0017 on SQLite rebuilds upload_sessions: every row and column kept, indexes and counter triggers made again (cancelled uncounts), old sessions never lapse")
     func sqliteRebuildKeepsSessions() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = PanDatabase.path(inDataDirectory: directory)
-        let before = try MigrationRunner(try PanDatabase.migrationRunner().migrations.filter { $0.version < 16 })
+        let before = try MigrationRunner(try PanDatabase.migrationRunner().migrations.filter { $0.version < 17 })
         let columns = ["id", "user_id", "dir_path", "name", "conflict", "declared_size", "declared_hash", "size_limit", "bucket", "object_key",
                        "deadline", "state", "result_node_id", "result_json", "failure_code", "created", "completed", "failure_status",
                        "failure_message", "proof_secret", "proof_ranges", "proof_expires"]
@@ -435,7 +435,7 @@ struct UploadCancelTests {
         )
         #expect(try await counters() == [start[0], start[1] - 300 + 7])
         await #expect(throws: (any Error).self) { try await connection.run("UPDATE upload_sessions SET state = 'bogus' WHERE id = 's1'") }
-        // The sweep: s5 lapsed (lapses_at 1); nothing else (deadlines far off, no lapse before 0016).
+        // The sweep: s5 lapsed (lapses_at 1); nothing else (deadlines far off, no lapse before 0017).
         #expect(try await UploadSessionRepository.expire(before: Millis.now(), on: connection) == ["s5"])
     }
 }
