@@ -75,7 +75,7 @@ struct ZipController {
             .xContentTypeOptions: "nosniff",
         ]
         if request.method == .head { return Response(status: .ok, headers: headers) }
-        let streamer = ZipStreamer(layout: layout, store: objects)
+        let streamer = ZipStreamer(layout: layout, store: objects, eventLoop: context.eventLoop)
         let body = ResponseBody(contentLength: Int(layout.size)) { writer in
             defer { slot.release() }
             try await streamer.write(to: &writer)
