@@ -47,12 +47,12 @@ struct DownloadController {
             .xContentTypeOptions: "nosniff",
             .contentSecurityPolicy: "default-src 'none'; sandbox",
         ]
-        return Self.serve(path: path, size: size, headers: headers, request: request)
+        return Self.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
     }
 
     /// The object file at `path`, whole (200) or one `Range` (206), streamed a
     /// chunk at a time; `HEAD` gets the headers alone.
-    static func serve(path: String, size: Int64, headers: HTTPFields, request: Request) -> Response {
+    static func serve(path: String, size: Int64, headers: HTTPFields, request: Request, eventLoop: any EventLoop) -> Response {
         var headers = headers
         headers[.acceptRanges] = "bytes"
         var start: Int64 = 0
@@ -91,7 +91,7 @@ struct DownloadController {
                     return buffer
                 }
                 offset += Int64(chunk.readableBytes)
-                try await writer.write(chunk)
+                try await writer.write(chunk, pacedBy: eventLoop)
             }
             try await writer.finish(nil)
         }

@@ -44,6 +44,6 @@ struct ObjectDownloadController {
             .xContentTypeOptions: "nosniff",
             .contentSecurityPolicy: "default-src 'none'; sandbox",
         ]
-        return DownloadController.serve(path: path, size: size, headers: headers, request: request)
+        return DownloadController.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
     }
 }

@@ -55,20 +55,9 @@ struct ZipStreamer: Sendable {
         try await writer.finish(nil)
     }
 
-    /// Writes a chunk, then waits until the event loop has taken it.
-    ///
-    /// Hummingbird's body writer hands each chunk to the channel's event loop
-    /// (a task on its queue) and returns at once; it holds the producer back
-    /// only after the channel, on that loop, has reported itself unwritable.
-    /// A producer on another thread can therefore queue chunks faster than a
-    /// busy loop takes them, and nothing stops it: a 2 GiB archive in 64 KiB
-    /// chunks once had 1.2 GiB queued on a loaded machine. The loop runs its
-    /// tasks in order, so once an empty task submitted after the write has
-    /// run, every chunk so far has reached the channel, and its writability
-    /// (64 KiB high-water mark) holds back the next write.
+    /// Paced by the event loop: see `ResponseBodyWriter.write(_:pacedBy:)`.
     private func send(_ chunk: ByteBuffer, to writer: inout any ResponseBodyWriter) async throws {
-        try await writer.write(chunk)
-        try await eventLoop.submit {}.get()
+        try await writer.write(chunk, pacedBy: eventLoop)
     }
 
     /// One object's bytes, a chunk at a time, read and checksummed on the
