@@ -61,11 +61,11 @@ struct PanStoreTests {
         let renamed = try await store.rename(userId: user.id, NodeAddress(uuid: copy.uuid, path: nil), to: "c.txt", policy: .fail)
         #expect(renamed.path == "/docs/c.txt")
         _ = try await store.createDirectory(userId: user.id, path: "/archive")
-        #expect(try await store.transfer(userId: user.id, [NodeAddress(uuid: nil, path: "/docs/c.txt")], into: NodeAddress(uuid: nil, path: "/archive"), policy: .fail, copying: false) == 1)
+        #expect(try await store.transfer(userId: user.id, [NodeAddress(uuid: nil, path: "/docs/c.txt")], into: NodeAddress(uuid: nil, path: "/archive"), policy: .fail, copying: false).done.count == 1)
         #expect(try await store.remove(userId: user.id, [NodeAddress(uuid: nil, path: "/archive/c.txt")], toRecycleBin: true) == 1)
         #expect(try await store.recycleBin(userId: user.id, limit: 10, offset: 0).total == 1)
-        let restored = try await store.restore(userId: user.id, uuid: copy.uuid, path: nil, policy: .fail)
-        #expect(restored.path == "/archive/c.txt")
+        let restored = try await store.restore(userId: user.id, [NodeAddress(uuid: copy.uuid, path: nil)], policy: .fail).done
+        #expect(restored.map(\.path) == ["/archive/c.txt"])
 
         // Errors cross the seam as PanErrors, never database errors.
         await #expect(throws: PanError.self) {

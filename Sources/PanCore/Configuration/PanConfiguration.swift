@@ -136,8 +136,11 @@ public struct PanConfiguration: Sendable {
     /// Uploads are refused (507 STORAGE_FULL) and `/readyz` is 503 while the
     /// data directory's filesystem has less free space than this.
     public var minimumFreeBytes: Int64 = 64 << 20
-    /// How often expired upload sessions are swept.
+    /// How often expired upload sessions are swept, and the recycle bin's retention applied.
     public var sweepInterval: TimeInterval = 60
+    /// How long an item stays in the recycle bin before the sweeper deletes it
+    /// for good (`PAN_BIN_RETENTION`); nil (`0`, `off`): kept until the user empties it.
+    public var binRetention: TimeInterval? = 30 * 24 * 3600
     /// Serve the web app from this folder (read on every request) instead of
     /// the copy embedded at build time: for working on `web/` without rebuilding.
     public var webDirectory: String?
@@ -222,6 +225,21 @@ public struct PanConfiguration: Sendable {
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_TOKEN_TTL", { $0 > 0 }, "seconds") { uploadTokenTTL = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_IDLE", { $0 >= 0 }, "seconds (0: never)") { uploadIdle = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_IDLE_EXTERNAL", { $0 >= 0 }, "seconds (0: never)") { uploadIdleExternal = value }
+        if let v = environment["PAN_BIN_RETENTION"] { binRetention = try Self.retention(v, "PAN_BIN_RETENTION") }
+    }
+
+    /// A retention: seconds like every other Pan duration, or a number with a
+    /// unit (`90s`, `45m`, `12h`, `30d`); `0` or `off`: nil, keep forever.
+    static func retention(_ text: String, _ name: String) throws -> TimeInterval? {
+        let value = text.trimmedSpaces().lowercased()
+        if value == "off" { return nil }
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var number = Substring(value), unit = 1.0
+        if let last = value.last, let scale = units[last] { number = number.dropLast(); unit = scale }
+        guard let amount = Double(number), amount.isFinite, amount >= 0, amount * unit <= 100 * 365 * 86400 else {
+            throw ConfigurationError("\(name) must be seconds, or a number with s, m, h or d (30d), or 0 or off")
+        }
+        return amount == 0 ? nil : amount * unit
     }
 
     /// A numeric variable, when set: parsed and checked, or refused with

@@ -97,10 +97,18 @@ public protocol PanStore: Sendable {
     func createDirectory(userId: Int64, path: String) async throws -> FileNode
     func rename(userId: Int64, _ address: NodeAddress, to name: String, policy: ConflictPolicy) async throws -> FileNode
     /// Moves (or copies) each source into the destination directory, all in one transaction.
-    func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> Int
+    func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> TransferOutcome
     /// Deletes (or bins) each target; a uuid of a binned node deletes it from the bin.
     func remove(userId: Int64, _ targets: [NodeAddress], toRecycleBin: Bool) async throws -> Int
-    func restore(userId: Int64, uuid: String?, path: String?, policy: ConflictPolicy) async throws -> FileNode
+    /// Restores each binned node (by uuid, or the newest binned at a path) where it was, all in one transaction.
+    func restore(userId: Int64, _ targets: [NodeAddress], policy: ConflictPolicy) async throws -> TransferOutcome
+    /// Deletes for good every item binned by now, in bounded steps (`RecycleBin`),
+    /// each its own transaction; returns how many items of the bin it removed.
+    func emptyBin(userId: Int64) async throws -> Int
+    /// One bounded step of the retention sweep: deletes for good the oldest
+    /// items binned at or before `cutoff` (Unix ms) of one user, and finishes
+    /// purges left half done. nil when another server is running it (PostgreSQL).
+    func purgeBin(binnedBy cutoff: Int64) async throws -> RecycleBin.Step?
     /// Every live node under `path` (itself included), in tree order — for `pan file tree`.
     func subtree(userId: Int64, path: String) async throws -> [FileNode]
 
@@ -159,6 +167,21 @@ public struct NodeAddress: Sendable, Equatable {
         } else {
             path = try PanPath.validated(trimmed)
         }
+    }
+}
+
+/// What a move, copy or restore of several sources did.
+public struct TransferOutcome: Sendable {
+    /// Each source acted on, as it is now (a copy: the copy), in request order.
+    public var done: [FileNode] = []
+    /// Sources `skip` left where they were (their name was taken), as they are.
+    public var skipped: [FileNode] = []
+
+    public init() {}
+
+    /// One source's result: the node made or moved, or nil when it was skipped.
+    mutating func record(_ result: FileNode?, source: FileNode) {
+        if let result { done.append(result) } else { skipped.append(source) }
     }
 }
 

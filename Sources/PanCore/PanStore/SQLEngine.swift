@@ -82,4 +82,5 @@ public enum ExclusiveJob: Int64, Sendable {
     case sweepSessions = 0x7061_6e01
     case collectObjects = 0x7061_6e02
     case sweepUserSessions = 0x7061_6e03
+    case purgeBin = 0x7061_6e04
 }

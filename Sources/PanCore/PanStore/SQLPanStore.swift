@@ -250,7 +250,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func recycleBin(userId: Int64, limit: Int, offset: Int) async throws -> (nodes: [FileNode], total: Int64) {
-        try await read { db in try await TreeMutations.recycleBin(userId: userId, limit: limit, offset: offset, on: db) }
+        try await read { db in try await RecycleBin.items(userId: userId, limit: limit, offset: offset, on: db) }
     }
 
     public func createDirectory(userId: Int64, path: String) async throws -> FileNode {
@@ -264,13 +264,14 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         }
     }
 
-    public func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> Int {
+    public func transfer(userId: Int64, _ sources: [NodeAddress], into destination: NodeAddress, policy: ConflictPolicy, copying: Bool) async throws -> TransferOutcome {
         try NodeLimits.requireSources(sources.count)
         let nodeLimit = self.nodeLimit
-        return try await write(user: userId) { db -> Int in
+        return try await write(user: userId) { db -> TransferOutcome in
             let target = try await Self.resolve(destination, userId: userId, on: db)
             if copying {
-                // The whole request is weighed before its first insert: refused, not cut off at the cap.
+                // The whole request is weighed before its first insert: refused, not cut off at the cap
+                // (sources `skip` will leave out are weighed too: an upper bound).
                 var total = 0
                 for source in sources {
                     total += try await TreeMutations.copySize(of: try await Self.resolve(source, userId: userId, on: db), on: db)
@@ -278,17 +279,19 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
                 }
                 try await NodeLimits.requireRoom(for: total, userId: userId, limit: nodeLimit, on: db)
             }
+            var outcome = TransferOutcome()
             for source in sources {
                 let node = try await Self.resolve(source, userId: userId, on: db)
                 // Re-read the destination: an earlier item may have renumbered its interval.
                 let current = try await TreeRepository.node(id: target.id, userId: userId, on: db) ?? target
-                if copying {
-                    _ = try await TreeMutations.copy(node, into: current, policy: policy, nodeLimit: nodeLimit, on: db)
+                let done = if copying {
+                    try await TreeMutations.copy(node, into: current, policy: policy, nodeLimit: nodeLimit, on: db)
                 } else {
-                    _ = try await TreeMutations.move(node, into: current, policy: policy, on: db)
+                    try await TreeMutations.move(node, into: current, policy: policy, on: db)
                 }
+                outcome.record(done, source: node)
             }
-            return sources.count
+            return outcome
         }
     }
 
@@ -309,13 +312,38 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         }
     }
 
-    public func restore(userId: Int64, uuid: String?, path: String?, policy: ConflictPolicy) async throws -> FileNode {
+    public func restore(userId: Int64, _ targets: [NodeAddress], policy: ConflictPolicy) async throws -> TransferOutcome {
+        try NodeLimits.requireSources(targets.count)
         let nodeLimit = self.nodeLimit
         return try await write(user: userId) { db in
-            guard let binned = try await TreeRepository.recycledNode(userId: userId, uuid: uuid, path: path, on: db) else {
-                throw PanError.fileNotFound
+            var outcome = TransferOutcome()
+            for target in targets {
+                guard let binned = try await TreeRepository.recycledNode(userId: userId, uuid: target.uuid, path: target.path, on: db) else {
+                    throw PanError.fileNotFound
+                }
+                outcome.record(try await TreeMutations.restore(binned, policy: policy, nodeLimit: nodeLimit, on: db), source: binned)
             }
-            return try await TreeMutations.restore(binned, policy: policy, nodeLimit: nodeLimit, on: db)
+            return outcome
+        }
+    }
+
+    public func emptyBin(userId: Int64) async throws -> Int {
+        // What was binned by now: an item binned while this runs stays in the bin.
+        let cutoff = Millis.now()
+        var removed = 0
+        while true {
+            let step = try await write(user: userId) { db in try await RecycleBin.purgeStep(userId: userId, binnedBy: cutoff, on: db) }
+            removed += step.items
+            if !step.more { return removed }
+        }
+    }
+
+    public func purgeBin(binnedBy cutoff: Int64) async throws -> RecycleBin.Step? {
+        try await writeExclusively(.purgeBin) { db -> RecycleBin.Step in
+            guard let userId = try await RecycleBin.oldestOwner(binnedBy: cutoff, on: db) else { return RecycleBin.Step() }
+            // That user's writers wait (PostgreSQL; SQLite has one writer anyway).
+            _ = try await UserRepository.lock(id: userId, on: db)
+            return try await RecycleBin.purgeStep(userId: userId, binnedBy: cutoff, on: db)
         }
     }
 

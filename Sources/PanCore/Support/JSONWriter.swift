@@ -87,3 +87,8 @@ extension Array: JSONWritable where Element: JSONWritable {
         json.array { json in for element in self { element.write(to: &json) } }
     }
 }
+
+extension Int: JSONWritable {
+    /// A count as a reply's `result` (move, copy, remove, emptyBin).
+    public func write(to json: inout JSONWriter) { json.int(self) }
+}

@@ -69,6 +69,11 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let routeNotFound = PanError(status: 404, code: "NOT_FOUND", "no such endpoint")
     public static let fileAlreadyExists = PanError(status: 409, code: "FILE_AREADY_EXISTS", "a file of that name already exists")
     public static let directoryInTheWay = PanError(status: 409, code: "FILE_AREADY_EXISTS", "a directory of that name already exists and is never replaced by a file")
+    /// `conflict: overwrite` where the taken name or the source is a directory:
+    /// only a file replaces a file (keep both or skip instead).
+    public static let directoryNotReplaced = PanError(
+        status: 409, code: "DIRECTORY_NOT_REPLACED", "only a file replaces a file: a folder is never replaced, nor replaces a file (keep both, or skip)"
+    )
     public static let notADirectory = PanError(status: 409, code: "NOT_A_DIRECTORY", "a file stands where a directory is needed")
     public static let userExists = PanError(status: 409, code: "USER_EXISTS", "a user with that name or phone already exists")
     public static let sessionExpired = PanError(status: 410, code: "UPLOAD_SESSION_EXPIRED", "the upload session has expired")

@@ -54,7 +54,7 @@ public struct FileNode: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case uuid, userId, name, path, pathId, parent, type, ext, size, mime, storeId
-        case atime, ctime, mtime, lft, rgt, version, locking, preview, flag, hasPreview
+        case atime, ctime, mtime, lft, rgt, version, locking, preview, flag, hasPreview, recycledAt
         case id = "_id", parentId = "_parentId", state = "_state"
     }
 
@@ -82,6 +82,8 @@ public struct FileNode: Sendable, Equatable, Encodable {
         try c.encode(preview, forKey: .preview)
         try c.encode(flag, forKey: .flag)
         try c.encode(preview != 0, forKey: .hasPreview)
+        // Items of the recycle bin: when they were binned (Unix ms, as `ctime`).
+        if let recycledAt { try c.encode(recycledAt, forKey: .recycledAt) }
     }
 }
 
@@ -140,6 +142,7 @@ extension FileNode: JSONWritable {
             json.field("preview", preview)
             json.field("flag", flag)
             json.field("hasPreview", preview != 0)
+            if let recycledAt { json.field("recycledAt", recycledAt) }
         }
     }
 }

@@ -69,20 +69,23 @@ public enum TreeMutations {
         }
     }
 
-    /// What to do with a name taken at the destination.
+    /// What to do with a name taken at the destination: the name to use, or
+    /// nil to leave the node where it is (`skip`).
     static func resolveName(
         _ name: String, in directory: FileNode, moving: FileNode, policy: ConflictPolicy, userId: Int64,
         copying: Bool = false, on db: any DatabaseConnection
-    ) async throws -> String {
+    ) async throws -> String? {
         guard let existing = try await TreeRepository.child(of: directory, named: name, on: db) else { return name }
         // Moving or renaming a node onto itself is no conflict; copying it is.
         if existing.id == moving.id, !copying { return name }
         switch policy {
         case .fail: throw PanError.fileAlreadyExists
+        case .skip: return nil
         case .rename: return try await TreeRepository.freeName(in: directory, for: name, on: db)
         case .overwrite:
-            // Only a file replaces a file; directories are never overwritten.
-            guard existing.isFile, moving.isFile else { throw PanError.fileAlreadyExists }
+            // Only a file replaces a file: a directory is never replaced (its
+            // contents would be lost unseen), nor does one replace a file.
+            guard existing.isFile, moving.isFile else { throw PanError.directoryNotReplaced }
             try await requireUnlocked(existing, on: db)
             try await delete(existing, on: db)
             return name
@@ -99,7 +102,11 @@ public enum TreeMutations {
         guard let parentId = node.parentId, let parent = try await TreeRepository.node(id: parentId, userId: node.userId, on: db) else {
             throw PanError.fileNotFound
         }
-        let finalName = try await resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db)
+        // `skip` leaves a node as it is: for a rename, whose new name the user
+        // typed, that is a refusal like `fail`'s.
+        guard let finalName = try await resolveName(name, in: parent, moving: node, policy: policy, userId: node.userId, on: db) else {
+            throw PanError.fileAlreadyExists
+        }
         let path = PanPath.join(parent.path, finalName)
         try await Extent(of: node, on: db).requirePathLength(at: path)
         do {
@@ -114,7 +121,8 @@ public enum TreeMutations {
         return try await TreeRepository.node(id: node.id, userId: node.userId, on: db)!
     }
 
-    public static func move(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> FileNode {
+    /// Moves the subtree into `directory`; nil when `skip` left it where it is.
+    public static func move(_ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, on db: any DatabaseConnection, now: Int64 = Millis.now()) async throws -> FileNode? {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be moved") }
         guard directory.isDirectory else { throw PanError.notADirectory }
         // Into itself or below itself: the tree would become a cycle.
@@ -125,7 +133,9 @@ public enum TreeMutations {
         try await requireUnlocked(node, on: db)
         let extent = try await Extent(of: node, on: db)
         try extent.requireDepth(into: directory)
-        let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        guard let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db) else {
+            return nil
+        }
         let path = PanPath.join(directory.path, name)
         try extent.requirePathLength(at: path)
         do {
@@ -153,11 +163,11 @@ public enum TreeMutations {
 
     /// Copies the live part of the subtree; files share their stored objects.
     /// Refused before its first insert past `NodeLimits.nodesPerRequest` nodes
-    /// or the user's `nodeLimit`.
+    /// or the user's `nodeLimit`. nil when `skip` made no copy.
     public static func copy(
         _ node: FileNode, into directory: FileNode, policy: ConflictPolicy = .fail, nodeLimit: Int64 = NodeLimits.defaultPerUser,
         on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) async throws -> FileNode {
+    ) async throws -> FileNode? {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be copied") }
         guard directory.isDirectory else { throw PanError.notADirectory }
         if directory.lft >= node.lft, directory.rgt <= node.rgt {
@@ -173,7 +183,9 @@ public enum TreeMutations {
         let bytes = nodes.reduce(Int64(0)) { $0 + ($1.isFile ? $1.size : 0) }
         guard let user = try await UserRepository.find(id: node.userId, on: db) else { throw PanError.userNotFound }
         try user.ensureRoom(for: bytes)
-        let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db)
+        guard let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, copying: true, on: db) else {
+            return nil
+        }
         // Only the live part is copied, and it is in hand: its longest path, without another scan.
         let longest = nodes.map(\.path.unicodeScalars.count).max() ?? node.path.unicodeScalars.count
         try PanPath.requirePathLength(PanPath.join(directory.path, name).unicodeScalars.count + longest - node.path.unicodeScalars.count)
@@ -199,12 +211,33 @@ public enum TreeMutations {
     public static func delete(_ node: FileNode, on db: any DatabaseConnection) async throws {
         guard node.parentId != nil else { throw PanError.badRequest("the root cannot be removed") }
         try await requireUnlocked(node, on: db)
+        _ = try await deleteRange(userId: node.userId, from: node.lft, to: node.rgt, on: db)
+    }
+
+    /// What `deleteRange` deleted.
+    struct Deletion {
+        var nodes = 0
+        var bytes: Int64 = 0
+        /// Items of the recycle bin among them (nodes with `recycled_at`).
+        var binItems = 0
+    }
+
+    /// Deletes the user's nodes whose `lft` is in `from..<to`, releasing their
+    /// space and node count. The range must hold every descendant of each of
+    /// its nodes (a subtree's interval, or the bottom of one: `RecycleBin`),
+    /// so no node is left without its parent.
+    static func deleteRange(userId: Int64, from: Int64, to: Int64, on db: any DatabaseConnection) async throws -> Deletion {
         // Objects are not released here: references are counted from nodes, and
         // `pan store gc` forgets an object once no node names it.
-        let bytes = try await db.scalar(
-            "SELECT COALESCE(SUM(size), 0) FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ? AND type = \(FileNode.Kind.file.sql)",
-            node.userId, node.lft, node.rgt
-        ) ?? 0
+        let counts = try await db.queryRow(
+            """
+            SELECT COALESCE(SUM(CASE WHEN type = \(FileNode.Kind.file.sql) THEN size ELSE 0 END), 0) AS bytes,
+                   COUNT(recycled_at) AS items
+            FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?
+            """,
+            userId, from, to
+        )
+        var deletion = Deletion(bytes: try counts?.int64("bytes") ?? 0, binItems: Int(try counts?.int64("items") ?? 0))
         // Sessions that made these files forget them (SQLite's foreign key would
         // do it; PostgreSQL's schema has none, for Citus): a replayed callback
         // then answers that the file is gone.
@@ -214,12 +247,13 @@ public enum TreeMutations {
                 UPDATE upload_sessions SET result_node_id = NULL WHERE user_id = ? AND result_node_id IN (
                     SELECT id FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?)
                 """,
-                node.userId, node.userId, node.lft, node.rgt
+                userId, userId, from, to
             )
         }
-        let deleted = try await db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", node.userId, node.lft, node.rgt)
-        try await NodeLimits.release(deleted, userId: node.userId, on: db)
-        try await UserRepository.addSpaceUsed(-bytes, userId: node.userId, on: db)
+        deletion.nodes = try await db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", userId, from, to)
+        try await NodeLimits.release(deletion.nodes, userId: userId, on: db)
+        try await UserRepository.addSpaceUsed(-deletion.bytes, userId: userId, on: db)
+        return deletion
     }
 
     /// Moves the subtree to the recycle bin; it keeps its space and references.
@@ -232,14 +266,18 @@ public enum TreeMutations {
 
     /// Brings a recycled subtree back where it was (re-creating its directory if
     /// that is gone); what was recycled inside it on its own stays in the bin.
+    /// nil when `skip` left it in the bin (its name is taken there).
     public static func restore(
         _ node: FileNode, policy: ConflictPolicy = .fail, nodeLimit: Int64 = NodeLimits.defaultPerUser,
         on db: any DatabaseConnection, now: Int64 = Millis.now()
-    ) async throws -> FileNode {
+    ) async throws -> FileNode? {
         guard node.recycledAt != nil, node.state == 1 else { throw PanError.fileNotFound }
         let parentPath = PanPath.parent(of: node.path)
         let directory = try await TreeRepository.directory(userId: node.userId, path: parentPath, nodeLimit: nodeLimit, on: db, now: now)
-        let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db)
+        // A directory re-created just now is empty: `skip` never leaves one behind.
+        guard let name = try await resolveName(node.name, in: directory, moving: node, policy: policy, userId: node.userId, on: db) else {
+            return nil
+        }
         // `rename` adds " (n)" on every restore: paths could otherwise grow past the cap.
         try await Extent(of: node, on: db).requirePathLength(at: PanPath.join(directory.path, name))
         // Nodes to bring back: the subtree, minus subtrees recycled separately inside it.
@@ -262,15 +300,5 @@ public enum TreeMutations {
         for id in back { try await db.run("UPDATE nodes SET state = \(FileNode.State.live.sql) WHERE user_id = ? AND id = ?", node.userId, id) }
         try await db.run("UPDATE nodes SET recycled_at = NULL WHERE user_id = ? AND id = ?", node.userId, node.id)
         return try await TreeRepository.node(id: node.id, userId: node.userId, on: db)!
-    }
-
-    /// Recycled top nodes of a user, newest first.
-    public static func recycleBin(userId: Int64, limit: Int, offset: Int, on db: any DatabaseConnection) async throws -> (nodes: [FileNode], total: Int64) {
-        let total = try await db.scalar("SELECT COUNT(*) FROM nodes WHERE user_id = ? AND recycled_at IS NOT NULL", userId) ?? 0
-        let nodes = try await db.query(
-            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.recycled_at IS NOT NULL ORDER BY n.recycled_at DESC, n.id DESC LIMIT ? OFFSET ?",
-            userId, limit, offset
-        ).map(FileNode.init(row:))
-        return (nodes, total)
     }
 }

@@ -405,17 +405,18 @@ extension TreeRepository {
         ).map(FileNode.init(row:))
     }
 
-    /// A node in the recycle bin, by uuid or by its path when recycled (newest first).
+    /// An item of the recycle bin, by uuid or by its path when recycled (newest
+    /// first); one being purged is gone already (`RecycleBin`).
     public static func recycledNode(userId: Int64, uuid: String?, path: String?, on db: any DatabaseConnection) async throws -> FileNode? {
         if let uuid, !uuid.isEmpty {
             return try await db.queryRow(
-                "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND n.recycled_at IS NOT NULL",
+                "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.uuid = ? AND n.user_id = ? AND \(RecycleBin.listed("n"))",
                 uuid.lowercased(), userId
             ).map(FileNode.init(row:))
         }
         guard let path else { return nil }
         return try await db.queryRow(
-            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND n.recycled_at IS NOT NULL ORDER BY n.recycled_at DESC LIMIT 1",
+            "SELECT \(FileNode.columns) FROM \(FileNode.from) WHERE n.user_id = ? AND n.path_id = ? AND \(RecycleBin.listed("n")) ORDER BY n.recycled_at DESC LIMIT 1",
             userId, PanPath.pathId(path)
         ).map(FileNode.init(row:))
     }

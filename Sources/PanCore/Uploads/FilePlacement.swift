@@ -26,6 +26,7 @@ enum FilePlacement {
         }
         // A directory is never replaced by a file.
         if existing.isDirectory { throw PanError.directoryInTheWay }
+        // `fail`, and `skip`: one upload names one file, so skipping it is refusing it.
         guard policy == .overwrite else { throw PanError.fileAlreadyExists }
         if existing.locking { throw PanError.fileLocked }
         return Target(directory: directory, name: name, replacing: existing)

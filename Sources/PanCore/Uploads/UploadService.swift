@@ -115,7 +115,8 @@ struct UploadService<Engine: SQLEngine>: Sendable {
         try await UploadSessionRepository.create(
             id: sessionId, userId: userId, dirPath: target.directory.path, // `rename` picks its free name again when the callback lands.
             name: request.conflict == .rename ? requestedName : target.name,
-            conflict: request.conflict, declaredSize: request.size, declaredHash: request.hash.isEmpty ? nil : request.hash,
+            // `skip` names one file here: it was refused like `fail` (FilePlacement), and is kept as that.
+            conflict: request.conflict == .skip ? .fail : request.conflict, declaredSize: request.size, declaredHash: request.hash.isEmpty ? nil : request.hash,
             sizeLimit: sizeLimit, bucket: settings.bucket, objectKey: objectKey, deadline: deadline,
             lapsesAt: settings.lapse(now: now, declaredSize: request.size), on: db, now: now
         )

@@ -1,9 +1,12 @@
 import Foundation
 import SQLCommon
 
-/// What to do when the target name is taken by a file.
+/// What to do when the target name is taken.
 public enum ConflictPolicy: String, Sendable, Codable, CaseIterable {
     case fail, overwrite, rename
+    /// Leave the source where it is (move, copy, restore of many: the others
+    /// go on). For a rename or an upload, which name one target, that is `fail`.
+    case skip
 }
 
 /// One issued upload token, waiting for its callback.

@@ -34,6 +34,9 @@ public func buildApplication(_ configuration: PanConfiguration, logger: Logger) 
         NamedService("ShutdownCheckpoint", ShutdownCheckpoint(store: services.store, database: DatabaseDescription(configuration), logger: logger)),
         NamedService("OperationsRefresher", OperationsRefresher(probe: probe, logger: logger)),
         NamedService("SessionSweeper", sweeper),
+        NamedService("BinSweeper", BinSweeper(
+            store: services.store, retention: configuration.binRetention, interval: configuration.sweepInterval, metrics: metrics.pan, logger: logger
+        )),
         NamedService("PublicURLChecker", PublicURLChecker(check: services.publicURLCheck, client: CallbackClient.sharedHTTPClient, logger: logger)),
         // Stops before the checkpoint and the pool: its last flush still has the database.
         NamedService("UserSessionActivityWriter", UserSessionActivityWriter(

@@ -22,6 +22,7 @@ struct FilesController {
         router.post("/v1/files/copy", use: copy)
         router.post("/v1/files/remove", use: remove)
         router.post("/v1/files/recycle", use: recycle)
+        router.post("/v1/files/emptyBin", use: emptyBin)
     }
 
     /// Authenticates and parses; every handler starts here.
@@ -182,8 +183,15 @@ struct FilesController {
         }
         let policy = try Self.policy(body)
         let userId = session.user.id
-        let count = try await store.transfer(userId: userId, sources, into: destination, policy: policy, copying: copying)
-        return try Reply.ok(count, token: session.refreshedToken)
+        let outcome = try await store.transfer(userId: userId, sources, into: destination, policy: policy, copying: copying)
+        return try Self.reply(outcome.done.count, outcome, policy: policy, token: session.refreshedToken)
+    }
+
+    /// `result` as clients have always read it; with `conflict: "skip"`, also
+    /// `skipped`: the sources left where they were.
+    private static func reply(_ result: some JSONWritable, _ outcome: TransferOutcome, policy: ConflictPolicy, token: String?) throws -> Response {
+        guard policy == .skip else { return try Reply.ok(result, token: token) }
+        return Reply.ok(result, skipped: outcome.skipped, token: token)
     }
 
     @Sendable func remove(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -206,12 +214,29 @@ struct FilesController {
             _ = try await store.remove(userId: userId, targets, toRecycleBin: true)
             return try Reply.ok(targets.count, token: session.refreshedToken)
         }
-        let uuid = try body.string("uuid")
-        let path = try body.string("path").map { try PanPath.validated($0) }
         let policy = try Self.policy(body)
         let userId = session.user.id
-        let node = try await store.restore(userId: userId, uuid: uuid, path: path, policy: policy)
-        return try Reply.ok(node, token: session.refreshedToken)
+        if body.isArray("uuid") || body.isArray("path") {
+            // Many at once (Pan's own): one transaction, `result` the number restored.
+            let targets = try NodeAddress.many(body)
+            guard !targets.isEmpty else { throw PanError.invalidField("uuid", "name at least one file") }
+            let outcome = try await store.restore(userId: userId, targets, policy: policy)
+            return try Self.reply(outcome.done.count, outcome, policy: policy, token: session.refreshedToken)
+        }
+        let uuid = try body.string("uuid")?.trimmedSpaces()
+        let path = try body.string("path").map { try PanPath.validated($0) }
+        let target = NodeAddress(uuid: uuid?.isEmpty == false ? uuid : nil, path: path)
+        let outcome = try await store.restore(userId: userId, [target], policy: policy)
+        // One node: `result` is it as restored, or, skipped, as it still is in the bin.
+        let node = outcome.done.first ?? outcome.skipped[0]
+        return try Self.reply(node, outcome, policy: policy, token: session.refreshedToken)
+    }
+
+    /// Deletes for good everything binned so far; `result` is how many items of the bin went.
+    @Sendable func emptyBin(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, session) = try await begin(request, context)
+        let removed = try await store.emptyBin(userId: session.user.id)
+        return try Reply.ok(removed, token: session.refreshedToken)
     }
 
     // MARK: Parameters

@@ -55,20 +55,39 @@ enum Reply {
         let data: Data
         if let writable = result as? any JSONWritable {
             // The hot replies (file objects, grants): written directly, same shape as `Envelope`.
-            var json = JSONWriter()
-            json.object { json in
-                json.field("status", 200)
-                json.field("success", true)
-                json.field("code", "OK")
-                json.field("message", "")
-                json.key("result")
-                writable.write(to: &json)
-                if let token { json.field("token", token) }
-            }
-            data = Data(json.bytes)
+            data = written(writable, skipped: nil, token: token)
         } else {
             data = try encoder.encode(Envelope(status: 200, success: true, code: "OK", message: "", result: result, token: token))
         }
+        return ok(data: data, token: token)
+    }
+
+    /// A success envelope that also names what `conflict: "skip"` left where
+    /// it was: `skipped` (file objects) beside `result`, so `result` keeps the
+    /// shape every client already reads (a count, a node).
+    static func ok(_ result: some JSONWritable, skipped: [FileNode], token: String?) -> Response {
+        ok(data: written(result, skipped: skipped, token: token), token: token)
+    }
+
+    private static func written(_ result: some JSONWritable, skipped: [FileNode]?, token: String?) -> Data {
+        var json = JSONWriter()
+        json.object { json in
+            json.field("status", 200)
+            json.field("success", true)
+            json.field("code", "OK")
+            json.field("message", "")
+            json.key("result")
+            result.write(to: &json)
+            if let skipped {
+                json.key("skipped")
+                skipped.write(to: &json)
+            }
+            if let token { json.field("token", token) }
+        }
+        return Data(json.bytes)
+    }
+
+    private static func ok(data: Data, token: String?) -> Response {
         var headers: HTTPFields = [:]
         if let token {
             headers[.qingzhenToken] = token

@@ -54,6 +54,9 @@ struct JSONBody {
 
     func has(_ key: String) -> Bool { fields[key] != nil && !(fields[key] is NSNull) }
 
+    /// Whether the field is a JSON array (restore: many at once, rather than one).
+    func isArray(_ key: String) -> Bool { fields[key] is [Any] }
+
     /// A nested object's fields (`proof: {nonce, answer}`), read by the same rules.
     func object(_ key: String) throws(PanError) -> JSONBody? {
         guard let value = fields[key], !(value is NSNull) else { return nil }
@@ -88,12 +91,12 @@ struct JSONBody {
     }
 
     /// What to do with a taken name, the same for every endpoint: `conflict`
-    /// (`fail`, `overwrite`, `rename`), else any of the clients' flags
+    /// (`fail`, `overwrite`, `rename`, `skip`), else any of the clients' flags
     /// `overwrite`/`override`/`rewrite` set → overwrite, else fail.
     func conflictPolicy() throws(PanError) -> ConflictPolicy {
         if let conflict = try string("conflict"), !conflict.isEmpty {
             guard let policy = ConflictPolicy(rawValue: conflict.lowercased()) else {
-                throw .invalidField("conflict", "must be fail, overwrite or rename")
+                throw .invalidField("conflict", "must be fail, overwrite, rename or skip")
             }
             return policy
         }

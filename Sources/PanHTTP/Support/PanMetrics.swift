@@ -14,6 +14,9 @@ struct PanMetrics: Sendable {
     let failedProofs: Counter
     let callbacksAccepted: Counter
     let callbacksReplayed: Counter
+    /// What `PAN_BIN_RETENTION`'s sweep deleted for good: items of the bin, and their nodes.
+    let binItemsExpired: Counter
+    let binNodesExpired: Counter
     private let factory: any MetricsFactory
 
     init(factory: any MetricsFactory) {
@@ -26,6 +29,8 @@ struct PanMetrics: Sendable {
         failedProofs = Counter(label: "pan_possession_proofs_failed_total", factory: factory)
         callbacksAccepted = Counter(label: "pan_callbacks_total", dimensions: [("result", "accepted")], factory: factory)
         callbacksReplayed = Counter(label: "pan_callbacks_total", dimensions: [("result", "replayed")], factory: factory)
+        binItemsExpired = Counter(label: "pan_bin_expired_items_total", factory: factory)
+        binNodesExpired = Counter(label: "pan_bin_expired_nodes_total", factory: factory)
     }
 
     func instantUpload(_ kind: InstantKind) { instantUploads[kind]?.increment() }
