@@ -266,18 +266,20 @@ struct RecycleBinTests {
         }
     }
 
-    /// One binned folder of `RecycleBin.nodesPerStep` + 500 nodes, and more
-    /// single-file items than `RecycleBin.itemsPerStep`, made by copies.
+    /// A bin several steps big (the server's `binStep`, made small by
+    /// `smallSteps`): one binned folder of more nodes than a step deletes, and
+    /// more single-file items than a step takes, made by copies of 10 seed files.
     func bigBin(_ server: TestServer, _ token: String) async throws -> (folderUUID: String, items: Int) {
-        for i in 0..<100 { try await file(server, token, "/seed/f\(i).txt", "seed \(i % 7)") }
+        let step = server.configuration.binStep
+        for i in 0..<Self.seeds { try await file(server, token, "/seed/f\(i).txt", "seed \(i % 7)") }
         _ = try await mkdir(server, token, "/big")
-        let copies = (RecycleBin.nodesPerStep + 500) / 101 + 1
+        let copies = (step.nodes + step.nodes / 2) / (Self.seeds + 1) + 1
         let made = try await server.post(
             "/v1/files/copy", ["path": Array(repeating: "/seed", count: copies), "destPath": "/big", "conflict": "rename"], token: token
         )
         guard made.json["result"] as? Int == copies else { throw TestFailure("copy: \(made.text)") }
         let folder = try #require(try await get(server, token, "/big"))
-        let loose = RecycleBin.itemsPerStep + 30
+        let loose = step.items + step.items / 2 + 1
         try await file(server, token, "/loose/one.txt", "one")
         #expect(try await server.post(
             "/v1/files/copy", ["path": Array(repeating: "/loose/one.txt", count: loose - 1), "destPath": "/loose", "conflict": "rename"], token: token
@@ -290,26 +292,34 @@ struct RecycleBinTests {
         return (try #require(folder["uuid"] as? String), loose + 1)
     }
 
+    static let seeds = 10
+    /// Steps of 40 nodes and 8 items: a bin of a few hundred nodes takes several.
+    static let smallSteps: @Sendable (inout PanConfiguration) -> Void = {
+        anyonesContent(&$0)
+        $0.binStep = RecycleBin.StepSize(nodes: 40, items: 8)
+    }
+
     @Test("emptyBin of a bin bigger than one step finishes; a half-purged folder is gone from the bin at once and cannot be restored", arguments: TestBackend.allCases)
     func emptyBinInSteps(backend: TestBackend) async throws {
-        try await withServer(backend: backend, configure: anyonesContent) { server in
+        try await withServer(backend: backend, configure: Self.smallSteps) { server in
             let (user, token) = try await server.user("bigbin")
             let (folderUUID, items) = try await bigBin(server, token)
             #expect(try await bin(server, token).total == items)
             let binnedNodes = try await server.count("nodes", "user_id = \(user.id) AND state = 1")
-            #expect(binnedNodes > Int64(RecycleBin.nodesPerStep))
+            let size = server.configuration.binStep
+            #expect(binnedNodes > Int64(size.nodes))
 
             // One step by hand, as a concurrent request would see between two:
             // the loose files go first (oldest), then the folder is cut from its bottom.
             let step = try await server.write { db in
-                try await RecycleBin.purgeStep(userId: user.id, binnedBy: Millis.now(), on: db)
+                try await RecycleBin.purgeStep(userId: user.id, binnedBy: Millis.now(), size: size, on: db)
             }
-            #expect(step.nodes == RecycleBin.nodesPerStep || step.items == RecycleBin.itemsPerStep)
+            #expect(step.nodes == size.nodes || step.items == size.items)
             #expect(step.more)
             try await fsckClean(server, "between two steps")
             // Step until the folder is half gone.
             while try await server.count("nodes", "user_id = \(user.id) AND recycled_at = -1") == 0 {
-                _ = try await server.write { db in try await RecycleBin.purgeStep(userId: user.id, binnedBy: Millis.now(), on: db) }
+                _ = try await server.write { db in try await RecycleBin.purgeStep(userId: user.id, binnedBy: Millis.now(), size: size, on: db) }
                 try await fsckClean(server, "between two steps")
             }
             #expect(try await bin(server, token).total == 0, "a folder being purged is no longer listed")
@@ -330,14 +340,14 @@ struct RecycleBinTests {
             #expect(try await spaceUsed(server, token) == (try await server.read { db in
                 try await db.scalar("SELECT COALESCE(SUM(size), 0) FROM nodes WHERE user_id = ? AND type = 0", user.id) ?? -1
             }))
-            #expect(live == 100, "the seed files")
+            #expect(live == Int64(Self.seeds), "the seed files")
             try await fsckClean(server, "after")
         }
     }
 
     @Test("emptyBin on a big bin in one request: every item counted, the writer never held by one huge transaction", arguments: TestBackend.allCases)
     func emptyBinWhole(backend: TestBackend) async throws {
-        try await withServer(backend: backend, configure: anyonesContent) { server in
+        try await withServer(backend: backend, configure: Self.smallSteps) { server in
             let (user, token) = try await server.user("bigbin2")
             let (_, items) = try await bigBin(server, token)
             // Another user's writes go on while it runs (each step is its own transaction).
@@ -352,7 +362,7 @@ struct RecycleBinTests {
             #expect(reply.json["result"] as? Int == items)
             #expect(writes == 5)
             #expect(try await server.count("nodes", "user_id = \(user.id) AND state = 1") == 0)
-            #expect(try await spaceUsed(server, token) == Int64((0..<100).map { "seed \($0 % 7)".utf8.count }.reduce(0, +)))
+            #expect(try await spaceUsed(server, token) == Int64((0..<Self.seeds).map { "seed \($0 % 7)".utf8.count }.reduce(0, +)))
             try await fsckClean(server)
         }
     }
@@ -362,7 +372,7 @@ struct RecycleBinTests {
     @Test("PAN_BIN_RETENTION parses seconds, units, 0 and off; refuses the rest")
     func retentionSetting() throws {
         var configuration = PanConfiguration()
-        #expect(configuration.binRetention == 30 * 86400)
+        #expect(configuration.binRetention == TimeInterval(30 * 86400))
         for (text, expected) in [("1s", 1.0), ("90", 90), ("45m", 2700), ("12h", 43200), ("30d", 2_592_000), (" 2D ", 172_800), ("0.5s", 0.5)] {
             try configuration.apply(environment: ["PAN_BIN_RETENTION": text])
             #expect(configuration.binRetention == expected, "\(text)")
@@ -424,7 +434,7 @@ struct RecycleBinTests {
     @Test("the retention sweep works a bin bigger than one step off in bounded steps and finishes it", arguments: TestBackend.allCases)
     func retentionInSteps(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: {
-            anyonesContent(&$0)
+            Self.smallSteps(&$0)
             $0.binRetention = nil  // swept by hand below
             $0.sweepInterval = 3600
         }) { server in
@@ -440,9 +450,9 @@ struct RecycleBinTests {
             try await off.sweep()
             #expect(try await bin(server, token).total == items, "off: kept")
             let sweeper = BinSweeper(store: server.services.store, retention: 86400, interval: 1, metrics: metrics.pan, logger: logger)
-            // One step deletes at most nodesPerStep nodes; one tick at most stepsPerTick steps.
+            // One step deletes at most a step's nodes; one tick runs several steps.
             let step = try #require(try await server.services.store.purgeBin(binnedBy: Millis.now() - 86_400_000))
-            #expect(step.nodes <= RecycleBin.nodesPerStep)
+            #expect(step.nodes <= server.configuration.binStep.nodes)
             #expect(step.nodes > 0)
             try await fsckClean(server, "between steps")
             try await sweeper.sweep()

@@ -141,6 +141,8 @@ public struct PanConfiguration: Sendable {
     /// How long an item stays in the recycle bin before the sweeper deletes it
     /// for good (`PAN_BIN_RETENTION`); nil (`0`, `off`): kept until the user empties it.
     public var binRetention: TimeInterval? = 30 * 24 * 3600
+    /// How much one step of emptying a bin deletes: not a setting (tests make it small).
+    public var binStep: RecycleBin.StepSize = .standard
     /// Serve the web app from this folder (read on every request) instead of
     /// the copy embedded at build time: for working on `web/` without rebuilding.
     public var webDirectory: String?

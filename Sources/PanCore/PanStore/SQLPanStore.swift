@@ -16,10 +16,13 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     let nameKeys = NameKeys()
     /// Most nodes one user may have (`PAN_MAX_NODES`; 0: no cap).
     let nodeLimit: Int64
+    /// How much one step of emptying a bin deletes.
+    let binStep: RecycleBin.StepSize
 
     public init(engine: Engine, settings: UploadSettings) {
         self.engine = engine
         nodeLimit = settings.maxNodesPerUser
+        binStep = settings.binStep
         uploads = UploadService(engine: engine, settings: settings)
         callbacks = CallbackService(engine: engine, settings: settings)
     }
@@ -329,21 +332,24 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
 
     public func emptyBin(userId: Int64) async throws -> Int {
         // What was binned by now: an item binned while this runs stays in the bin.
-        let cutoff = Millis.now()
+        let (cutoff, size) = (Millis.now(), binStep)
         var removed = 0
         while true {
-            let step = try await write(user: userId) { db in try await RecycleBin.purgeStep(userId: userId, binnedBy: cutoff, on: db) }
+            let step = try await write(user: userId) { db in
+                try await RecycleBin.purgeStep(userId: userId, binnedBy: cutoff, size: size, on: db)
+            }
             removed += step.items
             if !step.more { return removed }
         }
     }
 
     public func purgeBin(binnedBy cutoff: Int64) async throws -> RecycleBin.Step? {
-        try await writeExclusively(.purgeBin) { db -> RecycleBin.Step in
+        let size = binStep
+        return try await writeExclusively(.purgeBin) { db -> RecycleBin.Step in
             guard let userId = try await RecycleBin.oldestOwner(binnedBy: cutoff, on: db) else { return RecycleBin.Step() }
             // That user's writers wait (PostgreSQL; SQLite has one writer anyway).
             _ = try await UserRepository.lock(id: userId, on: db)
-            return try await RecycleBin.purgeStep(userId: userId, binnedBy: cutoff, on: db)
+            return try await RecycleBin.purgeStep(userId: userId, binnedBy: cutoff, size: size, on: db)
         }
     }
 

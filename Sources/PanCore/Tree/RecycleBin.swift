@@ -12,8 +12,8 @@ import SQLCommon
 ///
 /// A bin can hold a million nodes, and every write of a user holds the writer
 /// (SQLite's one writer; PostgreSQL's per-user lock) for its whole transaction.
-/// So a purge runs as steps of at most `nodesPerStep` nodes and
-/// `itemsPerStep` items, each its own transaction that leaves the tree
+/// So a purge runs as steps of at most `StepSize.standard` nodes and
+/// items, each its own transaction that leaves the tree
 /// consistent (`pan fsck` finds nothing between any two). An item too big for
 /// one step is deleted from its bottom: the nodes with the highest `lft` of
 /// its interval, which always include every descendant of each (a
@@ -24,11 +24,23 @@ import SQLCommon
 /// folder. The next step (of the same purge, or any later one, or the
 /// sweeper after a crash) finishes it first.
 public enum RecycleBin {
-    /// Most nodes one purge step deletes (SQLite: ~5 ms per 1,000 with
-    /// Pan's indexes and triggers, so a step holds the writer well under a second).
-    public static let nodesPerStep = 5_000
-    /// Most items one purge step takes (each costs a handful of statements).
-    public static let itemsPerStep = 200
+    /// How much one purge step may delete.
+    public struct StepSize: Sendable, Equatable {
+        /// Most nodes one step deletes.
+        public var nodes: Int
+        /// Most items one step takes (each costs a handful of statements).
+        public var items: Int
+
+        public init(nodes: Int, items: Int) {
+            self.nodes = max(1, nodes)
+            self.items = max(1, items)
+        }
+
+        /// What servers use: a step of 5,000 nodes holds the writer a fraction
+        /// of a second (README "Recycle bin"). Tests make bins of several
+        /// steps with smaller ones.
+        public static let standard = StepSize(nodes: 5_000, items: 200)
+    }
     /// `recycled_at` of an item whose deletion has begun (see above). Below
     /// every real time, so purges pick it up first.
     static let purging: Int64 = -1
@@ -74,17 +86,19 @@ public enum RecycleBin {
     /// before `cutoff` (Unix ms), oldest first — an item nested in another is
     /// always older, so it goes first, whole. Runs in the caller's write
     /// transaction, which must hold the user (`write(user:)`).
-    public static func purgeStep(userId: Int64, binnedBy cutoff: Int64, on db: any DatabaseConnection) async throws -> Step {
+    public static func purgeStep(
+        userId: Int64, binnedBy cutoff: Int64, size: StepSize = .standard, on db: any DatabaseConnection
+    ) async throws -> Step {
         var step = Step()
         let items = try await db.query(
             """
             SELECT id, lft, rgt, recycled_at FROM nodes WHERE user_id = ? AND recycled_at IS NOT NULL AND recycled_at <= ?
             ORDER BY recycled_at, id LIMIT ?
             """,
-            userId, cutoff, itemsPerStep
+            userId, cutoff, size.items
         )
-        step.more = items.count == itemsPerStep
-        var budget = nodesPerStep
+        step.more = items.count == size.items
+        var budget = size.nodes
         for item in items {
             guard budget > 0 else { step.more = true; break }
             let (id, lft, rgt) = (try item.int64("id"), try item.int64("lft"), try item.int64("rgt"))

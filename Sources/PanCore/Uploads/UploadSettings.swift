@@ -35,6 +35,8 @@ public struct UploadSettings: Sendable {
     public var uploadIdleExternal: Int64 = 1_800_000
     /// Whether upload bytes arrive at Pan itself (its local endpoint).
     public var seesUploadBytes = true
+    /// How much one step of emptying a recycle bin deletes (`RecycleBin`).
+    public var binStep: RecycleBin.StepSize = .standard
 
     public init(
         bucket: String, credentials: [Credentials], uploadURL: String, callbackURL: String,

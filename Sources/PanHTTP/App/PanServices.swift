@@ -74,6 +74,7 @@ public struct PanServices: Sendable {
         settings.uploadIdleExternal = Int64(configuration.uploadIdleExternal * 1000)
         settings.seesUploadBytes = configuration.usesLocalUploadEndpoint
         settings.maxNodesPerUser = configuration.maxNodesPerUser
+        settings.binStep = configuration.binStep
         settings.instantUpload = configuration.effectiveInstantUpload
         if configuration.instantUpload != settings.instantUpload {
             logger.warning("PAN_INSTANT_UPLOAD=proof needs PAN_DOWNLOAD_DOMAIN with an external WCS (proofs are checked against the stored bytes): instant upload is limited to each user's own content")
