@@ -367,6 +367,30 @@ struct RecycleBinTests {
         }
     }
 
+    @Test("a server's step (RecycleBin.StepSize.standard) deletes exactly its nodes of a bigger folder, in one transaction of its own")
+    func standardStep() async throws {
+        try await withServer(configure: anyonesContent) { server in
+            let (user, token) = try await server.user("standard")
+            for i in 0..<100 { try await file(server, token, "/seed/f\(i).txt", "seed \(i % 7)") }
+            _ = try await mkdir(server, token, "/big")
+            let size = RecycleBin.StepSize.standard
+            let copies = size.nodes / 101 + 1
+            let made = try await server.post(
+                "/v1/files/copy", ["path": Array(repeating: "/seed", count: copies), "destPath": "/big", "conflict": "rename"], token: token
+            )
+            #expect(made.json["result"] as? Int == copies)
+            _ = try await server.post("/v1/files/remove", ["path": "/big", "recycle": 1], token: token)
+            let started = ContinuousClock.now
+            let step = try await server.write { db in try await RecycleBin.purgeStep(userId: user.id, binnedBy: Millis.now(), size: size, on: db) }
+            let took = ContinuousClock.now - started
+            print("RecycleBin standard step: \(step.nodes) nodes in \(took)")
+            #expect(step.nodes == size.nodes)
+            #expect(step.items == 0)
+            #expect(step.more)
+            try await fsckClean(server)
+        }
+    }
+
     // MARK: Retention
 
     @Test("PAN_BIN_RETENTION parses seconds, units, 0 and off; refuses the rest")

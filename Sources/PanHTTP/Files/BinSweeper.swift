@@ -16,7 +16,7 @@ struct BinSweeper: Service {
     let metrics: PanMetrics
     let logger: Logger
 
-    /// Most purge steps one tick runs (`RecycleBin.StepSize.standard`: 5,000 nodes each).
+    /// Most purge steps one tick runs (`RecycleBin.StepSize.standard`: 1,000 nodes each).
     static let stepsPerTick = 20
 
     func run() async throws {
