@@ -216,7 +216,7 @@ struct FilesController {
         }
         let policy = try Self.policy(body)
         let userId = session.user.id
-        if body.isArray("uuid") || body.isArray("path") {
+        if body.isArray("uuid") || body.isArray("path") || body.has("uuids") || body.has("paths") {
             // Many at once (Pan's own): one transaction, `result` the number restored.
             let targets = try NodeAddress.many(body)
             guard !targets.isEmpty else { throw PanError.invalidField("uuid", "name at least one file") }
