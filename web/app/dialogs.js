@@ -62,8 +62,8 @@ export function conflictDialog(name, folder) {
     const finish = (choice) => { if (!settled) { settled = true; resolve({ choice, all: all.checked }); } dialog.close(); };
     const keep = h('button', { type: 'button', class: 'button primary', dataset: { choice: 'rename' }, onclick: () => finish('rename') }, t('conflict.keep'));
     const dialog = open(h('div', {},
-      h('h2', {}, t('conflict.title', { name })),
-      h('p', {}, t('conflict.text', { folder })),
+      h('h2', { class: 'wrap-anywhere' }, t('conflict.title', { name })),
+      h('p', { class: 'wrap-anywhere' }, t('conflict.text', { folder })),
       h('label', { class: 'check' }, all, t('conflict.all')),
       h('div', { class: 'dialog-buttons' },
         h('button', { type: 'button', class: 'button', dataset: { choice: 'skip' }, onclick: () => finish('skip') }, t('conflict.skip')),
@@ -117,15 +117,26 @@ export function folderPicker({ title, ok, start = '/', excluded = [] }) {
   });
 }
 
-/** Breadcrumb buttons for `path`: the root, then each folder on the way. */
+/**
+ * Breadcrumb buttons for `path`: the root, then each folder on the way. On a
+ * phone the CSS shows only root / … / parent / current (`collapsible` ones hide,
+ * the ellipsis appears); long names are cut with the whole name as tooltip.
+ */
 export function crumbTrail(path, go) {
   const parts = path.split('/').filter(Boolean);
-  const items = [h('button', { type: 'button', class: 'crumb', onclick: () => go('/') }, icon(icons.home), t('files.root'))];
+  const items = [h('button', { type: 'button', class: 'crumb crumb-root', title: t('files.root'), onclick: () => go('/') }, icon(icons.home), h('span', { class: 'crumb-text' }, t('files.root')))];
+  const hidden = Math.max(0, parts.length - 2); // folders before the parent
+  if (hidden > 0) {
+    const target = '/' + parts.slice(0, hidden).join('/');
+    items.push(h('span', { class: 'crumb-sep crumb-more', 'aria-hidden': 'true' }, '/'));
+    items.push(h('button', { type: 'button', class: 'crumb crumb-more', title: target, 'aria-label': target, onclick: () => go(target) }, '…'));
+  }
   parts.forEach((name, index) => {
     const target = '/' + parts.slice(0, index + 1).join('/');
-    items.push(h('span', { class: 'crumb-sep', 'aria-hidden': 'true' }, '/'));
+    const collapsible = index < hidden ? ' collapsible' : '';
+    items.push(h('span', { class: 'crumb-sep' + collapsible, 'aria-hidden': 'true' }, '/'));
     const last = index === parts.length - 1;
-    items.push(h('button', { type: 'button', class: 'crumb', 'aria-current': last ? 'location' : null, onclick: () => go(target) }, name));
+    items.push(h('button', { type: 'button', class: 'crumb' + collapsible, title: name, 'aria-current': last ? 'location' : null, onclick: () => go(target) }, h('span', { class: 'crumb-text' }, name)));
   });
   return items;
 }

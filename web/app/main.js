@@ -1,28 +1,34 @@
 // Pan's web app: sign in, browse, upload, download, organise. Plain ES
 // modules; the page is built with DOM calls (dom.js), never from HTML strings.
-import { call, login, logout, onUnauthorized, sessionToken } from './api.js';
+import { call, login, logout, onUnauthorized, sessionToken, setSessionToken } from './api.js';
 import { h, icon, icons, replace } from './dom.js';
-import { errorText, formatSize, formatTime, lang, t } from './i18n.js';
+import { errorText, formatSize, formatTime, formatShortTime, lang, t } from './i18n.js';
 import { confirmDialog, crumbTrail, folderPicker, promptDialog, toast } from './dialogs.js';
+import { renderAccount } from './account.js';
+import { MAX_SOURCES, chunks, gatherAll, withConflictChoices } from './batch.js';
 import { Uploads } from './upload.js';
 
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 document.title = t('app.name');
 
 const root = document.getElementById('app');
-const PAGE_SIZE = 50;
+const PAGE_SIZE = Number(new URLSearchParams(location.search).get('pageSize')) || 50;
 // orderBy codes of /v1/files/page (api.md §7): folders first, then the key.
 const ORDERS = { 'name-asc': 6, 'name-desc': 4, 'time-desc': 14, 'time-asc': 16, 'size-desc': 8, 'size-asc': 10 };
 
 const state = {
   user: null,
-  view: 'files', // or 'bin'
+  view: 'files', // or 'bin', 'account'
   path: '/',
   page: 1,
   order: localStorage.getItem('pan.order') || 'name-asc',
   listing: null,
   selected: new Set(),
+  // Every item of the folder (or bin) is selected, across pages: actions gather them.
+  everything: false,
+  anchor: null, // the row a shift-click extends from
   loadId: 0,
+  failed: null, // the error of the last load, while it stands
 };
 if (!(state.order in ORDERS)) state.order = 'name-asc';
 
@@ -33,11 +39,12 @@ const uploads = new Uploads((item) => {
 
 let shell = null; // the signed-in layout's parts
 
-// MARK: Routing — #/files/<path> and #/bin, so a reload stays where it was.
+// MARK: Routing — #/files/<path>, #/bin and #/account, so a reload stays where it was.
 
 function parseRoute() {
   const hash = location.hash.replace(/^#/, '');
   if (hash === '/bin' || hash.startsWith('/bin?')) return { view: 'bin', path: '/' };
+  if (hash === '/account') return { view: 'account', path: '/' };
   let path = '/';
   if (hash.startsWith('/files')) {
     const rest = hash.slice('/files'.length).split('/').filter(Boolean).map((part) => {
@@ -50,6 +57,7 @@ function parseRoute() {
 
 function routeFor(view, path) {
   if (view === 'bin') return '#/bin';
+  if (view === 'account') return '#/account';
   return '#/files' + (path === '/' ? '' : path.split('/').map(encodeURIComponent).join('/'));
 }
 
@@ -66,6 +74,8 @@ window.addEventListener('hashchange', () => { if (state.user) load(); });
 function showLogin(message) {
   shell = null;
   state.user = null;
+  stopRetry();
+  document.title = t('login.title');
   const name = h('input', { id: 'login-name', name: 'username', autocomplete: 'username', required: true, autofocus: true });
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { class: 'error', id: 'login-error', role: 'alert' }, message || '');
@@ -106,27 +116,45 @@ function showApp() {
   const quota = h('div', { class: 'quota', id: 'quota' });
   const content = h('main', { class: 'content', id: 'content', tabindex: -1 });
   const dropHint = h('div', { class: 'drop-hint', 'aria-hidden': 'true' });
-  const navFiles = h('a', { href: '#/files', class: 'nav-link', id: 'nav-files' }, icon(icons.folder), t('nav.files'));
-  const navBin = h('a', { href: '#/bin', class: 'nav-link', id: 'nav-bin' }, icon(icons.bin), t('nav.bin'));
-  shell = { fileInput, quota, content, navFiles, navBin, dropHint };
+  // The same three places in the sidebar (desktop) and the bottom bar (phone).
+  const navLink = (view, id, glyph, label) => h('a', { href: routeFor(view, '/'), class: 'nav-link', id, dataset: { view } }, icon(glyph), h('span', { class: 'label' }, label));
+  const navLinks = [
+    navLink('files', 'nav-files', icons.folder, t('nav.files')),
+    navLink('bin', 'nav-bin', icons.bin, t('nav.bin')),
+    navLink('account', 'nav-account', icons.user, t('nav.account')),
+  ];
+  const tabLinks = [
+    navLink('files', 'tab-files', icons.folder, t('nav.files')),
+    navLink('bin', 'tab-bin', icons.bin, t('nav.bin')),
+    navLink('account', 'tab-account', icons.user, t('nav.account')),
+  ];
+  shell = { fileInput, quota, content, navLinks: [...navLinks, ...tabLinks], dropHint };
   replace(root,
     h('header', { class: 'topbar' },
       h('a', { class: 'brand', href: '#/files' }, h('img', { src: '/app/icon.svg', alt: '', width: 28, height: 28 }), h('span', {}, t('app.name'))),
       h('div', { class: 'topbar-space' }),
       quota,
-      h('span', { class: 'user-name', id: 'user-name' }, state.user.name || ''),
-      h('button', { type: 'button', class: 'button ghost', id: 'sign-out', onclick: signOut }, icon(icons.logout), t('nav.signout'))),
+      h('a', { class: 'user-name', id: 'user-name', href: '#/account', title: state.user.name || '' }, state.user.name || ''),
+      h('button', { type: 'button', class: 'button ghost', id: 'sign-out', onclick: signOut }, icon(icons.logout), h('span', { class: 'label' }, t('nav.signout')))),
     h('div', { class: 'layout' },
-      h('nav', { class: 'sidebar', 'aria-label': t('app.name') }, navFiles, navBin),
+      h('nav', { class: 'sidebar', 'aria-label': t('app.name') }, navLinks),
       content),
+    h('nav', { class: 'tabbar', id: 'tabbar', 'aria-label': t('app.name') }, tabLinks),
     dropHint, fileInput, uploads.panel);
   renderQuota();
   setUpDragAndDrop(content, dropHint);
   load();
 }
 
+/** Ends this session only; other browsers and devices stay signed in. */
 async function signOut() {
   await logout();
+  signedOut();
+}
+
+/** The server already ended this session (sign out everywhere, or revoked). */
+function signedOut() {
+  setSessionToken(null);
   history.replaceState(null, '', location.pathname);
   showLogin();
 }
@@ -185,36 +213,70 @@ function setUpDragAndDrop(zone, hint) {
   });
 }
 
-// MARK: Listing
+// MARK: Loading, and retrying a load that failed
 
-async function load({ keepSelection = false } = {}) {
+/** Retries a failed load on its own (2, 4, 8, then every 10 s) until the server answers. */
+let retryTimer = 0;
+let retryDelay = 2000;
+function scheduleRetry() {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => { if (state.failed) load({ keepSelection: true, retrying: true }); }, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, 10000);
+}
+function stopRetry() {
+  clearTimeout(retryTimer);
+  retryDelay = 2000;
+}
+window.addEventListener('online', () => { if (state.failed) load({ keepSelection: true }); });
+
+function viewTitle() {
+  if (state.view === 'bin') return t('nav.bin');
+  if (state.view === 'account') return t('nav.account');
+  return state.path === '/' ? t('files.root') : state.path.slice(state.path.lastIndexOf('/') + 1);
+}
+
+async function load({ keepSelection = false, retrying = false } = {}) {
   if (!shell) return;
   const route = parseRoute();
   const changed = route.view !== state.view || route.path !== state.path;
-  if (changed) state.page = 1;
+  if (changed) { state.page = 1; state.listing = null; }
   state.view = route.view;
   state.path = route.path;
-  if (!keepSelection || changed) state.selected.clear();
-  shell.navFiles.classList.toggle('active', state.view === 'files');
-  shell.navBin.classList.toggle('active', state.view === 'bin');
-  shell.navFiles.setAttribute('aria-current', state.view === 'files' ? 'page' : 'false');
-  shell.navBin.setAttribute('aria-current', state.view === 'bin' ? 'page' : 'false');
+  if (!keepSelection || changed) clearSelection();
+  for (const link of shell.navLinks) {
+    const active = link.dataset.view === state.view;
+    link.classList.toggle('active', active);
+    link.setAttribute('aria-current', active ? 'page' : 'false');
+  }
+  document.title = `${viewTitle()} · ${t('app.name')}`;
   const id = ++state.loadId;
-  if (!state.listing || changed) replace(shell.content, h('p', { class: 'muted loading' }, t('files.loading')));
+  // Navigating from inside the list keeps the keyboard in the list (not at the top of the page).
+  const focusWasInside = shell.content.contains(document.activeElement);
+  if (changed) replace(shell.content, h('p', { class: 'muted loading' }, t('files.loading')));
   try {
-    const body = state.view === 'bin'
-      ? { recycle: 1, page: state.page, pageSize: PAGE_SIZE }
-      : { path: state.path, page: state.page, pageSize: PAGE_SIZE, orderBy: ORDERS[state.order] };
-    const listing = await call('/v1/files/page', body);
+    if (state.view === 'account') {
+      state.user = await call('/v1/user/info', {});
+      if (id !== state.loadId) return;
+      renderQuota();
+      await renderAccount(shell.content, { user: state.user, onSignOut: signOut, onSignedOut: signedOut, heading: h('h1', { class: 'view-title' }, icon(icons.user), t('nav.account')) });
+      if (id !== state.loadId) return;
+      loaded();
+      return;
+    }
+    const listing = await call('/v1/files/page', { ...listingBody(), page: state.page, pageSize: PAGE_SIZE });
     if (id !== state.loadId) return;
     if (state.page > 1 && listing.list.length === 0 && listing.totalPage < state.page) {
       state.page = Math.max(1, listing.totalPage);
       return load({ keepSelection });
     }
     state.listing = listing;
-    const present = new Set(listing.list.map((node) => node.uuid));
-    for (const uuid of state.selected) if (!present.has(uuid)) state.selected.delete(uuid);
+    if (!state.everything) {
+      const present = new Set(listing.list.map((node) => node.uuid));
+      for (const uuid of state.selected) if (!present.has(uuid)) state.selected.delete(uuid);
+    }
+    loaded();
     render();
+    if (changed && focusWasInside) focusFirstRow();
   } catch (error) {
     if (id !== state.loadId || !shell) return;
     if (error.code === 'FILE_NOT_FOUND' && state.view === 'files' && state.path !== '/') {
@@ -222,82 +284,206 @@ async function load({ keepSelection = false } = {}) {
       go('files', '/');
       return;
     }
-    replace(shell.content, h('p', { class: 'error', role: 'alert' }, errorText(error)));
+    state.failed = error;
+    renderFailure(error, { focus: !retrying && focusWasInside });
+    scheduleRetry();
   }
+}
+
+function loaded() {
+  state.failed = null;
+  stopRetry();
+}
+
+function listingBody() {
+  return state.view === 'bin' ? { recycle: 1 } : { path: state.path, orderBy: ORDERS[state.order] };
+}
+
+/** The toolbar stays (breadcrumbs, New folder, Upload); the list's place says what failed, with Retry. */
+function renderFailure(error, { focus = false } = {}) {
+  const retry = h('button', { type: 'button', class: 'button', id: 'retry', onclick: () => { stopRetry(); load({ keepSelection: true }); } }, icon(icons.restore), t('action.retry'));
+  const focused = document.activeElement && document.activeElement.id;
+  replace(shell.content, toolbar(),
+    h('div', { class: 'load-error', id: 'load-error', role: 'alert' },
+      h('p', {}, errorText(error)),
+      h('p', { class: 'muted' }, t('load.retrying')),
+      retry));
+  if (focused === 'retry' || focus) retry.focus({ preventScroll: true });
+}
+
+// MARK: Selection
+
+function clearSelection() {
+  state.selected.clear();
+  state.everything = false;
+  state.anchor = null;
 }
 
 function selectedNodes() {
   return (state.listing?.list || []).filter((node) => state.selected.has(node.uuid));
 }
 
+/** How many items the selection means (all of the folder's, when "everything" is chosen). */
+function selectionCount() {
+  return state.everything ? state.listing.totalCount : state.selected.size;
+}
+
+/** The selected items; with "everything", all of the folder's gathered page by page. */
+async function selectionForAction() {
+  if (!state.everything) return selectedNodes();
+  toast(t('select.gathering', { count: state.listing.totalCount }));
+  return gatherAll(listingBody());
+}
+
+function selectRange(toUuid, on) {
+  const nodes = state.listing.list;
+  const from = nodes.findIndex((node) => node.uuid === state.anchor);
+  const to = nodes.findIndex((node) => node.uuid === toUuid);
+  if (from < 0 || to < 0) return false;
+  const [low, high] = from < to ? [from, to] : [to, from];
+  for (let index = low; index <= high; index++) {
+    if (on) state.selected.add(nodes[index].uuid); else state.selected.delete(nodes[index].uuid);
+  }
+  return true;
+}
+
+function selectPage() {
+  for (const node of state.listing.list) state.selected.add(node.uuid);
+  render();
+}
+
+// MARK: Rendering the list
+
+function actionButton(id, label, glyph, action, { disabled = false, kind = '' } = {}) {
+  return h('button', { type: 'button', class: 'button ' + kind, id, disabled, title: label, 'aria-label': label, onclick: action },
+    icon(glyph), h('span', { class: 'label' }, label));
+}
+
+function toolbar() {
+  const bin = state.view === 'bin';
+  const heading = bin
+    ? h('h1', { class: 'view-title' }, icon(icons.bin), h('span', { class: 'label' }, t('nav.bin')))
+    : h('nav', { class: 'crumbs', 'aria-label': t('crumbs.label'), id: 'crumbs' }, crumbTrail(state.path, (path) => go('files', path)));
+  const binHasItems = bin && state.listing && state.listing.totalCount > 0;
+  return h('div', { class: 'toolbar' },
+    heading,
+    h('div', { class: 'toolbar-space' }),
+    bin ? actionButton('action-empty-bin', t('action.emptyBin'), icons.trash, emptyBin, { disabled: !binHasItems, kind: 'danger' }) : null,
+    bin ? null : actionButton('action-new-folder', t('action.newFolder'), icons.plus, newFolder),
+    bin ? null : actionButton('action-upload', t('action.upload'), icons.upload, () => shell.fileInput.click(), { kind: 'primary' }));
+}
+
 function render() {
+  if (state.view === 'account' || !state.listing) return;
   const listing = state.listing;
   const nodes = listing.list;
   const bin = state.view === 'bin';
   const selected = selectedNodes();
-  const count = selected.length;
-  const button = (id, label, glyph, action, { disabled = false, kind = '' } = {}) =>
-    h('button', { type: 'button', class: 'button ' + kind, id, disabled, onclick: action }, icon(glyph), label);
-
-  const heading = bin
-    ? h('h1', { class: 'view-title' }, icon(icons.bin), t('nav.bin'))
-    : h('nav', { class: 'crumbs', 'aria-label': 'breadcrumbs', id: 'crumbs' }, crumbTrail(state.path, (path) => go('files', path)));
+  const count = selectionCount();
+  const single = !state.everything && count === 1;
+  const onlyFiles = !state.everything && selected.every((node) => node.type === 0);
 
   const actions = bin
     ? [
-      button('action-restore', t('action.restore'), icons.restore, restoreSelected, { disabled: count === 0 }),
-      button('action-purge', t('action.deleteForever'), icons.trash, purgeSelected, { disabled: count === 0, kind: 'danger' }),
+      actionButton('action-restore', t('action.restore'), icons.restore, restoreSelected, { disabled: count === 0 }),
+      actionButton('action-purge', t('action.deleteForever'), icons.trash, purgeSelected, { disabled: count === 0, kind: 'danger' }),
     ]
     : [
-      button('action-download', t('action.download'), icons.download, downloadSelected, { disabled: count === 0 || selected.some((n) => n.type === 1) }),
-      button('action-rename', t('action.rename'), icons.rename, renameSelected, { disabled: count !== 1 }),
-      button('action-move', t('action.move'), icons.move, () => transferSelected(false), { disabled: count === 0 }),
-      button('action-copy', t('action.copy'), icons.copy, () => transferSelected(true), { disabled: count === 0 }),
-      button('action-delete', t('action.delete'), icons.trash, deleteSelected, { disabled: count === 0, kind: 'danger' }),
+      actionButton('action-download', t(single && onlyFiles || count === 0 ? 'action.download' : 'action.downloadZip'), icons.download, downloadSelected, { disabled: count === 0 }),
+      actionButton('action-rename', t('action.rename'), icons.rename, renameSelected, { disabled: !single }),
+      actionButton('action-move', t('action.move'), icons.move, () => transferSelected(false), { disabled: count === 0 }),
+      actionButton('action-copy', t('action.copy'), icons.copy, () => transferSelected(true), { disabled: count === 0 }),
+      actionButton('action-delete', t('action.delete'), icons.trash, deleteSelected, { disabled: count === 0, kind: 'danger' }),
     ];
 
-  const toolbar = h('div', { class: 'toolbar' },
-    heading,
+  const countText = state.everything ? t('selected.all', { count })
+    : count ? t('selected', { count }) : t('page.items', { count: listing.totalCount });
+  const selectionBar = h('div', { class: 'selection-bar' + (count ? ' has-selection' : ''), role: 'toolbar', 'aria-label': countText },
+    h('span', { class: 'selection-count', id: 'selection-count' }, countText),
     h('div', { class: 'toolbar-space' }),
-    bin ? null : button('action-new-folder', t('action.newFolder'), icons.plus, newFolder),
-    bin ? null : button('action-upload', t('action.upload'), icons.upload, () => shell.fileInput.click(), { kind: 'primary' }));
+    h('div', { class: 'actions' }, actions));
 
-  const selectionBar = h('div', { class: 'selection-bar' + (count ? ' has-selection' : ''), role: 'toolbar', 'aria-label': t('selected', { count }) },
-    h('span', { class: 'selection-count', id: 'selection-count' }, count ? t('selected', { count }) : t('page.items', { count: listing.totalCount })),
-    h('div', { class: 'toolbar-space' }),
-    actions);
+  // The whole page is selected and there is more: offer the whole folder.
+  const pageAllSelected = nodes.length > 0 && nodes.every((node) => state.selected.has(node.uuid));
+  let everythingBar = null;
+  if (state.everything) {
+    everythingBar = h('div', { class: 'everything-bar', id: 'everything-bar' },
+      h('span', {}, t('select.everythingChosen', { count: listing.totalCount })),
+      h('button', { type: 'button', class: 'link-button', id: 'select-clear', onclick: () => { clearSelection(); render(); } }, t('select.clear')));
+  } else if (pageAllSelected && listing.totalCount > nodes.length) {
+    everythingBar = h('div', { class: 'everything-bar', id: 'everything-bar' },
+      h('span', {}, t('select.pageChosen', { count: nodes.length })),
+      h('button', { type: 'button', class: 'link-button', id: 'select-everything', onclick: () => { state.everything = true; render(); } },
+        t('select.everything', { count: listing.totalCount })));
+  }
 
   let content;
   if (nodes.length === 0) {
     content = h('div', { class: 'empty', id: 'empty' }, icon(bin ? icons.bin : icons.folder), h('p', {}, bin ? t('bin.empty') : t('files.empty')));
   } else {
-    const allChecked = nodes.every((node) => state.selected.has(node.uuid));
+    const allChecked = state.everything || pageAllSelected;
     const selectAll = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': t('select.all'), checked: allChecked, onchange: () => {
       if (selectAll.checked) nodes.forEach((node) => state.selected.add(node.uuid));
-      else state.selected.clear();
+      else clearSelection();
       render();
     } });
     selectAll.indeterminate = !allChecked && nodes.some((node) => state.selected.has(node.uuid));
-    content = h('table', { class: 'files', id: 'file-table' },
+    content = h('table', { class: 'files' + (bin ? ' bin' : ''), id: 'file-table', onkeydown: arrowKeys },
+      h('colgroup', {},
+        h('col', { class: 'col-check' }), h('col', { class: 'col-name' }),
+        bin ? h('col', { class: 'col-location' }) : null,
+        h('col', { class: 'col-size' }), h('col', { class: 'col-time' }),
+        bin ? h('col', { class: 'col-deleted' }) : null),
       h('thead', {}, h('tr', {},
         h('th', { class: 'col-check' }, selectAll),
         sortHeader('name', t('col.name'), bin),
         bin ? h('th', { class: 'col-location' }, t('col.location')) : null,
         sortHeader('size', t('col.size'), bin),
-        sortHeader('time', t('col.time'), bin))),
+        sortHeader('time', t('col.time'), bin),
+        bin ? h('th', { class: 'col-deleted' }, t('col.deleted')) : null)),
       h('tbody', {}, nodes.map((node) => row(node, bin))));
   }
 
   const pager = listing.totalPage > 1
-    ? h('nav', { class: 'pager', 'aria-label': 'pages' },
-      h('button', { type: 'button', class: 'button', id: 'page-prev', disabled: state.page <= 1, onclick: () => { state.page--; load(); } }, t('page.prev')),
+    ? h('nav', { class: 'pager', 'aria-label': t('page.label') },
+      h('button', { type: 'button', class: 'button', id: 'page-prev', disabled: state.page <= 1, onclick: () => { state.page--; load({ keepSelection: true }); } }, t('page.prev')),
       h('span', { id: 'page-label' }, t('page.of', { page: state.page, pages: listing.totalPage })),
-      h('button', { type: 'button', class: 'button', id: 'page-next', disabled: state.page >= listing.totalPage, onclick: () => { state.page++; load(); } }, t('page.next')))
+      h('button', { type: 'button', class: 'button', id: 'page-next', disabled: state.page >= listing.totalPage, onclick: () => { state.page++; load({ keepSelection: true }); } }, t('page.next')))
     : null;
 
-  const focused = document.activeElement && document.activeElement.id;
-  replace(shell.content, toolbar, selectionBar, content, pager);
-  if (focused && document.getElementById(focused) && !document.getElementById(focused).disabled) document.getElementById(focused).focus();
+  // Rebuilding the list must not drop the keyboard focus: find the same control again.
+  const active = document.activeElement;
+  const focusKey = active && (active.dataset?.focus || active.id);
+  replace(shell.content, toolbar(), selectionBar, everythingBar, content, pager);
+  if (focusKey) {
+    const again = shell.content.querySelector(`[data-focus="${CSS.escape(focusKey)}"]`) || document.getElementById(focusKey);
+    if (again && !again.disabled) again.focus({ preventScroll: true });
+    else if (active && !document.contains(active)) shell.content.focus({ preventScroll: true });
+  }
+}
+
+function focusFirstRow() {
+  const first = shell.content.querySelector('#file-table tbody [data-focus^="name:"]');
+  (first || shell.content).focus({ preventScroll: !first });
+}
+
+/** ↑/↓ move between rows keeping the column (checkbox or name); Home/End to the ends. */
+function arrowKeys(event) {
+  if (!['ArrowDown', 'ArrowUp', 'Home', 'End'].includes(event.key) || event.altKey) return;
+  const key = event.target.dataset && event.target.dataset.focus;
+  if (!key) return;
+  const kind = key.slice(0, key.indexOf(':'));
+  const targets = Array.from(shell.content.querySelectorAll(`#file-table tbody [data-focus^="${kind}:"]`));
+  const index = targets.indexOf(event.target);
+  const next = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: targets.length - 1 }[event.key];
+  if (next < 0 || next >= targets.length) { event.preventDefault(); return; }
+  event.preventDefault();
+  targets[next].focus();
+  if (event.shiftKey && kind === 'check') {
+    // Shift+↑/↓ extends the selection, as in file managers.
+    state.selected.add(targets[next].closest('tr').dataset.uuid);
+    render();
+  }
 }
 
 function sortHeader(key, label, bin) {
@@ -312,36 +498,69 @@ function sortHeader(key, label, bin) {
       localStorage.setItem('pan.order', nextOrder);
       state.page = 1;
       load({ keepSelection: true });
-    } }, label, active ? icon(direction === 'asc' ? icons.up : icons.downArrow, t(direction === 'asc' ? 'sort.asc' : 'sort.desc')) : null));
+    } }, h('span', { class: 'label' }, label), active ? icon(direction === 'asc' ? icons.up : icons.downArrow, t(direction === 'asc' ? 'sort.asc' : 'sort.desc')) : null));
+}
+
+/**
+ * A long name is cut in its middle, not its end, so what tells copies apart
+ * (" (1).txt") stays visible; the whole name is the tooltip.
+ */
+function nameLabel(name) {
+  const chars = Array.from(name);
+  if (chars.length <= 24) return h('span', { class: 'name-text' }, name);
+  const tail = chars.slice(-10).join('');
+  return h('span', { class: 'name-text split' }, h('span', { class: 'name-head' }, chars.slice(0, -10).join('')), h('span', { class: 'name-tail' }, tail));
 }
 
 function row(node, bin) {
   const isDir = node.type === 1;
-  const checked = state.selected.has(node.uuid);
-  const toggle = h('input', { type: 'checkbox', checked, 'aria-label': t('select.one', { name: node.name }), onchange: () => {
-    if (toggle.checked) state.selected.add(node.uuid); else state.selected.delete(node.uuid);
+  const checked = state.everything || state.selected.has(node.uuid);
+  const toggle = h('input', { type: 'checkbox', checked, 'aria-label': t('select.one', { name: node.name }), dataset: { focus: 'check:' + node.uuid }, onclick: (event) => {
+    if (state.everything) { state.everything = false; nodesOnPage().forEach((uuid) => state.selected.add(uuid)); }
+    if (event.shiftKey && state.anchor && selectRange(node.uuid, toggle.checked)) { /* range done */ }
+    else if (toggle.checked) state.selected.add(node.uuid); else state.selected.delete(node.uuid);
+    state.anchor = node.uuid;
     render();
   } });
   const name = bin
-    ? h('span', { class: 'name' }, icon(isDir ? icons.folder : icons.file), h('span', {}, node.name))
-    : h('button', { type: 'button', class: 'name link', title: isDir ? t('action.open', { name: node.name }) : t('action.download'), onclick: () => {
+    ? h('span', { class: 'name', title: node.name }, icon(isDir ? icons.folder : icons.file), nameLabel(node.name))
+    : h('button', { type: 'button', class: 'name link', title: node.name, 'aria-label': isDir ? t('action.open', { name: node.name }) : t('action.downloadName', { name: node.name }), dataset: { focus: 'name:' + node.uuid }, onclick: () => {
       if (isDir) go('files', node.path); else download([node]);
-    } }, icon(isDir ? icons.folder : icons.file), h('span', {}, node.name));
+    } }, icon(isDir ? icons.folder : icons.file), nameLabel(node.name));
   const parent = node.path.slice(0, node.path.lastIndexOf('/')) || '/';
+  const when = node.mtime || node.ctime;
   return h('tr', {
     class: checked ? 'selected' : '', 'aria-selected': String(checked), dataset: { uuid: node.uuid, name: node.name, type: String(node.type) },
     onclick: (event) => {
       if (event.target.closest('button, input, a')) return;
-      if (!(event.ctrlKey || event.metaKey)) state.selected.clear();
-      if (checked && (event.ctrlKey || event.metaKey)) state.selected.delete(node.uuid); else state.selected.add(node.uuid);
+      if (state.everything) { state.everything = false; nodesOnPage().forEach((uuid) => state.selected.add(uuid)); }
+      if (event.shiftKey && state.anchor) {
+        if (!(event.ctrlKey || event.metaKey)) state.selected.clear();
+        selectRange(node.uuid, true);
+      } else {
+        if (!(event.ctrlKey || event.metaKey)) state.selected.clear();
+        if (checked && (event.ctrlKey || event.metaKey)) state.selected.delete(node.uuid); else state.selected.add(node.uuid);
+        state.anchor = node.uuid;
+      }
       render();
     },
   },
   h('td', { class: 'col-check' }, toggle),
   h('td', { class: 'col-name' }, name),
-  bin ? h('td', { class: 'col-location muted' }, parent) : null,
+  bin ? h('td', { class: 'col-location muted', title: parent }, parent) : null,
   h('td', { class: 'col-size' }, isDir ? '—' : formatSize(node.size)),
-  h('td', { class: 'col-time' }, formatTime(node.mtime || node.ctime)));
+  timeCell('col-time', when),
+  bin ? timeCell('col-deleted', node.recycledAt) : null);
+}
+
+/** The full date on wide screens, a short one on phones (CSS picks). */
+function timeCell(className, time) {
+  return h('td', { class: className, title: formatTime(time) },
+    h('span', { class: 'time-long' }, formatTime(time)), h('span', { class: 'time-short' }, formatShortTime(time)));
+}
+
+function nodesOnPage() {
+  return (state.listing?.list || []).map((node) => node.uuid);
 }
 
 // MARK: Actions
@@ -363,66 +582,124 @@ async function attempt(action, success) {
 async function newFolder() {
   const name = await promptDialog({ title: t('dialog.newFolder'), label: t('dialog.folderName'), ok: t('action.newFolder') });
   if (!name) return;
-  await attempt(async () => {
-    // createDirectory returns an existing folder as it is; say so instead of pretending.
-    const taken = (state.listing?.list || []).some((node) => node.name === name);
-    if (taken) throw Object.assign(new Error(), { code: 'FILE_AREADY_EXISTS' });
-    return call('/v1/files/createDirectory', { path: state.path, name });
-  }, () => t('done.folder', { name }));
+  const path = (state.path === '/' ? '' : state.path) + '/' + name;
+  try {
+    // createDirectory returns an existing folder as it is: look first, and say so rather than "created".
+    const existing = await call('/v1/files/get', { path }).catch((error) => (error.code === 'FILE_NOT_FOUND' ? null : Promise.reject(error)));
+    if (existing) {
+      toast(t(existing.type === 1 ? 'done.folderExists' : 'err.FILE_AREADY_EXISTS', { name }), 'error');
+      return;
+    }
+    const created = await call('/v1/files/createDirectory', { path: state.path, name });
+    toast(t('done.folder', { name: created && created.name || name }));
+  } catch (error) {
+    toast(errorText(error), 'error');
+  } finally {
+    load({ keepSelection: true });
+  }
 }
 
 async function renameSelected() {
   const [node] = selectedNodes();
-  if (!node) return;
+  if (!node || state.everything) return;
   const name = await promptDialog({ title: t('dialog.rename'), label: t('dialog.newName'), value: node.name, ok: t('action.rename') });
   if (!name || name === node.name) return;
   await attempt(() => call('/v1/files/rename', { uuid: node.uuid, name }), () => t('done.rename', { name }));
 }
 
+/** A toast for what a batch did: how many, and how many were skipped. */
+const outcome = (key) => ({ done, skipped }) => t(key, { count: done }) + (skipped ? ' · ' + t('done.skipped', { count: skipped }) : '');
+
 async function transferSelected(copying) {
-  const nodes = selectedNodes();
-  if (!nodes.length) return;
+  const count = selectionCount();
+  if (!count) return;
   const destination = await folderPicker({
-    title: t(copying ? 'dialog.copyTo' : 'dialog.moveTo', { count: nodes.length }),
+    title: t(copying ? 'dialog.copyTo' : 'dialog.moveTo', { count }),
     ok: t(copying ? 'action.copy' : 'action.move'),
     start: state.path,
-    excluded: nodes.filter((node) => node.type === 1).map((node) => node.path),
+    excluded: state.everything ? [state.path] : selectedNodes().filter((node) => node.type === 1).map((node) => node.path),
   });
   if (destination === null) return;
-  await attempt(
-    () => call(copying ? '/v1/files/copy' : '/v1/files/move', { uuid: nodes.map((node) => node.uuid), destPath: destination }),
-    () => t(copying ? 'done.copy' : 'done.move', { count: nodes.length }),
-  );
+  await attempt(async () => {
+    const nodes = await selectionForAction();
+    return withConflictChoices(nodes, {
+      send: (batch, conflict) => call(copying ? '/v1/files/copy' : '/v1/files/move', { uuid: batch.map((node) => node.uuid), destPath: destination, conflict }),
+      folderOf: () => destination,
+    });
+  }, outcome(copying ? 'done.copy' : 'done.move')).then((result) => { if (result && !copying) clearSelection(); });
 }
 
 async function deleteSelected() {
-  const nodes = selectedNodes();
-  if (!nodes.length) return;
-  const ok = await confirmDialog({ title: t('dialog.delete', { count: nodes.length }), ok: t('action.delete'), danger: true });
+  const count = selectionCount();
+  if (!count) return;
+  const ok = await confirmDialog({ title: t('dialog.delete', { count }), ok: t('action.delete'), danger: true });
   if (!ok) return;
-  await attempt(() => call('/v1/files/remove', { uuid: nodes.map((node) => node.uuid), recycle: 1 }),
-    () => t('done.delete', { count: nodes.length }));
+  await attempt(async () => {
+    const nodes = await selectionForAction();
+    for (const batch of chunks(nodes, MAX_SOURCES)) await call('/v1/files/remove', { uuid: batch.map((node) => node.uuid), recycle: 1 });
+    clearSelection();
+    return nodes.length;
+  }, (done) => t('done.delete', { count: done }));
 }
 
 async function restoreSelected() {
-  const nodes = selectedNodes();
-  if (!nodes.length) return;
+  if (!selectionCount()) return;
   await attempt(async () => {
-    for (const node of nodes) await call('/v1/files/recycle', { uuid: node.uuid, recycle: 0 });
-  }, () => t('done.restore', { count: nodes.length }));
+    const nodes = await selectionForAction();
+    const result = await withConflictChoices(nodes, {
+      batchSize: 1, // restore takes one item a request
+      send: ([node], conflict) => call('/v1/files/recycle', { uuid: node.uuid, recycle: 0, conflict }),
+      folderOf: (node) => node.path.slice(0, node.path.lastIndexOf('/')) || '/',
+    });
+    clearSelection();
+    return result;
+  }, outcome('done.restore'));
 }
 
 async function purgeSelected() {
-  const nodes = selectedNodes();
-  if (!nodes.length) return;
-  const ok = await confirmDialog({ title: t('dialog.deleteForever', { count: nodes.length }), ok: t('action.deleteForever'), danger: true });
+  const count = selectionCount();
+  if (!count) return;
+  const ok = await confirmDialog({ title: t('dialog.deleteForever', { count }), ok: t('action.deleteForever'), danger: true });
   if (!ok) return;
-  await attempt(() => call('/v1/files/remove', { uuid: nodes.map((node) => node.uuid) }),
-    () => t('done.deleteForever', { count: nodes.length }));
+  await attempt(async () => {
+    const nodes = await selectionForAction();
+    for (const batch of chunks(nodes, MAX_SOURCES)) await call('/v1/files/remove', { uuid: batch.map((node) => node.uuid) });
+    clearSelection();
+    return nodes.length;
+  }, (done) => t('done.deleteForever', { count: done }));
 }
 
-function downloadSelected() {
-  download(selectedNodes().filter((node) => node.type === 0));
+async function emptyBin() {
+  const count = state.listing?.totalCount || 0;
+  const ok = await confirmDialog({ title: t('dialog.emptyBin', { count }), message: t('dialog.emptyBinText'), ok: t('action.emptyBin'), danger: true });
+  if (!ok) return;
+  await attempt(async () => {
+    try {
+      return await call('/v1/files/emptyBin', {});
+    } catch (error) {
+      if (error.status !== 404 || error.code === 'FILE_NOT_FOUND') throw error;
+      // A server without emptyBin: delete the bin's items forever, in batches.
+      const nodes = await gatherAll({ recycle: 1 });
+      for (const batch of chunks(nodes, MAX_SOURCES)) await call('/v1/files/remove', { uuid: batch.map((node) => node.uuid) });
+      return nodes.length;
+    } finally {
+      clearSelection();
+    }
+  }, (done) => t('done.emptyBin', { count: Number(done) || 0 }));
+}
+
+/** One file: its own link. A folder or several items: one zip made by the server. */
+async function downloadSelected() {
+  const nodes = state.everything ? null : selectedNodes();
+  if (nodes && nodes.length === 1 && nodes[0].type === 0) return download(nodes);
+  try {
+    const items = nodes || await selectionForAction();
+    const zip = await call('/v1/files/zip', { uuids: items.map((node) => node.uuid) });
+    if (!zip || !zip.url) throw Object.assign(new Error(), { code: 'FILE_NOT_FOUND' });
+    location.assign(zip.url);
+  } catch (error) {
+    toast(errorText(error), 'error');
+  }
 }
 
 /** Each file through its signed downloadAddress (the server names it in Content-Disposition). */
@@ -442,26 +719,30 @@ async function download(nodes) {
   }
 }
 
-// Keyboard: Delete → recycle bin, F2 → rename, Escape → clear the selection.
+// Keyboard: Delete → recycle bin, F2 → rename, Escape → clear the selection, Ctrl/Cmd+A → select the page.
 document.addEventListener('keydown', (event) => {
-  if (!shell || document.querySelector('dialog[open]')) return;
+  if (!shell || document.querySelector('dialog[open]') || state.view === 'account') return;
   const target = event.target;
   if (target && (target.tagName === 'INPUT' && target.type !== 'checkbox' || target.tagName === 'TEXTAREA')) return;
-  if (event.key === 'Delete' && state.selected.size) {
+  if (event.key === 'Delete' && selectionCount()) {
     event.preventDefault();
     (state.view === 'bin' ? purgeSelected : deleteSelected)();
-  } else if (event.key === 'F2' && state.selected.size === 1 && state.view === 'files') {
+  } else if (event.key === 'F2' && selectionCount() === 1 && !state.everything && state.view === 'files') {
     event.preventDefault();
     renameSelected();
-  } else if (event.key === 'Escape' && state.selected.size) {
-    state.selected.clear();
+  } else if (event.key === 'Escape' && selectionCount()) {
+    clearSelection();
     render();
+  } else if ((event.key === 'a' || event.key === 'A') && (event.ctrlKey || event.metaKey) && !event.altKey && state.listing && state.listing.list.length) {
+    event.preventDefault();
+    selectPage();
   }
 });
 
 // MARK: Start
 
 async function start() {
+  clearTimeout(retryTimer);
   if (!sessionToken()) return showLogin();
   replace(root, h('p', { class: 'muted loading' }, t('files.loading')));
   try {
@@ -469,8 +750,12 @@ async function start() {
     showApp();
   } catch (error) {
     if (!sessionToken()) return; // 401: the handler already showed the form
-    replace(root, h('main', { class: 'login' }, h('p', { class: 'error', role: 'alert' }, errorText(error)),
-      h('button', { type: 'button', class: 'button', onclick: start }, t('action.ok'))));
+    // The server is away: say so, offer Retry, and try again on our own.
+    replace(root, h('main', { class: 'login' }, h('div', { class: 'load-error', id: 'load-error', role: 'alert' },
+      h('p', {}, errorText(error)),
+      h('p', { class: 'muted' }, t('load.retrying')),
+      h('button', { type: 'button', class: 'button', id: 'retry', onclick: start }, icon(icons.restore), t('action.retry')))));
+    retryTimer = setTimeout(start, 5000);
   }
 }
 

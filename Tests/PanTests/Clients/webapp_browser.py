@@ -40,13 +40,15 @@ def chromium_binary():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def start_browser(download_dir=None):
+def start_browser(download_dir=None, width=None, height=None, language="en"):
+    """`width`×`height`: the viewport (default a 1280×800 window); `language`: "en" or "zh" (the page's follows the browser's)."""
     options = webdriver.ChromeOptions()
     options.binary_location = chromium_binary()
+    locale, accepted = {"en": ("en-US", "en-US,en"), "zh": ("zh-CN", "zh-CN,zh")}[language]
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,800", "--lang=en-US", "--no-first-run", "--disable-extensions"):
+                     f"--window-size={width or 1280},{height or 800}", f"--lang={locale}", "--no-first-run", "--disable-extensions"):
         options.add_argument(argument)
-    prefs = {"intl.accept_languages": "en-US,en"}
+    prefs = {"intl.accept_languages": accepted}
     if download_dir:
         prefs.update({"download.default_directory": download_dir, "download.prompt_for_download": False,
                       "safebrowsing.enabled": False})
@@ -57,6 +59,9 @@ def start_browser(download_dir=None):
     driver.set_page_load_timeout(60)
     if download_dir:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": download_dir})
+    # --window-size sizes the window, not the page: make the viewport itself width × height.
+    if width and height:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
     return driver
 
 

@@ -1,0 +1,73 @@
+// The account view: who is signed in, the quota, and the sessions (each
+// sign-in is its own session; this one, another, or all can be ended).
+import { call } from './api.js';
+import { h, icon, icons, replace } from './dom.js';
+import { errorText, formatSize, formatTime, t } from './i18n.js';
+import { confirmDialog, toast } from './dialogs.js';
+
+/**
+ * Fills `container`. `onSignOut()` ends this session, `onSignedOut()` is for
+ * when the server already ended it (sign out everywhere, or this session
+ * revoked from the list). Throws when the user could not be loaded, so the
+ * caller shows its retry; a server without the sessions list still shows the rest.
+ */
+export async function renderAccount(container, { user, onSignOut, onSignedOut, heading }) {
+  const sessions = await call('/v1/user/sessions', {}).then(
+    (result) => ({ list: (result && result.list) || [] }),
+    (error) => (error.code === 'NOT_FOUND' || error.status === 404 ? { unsupported: true } : Promise.reject(error)),
+  );
+  const used = Number(user.spaceUsed) || 0;
+  const total = Number(user.spaceCapacity) || 0;
+  const signOutAll = async () => {
+    const ok = await confirmDialog({ title: t('account.signOutAllConfirm'), message: t('account.signOutAllText'), ok: t('account.signOutAll'), danger: true });
+    if (!ok) return;
+    try {
+      await call('/v1/user/logoutAll', {});
+      onSignedOut();
+    } catch (error) {
+      toast(errorText(error), 'error');
+    }
+  };
+  const revoke = async (session) => {
+    try {
+      await call('/v1/user/sessions/revoke', { id: session.id });
+      if (session.current) return onSignedOut();
+      toast(t('account.revoked'));
+    } catch (error) {
+      toast(errorText(error), 'error');
+    }
+    renderAccount(container, { user, onSignOut, onSignedOut, heading }).catch((error) => toast(errorText(error), 'error'));
+  };
+
+  let sessionList;
+  if (sessions.unsupported) {
+    sessionList = h('p', { class: 'muted', id: 'sessions-unsupported' }, t('account.sessionsUnsupported'));
+  } else {
+    sessionList = h('ul', { class: 'sessions', id: 'sessions' }, sessions.list.map((session) =>
+      h('li', { class: 'session' + (session.current ? ' current' : ''), dataset: { id: String(session.id), current: String(Boolean(session.current)) } },
+        h('div', { class: 'session-main' },
+          h('div', { class: 'session-device', title: session.device || '' }, session.device || t('account.unknownDevice'),
+            session.current ? h('span', { class: 'badge' }, t('account.thisDevice')) : null),
+          h('div', { class: 'session-meta muted' },
+            [session.address, t('account.lastSeen', { time: formatTime(session.lastSeenAt) }), t('account.signedIn', { time: formatTime(session.createdAt) })]
+              .filter(Boolean).join(' · '))),
+        h('button', { type: 'button', class: 'button', dataset: { action: 'revoke' }, onclick: () => revoke(session) },
+          icon(icons.logout), h('span', { class: 'label' }, t('nav.signout'))))));
+  }
+
+  replace(container,
+    h('div', { class: 'toolbar' }, heading),
+    h('section', { class: 'card account', id: 'account' },
+      h('div', { class: 'account-user' },
+        h('div', { class: 'avatar', 'aria-hidden': 'true' }, (user.name || '?').slice(0, 1).toUpperCase()),
+        h('div', { class: 'account-who' },
+          h('div', { class: 'account-name', id: 'account-name', title: user.name || '' }, user.name || ''),
+          h('div', { class: 'muted' }, t('quota.text', { used: formatSize(used), total: formatSize(total) })),
+          h('meter', { min: 0, max: Math.max(total, 1), value: used, high: total * 0.9, optimum: 0, 'aria-hidden': 'true' }))),
+      h('div', { class: 'account-buttons' },
+        h('button', { type: 'button', class: 'button', id: 'account-signout', onclick: onSignOut }, icon(icons.logout), t('nav.signout')),
+        h('button', { type: 'button', class: 'button danger', id: 'account-signout-all', onclick: signOutAll }, icon(icons.logout), t('account.signOutAll')))),
+    h('section', { class: 'card' },
+      h('h2', {}, t('account.sessions')),
+      sessionList));
+}
