@@ -446,9 +446,9 @@ function render() {
 
   const pager = listing.totalPage > 1
     ? h('nav', { class: 'pager', 'aria-label': t('page.label') },
-      h('button', { type: 'button', class: 'button', id: 'page-prev', disabled: state.page <= 1, onclick: () => { state.page--; load({ keepSelection: true }); } }, t('page.prev')),
+      h('button', { type: 'button', class: 'button', id: 'page-prev', disabled: state.page <= 1, onclick: () => turnPage(-1) }, t('page.prev')),
       h('span', { id: 'page-label' }, t('page.of', { page: state.page, pages: listing.totalPage })),
-      h('button', { type: 'button', class: 'button', id: 'page-next', disabled: state.page >= listing.totalPage, onclick: () => { state.page++; load({ keepSelection: true }); } }, t('page.next')))
+      h('button', { type: 'button', class: 'button', id: 'page-next', disabled: state.page >= listing.totalPage, onclick: () => turnPage(1) }, t('page.next')))
     : null;
 
   // Rebuilding the list must not drop the keyboard focus: find the same control again.
@@ -460,6 +460,13 @@ function render() {
     if (again && !again.disabled) again.focus({ preventScroll: true });
     else if (active && !document.contains(active)) shell.content.focus({ preventScroll: true });
   }
+}
+
+/** Another page of the list: shown from its top, the selection kept. */
+async function turnPage(step) {
+  state.page += step;
+  await load({ keepSelection: true });
+  window.scrollTo(0, 0);
 }
 
 function focusFirstRow() {
