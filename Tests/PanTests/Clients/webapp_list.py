@@ -414,6 +414,8 @@ def run_outage(pan, workdir, artifacts, port):
     base = f"http://127.0.0.1:{port}"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PAN_")}
     environment.update(PAN_DATA_DIR=os.path.join(workdir, "data"), PAN_PORT=str(port), PAN_LOG_LEVEL="error", SWIFT_BACKTRACE="enable=no")
+    if os.environ.get("WEBAPP_WEB_DIR"):  # iterating on web/ with a prebuilt binary
+        environment["PAN_WEB_DIR"] = os.environ["WEBAPP_WEB_DIR"]
     subprocess.run([pan, "user", "add", "outage", "--password", "secret"], env=environment, check=True, capture_output=True)
     running = []
 
