@@ -84,6 +84,9 @@ def seed(api, small_file_hash):
         api.call("/v1/store/token", {"name": name, "hash": small_file_hash, "path": "/Dest", "parent": ""})
     for index in range(6):
         api.call("/v1/files/createDirectory", {"path": "/Keys", "name": f"sub-{index}"})
+    api.call("/v1/files/createDirectory", {"path": "/", "name": "ManyDirs"})
+    for index in range(55):
+        api.call("/v1/files/createDirectory", {"path": "/ManyDirs", "name": f"d-{index:03}"})
     api.call("/v1/files/createDirectory", {"path": "/Keys/sub-0", "name": "inner"})
 
 
@@ -263,6 +266,22 @@ def keyboard_case(f):
     f.shot("08-keyboard.png")
 
 
+def new_folder_case(f, api):
+    f.step("New folder with the name of a folder on another page: 'already exists', not 'created'")
+    f.goto("#/files/ManyDirs")
+    f.wait_listed("d-000")
+    assert "d-054" not in f.names(), "d-054 is on page 2"
+    f.click("#action-new-folder")
+    f.one("dialog[open] input").send_keys("d-054" + Keys.ENTER)
+    toast = f.wait(lambda d: next((e.text for e in f.css("#toasts .toast")), None), 20, "a message")
+    assert ("already exists" in toast) and "created" not in toast, toast
+    assert len(api.names("/ManyDirs")) == 55
+    f.click("#action-new-folder")
+    f.one("dialog[open] input").send_keys("d-new" + Keys.ENTER)
+    f.wait(lambda d: any("created" in e.text for e in f.css("#toasts .toast")), 20, "created")
+    assert "d-new" in api.names("/ManyDirs")
+
+
 def select_all_case(f, api):
     f.step("select all 125 across 3 pages, then move")
     f.goto("#/files/Big")
@@ -383,6 +402,7 @@ def run_list(base, user, password, workdir, artifacts):
         seed(api, stored)
         layout_case(f, phone=False, zh=False)
         keyboard_case(f)
+        new_folder_case(f, api)
         result["moved"] = select_all_case(f, api)
         result["conflicts"] = conflict_case(f, api)
     except BaseException:
