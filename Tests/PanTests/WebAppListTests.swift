@@ -66,6 +66,10 @@ struct WebAppListTests {
             #expect(destNames == ["same-a.txt", "same-b.txt", "same-b (1).txt", "same-c.txt", "unique.txt"], "\(dest.text)")
             let left = try await server.post("/v1/files/page", ["path": "/Conf"], token: session)
             #expect(((left.result["list"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String } == ["same-c.txt"])
+            // Restored into a name taken meanwhile, answered "keep both".
+            let long = try await server.post("/v1/files/page", ["path": "/Long", "pageSize": 999], token: session)
+            let longNames = Set(((long.result["list"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+            #expect(longNames.isSuperset(of: ["restore-me.txt", "restore-me (1).txt"]) && !longNames.contains("short (1).txt"), "\(longNames)")
             let bin = try await server.post("/v1/files/page", ["recycle": 1], token: session)
             #expect(bin.result["totalCount"] as? Int == 0, "emptied: \(bin.text)")
         }

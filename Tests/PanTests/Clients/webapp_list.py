@@ -71,7 +71,7 @@ def seed(api, small_file_hash):
     """Folders and instant-uploaded files (the hash of a file the user already holds)."""
     for name in ("Long", "Big", "Target", "Conf", "Keys"):
         api.call("/v1/files/createDirectory", {"path": "/", "name": name})
-    for name in (LONG_ASCII, LONG_CJK + ".txt", "short (1).txt"):
+    for name in (LONG_ASCII, LONG_CJK + ".txt", "short (1).txt", "restore-me.txt"):
         api.call("/v1/store/token", {"name": name, "hash": small_file_hash, "path": "/Long", "parent": ""})
     api.call("/v1/files/createDirectory", {"path": "/Long", "name": LONG_FOLDER})
     api.call("/v1/files/createDirectory", {"path": "/Long", "name": LONG_CJK})
@@ -332,21 +332,32 @@ def conflict_case(f, api):
     return dest
 
 
-def bin_case(f, api):
-    f.step("bin: deleted date, then emptied")
+def bin_case(f, api, small_file_hash):
+    f.step("bin: deleted date; restore into a taken name asks; then emptied")
     f.goto("#/files/Long")
-    f.wait_listed("short (1).txt")
-    f.select_only("short (1).txt")
-    f.click("#action-delete")
-    f.click("dialog[open] .button.danger")
-    f.wait_gone("short (1).txt")
+    f.wait_listed("short (1).txt", "restore-me.txt")
+    for name in ("short (1).txt", "restore-me.txt"):
+        f.select_only(name)
+        f.click("#action-delete")
+        f.click("dialog[open] .button.danger")
+        f.wait_gone(name)
+    # Another restore-me.txt takes the name meanwhile.
+    api.call("/v1/store/token", {"name": "restore-me.txt", "hash": small_file_hash, "path": "/Long", "parent": ""})
     f.click("#tab-bin")
-    f.wait_listed("short (1).txt")
+    f.wait_listed("short (1).txt", "restore-me.txt")
     deleted = f.one(f.row("short (1).txt") + " td.col-deleted").text
     recycled_at = api.call("/v1/files/page", {"recycle": 1})["result"]["list"][0].get("recycledAt")
     # The column shows the server's recycledAt (absent on a server without it).
     assert bool(deleted.strip()) == bool(recycled_at), f"Deleted column {deleted!r}, recycledAt {recycled_at!r}"
     f.shot("04-bin.png")
+    f.select_only("restore-me.txt")
+    f.click("#action-restore")
+    f.one("dialog[open].conflict", 30)
+    f.shot("04-restore-conflict.png")
+    f.click('dialog[open] button[data-choice="rename"]')
+    f.wait_gone("restore-me.txt")
+    restored = sorted(n for n in api.names("/Long") if n.startswith("restore-me"))
+    assert restored == ["restore-me (1).txt", "restore-me.txt"], restored
     f.click("#action-empty-bin")
     f.one("dialog[open]")
     f.shot("04-empty-bin-confirm.png")
@@ -419,7 +430,7 @@ def run_list(base, user, password, workdir, artifacts):
             if width < 720:
                 phone_details(f)
             if label == "phone-en":
-                result["recycledAt"] = bin_case(f, api)
+                result["recycledAt"] = bin_case(f, api, stored)
         except BaseException:
             f.shot("failure.png")
             raise
