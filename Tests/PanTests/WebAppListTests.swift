@@ -53,6 +53,9 @@ struct WebAppListTests {
             // Sign-out of one browser leaves the other and a desktop client signed in, where the server lists sessions.
             let sessionsRoute = try await server.post("/v1/user/sessions", [:], token: try await server.login("lister"))
             #expect(outcome["sessions"] as? String == (sessionsRoute.status == 404 ? "unsupported" : "checked"), "\(outcome)")
+            // A folder downloaded as one zip, where the server makes zips.
+            let zipRoute = try await server.post("/v1/files/zip", ["uuids": [String]()], token: try await server.login("lister"))
+            #expect(outcome["zip"] as? String == (zipRoute.code == "NOT_FOUND" ? "unsupported" : "checked"), "\(outcome)")
 
             // What the browser did is what the server has.
             let session = try await server.login("lister")

@@ -17,7 +17,7 @@ Usage:
       its own (automatic retry).
 Screenshots go to ARTIFACTS. Prints one JSON line with "ok"; exits 1 on failure.
 """
-import json, os, subprocess, sys, time, traceback, urllib.error, urllib.request
+import json, os, subprocess, sys, time, traceback, urllib.error, urllib.request, zipfile
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -282,6 +282,28 @@ def new_folder_case(f, api):
     assert "d-new" in api.names("/ManyDirs")
 
 
+def zip_case(f, api, downloads):
+    """Download of a folder: one zip made by the server (`/v1/files/zip`), where the server has it."""
+    keys = api.call("/v1/files/get", {"path": "/Keys"})["result"]["uuid"]
+    probe = api.call("/v1/files/zip", {"uuids": [keys]}, expect_ok=False)
+    if probe["status"] == 404 and probe.get("code") == "NOT_FOUND":
+        return "unsupported"
+    f.step("download a folder as one zip")
+    f.goto("#/files")
+    f.wait_listed("Keys")
+    f.select_only("Keys")
+    f.click("#action-download")
+    def arrived(_):
+        names = [n for n in os.listdir(downloads) if n.endswith(".zip")]
+        busy = any(n.endswith(".crdownload") for n in os.listdir(downloads))
+        return not busy and names and os.path.join(downloads, names[0])
+    path = f.wait(arrived, 60, "a zip downloaded")
+    with zipfile.ZipFile(path) as archive:
+        entries = archive.namelist()
+    assert any("sub-0/inner" in entry for entry in entries) and any("sub-5" in entry for entry in entries), entries
+    return "checked"
+
+
 def select_all_case(f, api):
     f.step("select all 125 across 3 pages, then move")
     f.goto("#/files/Big")
@@ -402,7 +424,9 @@ def run_list(base, user, password, workdir, artifacts):
     with open(small, "w") as handle:
         handle.write(f"hello from the list tests, {user}, {time.time()}\n")
     api = Api(base).login(user, password)
-    driver = start_browser(width=DESKTOP[0], height=DESKTOP[1], language="en")
+    downloads = os.path.join(workdir, "downloads")
+    os.makedirs(downloads, exist_ok=True)
+    driver = start_browser(downloads, width=DESKTOP[0], height=DESKTOP[1], language="en")
     f = ListFlow(driver, base, artifacts, "desktop-en")
     try:
         f.step("sign in, upload one file, seed by instant upload")
@@ -414,6 +438,7 @@ def run_list(base, user, password, workdir, artifacts):
         layout_case(f, phone=False, zh=False)
         keyboard_case(f)
         new_folder_case(f, api)
+        result["zip"] = zip_case(f, api, downloads)
         result["moved"] = select_all_case(f, api)
         result["conflicts"] = conflict_case(f, api)
     except BaseException:
