@@ -360,6 +360,7 @@ function actionButton(id, label, glyph, action, { disabled = false, kind = '' } 
 }
 
 function toolbar() {
+  if (state.view === 'account') return h('div', { class: 'toolbar' }, h('h1', { class: 'view-title' }, icon(icons.user), t('nav.account')));
   const bin = state.view === 'bin';
   const heading = bin
     ? h('h1', { class: 'view-title' }, icon(icons.bin), h('span', { class: 'label' }, t('nav.bin')))
