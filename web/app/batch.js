@@ -28,6 +28,13 @@ export function chunks(items, size) {
   return parts;
 }
 
+/** Recycles `nodes` (or, with `recycle` false, deletes them forever), 1,000 a request. */
+export async function removeInBatches(nodes, { recycle }) {
+  for (const batch of chunks(nodes, MAX_SOURCES)) {
+    await call('/v1/files/remove', { uuid: batch.map((node) => node.uuid), ...(recycle ? { recycle: 1 } : {}) });
+  }
+}
+
 const isConflict = (error) => error && error.code === 'FILE_AREADY_EXISTS';
 
 /**

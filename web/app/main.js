@@ -5,7 +5,7 @@ import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, formatTime, formatShortTime, lang, t } from './i18n.js';
 import { confirmDialog, crumbTrail, folderPicker, promptDialog, toast } from './dialogs.js';
 import { renderAccount } from './account.js';
-import { MAX_SOURCES, chunks, gatherAll, withConflictChoices } from './batch.js';
+import { gatherAll, removeInBatches, withConflictChoices } from './batch.js';
 import { Uploads } from './upload.js';
 
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
@@ -637,18 +637,21 @@ async function transferSelected(copying) {
   }, outcome(copying ? 'done.copy' : 'done.move')).then((result) => { if (result && !copying) clearSelection(); });
 }
 
-async function deleteSelected() {
+/** To the bin (`forever` false) or deleted forever, after a confirmation. */
+async function removeSelected({ forever }) {
   const count = selectionCount();
   if (!count) return;
-  const ok = await confirmDialog({ title: t('dialog.delete', { count }), ok: t('action.delete'), danger: true });
+  const ok = await confirmDialog({ title: t(forever ? 'dialog.deleteForever' : 'dialog.delete', { count }), ok: t(forever ? 'action.deleteForever' : 'action.delete'), danger: true });
   if (!ok) return;
   await attempt(async () => {
     const nodes = await selectionForAction();
-    for (const batch of chunks(nodes, MAX_SOURCES)) await call('/v1/files/remove', { uuid: batch.map((node) => node.uuid), recycle: 1 });
+    await removeInBatches(nodes, { recycle: !forever });
     clearSelection();
     return nodes.length;
-  }, (done) => t('done.delete', { count: done }));
+  }, (done) => t(forever ? 'done.deleteForever' : 'done.delete', { count: done }));
 }
+const deleteSelected = () => removeSelected({ forever: false });
+const purgeSelected = () => removeSelected({ forever: true });
 
 async function restoreSelected() {
   if (!selectionCount()) return;
@@ -664,19 +667,6 @@ async function restoreSelected() {
   }, outcome('done.restore'));
 }
 
-async function purgeSelected() {
-  const count = selectionCount();
-  if (!count) return;
-  const ok = await confirmDialog({ title: t('dialog.deleteForever', { count }), ok: t('action.deleteForever'), danger: true });
-  if (!ok) return;
-  await attempt(async () => {
-    const nodes = await selectionForAction();
-    for (const batch of chunks(nodes, MAX_SOURCES)) await call('/v1/files/remove', { uuid: batch.map((node) => node.uuid) });
-    clearSelection();
-    return nodes.length;
-  }, (done) => t('done.deleteForever', { count: done }));
-}
-
 async function emptyBin() {
   const count = state.listing?.totalCount || 0;
   const ok = await confirmDialog({ title: t('dialog.emptyBin', { count }), message: t('dialog.emptyBinText'), ok: t('action.emptyBin'), danger: true });
@@ -688,7 +678,7 @@ async function emptyBin() {
       if (error.status !== 404 || error.code === 'FILE_NOT_FOUND') throw error;
       // A server without emptyBin: delete the bin's items forever, in batches.
       const nodes = await gatherAll({ recycle: 1 });
-      for (const batch of chunks(nodes, MAX_SOURCES)) await call('/v1/files/remove', { uuid: batch.map((node) => node.uuid) });
+      await removeInBatches(nodes, { recycle: false });
       return nodes.length;
     } finally {
       clearSelection();
