@@ -12,7 +12,7 @@ document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 document.title = t('app.name');
 
 const root = document.getElementById('app');
-const PAGE_SIZE = Number(new URLSearchParams(location.search).get('pageSize')) || 50;
+const PAGE_SIZE = 50;
 // orderBy codes of /v1/files/page (api.md §7): folders first, then the key.
 const ORDERS = { 'name-asc': 6, 'name-desc': 4, 'time-desc': 14, 'time-asc': 16, 'size-desc': 8, 'size-asc': 10 };
 

@@ -187,6 +187,7 @@ def layout_case(f, phone, zh):
     f.no_overflow("the bin")
     title = f.js("return document.title")
     assert title.startswith("回收站" if zh else "Recycle bin"), title
+    f.shot("04-bin-view.png")
 
     f.step(f"{f.label}: the account view")
     f.click("#tab-account" if phone else "#nav-account")
