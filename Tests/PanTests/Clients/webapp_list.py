@@ -404,6 +404,7 @@ def sessions_case(base, user, password, artifacts):
         a.wait(lambda d: len(a.css("#sessions li")) >= 3, 20, "three sessions listed")
         assert len(a.css("#sessions li[data-current=true]")) == 1, "this session marked"
         a.shot("12-sessions.png")
+        a.step("sign out of one browser")
         a.click("#account-signout")
         a.one("#login-name")
         b.d.refresh()
@@ -411,8 +412,19 @@ def sessions_case(base, user, password, artifacts):
         assert desktop.call("/v1/user/info", {}, expect_ok=False)["status"] == 200, "the desktop token was signed out too"
         b.goto("#/account")
         b.wait(lambda d: b.css("#sessions li"), 20, "sessions")
-        others = [li for li in b.css("#sessions li") if li.get_attribute("data-current") != "true"]
-        assert others, "the desktop session is listed"
+        desktop_id = next(item["id"] for item in desktop.call("/v1/user/sessions", {})["result"]["list"] if item.get("current"))
+        b.wait(lambda d: b.css(f'#sessions li[data-id="{desktop_id}"]'), 20, "the desktop session listed")
+        b.shot("12-sessions.png")
+        b.step("revoke the desktop session from the list")
+        b.click(f'#sessions li[data-id="{desktop_id}"] button[data-action="revoke"]')
+        b.wait(lambda d: not b.css(f'#sessions li[data-id="{desktop_id}"]'), 20, "the desktop session gone from the list")
+        assert desktop.call("/v1/user/info", {}, expect_ok=False)["status"] == 401, "the revoked desktop token still works"
+        b.step("sign out everywhere")
+        other = Api(base).login(user, password)
+        b.click("#account-signout-all")
+        b.click("dialog[open] .button.danger")
+        b.one("#login-name")
+        assert other.call("/v1/user/info", {}, expect_ok=False)["status"] == 401, "a token outlived 'sign out everywhere'"
         return "checked"
     finally:
         one.quit()
