@@ -17,7 +17,7 @@ Usage:
       its own (automatic retry).
 Screenshots go to ARTIFACTS. Prints one JSON line with "ok"; exits 1 on failure.
 """
-import json, os, subprocess, sys, time, traceback, urllib.error, urllib.request, zipfile
+import hashlib, json, os, subprocess, sys, time, traceback, urllib.error, urllib.request, zipfile
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -37,13 +37,13 @@ BIG_COUNT = 125  # three pages of 50
 class Api:
     """The v1 API from Python, for seeding and for checking what the server holds."""
 
-    def __init__(self, base, token=None, headers=None):
-        self.base, self.token, self.headers = base.rstrip("/"), token, headers or {}
+    def __init__(self, base, token=None, headers=None, token_header="Authorization"):
+        self.base, self.token, self.headers, self.token_header = base.rstrip("/"), token, headers or {}, token_header
 
     def call(self, path, body=None, expect_ok=True):
         headers = {"Content-Type": "application/json", **self.headers}
         if self.token:
-            headers["Authorization"] = "Bearer " + self.token
+            headers[self.token_header] = ("Bearer " if self.token_header == "Authorization" else "") + self.token
         request = urllib.request.Request(self.base + path, json.dumps(body or {}).encode(), headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=60) as reply:
@@ -56,7 +56,9 @@ class Api:
             raise AssertionError(f"{path} {body}: {status} {text[:300]}")
         return envelope
 
-    def login(self, user, password):
+    def login(self, user, password, md5=False):
+        if md5:  # as the desktop and phone apps send it
+            password = hashlib.md5(password.encode()).hexdigest()
         reply = self.call("/v1/user/login", {"value": user, "password": password})
         self.token = reply["token"]
         return self
@@ -392,7 +394,8 @@ def bin_case(f, api, small_file_hash):
 
 def sessions_case(base, user, password, artifacts):
     """Sign out in one profile; another profile and a desktop-client-shaped token stay signed in."""
-    desktop = Api(base, headers={"User-Agent": "QzyPan-Desktop/3.2 (Windows)"}).login(user, password)
+    # The desktop app's shape: an MD5 password, its own User-Agent, the token in a `Token` header.
+    desktop = Api(base, headers={"User-Agent": "QzyPan-Desktop/3.2 (Windows NT 10.0) Qt/5.15"}, token_header="Token").login(user, password, md5=True)
     if desktop.call("/v1/user/sessions", {}, expect_ok=False)["status"] == 404:
         return "unsupported"
     one, two = start_browser(), start_browser()
