@@ -86,6 +86,9 @@ def seed(api, small_file_hash):
         api.call("/v1/store/token", {"name": name, "hash": small_file_hash, "path": "/Dest", "parent": ""})
     for index in range(6):
         api.call("/v1/files/createDirectory", {"path": "/Keys", "name": f"sub-{index}"})
+    # Something in the bin from the start, so every width and language shows a bin with an item.
+    binned = api.call("/v1/store/token", {"name": LONG_ASCII[:120] + "-deleted.txt", "hash": small_file_hash, "path": "/Long", "parent": ""})["result"]
+    api.call("/v1/files/remove", {"uuid": [binned["uuid"]], "recycle": 1})
     api.call("/v1/files/createDirectory", {"path": "/", "name": "ManyDirs"})
     for index in range(55):
         api.call("/v1/files/createDirectory", {"path": "/ManyDirs", "name": f"d-{index:03}"})
