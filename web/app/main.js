@@ -691,8 +691,9 @@ async function downloadSelected() {
   const nodes = state.everything ? null : selectedNodes();
   if (nodes && nodes.length === 1 && nodes[0].type === 0) return download(nodes);
   try {
-    const items = nodes || await selectionForAction();
-    const zip = await call('/v1/files/zip', { uuids: items.map((node) => node.uuid) });
+    // Everything in the folder is the folder itself: one source, whatever its size.
+    const sources = nodes ? { uuids: nodes.map((node) => node.uuid) } : { path: state.path };
+    const zip = await call('/v1/files/zip', sources);
     if (!zip || !zip.url) throw Object.assign(new Error(), { code: 'FILE_NOT_FOUND' });
     location.assign(zip.url);
   } catch (error) {

@@ -288,6 +288,14 @@ def new_folder_case(f, api):
     assert "d-new" in api.names("/ManyDirs")
 
 
+def downloaded_zip(f, downloads, name):
+    """The entries of the zip `name` once the browser has finished downloading it."""
+    path = os.path.join(downloads, name)
+    f.wait(lambda d: os.path.exists(path) and not any(n.endswith(".crdownload") for n in os.listdir(downloads)), 60, f"{name} downloaded")
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
 def zip_case(f, api, downloads):
     """Download of a folder: one zip made by the server (`/v1/files/zip`), where the server has it."""
     keys = api.call("/v1/files/get", {"path": "/Keys"})["result"]["uuid"]
@@ -299,18 +307,12 @@ def zip_case(f, api, downloads):
     f.wait_listed("Keys")
     f.select_only("Keys")
     f.click("#action-download")
-    def arrived(_):
-        names = [n for n in os.listdir(downloads) if n.endswith(".zip")]
-        busy = any(n.endswith(".crdownload") for n in os.listdir(downloads))
-        return not busy and names and os.path.join(downloads, names[0])
-    path = f.wait(arrived, 60, "a zip downloaded")
-    with zipfile.ZipFile(path) as archive:
-        entries = archive.namelist()
+    entries = downloaded_zip(f, downloads, "Keys.zip")
     assert any("sub-0/inner" in entry for entry in entries) and any("sub-5" in entry for entry in entries), entries
     return "checked"
 
 
-def select_all_case(f, api):
+def select_all_case(f, api, downloads, zips):
     f.step("select all 125 across 3 pages, then move")
     f.goto("#/files/Big")
     f.wait_listed("item-000.txt")
@@ -324,6 +326,11 @@ def select_all_case(f, api):
     f.wait(lambda d: "item-050.txt" in f.names(), 20, "page 2")
     assert len(f.css("#file-table tbody tr.selected")) == 50 and str(BIG_COUNT) in f.one("#selection-count").text
     f.shot("10-everything-selected.png")
+    if zips:
+        f.step("download all 125 as one zip: the folder itself")
+        f.click("#action-download")
+        entries = downloaded_zip(f, downloads, "Big.zip")
+        assert len([e for e in entries if e.endswith(".txt")]) == BIG_COUNT, entries
     f.click("#action-move")
     f.click("dialog[open] .crumb")
     f.click('dialog[open] .picker-item[data-path="/Target"]')
@@ -458,7 +465,7 @@ def run_list(base, user, password, workdir, artifacts):
         keyboard_case(f)
         new_folder_case(f, api)
         result["zip"] = zip_case(f, api, downloads)
-        result["moved"] = select_all_case(f, api)
+        result["moved"] = select_all_case(f, api, downloads, result["zip"] == "checked")
         result["conflicts"] = conflict_case(f, api)
     except BaseException:
         f.shot("failure.png")
