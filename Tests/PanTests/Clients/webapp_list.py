@@ -17,7 +17,7 @@ Usage:
       its own (automatic retry).
 Screenshots go to ARTIFACTS. Prints one JSON line with "ok"; exits 1 on failure.
 """
-import hashlib, json, os, subprocess, sys, time, traceback, urllib.error, urllib.request, zipfile
+import hashlib, json, os, shutil, subprocess, sys, time, traceback, urllib.error, urllib.request, zipfile
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -451,7 +451,8 @@ def run_list(base, user, password, workdir, artifacts):
         handle.write(f"hello from the list tests, {user}, {time.time()}\n")
     api = Api(base).login(user, password)
     downloads = os.path.join(workdir, "downloads")
-    os.makedirs(downloads, exist_ok=True)
+    shutil.rmtree(downloads, ignore_errors=True)  # a zip of an earlier run must not pass for this one's
+    os.makedirs(downloads)
     driver = start_browser(downloads, width=DESKTOP[0], height=DESKTOP[1], language="en")
     f = ListFlow(driver, base, artifacts, "desktop-en")
     try:
