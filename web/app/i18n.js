@@ -95,7 +95,6 @@ const en = {
   'conflict.skip': 'Skip',
   'conflict.all': 'Do this for all remaining conflicts',
   'upload.title': 'Uploads',
-  'upload.total': '{done} of {count} done · {loaded} of {size}',
   'upload.waiting': 'Waiting',
   'upload.hashing': 'Checking… {percent}%',
   'upload.asking': 'Preparing',
@@ -111,6 +110,23 @@ const en = {
   'upload.cancel': 'Cancel upload of {name}',
   'upload.collapse': 'Hide the upload list',
   'upload.expand': 'Show the upload list',
+  // Uploads: progress, resume, folders (issue #26).
+  'upload.count': '{done} of {count} done',
+  'upload.failedCount': '{count} failed',
+  'upload.bytes': '{loaded} of {size}',
+  'upload.speed': '{speed}/s',
+  'upload.left': '{time} left',
+  'upload.sendingRate': 'Uploading {percent}% · {speed}/s · {time} left',
+  'upload.paused': 'Server not reachable: paused, trying again in {seconds} s',
+  'upload.retry': 'Retry {name}',
+  'upload.retryNow': 'Try {name} again now',
+  'upload.addAgain': 'Interrupted at {percent}%. Add “{name}” again to resume: the browser cannot reopen it by itself.',
+  'upload.choose': 'Choose file…',
+  'upload.discard': 'Discard the interrupted upload of {name}',
+  'upload.creating': 'Creating folders {done} of {count}',
+  'upload.folderDone': 'Folders created · {count} item(s) queued',
+  'upload.folder': 'Upload folder',
+  'duration.s': '{n} s', 'duration.m': '{n} min', 'duration.hm': '{h} h {m} min',
   'done.folder': 'Folder “{name}” created',
   'done.rename': 'Renamed to “{name}”',
   'done.move': 'Moved {count} item(s)',
@@ -241,7 +257,6 @@ const zh = {
   'conflict.skip': '跳过',
   'conflict.all': '对其余冲突执行相同操作',
   'upload.title': '上传',
-  'upload.total': '已完成 {done} / {count} · {loaded} / {size}',
   'upload.waiting': '等待中',
   'upload.hashing': '校验中… {percent}%',
   'upload.asking': '准备中',
@@ -257,6 +272,23 @@ const zh = {
   'upload.cancel': '取消上传 {name}',
   'upload.collapse': '收起上传列表',
   'upload.expand': '展开上传列表',
+  // 上传：进度、续传、文件夹（issue #26）。
+  'upload.count': '已完成 {done} / {count}',
+  'upload.failedCount': '{count} 个失败',
+  'upload.bytes': '{loaded} / {size}',
+  'upload.speed': '{speed}/秒',
+  'upload.left': '剩余 {time}',
+  'upload.sendingRate': '上传中 {percent}% · {speed}/秒 · 剩余 {time}',
+  'upload.paused': '无法连接服务器：已暂停，{seconds} 秒后重试',
+  'upload.retry': '重试 {name}',
+  'upload.retryNow': '立即重试 {name}',
+  'upload.addAgain': '已中断（{percent}%）。请重新添加“{name}”以继续上传：浏览器无法自行重新打开文件。',
+  'upload.choose': '选择文件…',
+  'upload.discard': '放弃 {name} 的中断上传',
+  'upload.creating': '正在创建文件夹 {done} / {count}',
+  'upload.folderDone': '文件夹已创建 · {count} 个文件排队中',
+  'upload.folder': '上传文件夹',
+  'duration.s': '{n} 秒', 'duration.m': '{n} 分钟', 'duration.hm': '{h} 小时 {m} 分钟',
   'done.folder': '已创建文件夹“{name}”',
   'done.rename': '已重命名为“{name}”',
   'done.move': '已移动 {count} 项',
@@ -318,6 +350,16 @@ export function formatSize(bytes) {
   while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
   const digits = unit === 0 || value >= 100 ? 0 : 1;
   return value.toFixed(digits) + ' ' + t('unit.' + units[unit]);
+}
+
+/** Seconds as "12 s", "3 min", "1 h 5 min" (rounded up: a time left never says 0). */
+export function formatDuration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return '';
+  const whole = Math.max(1, Math.ceil(seconds));
+  if (whole < 60) return t('duration.s', { n: whole });
+  const minutes = Math.ceil(whole / 60);
+  if (minutes < 60) return t('duration.m', { n: minutes });
+  return t('duration.hm', { h: Math.floor(minutes / 60), m: minutes % 60 });
 }
 
 const dateFormat = new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : undefined, {

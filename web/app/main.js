@@ -7,6 +7,7 @@ import { confirmDialog, crumbTrail, folderPicker, promptDialog, toast } from './
 import { renderAccount } from './account.js';
 import { gatherAll, removeInBatches, withConflictChoices } from './batch.js';
 import { Uploads } from './upload.js';
+import { readDrop } from './folder-read.js';
 
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 document.title = t('app.name');
@@ -143,6 +144,7 @@ function showApp() {
     dropHint, fileInput, uploads.panel);
   renderQuota();
   setUpDragAndDrop(content, dropHint);
+  uploads.signedIn(state.user);
   load();
 }
 
@@ -203,13 +205,9 @@ function setUpDragAndDrop(zone, hint) {
     if (!hasFiles(event) || state.view !== 'files') return;
     event.preventDefault();
     hide();
-    // Folders cannot be read as files: keep plain files only.
-    const items = Array.from(event.dataTransfer.items || []);
-    const files = Array.from(event.dataTransfer.files).filter((file, index) => {
-      const entry = items[index] && items[index].webkitGetAsEntry && items[index].webkitGetAsEntry();
-      return !entry || entry.isFile;
-    });
-    if (files.length) uploads.add(files, state.path);
+    // Files and whole folders (read recursively; the tree is made, then filled).
+    const target = state.path;
+    readDrop(event.dataTransfer).then((tree) => { if (tree.files.length || tree.folders.length) uploads.addTree(tree, target); });
   });
 }
 
@@ -371,6 +369,7 @@ function toolbar() {
     h('div', { class: 'toolbar-space' }),
     bin ? actionButton('action-empty-bin', t('action.emptyBin'), icons.trash, emptyBin, { disabled: !binHasItems, kind: 'danger' }) : null,
     bin ? null : actionButton('action-new-folder', t('action.newFolder'), icons.plus, newFolder),
+    bin ? null : actionButton('action-upload-folder', t('upload.folder'), icons.folder, () => uploads.chooseFolder(state.path)),
     bin ? null : actionButton('action-upload', t('action.upload'), icons.upload, () => shell.fileInput.click(), { kind: 'primary' }));
 }
 

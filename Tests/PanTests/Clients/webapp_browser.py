@@ -41,10 +41,13 @@ def chromium_binary():
 
 
 def start_browser(download_dir=None, width=None, height=None, language="en"):
-    """`width`×`height`: the viewport (default a 1280×800 window); `language`: "en" or "zh" (the page's follows the browser's)."""
+    """`width`×`height`: the window (default 1280×800); `language`: "en", "zh" or a BCP 47 tag
+    ("zh-CN" shows the app in Chinese; the page's language follows the browser's)."""
     options = webdriver.ChromeOptions()
     options.binary_location = chromium_binary()
-    locale, accepted = {"en": ("en-US", "en-US,en"), "zh": ("zh-CN", "zh-CN,zh")}[language]
+    locale = {"en": "en-US", "zh": "zh-CN"}.get(language, language)
+    primary = locale.split("-")[0]
+    accepted = f"{locale},{primary}" if primary != locale else locale
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      f"--window-size={width or 1280},{height or 800}", f"--lang={locale}", "--no-first-run", "--disable-extensions"):
         options.add_argument(argument)
