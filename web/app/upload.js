@@ -96,6 +96,8 @@ export class Uploads {
         lastModified: record.lastModified, state: 'interrupted', record,
         grant: { token: record.token, uploadUrl: record.uploadUrl }, ctxs: record.ctxs || [], expectHash: record.hash,
       }));
+      const item = this.items[this.items.length - 1];
+      item.loaded = storedBytes(item);
     }
     this.render();
   }
@@ -582,7 +584,7 @@ export class Uploads {
   }
 
   updateHead() {
-    const counted = this.items.filter((item) => item.state !== 'cancelled' && item.kind === 'file');
+    const counted = this.items.filter((item) => item.kind === 'file' && item.state !== 'cancelled' && item.state !== 'failed');
     const size = counted.reduce((sum, item) => sum + item.size, 0);
     const loaded = counted.reduce((sum, item) => sum + Math.min(item.loaded, item.size), 0);
     const done = this.items.filter((item) => succeeded.has(item.state) && item.state !== 'cancelled').length;
@@ -693,22 +695,36 @@ function setAttr(element, name, value) { if (element.getAttribute(name) !== valu
 
 class TransferError extends ApiError {}
 
+/**
+ * A request whose body stops moving for this long is given up and retried: a
+ * connection that went dead (Wi-Fi gone, a server killed behind a proxy) may
+ * never report an error by itself.
+ */
+const STALL_MS = 20000;
+
 /** POST with upload progress (fetch has none); resolves to the JSON reply. */
 function post(item, url, body, headers, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    let moved = Date.now(), sent = false, stalled = false;
+    const watchdog = setInterval(() => {
+      if (!sent && Date.now() - moved > STALL_MS) { stalled = true; xhr.abort(); }
+    }, 1000);
+    const end = () => { clearInterval(watchdog); item.xhrs.delete(xhr); };
     xhr.open('POST', url);
     for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-    xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.upload.onprogress = (event) => { moved = Date.now(); onProgress(event.loaded); };
+    // Once the body is sent the server's answer may take a while (mkfile waits for the callback).
+    xhr.upload.onload = () => { sent = true; };
     xhr.onload = () => {
-      item.xhrs.delete(xhr);
+      end();
       let json = null;
       try { json = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300 && json) resolve(json);
       else reject(new TransferError('UPLOAD_FAILED', (json && json.message) || 'HTTP ' + xhr.status, xhr.status));
     };
-    xhr.onerror = () => { item.xhrs.delete(xhr); reject(new TransferError('NETWORK', '', 0)); };
-    xhr.onabort = () => { item.xhrs.delete(xhr); reject(new TransferError('CANCELLED', '', -1)); };
+    xhr.onerror = () => { end(); reject(new TransferError('NETWORK', '', 0)); };
+    xhr.onabort = () => { end(); reject(stalled ? new TransferError('NETWORK', 'stalled', 0) : new TransferError('CANCELLED', '', -1)); };
     item.xhrs.add(xhr);
     xhr.send(body);
   });
