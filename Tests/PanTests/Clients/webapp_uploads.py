@@ -5,11 +5,12 @@ killed and restarted mid-upload, folder upload, each at desktop 1366×850 or
 phone 390×844, in English or Chinese, with screenshots of each state.
 
 Usage:
-  webapp_uploads.py PAN DATA_DIR PORT WORKDIR ARTIFACTS [CASE…]
+  webapp_uploads.py PAN DATA_DIR PORT WORKDIR ARTIFACTS [CASE…] [PAN_X=VALUE…]
       PAN: the pan binary; it is started here (`pan serve --data-dir DATA_DIR
       --port PORT`) so the outage case can kill and restart it. Users are made
       with `pan user add` first. CASEs (default: all): cancel, resume, outage,
-      folder, panel.
+      folder, panel. PAN_X=VALUE arguments go into pan's environment
+      (PAN_DATABASE_URL=… runs the server on PostgreSQL).
 Prints one JSON line with "ok" and what each case measured; exits 1 on failure.
 The server is left stopped, so the caller can check DATA_DIR.
 """
@@ -29,11 +30,12 @@ DESKTOP, PHONE = (1366, 850), (390, 844)
 class Server:
     """`pan serve` as a child process: started, killed (SIGKILL, a crash) and started again on the same data."""
 
-    def __init__(self, pan, data, port):
+    def __init__(self, pan, data, port, extra_env=None):
         self.pan, self.data, self.port = pan, data, int(port)
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PAN_")}
-        self.env.update({"PAN_LOG_LEVEL": "error", "SWIFT_BACKTRACE": "enable=no", "PAN_LOGIN_RATE_IP": "0"})
+        self.env.update({"PAN_LOG_LEVEL": "error", "SWIFT_BACKTRACE": "enable=no", "PAN_LOGIN_RATE_IP": "0",
+                         "PAN_DATABASE_WAIT": "120", "PAN_READY_TIMEOUT": "30", **(extra_env or {})})
         # For working on the app without a rebuild: WEBAPP_UPLOADS_WEB_DIR=<repo>/web.
         if os.environ.get("WEBAPP_UPLOADS_WEB_DIR"):
             self.env["PAN_WEB_DIR"] = os.environ["WEBAPP_UPLOADS_WEB_DIR"]
@@ -476,9 +478,10 @@ CASES = {
 PANELS = [(DESKTOP, "en-US", "desktop-en"), (DESKTOP, "zh-CN", "desktop-zh"), (PHONE, "en-US", "phone-en"), (PHONE, "zh-CN", "phone-zh")]
 
 
-def main(pan, data, port, workdir, artifacts, *wanted):
-    wanted = wanted or ("cancel", "resume", "outage", "folder", "panel")
-    server = Server(pan, data, port)
+def main(pan, data, port, workdir, artifacts, *rest):
+    wanted = [arg for arg in rest if "=" not in arg] or ["cancel", "resume", "outage", "folder", "panel"]
+    extra_env = dict(arg.split("=", 1) for arg in rest if "=" in arg)
+    server = Server(pan, data, port, extra_env)
     for user, quota in (("canceller", "100M"), ("resumer", "1G"), ("outage", "1G"), ("folders", "1G")):
         server.add_user(user, quota)
     results, current = {}, None
