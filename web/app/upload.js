@@ -87,7 +87,7 @@ export class Uploads {
 
   /** The signed-in user: uploads a reload interrupted are offered for resuming. */
   async signedIn(user) {
-    this.user = String((user && (user.id ?? user.name)) ?? '');
+    this.user = String((user && (user.uuid ?? user.name)) ?? '');
     const records = await listResumes(this.user);
     for (const record of records) {
       if (this.items.some((item) => item.key === record.key)) continue;
@@ -567,6 +567,7 @@ export class Uploads {
 
   draw() {
     this.panel.hidden = this.items.length === 0;
+    this.updateHead();
     // Rows of items gone (cleared) leave; new ones are made once, in order.
     const present = new Set(this.items);
     for (const [item, row] of this.rows) if (!present.has(item)) { row.element.remove(); this.rows.delete(item); }
@@ -580,7 +581,6 @@ export class Uploads {
       this.updateRow(item, row);
       previous = row.element;
     }
-    this.updateHead();
   }
 
   updateHead() {
@@ -680,7 +680,11 @@ export class Uploads {
     setAttr(row.retry, 'aria-label', t(item.pausedUntil ? 'upload.retryNow' : 'upload.retry', { name: label }));
     setAttr(row.retry, 'title', t(item.pausedUntil ? 'upload.retryNow' : 'upload.retry', { name: label }));
     setProp(row.pick, 'hidden', item.state !== 'interrupted');
+    // A button about to hide must not take keyboard focus down with it.
+    const focused = document.activeElement;
+    if (finished.has(item.state) && focused === row.cancel) (canRetry ? row.retry : this.clearButton).focus();
     setProp(row.cancel, 'hidden', finished.has(item.state));
+    if (focused === row.retry && !canRetry) (row.cancel.hidden ? this.clearButton : row.cancel).focus();
     setAttr(row.cancel, 'aria-label', t(item.state === 'interrupted' ? 'upload.discard' : 'upload.cancel', { name: label }));
     setAttr(row.cancel, 'title', t(item.state === 'interrupted' ? 'upload.discard' : 'upload.cancel', { name: label }));
   }

@@ -255,6 +255,9 @@ def case_cancel(server, workdir, artifacts, size, language, tag):
         b.shot("cancel-2-cancelled")
         time.sleep(1)
         assert b.state("sixty.bin") == "cancelled", b.state("sixty.bin")
+        # The app told the server, once.
+        out["cancel_requests"] = b.requests("/v1/store/cancel")
+        assert out["cancel_requests"] == 1, f"{out['cancel_requests']} cancel requests"
         # The server: the cancel route ends the session, and its 60 MB are free again.
         token = server.login(user)
         status, probe = server.call("/v1/store/cancel", {"token": "not-a-token"}, token)
