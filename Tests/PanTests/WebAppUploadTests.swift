@@ -106,15 +106,16 @@ struct WebAppUploadTests {
             #expect(percent > 0 && percent < 90, "cancelled at \(percent) %")
             #expect((result["status_while_sending"] as? String ?? "").contains("/s"), "speed shown: \(result)")
             #expect(result["listed_after_cancel"] as? Bool == false)
-            if result["cancel_route"] as? Bool == true {
-                // 90 MB asked for right after cancelling 60 MB of a 100 MB quota.
-                #expect(result["quota_released"] as? Bool == true, "\(result)")
-                let pending = try await pendingSessions(outcome, user: "canceller")
-                #expect(pending == 0)
-                #expect(blockDirectories(outcome).isEmpty, "blocks left: \(blockDirectories(outcome))")
-            } else {
-                Issue.record("POST /v1/store/cancel is not served: the quota release was not checked")
+            // 90 MB asked for right after cancelling 60 MB of a 100 MB quota: the reservation is gone.
+            #expect(result["cancel_route"] as? Bool == true, "\(result)")
+            #expect(result["quota_released"] as? Bool == true, "\(result)")
+            let pending = try await pendingSessions(outcome, user: "canceller")
+            #expect(pending == 0)
+            let cancelled = try await read(outcome) { db in
+                try await db.scalar("SELECT COUNT(*) FROM upload_sessions WHERE state = 'cancelled'") ?? 0
             }
+            #expect(cancelled == 2, "the upload's session and the probe's")
+            #expect(blockDirectories(outcome).isEmpty, "blocks left: \(blockDirectories(outcome))")
             let nodes = try await tree(outcome, user: "canceller").nodes
             #expect(nodes["/sixty.bin"] == nil)
         }
