@@ -119,7 +119,7 @@ class Flow:
     def select_only(self, name):
         # The uploads panel floats over the table's right side: fold it away first.
         toggle = self.css("#uploads-toggle")
-        if toggle and toggle[0].get_attribute("aria-expanded") == "true":
+        if toggle and toggle[0].is_displayed() and toggle[0].get_attribute("aria-expanded") == "true":
             toggle[0].click()
         # A plain click on a row (not on its name or checkbox) selects that row alone.
         self.click(self.row(name) + " td.col-size")
