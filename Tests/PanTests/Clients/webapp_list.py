@@ -110,6 +110,11 @@ class ListFlow(Flow):
         width = self.js("return [document.documentElement.scrollWidth, window.innerWidth, document.body.scrollWidth]")
         assert width[0] <= width[1] and width[2] <= width[1], f"{self.label} {what}: page {width[0]}/{width[2]} px wider than the viewport {width[1]} px"
 
+    def no_scroll_when_short(self, what):
+        """A view shorter than the window doesn't scroll (nothing hidden pokes out below it)."""
+        height = self.js("return [document.documentElement.scrollHeight, window.innerHeight]")
+        assert height[0] <= height[1], f"{self.label} {what}: page {height[0]} px taller than the window {height[1]} px"
+
     def visible_in_viewport(self, selector):
         """Every element matching `selector` lies within the viewport's width and is shown."""
         return self.js("""
@@ -190,6 +195,7 @@ def layout_case(f, phone, zh):
     f.wait(lambda d: d.current_url.endswith("#/bin"), 10, "in the bin")
     f.wait_list()
     f.no_overflow("the bin")
+    f.no_scroll_when_short("the bin")
     title = f.js("return document.title")
     assert title.startswith("回收站" if zh else "Recycle bin"), title
     f.shot("04-bin-view.png")
