@@ -28,7 +28,7 @@ export function setSessionToken(token) {
   } catch { /* private mode: the session lasts as long as the page */ }
 }
 
-/** POST `path` with `body`; resolves to `result`, or throws an ApiError. */
+/** POST `path` with `body`; resolves to {result, token, skipped}, or throws an ApiError. */
 export async function api(path, body = {}) {
   const token = sessionToken();
   const headers = { 'Content-Type': 'application/json' };
@@ -49,7 +49,8 @@ export async function api(path, body = {}) {
   if (!response.ok || !json || json.success === false) {
     throw new ApiError((json && json.code) || 'HTTP_' + response.status, json && json.message, response.status);
   }
-  return { result: json.result, token: json.token };
+  // `skipped`: with `conflict: "skip"`, the sources left in place (api.md §6).
+  return { result: json.result, token: json.token, skipped: Array.isArray(json.skipped) ? json.skipped : [] };
 }
 
 /** `api` for the common case: just the result. */

@@ -3,6 +3,7 @@
 // name is taken at the destination.
 import { call } from './api.js';
 import { conflictDialog } from './dialogs.js';
+import { t } from './i18n.js';
 
 /** The server takes at most this many sources in one move/copy/remove request. */
 export const MAX_SOURCES = 1000;
@@ -35,48 +36,71 @@ export async function removeInBatches(nodes, { recycle }) {
   }
 }
 
-const isConflict = (error) => error && error.code === 'FILE_AREADY_EXISTS';
-
 /**
- * Runs `send(nodes, conflict)` over `nodes` in batches of `batchSize`. A batch
- * refused because a name is taken is retried one item at a time, and for each
- * item whose name is taken the user chooses Replace ("overwrite"), Keep both
- * ("rename") or Skip, possibly for all remaining conflicts — then that choice
- * is sent as `conflict` with every later batch. `folderOf(node)` names where
- * the conflict is, for the dialog. Resolves to {done, skipped}.
+ * Runs `send(nodes, conflict)` — resolving to the reply, {result: count,
+ * skipped} — over `nodes`, 1,000 a request. Each batch goes with
+ * `conflict: "skip"`: whatever can be done is done in that one request, and the
+ * server lists in `skipped` the sources it left in place because their name is
+ * taken. For each of those the user chooses Replace ("overwrite"), Keep both
+ * ("rename") or Skip, possibly for all remaining conflicts, and they are sent
+ * again with that choice. The server never replaces a folder (nor a file with
+ * one): then the user is told so and chooses again, without Replace.
+ * `folderOf(node)` names where the conflict is, for the dialog.
+ * Resolves to {done: how many were acted on, skipped: the nodes left in place}.
  */
-export async function withConflictChoices(nodes, { batchSize = MAX_SOURCES, send, folderOf }) {
+export async function withConflictChoices(nodes, { send, folderOf }) {
   let policy; // chosen with "apply to all"
-  let done = 0, skipped = 0;
-  const one = async (node) => {
-    try {
-      // One at a time, "skip" is the client's own: send nothing, skip on a conflict.
-      await send([node], policy === 'skip' ? undefined : policy);
-      done++;
-      return;
-    } catch (error) {
-      if (!isConflict(error)) throw error;
+  let done = 0;
+  const skipped = [];
+  const acted = (reply) => { done += Number(reply.result) || 0; };
+  const isFolderRefusal = (error) => error && error.code === 'DIRECTORY_NOT_REPLACED';
+
+  /** One conflict, asked about until its choice works. */
+  const settle = async (node) => {
+    let refused = false; // Replace was refused: a folder on one side
+    for (;;) {
+      let choice = refused && policy === 'overwrite' ? undefined : policy;
+      if (!choice) {
+        const answer = await conflictDialog(node.name, folderOf(node), refused ? { note: t('conflict.folder'), canReplace: false } : {});
+        choice = answer.choice;
+        if (answer.all) policy = choice;
+      }
+      if (choice === 'skip') { skipped.push(node); return; }
+      try {
+        acted(await send([node], choice));
+        return;
+      } catch (error) {
+        if (!isFolderRefusal(error)) throw error;
+        refused = true;
+      }
     }
-    let choice = policy;
-    if (!choice) {
-      const answer = await conflictDialog(node.name, folderOf(node));
-      choice = answer.choice;
-      if (answer.all) policy = choice;
-    }
-    if (choice === 'skip') { skipped++; return; }
-    await send([node], choice);
-    done++;
   };
-  for (const batch of chunks(nodes, batchSize)) {
-    if (batch.length === 1) { await one(batch[0]); continue; }
-    try {
-      await send(batch, policy);
-      done += batch.length;
-    } catch (error) {
-      // A server without `skip` says 400; the one-by-one path skips on its own.
-      if (!isConflict(error) && !(policy === 'skip' && error.status === 400)) throw error;
-      for (const node of batch) await one(node);
+
+  /** The sources a batch left in place: asked about one by one, or all at once once chosen "for all". */
+  const resolve = async (conflicts) => {
+    for (let index = 0; index < conflicts.length; index++) {
+      const rest = conflicts.slice(index);
+      if (policy === 'skip') { skipped.push(...rest); return; }
+      if (policy && rest.length > 1) {
+        try {
+          acted(await send(rest, policy));
+          return;
+        } catch (error) {
+          // A folder among them refused the whole request: one at a time, asking about each refused one.
+          if (!isFolderRefusal(error)) throw error;
+          for (const node of rest) await settle(node);
+          return;
+        }
+      }
+      await settle(conflicts[index]);
     }
+  };
+
+  for (const batch of chunks(nodes, MAX_SOURCES)) {
+    const byUuid = new Map(batch.map((node) => [node.uuid, node]));
+    const reply = await send(batch, 'skip');
+    acted(reply);
+    await resolve(reply.skipped.map((item) => byUuid.get(item.uuid) || item));
   }
   return { done, skipped };
 }

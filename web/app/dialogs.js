@@ -54,8 +54,12 @@ export function confirmDialog({ title, message, ok = t('action.ok'), danger = fa
   });
 }
 
-/** Replace / keep both / skip; resolves to {choice: 'overwrite'|'rename'|'skip', all}. */
-export function conflictDialog(name, folder) {
+/**
+ * Replace / keep both / skip; resolves to {choice: 'overwrite'|'rename'|'skip', all}.
+ * `note`, when given, says why the last choice failed; with `canReplace` false
+ * (a folder on either side: the server never replaces one) Replace is not offered.
+ */
+export function conflictDialog(name, folder, { note = '', canReplace = true } = {}) {
   return new Promise((resolve) => {
     let settled = false;
     const all = h('input', { type: 'checkbox', id: 'conflict-all' });
@@ -64,10 +68,11 @@ export function conflictDialog(name, folder) {
     const dialog = open(h('div', {},
       h('h2', { class: 'wrap-anywhere' }, t('conflict.title', { name })),
       h('p', { class: 'wrap-anywhere' }, t('conflict.text', { folder })),
+      note ? h('p', { class: 'error conflict-note', role: 'alert' }, note) : null,
       h('label', { class: 'check' }, all, t('conflict.all')),
       h('div', { class: 'dialog-buttons' },
         h('button', { type: 'button', class: 'button', dataset: { choice: 'skip' }, onclick: () => finish('skip') }, t('conflict.skip')),
-        h('button', { type: 'button', class: 'button', dataset: { choice: 'overwrite' }, onclick: () => finish('overwrite') }, t('conflict.replace')),
+        h('button', { type: 'button', class: 'button', dataset: { choice: 'overwrite' }, disabled: !canReplace, onclick: () => finish('overwrite') }, t('conflict.replace')),
         keep)), { className: 'conflict', onCancel: () => finish('skip') });
     dialog.addEventListener('close', () => finish('skip'));
     keep.focus();

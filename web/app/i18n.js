@@ -39,7 +39,9 @@ const en = {
   'dialog.emptyBinText': 'Everything in the bin is deleted forever. This cannot be undone.',
   'done.emptyBin': 'Recycle bin emptied: {count} item(s) deleted forever',
   'done.folderExists': 'A folder named “{name}” already exists here.',
-  'done.skipped': '{count} skipped',
+  'done.skipped': '{count} skipped: {names}',
+  'list.separator': ', ',
+  'list.more': '{names} and {more} more',
   'err.SESSION_NOT_FOUND': 'That session has already ended.',
   'err.NOT_FOUND': 'This server does not offer that yet.',
   'err.TOO_MANY_SOURCES': 'Too many items at once (at most 1,000). Select fewer, or the folder itself.',
@@ -89,11 +91,12 @@ const en = {
   'dialog.delete': 'Move {count} item(s) to the recycle bin?',
   'dialog.deleteForever': 'Delete {count} item(s) forever? This cannot be undone.',
   'conflict.title': '“{name}” already exists here',
-  'conflict.text': 'A file with this name is already in {folder}.',
+  'conflict.text': 'An item with this name is already in {folder}.',
   'conflict.replace': 'Replace',
   'conflict.keep': 'Keep both',
   'conflict.skip': 'Skip',
   'conflict.all': 'Do this for all remaining conflicts',
+  'conflict.folder': 'A folder can’t be replaced; choose Keep both or Skip.',
   'upload.title': 'Uploads',
   'upload.waiting': 'Waiting',
   'upload.hashing': 'Checking… {percent}%',
@@ -142,6 +145,7 @@ const en = {
   'err.UNAUTHORIZED': 'Your session has ended. Please sign in again.',
   'err.TOKEN_INVALID': 'Your session has ended. Please sign in again.',
   'err.FILE_AREADY_EXISTS': 'Something with that name already exists here.',
+  'err.DIRECTORY_NOT_REPLACED': 'A folder can’t be replaced; choose Keep both or Skip.',
   'err.FILE_NOT_FOUND': 'That file or folder no longer exists.',
   'err.FILE_LOCKED': 'That file is locked and cannot be changed.',
   'err.QUOTA_EXCEEDED': 'Not enough space: your storage quota is full.',
@@ -201,7 +205,9 @@ const zh = {
   'dialog.emptyBinText': '回收站中的所有内容将被彻底删除，此操作无法撤销。',
   'done.emptyBin': '已清空回收站：彻底删除 {count} 项',
   'done.folderExists': '此处已有名为“{name}”的文件夹。',
-  'done.skipped': '跳过 {count} 项',
+  'done.skipped': '跳过 {count} 项：{names}',
+  'list.separator': '、',
+  'list.more': '{names} 等 {more} 项',
   'err.SESSION_NOT_FOUND': '该会话已结束。',
   'err.NOT_FOUND': '此服务器暂不支持该功能。',
   'err.TOO_MANY_SOURCES': '一次选择的项目太多（最多 1000 项）。请少选一些，或直接选择文件夹。',
@@ -251,11 +257,12 @@ const zh = {
   'dialog.delete': '将 {count} 项移到回收站？',
   'dialog.deleteForever': '彻底删除 {count} 项？此操作无法撤销。',
   'conflict.title': '“{name}”已存在',
-  'conflict.text': '{folder} 中已有同名文件。',
+  'conflict.text': '{folder} 中已有同名项目。',
   'conflict.replace': '替换',
   'conflict.keep': '保留两者',
   'conflict.skip': '跳过',
   'conflict.all': '对其余冲突执行相同操作',
+  'conflict.folder': '文件夹不能被替换，请选择“保留两者”或“跳过”。',
   'upload.title': '上传',
   'upload.waiting': '等待中',
   'upload.hashing': '校验中… {percent}%',
@@ -304,6 +311,7 @@ const zh = {
   'err.UNAUTHORIZED': '登录已失效，请重新登录。',
   'err.TOKEN_INVALID': '登录已失效，请重新登录。',
   'err.FILE_AREADY_EXISTS': '此处已有同名文件或文件夹。',
+  'err.DIRECTORY_NOT_REPLACED': '文件夹不能被替换，请选择“保留两者”或“跳过”。',
   'err.FILE_NOT_FOUND': '该文件或文件夹已不存在。',
   'err.FILE_LOCKED': '该文件已锁定，无法修改。',
   'err.QUOTA_EXCEEDED': '空间不足：存储配额已用完。',
@@ -334,6 +342,12 @@ export function t(key, values = {}) {
   // English plurals: "item(s)" becomes "item" or "items" by {count}.
   if ('count' in values) text = text.replace(/item\(s\)/g, Number(values.count) === 1 ? 'item' : 'items');
   return text.replace(/\{(\w+)\}/g, (_, name) => (values[name] ?? `{${name}}`));
+}
+
+/** Names for a message: the first few, then how many more. */
+export function nameList(names, shown = 5) {
+  const listed = names.slice(0, shown).join(t('list.separator'));
+  return names.length > shown ? t('list.more', { names: listed, more: names.length - shown }) : listed;
 }
 
 /** A sentence a person understands for an API or upload error. */

@@ -1,8 +1,8 @@
 // Pan's web app: sign in, browse, upload, download, organise. Plain ES
 // modules; the page is built with DOM calls (dom.js), never from HTML strings.
-import { call, login, logout, onUnauthorized, sessionToken, setSessionToken } from './api.js';
+import { api, call, login, logout, onUnauthorized, sessionToken, setSessionToken } from './api.js';
 import { h, icon, icons, replace } from './dom.js';
-import { errorText, formatSize, formatTime, formatShortTime, lang, t } from './i18n.js';
+import { errorText, formatSize, formatTime, formatShortTime, lang, nameList, t } from './i18n.js';
 import { confirmDialog, crumbTrail, folderPicker, promptDialog, toast } from './dialogs.js';
 import { renderAccount } from './account.js';
 import { gatherAll, removeInBatches, withConflictChoices } from './batch.js';
@@ -614,8 +614,9 @@ async function renameSelected() {
   await attempt(() => call('/v1/files/rename', { uuid: node.uuid, name }), () => t('done.rename', { name }));
 }
 
-/** A toast for what a batch did: how many, and how many were skipped. */
-const outcome = (key) => ({ done, skipped }) => t(key, { count: done }) + (skipped ? ' · ' + t('done.skipped', { count: skipped }) : '');
+/** A toast for what a batch did: how many, and which were skipped ("2 skipped: a.txt, b.txt"). */
+const outcome = (key) => ({ done, skipped }) => t(key, { count: done })
+  + (skipped.length ? ' · ' + t('done.skipped', { count: skipped.length, names: nameList(skipped.map((node) => node.name)) }) : '');
 
 async function transferSelected(copying) {
   const count = selectionCount();
@@ -630,7 +631,7 @@ async function transferSelected(copying) {
   await attempt(async () => {
     const nodes = await selectionForAction();
     return withConflictChoices(nodes, {
-      send: (batch, conflict) => call(copying ? '/v1/files/copy' : '/v1/files/move', { uuid: batch.map((node) => node.uuid), destPath: destination, conflict }),
+      send: (batch, conflict) => api(copying ? '/v1/files/copy' : '/v1/files/move', { uuids: batch.map((node) => node.uuid), destPath: destination, conflict }),
       folderOf: () => destination,
     });
   }, outcome(copying ? 'done.copy' : 'done.move')).then((result) => { if (result && !copying) clearSelection(); });
@@ -657,8 +658,8 @@ async function restoreSelected() {
   await attempt(async () => {
     const nodes = await selectionForAction();
     const result = await withConflictChoices(nodes, {
-      batchSize: 1, // restore takes one item a request
-      send: ([node], conflict) => call('/v1/files/recycle', { uuid: node.uuid, recycle: 0, conflict }),
+      // An array restores each, in one request (up to 1,000).
+      send: (batch, conflict) => api('/v1/files/recycle', { uuids: batch.map((node) => node.uuid), recycle: 0, conflict }),
       folderOf: (node) => node.path.slice(0, node.path.lastIndexOf('/')) || '/',
     });
     clearSelection();
@@ -673,12 +674,6 @@ async function emptyBin() {
   await attempt(async () => {
     try {
       return await call('/v1/files/emptyBin', {});
-    } catch (error) {
-      if (error.status !== 404 || error.code === 'FILE_NOT_FOUND') throw error;
-      // A server without emptyBin: delete the bin's items forever, in batches.
-      const nodes = await gatherAll({ recycle: 1 });
-      await removeInBatches(nodes, { recycle: false });
-      return nodes.length;
     } finally {
       clearSelection();
     }
