@@ -34,7 +34,7 @@ struct WebAppListTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(run.stdout)\n\(run.stderr.suffix(4000))")
     }
 
-    @Test("long names never widen the page (1366 and 390 px, English and Chinese); bin and account reachable on a phone; keyboard keeps focus; select all 125 across 3 pages then move; conflicts on move; empty bin; sign out ends one session")
+    @Test("long names never widen the page (1366 and 390 px, English and Chinese); bin and account reachable on a phone; keyboard keeps focus; select all 125 across 3 pages then move; conflicts on move (skipped named) and on copy (a folder is never replaced); restore of a selection in one request; Deleted from recycledAt; empty bin releases the space; sign out ends one session")
     func listFlow() async throws {
         guard Self.browserAvailable() else { return }
         let workdir = try temporaryDirectory()
@@ -63,18 +63,24 @@ struct WebAppListTests {
             #expect(target.result["totalCount"] as? Int == 125, "\(target.text)")
             let big = try await server.post("/v1/files/page", ["path": "/Big"], token: session)
             #expect(big.result["totalCount"] as? Int == 0, "\(big.text)")
-            // Conflicts on move: same-a replaced, same-b kept both, same-c skipped (left behind).
-            let dest = try await server.post("/v1/files/page", ["path": "/Dest", "pageSize": 999], token: session)
-            let destNames = Set(((dest.result["list"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
-            #expect(destNames == ["same-a.txt", "same-b.txt", "same-b (1).txt", "same-c.txt", "unique.txt"], "\(dest.text)")
-            let left = try await server.post("/v1/files/page", ["path": "/Conf"], token: session)
-            #expect(((left.result["list"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String } == ["same-c.txt"])
+            func names(_ path: String) async throws -> Set<String> {
+                let page = try await server.post("/v1/files/page", ["path": path, "pageSize": 999], token: session)
+                return Set(((page.result["list"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+            }
+            // Conflicts on move: same-a replaced, same-b kept both, same-c and same-d skipped (left behind).
+            #expect(try await names("/Dest") == ["same-a.txt", "same-b.txt", "same-b (1).txt", "same-c.txt", "same-d.txt", "unique.txt"])
+            #expect(try await names("/Conf") == ["same-c.txt", "same-d.txt"])
+            // Conflicts on copy, Replace for all: the files replaced, the folder kept both; the sources stay.
+            #expect(try await names("/CopyDst") == ["copy-x.txt", "copy-y.txt", "Sub", "Sub (1)"])
+            #expect(try await names("/CopySrc") == ["copy-x.txt", "copy-y.txt", "Sub"])
             // Restored into a name taken meanwhile, answered "keep both".
-            let long = try await server.post("/v1/files/page", ["path": "/Long", "pageSize": 999], token: session)
-            let longNames = Set(((long.result["list"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
-            #expect(longNames.isSuperset(of: ["restore-me.txt", "restore-me (1).txt"]) && !longNames.contains("short (1).txt"), "\(longNames)")
+            let longNames = try await names("/Long")
+            #expect(longNames.isSuperset(of: ["restore-me.txt", "restore-me (1).txt", "restore-too.txt"]) && !longNames.contains("short (1).txt"), "\(longNames)")
+            // Emptied through /v1/files/emptyBin (the script checked the space released): nothing left.
             let bin = try await server.post("/v1/files/page", ["recycle": 1], token: session)
             #expect(bin.result["totalCount"] as? Int == 0, "emptied: \(bin.text)")
+            let emptied = try #require(outcome["bin"] as? [String: Any], "\(outcome)")
+            #expect(emptied["emptied"] as? Int == 2 && (emptied["released"] as? Int ?? 0) > 0, "\(emptied)")
         }
         for width in ["desktop", "phone"] {
             for language in ["en", "zh"] {

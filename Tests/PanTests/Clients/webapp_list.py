@@ -8,8 +8,11 @@ Usage:
       names never widen the page, Size/Modified stay visible, the bin is reachable
       (and emptied on the phone), the account view and its sessions; the keyboard
       (Space on a checkbox, Enter on a folder, arrows keep the focus; Ctrl+A), shift-click
-      ranges, "Select all N" across 3 pages then Move, and a conflict on move answered
-      Replace / Keep both / Skip. Prints {"ok": true, "moved": N, "sessions": …}.
+      ranges, "Select all N" across 3 pages then Move, a conflict on move answered
+      Replace / Keep both / Skip (the toast names what was skipped), a conflict on copy
+      answered Replace for all where a folder refuses it (the folder message, then Keep
+      both), a selection restored in one request, and "Empty bin" releasing the quota.
+      Prints {"ok": true, "moved": N, "sessions": …}.
   webapp_list.py outage PAN WORKDIR ARTIFACTS PORT
       runs `PAN serve` itself on PORT (data in WORKDIR), signs in, stops the server:
       a folder load fails with the breadcrumbs and toolbar kept and a Retry button;
@@ -73,17 +76,23 @@ def seed(api, small_file_hash):
     """Folders and instant-uploaded files (the hash of a file the user already holds)."""
     for name in ("Long", "Big", "Target", "Conf", "Keys"):
         api.call("/v1/files/createDirectory", {"path": "/", "name": name})
-    for name in (LONG_ASCII, LONG_CJK + ".txt", "short (1).txt", "restore-me.txt"):
+    for name in (LONG_ASCII, LONG_CJK + ".txt", "short (1).txt", "restore-me.txt", "restore-too.txt"):
         api.call("/v1/store/token", {"name": name, "hash": small_file_hash, "path": "/Long", "parent": ""})
     api.call("/v1/files/createDirectory", {"path": "/Long", "name": LONG_FOLDER})
     api.call("/v1/files/createDirectory", {"path": "/Long", "name": LONG_CJK})
     for index in range(BIG_COUNT):
         api.call("/v1/store/token", {"name": f"item-{index:03}.txt", "hash": small_file_hash, "path": "/Big", "parent": ""})
-    for name in ("same-a.txt", "same-b.txt", "same-c.txt", "unique.txt"):
+    for name in ("same-a.txt", "same-b.txt", "same-c.txt", "same-d.txt", "unique.txt"):
         api.call("/v1/store/token", {"name": name, "hash": small_file_hash, "path": "/Conf", "parent": ""})
-    api.call("/v1/files/createDirectory", {"path": "/", "name": "Dest"})
-    for name in ("same-a.txt", "same-b.txt", "same-c.txt"):
+    for folder in ("Dest", "CopySrc", "CopyDst"):
+        api.call("/v1/files/createDirectory", {"path": "/", "name": folder})
+    for name in ("same-a.txt", "same-b.txt", "same-c.txt", "same-d.txt"):
         api.call("/v1/store/token", {"name": name, "hash": small_file_hash, "path": "/Dest", "parent": ""})
+    # A copy whose names are all taken: two files (replaceable) and a folder (never replaced).
+    for folder in ("CopySrc", "CopyDst"):
+        for name in ("copy-x.txt", "copy-y.txt"):
+            api.call("/v1/store/token", {"name": name, "hash": small_file_hash, "path": "/" + folder, "parent": ""})
+        api.call("/v1/files/createDirectory", {"path": "/" + folder, "name": "Sub"})
     for index in range(6):
         api.call("/v1/files/createDirectory", {"path": "/Keys", "name": f"sub-{index}"})
     # Something in the bin from the start, so every width and language shows a bin with an item.
@@ -121,6 +130,19 @@ class ListFlow(Flow):
             const items = Array.from(document.querySelectorAll(arguments[0]));
             return items.length > 0 && items.every((e) => { const r = e.getBoundingClientRect();
               return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth + 0.5; });""", selector)
+
+    def record_calls(self):
+        """From now on, every API call the page makes is kept in window.__calls as [path, body]."""
+        self.js("""if (!window.__calls) { const original = window.fetch; window.__calls = [];
+            window.fetch = (url, options) => { window.__calls.push([String(url), options && options.body ? JSON.parse(options.body) : null]);
+              return original(url, options); }; }
+            window.__calls.length = 0;""")
+
+    def calls(self, path):
+        return [body for url, body in self.js("return window.__calls") if url.endswith(path)]
+
+    def toast_with(self, text, timeout=30):
+        return self.wait(lambda d: next((e.text for e in self.css("#toasts .toast") if text in e.text), None), timeout, f"a toast with {text!r}")
 
     def goto(self, hash_route):
         self.d.get(self.base + "/" + hash_route)
@@ -183,6 +205,9 @@ def layout_case(f, phone, zh):
     assert fits, f"{f.label}: the conflict dialog's text spills out"
     f.no_overflow("the conflict dialog")
     f.shot("03-conflict-dialog.png")
+    skipped = f.d.execute_async_script("""const done = arguments[arguments.length - 1];
+        import('/app/i18n.js').then((m) => done(m.t('done.skipped', { count: 2, names: m.nameList(['a.txt', 'b.txt']) })));""")
+    assert skipped == ("跳过 2 项：a.txt、b.txt" if zh else "2 skipped: a.txt, b.txt"), skipped
     f.click('dialog[open] button[data-choice="skip"]')
     f.wait(lambda d: f.js("return window.__answer && window.__answer.choice") == "skip", 10, "dialog answered")
 
@@ -348,36 +373,83 @@ def select_all_case(f, api, downloads, zips):
     return len(moved)
 
 
-def conflict_case(f, api):
-    f.step("conflicts on move: replace, keep both, skip")
-    f.goto("#/files/Conf")
-    f.wait_listed("same-a.txt", "same-b.txt", "same-c.txt", "unique.txt")
-    f.click("#select-all")
-    f.click("#action-move")
-    f.click("dialog[open] .crumb")
-    f.click('dialog[open] .picker-item[data-path="/Dest"]')
-    f.wait(lambda d: "Dest" in f.one("dialog[open] .crumbs").text, 20, "picker inside Dest")
-    f.click("#picker-choose")
-    answers = {"same-a.txt": "overwrite", "same-b.txt": "rename", "same-c.txt": "skip"}
-    for _ in range(3):
+def answer_conflicts(f, answers, shot=None):
+    """Answers each conflict dialog by the name in its title; returns the names asked about, in order."""
+    asked = []
+    while answers:
         dialog = f.one("dialog[open].conflict", 30)
         title = dialog.find_element(By.TAG_NAME, "h2").text
         name = next(n for n in answers if n in title)
-        if name == "same-a.txt":
-            f.shot("11-conflict-on-move.png")
+        if shot and not asked:
+            f.shot(shot)
         f.click(f'dialog[open] button[data-choice="{answers.pop(name)}"]')
         f.wait(lambda d: not f.css("dialog[open].conflict") or name not in f.one("dialog[open].conflict h2").text, 20, "next dialog")
-    f.wait(lambda d: f.names() == ["same-c.txt"], 30, "only the skipped one left")
+        asked.append(name)
+    return asked
+
+
+def pick_folder(f, name):
+    f.click("dialog[open] .crumb")
+    f.click(f'dialog[open] .picker-item[data-path="/{name}"]')
+    f.wait(lambda d: name in f.one("dialog[open] .crumbs").text, 20, f"picker inside {name}")
+    f.click("#picker-choose")
+
+
+def conflict_case(f, api):
+    f.step("conflicts on move: replace, keep both, skip (the toast names the skipped)")
+    f.goto("#/files/Conf")
+    f.wait_listed("same-a.txt", "same-b.txt", "same-c.txt", "same-d.txt", "unique.txt")
+    f.record_calls()
+    f.click("#select-all")
+    f.click("#action-move")
+    pick_folder(f, "Dest")
+    answer_conflicts(f, {"same-a.txt": "overwrite", "same-b.txt": "rename", "same-c.txt": "skip", "same-d.txt": "skip"}, "11-conflict-on-move.png")
+    toast = f.toast_with("skipped")
+    assert "Moved 3 items" in toast and "2 skipped: " in toast and "same-c.txt" in toast and "same-d.txt" in toast, toast
+    f.wait(lambda d: sorted(f.names()) == ["same-c.txt", "same-d.txt"], 30, "only the skipped ones left")
     dest = sorted(api.names("/Dest"))
-    assert dest == ["same-a.txt", "same-b (1).txt", "same-b.txt", "same-c.txt", "unique.txt"], dest
+    assert dest == ["same-a.txt", "same-b (1).txt", "same-b.txt", "same-c.txt", "same-d.txt", "unique.txt"], dest
+    # One request did what it could and named the rest; then one for each answer that is not Skip.
+    moves = f.calls("/v1/files/move")
+    assert [body.get("conflict") for body in moves] == ["skip", "overwrite", "rename"] or \
+        [body.get("conflict") for body in moves] == ["skip", "rename", "overwrite"], moves
+    assert len(moves[0]["uuids"]) == 5, moves[0]
     return dest
 
 
+def copy_conflict_case(f, api):
+    """Replace for all on a copy where a folder is among the conflicts: the folder message, Replace offered no more."""
+    f.step("conflicts on copy: replace for all; the folder cannot be replaced, so keep both")
+    before = {n["name"]: n["uuid"] for n in api.call("/v1/files/page", {"path": "/CopyDst"})["result"]["list"]}
+    f.goto("#/files/CopySrc")
+    f.wait_listed("copy-x.txt", "copy-y.txt", "Sub")
+    f.click("#select-all")
+    f.click("#action-copy")
+    pick_folder(f, "CopyDst")
+    f.one("dialog[open].conflict", 30)
+    f.click("#conflict-all")
+    f.click('dialog[open] button[data-choice="overwrite"]')
+    note = f.wait(lambda d: next((e.text for e in f.css("dialog[open].conflict .conflict-note")), None), 30, "the folder message")
+    assert "folder can’t be replaced" in note and "Keep both" in note, note
+    assert "Sub" in f.one("dialog[open].conflict h2").text
+    assert not f.one('dialog[open] button[data-choice="overwrite"]').is_enabled(), "Replace still offered for a folder"
+    f.shot("13-folder-not-replaced.png")
+    f.click('dialog[open] button[data-choice="rename"]')
+    toast = f.toast_with("Copied")
+    assert "Copied 3 items" in toast and "skipped" not in toast, toast
+    after = {n["name"]: n["uuid"] for n in api.call("/v1/files/page", {"path": "/CopyDst"})["result"]["list"]}
+    assert sorted(after) == ["Sub", "Sub (1)", "copy-x.txt", "copy-y.txt"], sorted(after)
+    assert after["copy-x.txt"] != before["copy-x.txt"] and after["copy-y.txt"] != before["copy-y.txt"], "the files were not replaced"
+    assert after["Sub"] == before["Sub"], "the folder was replaced"
+    assert sorted(api.names("/CopySrc")) == ["Sub", "copy-x.txt", "copy-y.txt"], "the copy moved its sources"
+    return sorted(after)
+
+
 def bin_case(f, api, small_file_hash):
-    f.step("bin: deleted date; restore into a taken name asks; then emptied")
+    f.step("bin: deleted date; restoring two in one request, one into a taken name asks; then emptied")
     f.goto("#/files/Long")
-    f.wait_listed("short (1).txt", "restore-me.txt")
-    for name in ("short (1).txt", "restore-me.txt"):
+    f.wait_listed("short (1).txt", "restore-me.txt", "restore-too.txt")
+    for name in ("short (1).txt", "restore-me.txt", "restore-too.txt"):
         f.select_only(name)
         f.click("#action-delete")
         f.click("dialog[open] .button.danger")
@@ -385,27 +457,49 @@ def bin_case(f, api, small_file_hash):
     # Another restore-me.txt takes the name meanwhile.
     api.call("/v1/store/token", {"name": "restore-me.txt", "hash": small_file_hash, "path": "/Long", "parent": ""})
     f.click("#tab-bin")
-    f.wait_listed("short (1).txt", "restore-me.txt")
-    deleted = f.one(f.row("short (1).txt") + " td.col-deleted").text
-    recycled_at = api.call("/v1/files/page", {"recycle": 1})["result"]["list"][0].get("recycledAt")
-    # The column shows the server's recycledAt (absent on a server without it).
-    assert bool(deleted.strip()) == bool(recycled_at), f"Deleted column {deleted!r}, recycledAt {recycled_at!r}"
+    f.wait_listed("short (1).txt", "restore-me.txt", "restore-too.txt")
+    bin_items = api.call("/v1/files/page", {"recycle": 1, "pageSize": 999})["result"]["list"]
+    recycled_at = next(item["recycledAt"] for item in bin_items if item["name"] == "short (1).txt")
+    # The Deleted column is the server's recycledAt, formatted as the page formats times.
+    deleted = f.one(f.row("short (1).txt") + " td.col-deleted").get_attribute("title")
+    expected = f.d.execute_async_script("""const done = arguments[arguments.length - 1];
+        import('/app/i18n.js').then((m) => done(m.formatTime(arguments[0])));""", recycled_at)
+    assert deleted and deleted == expected, f"Deleted column {deleted!r}, recycledAt {recycled_at} is {expected!r}"
     f.shot("04-bin.png")
+    f.record_calls()
     f.select_only("restore-me.txt")
+    f.click(f.row("restore-too.txt") + " input[type=checkbox]")
+    f.wait(lambda d: len(f.css("#file-table tbody tr.selected")) == 2, 10, "two selected")
     f.click("#action-restore")
     f.one("dialog[open].conflict", 30)
     f.shot("04-restore-conflict.png")
     f.click('dialog[open] button[data-choice="rename"]')
+    f.toast_with("Restored 2 items")
     f.wait_gone("restore-me.txt")
-    restored = sorted(n for n in api.names("/Long") if n.startswith("restore-me"))
-    assert restored == ["restore-me (1).txt", "restore-me.txt"], restored
+    restored = sorted(n for n in api.names("/Long") if n.startswith("restore-"))
+    assert restored == ["restore-me (1).txt", "restore-me.txt", "restore-too.txt"], restored
+    restores = f.calls("/v1/files/recycle")
+    assert len(restores) == 2 and len(restores[0]["uuids"]) == 2 and restores[0]["conflict"] == "skip" \
+        and len(restores[1]["uuids"]) == 1 and restores[1]["conflict"] == "rename", restores
+
+    f.step("empty bin: one request; the bin empty and its space released")
+    bin_items = api.call("/v1/files/page", {"recycle": 1, "pageSize": 999})["result"]["list"]
+    assert bin_items and all(item["type"] == 0 for item in bin_items), bin_items
+    used_before = api.call("/v1/user/info", {})["result"]["spaceUsed"]
+    f.record_calls()
     f.click("#action-empty-bin")
     f.one("dialog[open]")
     f.shot("04-empty-bin-confirm.png")
     f.click("dialog[open] .button.danger")
     f.one("#content #empty", 30)
+    toast = f.toast_with("emptied")
+    assert f"{len(bin_items)} items deleted forever" in toast or f"{len(bin_items)} item deleted forever" in toast, toast
+    assert len(f.calls("/v1/files/emptyBin")) == 1 and not f.calls("/v1/files/remove"), f.js("return window.__calls")
     assert api.names("/", recycle=True) == [], "the bin is not empty on the server"
-    return bool(recycled_at)
+    used_after = api.call("/v1/user/info", {})["result"]["spaceUsed"]
+    released = sum(item["size"] for item in bin_items)
+    assert released > 0 and used_after == used_before - released, f"used {used_before} → {used_after}, bin held {released}"
+    return {"emptied": len(bin_items), "released": released}
 
 
 def sessions_case(base, user, password, artifacts):
@@ -474,6 +568,7 @@ def run_list(base, user, password, workdir, artifacts):
         result["zip"] = zip_case(f, api, downloads)
         result["moved"] = select_all_case(f, api, downloads, result["zip"] == "checked")
         result["conflicts"] = conflict_case(f, api)
+        result["copyConflicts"] = copy_conflict_case(f, api)
     except BaseException:
         f.shot("failure.png")
         raise
@@ -488,7 +583,7 @@ def run_list(base, user, password, workdir, artifacts):
             if width < 720:
                 phone_details(f)
             if label == "phone-en":
-                result["recycledAt"] = bin_case(f, api, stored)
+                result["bin"] = bin_case(f, api, stored)
         except BaseException:
             f.shot("failure.png")
             raise
