@@ -34,13 +34,14 @@ struct WebAppListTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(run.stdout)\n\(run.stderr.suffix(4000))")
     }
 
-    @Test("long names never widen the page (1366 and 390 px, English and Chinese); bin and account reachable on a phone; keyboard keeps focus; select all 125 across 3 pages then move; conflicts on move (skipped named) and on copy (a folder is never replaced); restore of a selection in one request; Deleted from recycledAt; empty bin releases the space; sign out ends one session")
-    func listFlow() async throws {
+    @Test("long names never widen the page (1366 and 390 px, English and Chinese); bin and account reachable on a phone; keyboard keeps focus; select all 125 across 3 pages then move; conflicts on move (skipped named) and on copy (a folder is never replaced); restore of a selection in one request; Deleted from recycledAt; empty bin releases the space; sign out ends one session",
+          arguments: TestBackend.allCases)
+    func listFlow(backend: TestBackend) async throws {
         guard Self.browserAvailable() else { return }
         let workdir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
         Self.clearArtifacts(["desktop-", "phone-", "sessions-"])
-        try await withServer { server in
+        try await withServer(backend: backend) { server in
             try await server.createUser("lister")
             let run = try await PythonClients.run(
                 "webapp_list.py", ["list", "http://127.0.0.1:\(server.port)", "lister", "secret", workdir, Self.artifacts],
