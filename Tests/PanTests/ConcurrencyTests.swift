@@ -28,7 +28,7 @@ struct ConcurrencyTests {
     static let contents = (0..<6).map { Data("shared content \($0)".utf8) }
 
     /// Codes a conflict between concurrent clients may legitimately produce.
-    static let conflictCodes: Set<String> = ["FILE_NOT_FOUND", "FILE_AREADY_EXISTS", "NOT_A_DIRECTORY", "MOVE_INTO_ITSELF", "COPY_INTO_ITSELF"]
+    static let conflictCodes: Set<String> = ["FILE_NOT_FOUND", "FILE_AREADY_EXISTS", "DIRECTORY_NOT_REPLACED", "NOT_A_DIRECTORY", "MOVE_INTO_ITSELF", "COPY_INTO_ITSELF"]
 
     /// What every client saw, by operation: status and code counts, and anything wrong.
     final class Tally: Sendable {

@@ -126,7 +126,9 @@ struct FailFastTests {
             #expect(ready.json["ready"] as? Bool == false)
             let reason = try #require(ready.json["publicURL"] as? String, "\(ready.text)")
             #expect(reason.contains(closed + "/healthz"), "\(reason)")
-            #expect(ready.json["database"] as? String == "ok", "the database is fine: \(ready.text)")
+            // The database is fine (on a loaded machine its periodic check may merely be late).
+            let database = ready.json["database"] as? String ?? ""
+            #expect(database == "ok" || database.hasPrefix("check overdue"), "the database is fine: \(ready.text)")
 
             let (_, session) = try await server.user("unreachable")
             let token = try await uploadToken(server, session, ["name": "a.bin"])

@@ -232,10 +232,10 @@ struct UploadCancelTests {
         }
     }
 
-    @Test("idle lapse (PAN_UPLOAD_IDLE=4 s): a stalled upload expires, its reservation and blocks released; one that keeps sending is not lapsed and completes", arguments: TestBackend.allCases)
+    @Test("idle lapse (PAN_UPLOAD_IDLE=12 s): a stalled upload expires, its reservation and blocks released; one that keeps sending is not lapsed and completes", arguments: TestBackend.allCases)
     func idleLapse(backend: TestBackend) async throws {
         let mib = Self.mebibyte
-        try await withServer(backend: backend, configure: { $0.uploadIdle = 4; $0.sweepInterval = 0.25 }) { server in
+        try await withServer(backend: backend, configure: { $0.uploadIdle = 12; $0.sweepInterval = 0.25 }) { server in
             let (_, session) = try await server.user("idler", capacity: Int64(10 * mib))
             let stalled = try await grant(server, session, ["name": "stalled.bin", "size": 6 * mib])
             let stalledCtx = try await sendBlock(server, stalled, order: 0, blockSize: 4 * mib, Data(repeating: 6, count: 256 * 1024))
@@ -250,7 +250,7 @@ struct UploadCancelTests {
             #expect(refused.code == "QUOTA_EXCEEDED", "\(refused.text)")
             // The active upload keeps sending small chunks while the stalled one sends nothing.
             var stalledState = "pending"
-            while stalledState == "pending", ContinuousClock.now - started < .seconds(40), offset + chunk < activeBytes.count {
+            while stalledState == "pending", ContinuousClock.now - started < .seconds(90), offset + chunk < activeBytes.count {
                 try await Task.sleep(for: .milliseconds(200))
                 let ctx = try #require(reply.json["ctx"] as? String, "\(reply.text)")
                 reply = try await server.slicePost("/bput/\(ctx)/\(offset)", token: active, body: activeBytes[offset..<offset + chunk])
@@ -259,7 +259,7 @@ struct UploadCancelTests {
                 stalledState = try await status(server, session, stalled).result["state"] as? String ?? "?"
             }
             #expect(stalledState == "expired", "the stalled upload did not lapse")
-            #expect(ContinuousClock.now - started >= .seconds(3), "lapsed before PAN_UPLOAD_IDLE")
+            #expect(ContinuousClock.now - started >= .seconds(11), "lapsed before PAN_UPLOAD_IDLE")
             #expect(try await status(server, session, active).result["state"] as? String == "pending", "the active upload lapsed")
             #expect(!FileManager.default.fileExists(atPath: try blocksDirectory(server, stalled)), "the lapsed upload's blocks are still on disk")
             // Its reservation is gone: 6 MiB fits next to the active 3.
@@ -277,21 +277,22 @@ struct UploadCancelTests {
         }
     }
 
-    @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (2 s) is not lapsed, and completes", arguments: TestBackend.allCases)
+    @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (5 s) is not lapsed, and completes", arguments: TestBackend.allCases)
     func slowFormUploadStaysAlive(backend: TestBackend) async throws {
-        try await withServer(backend: backend, configure: { $0.uploadIdle = 2; $0.sweepInterval = 0.25 }) { server in
+        try await withServer(backend: backend, configure: { $0.uploadIdle = 5; $0.sweepInterval = 0.25 }) { server in
             let (_, session) = try await server.user("dripper")
             let bytes = Data((0..<6000).map { UInt8($0 % 251) })
             let upload = try await grant(server, session, ["name": "slow.bin", "size": bytes.count])
-            // Everything but the last 6000 bytes of the body now; those in 12 drips, 400 ms apart (4.8 s in all).
+            // Everything but the last 6000 bytes of the body now; those in 24 drips, 400 ms apart (9.6 s in all):
+            // far past the idle time, each drip well inside it even on a loaded machine.
             let held = try UploadRaceTests.HeldUpload(port: server.port, token: upload, bytes: bytes, fileFirst: false, holdBack: bytes.count)
-            let pieces = stride(from: 0, to: held.rest.count, by: 500).map { held.rest[(held.rest.startIndex + $0)..<min(held.rest.endIndex, held.rest.startIndex + $0 + 500)] }
+            let pieces = stride(from: 0, to: held.rest.count, by: 250).map { held.rest[(held.rest.startIndex + $0)..<min(held.rest.endIndex, held.rest.startIndex + $0 + 250)] }
             var statesPastIdle: [String] = []
             let started = ContinuousClock.now
             for piece in pieces {
                 try await Task.sleep(for: .milliseconds(400))
                 _ = piece.withUnsafeBytes { Foundation.send(held.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if ContinuousClock.now - started > .seconds(3), piece.endIndex < held.rest.endIndex {
+                if ContinuousClock.now - started > .seconds(6), piece.endIndex < held.rest.endIndex {
                     statesPastIdle.append(try await status(server, session, upload).result["state"] as? String ?? "?")
                 }
             }
