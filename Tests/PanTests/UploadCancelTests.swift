@@ -232,34 +232,56 @@ struct UploadCancelTests {
         }
     }
 
-    @Test("idle lapse (PAN_UPLOAD_IDLE=12 s): a stalled upload expires, its reservation and blocks released; one that keeps sending is not lapsed and completes", arguments: TestBackend.allCases)
+    /// The session's lapse as stored (ms), read straight from the database.
+    func lapsesAt(_ server: TestServer, _ upload: String) async throws -> Int64 {
+        let id = try sessionId(server, upload)
+        return try await server.read { db in try await db.scalar("SELECT lapses_at FROM upload_sessions WHERE id = ?", id) ?? 0 }
+    }
+
+    /// Sets a session's lapse, as if its bytes had stopped long ago (the wall clock
+    /// is not this test's to wait on: on a loaded CI machine a few requests took
+    /// longer than a short PAN_UPLOAD_IDLE).
+    func setLapse(_ server: TestServer, _ upload: String, _ lapsesAt: Int64) async throws {
+        let id = try sessionId(server, upload)
+        try await server.write { db in try await db.run("UPDATE upload_sessions SET lapses_at = ? WHERE id = ?", lapsesAt, id) }
+    }
+
+    @Test("idle lapse: a session past its lapse is expired by the sweeper, its reservation and blocks released; bytes arriving push an active one's lapse forward, and it completes", arguments: TestBackend.allCases)
     func idleLapse(backend: TestBackend) async throws {
         let mib = Self.mebibyte
-        try await withServer(backend: backend, configure: { $0.uploadIdle = 12; $0.sweepInterval = 0.25 }) { server in
+        try await withServer(backend: backend, configure: { $0.uploadIdle = 600; $0.sweepInterval = 0.25 }) { server in
             let (_, session) = try await server.user("idler", capacity: Int64(10 * mib))
             let stalled = try await grant(server, session, ["name": "stalled.bin", "size": 6 * mib])
             let stalledCtx = try await sendBlock(server, stalled, order: 0, blockSize: 4 * mib, Data(repeating: 6, count: 256 * 1024))
-            let started = ContinuousClock.now
             let activeBytes = Data(repeating: 3, count: 3 * mib)
             let active = try await grant(server, session, ["name": "active.bin", "size": 3 * mib])
+            let granted = Millis.now()
+            // A grant's lapse is PAN_UPLOAD_IDLE after it.
+            let initial = try await lapsesAt(server, active)
+            #expect(initial >= granted - 60_000 + 600_000 && initial <= Millis.now() + 600_000, "lapse \(initial) for a grant at \(granted)")
             let chunk = 16 * 1024
             var reply = try await server.slicePost("/mkblk/\(activeBytes.count)/0", token: active, body: activeBytes.prefix(chunk))
             var offset = chunk
             // Both reserved: 6 + 3 of 10 MiB.
             let refused = try await server.post("/v1/store/token", ["name": "next.bin", "size": 6 * mib], token: session)
             #expect(refused.code == "QUOTA_EXCEEDED", "\(refused.text)")
-            // The active upload keeps sending small chunks while the stalled one sends nothing.
+            // The stalled upload's bytes stopped long ago; the active one's lapse is near.
+            try await setLapse(server, stalled, 1)
+            let near = Millis.now() + 60_000
+            try await setLapse(server, active, near)
+            // Its next bytes push the lapse a whole PAN_UPLOAD_IDLE ahead.
+            var ctx = try #require(reply.json["ctx"] as? String, "\(reply.text)")
+            reply = try await server.slicePost("/bput/\(ctx)/\(offset)", token: active, body: activeBytes[offset..<offset + chunk])
+            #expect(reply.status == 200, "\(reply.text)")
+            offset += chunk
+            #expect(try await lapsesAt(server, active) >= near + 500_000, "bytes did not push the lapse forward")
+            // The sweeper expires the stalled one.
             var stalledState = "pending"
-            while stalledState == "pending", ContinuousClock.now - started < .seconds(90), offset + chunk < activeBytes.count {
-                try await Task.sleep(for: .milliseconds(200))
-                let ctx = try #require(reply.json["ctx"] as? String, "\(reply.text)")
-                reply = try await server.slicePost("/bput/\(ctx)/\(offset)", token: active, body: activeBytes[offset..<offset + chunk])
-                #expect(reply.status == 200, "the active upload was refused: \(reply.text)")
-                offset += chunk
+            for _ in 0..<300 where stalledState == "pending" {
+                try await Task.sleep(for: .milliseconds(100))
                 stalledState = try await status(server, session, stalled).result["state"] as? String ?? "?"
             }
             #expect(stalledState == "expired", "the stalled upload did not lapse")
-            #expect(ContinuousClock.now - started >= .seconds(11), "lapsed before PAN_UPLOAD_IDLE")
             #expect(try await status(server, session, active).result["state"] as? String == "pending", "the active upload lapsed")
             #expect(!FileManager.default.fileExists(atPath: try blocksDirectory(server, stalled)), "the lapsed upload's blocks are still on disk")
             // Its reservation is gone: 6 MiB fits next to the active 3.
@@ -268,7 +290,7 @@ struct UploadCancelTests {
             let late = try await server.slicePost("/bput/\(stalledCtx)/\(256 * 1024)", token: stalled, body: Data(repeating: 6, count: 1024))
             #expect(late.status == 409 || late.status == 400, "\(late.text)")
             // The active one finishes.
-            let ctx = try #require(reply.json["ctx"] as? String)
+            ctx = try #require(reply.json["ctx"] as? String)
             let last = try await server.slicePost("/bput/\(ctx)/\(offset)", token: active, body: activeBytes[offset...])
             let lastCtx = try #require(last.json["ctx"] as? String, "\(last.text)")
             let made = try await server.slicePost("/mkfile/\(activeBytes.count)", token: active, body: Data(lastCtx.utf8))
@@ -277,25 +299,31 @@ struct UploadCancelTests {
         }
     }
 
-    @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (5 s) is not lapsed, and completes", arguments: TestBackend.allCases)
+    @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (8 s) is not lapsed, and completes", arguments: TestBackend.allCases)
     func slowFormUploadStaysAlive(backend: TestBackend) async throws {
-        try await withServer(backend: backend, configure: { $0.uploadIdle = 5; $0.sweepInterval = 0.25 }) { server in
+        try await withServer(backend: backend, configure: { $0.uploadIdle = 8; $0.sweepInterval = 0.25 }) { server in
             let (_, session) = try await server.user("dripper")
             let bytes = Data((0..<6000).map { UInt8($0 % 251) })
             let upload = try await grant(server, session, ["name": "slow.bin", "size": bytes.count])
-            // Everything but the last 6000 bytes of the body now; those in 24 drips, 400 ms apart (9.6 s in all):
-            // far past the idle time, each drip well inside it even on a loaded machine.
+            // Everything but the last 6000 bytes of the body now; those in 40 drips, 300 ms apart (12 s in all),
+            // sent by their own task so that the status checks below never delay them.
             let held = try UploadRaceTests.HeldUpload(port: server.port, token: upload, bytes: bytes, fileFirst: false, holdBack: bytes.count)
-            let pieces = stride(from: 0, to: held.rest.count, by: 250).map { held.rest[(held.rest.startIndex + $0)..<min(held.rest.endIndex, held.rest.startIndex + $0 + 250)] }
-            var statesPastIdle: [String] = []
+            let pieces = stride(from: 0, to: held.rest.count, by: 150).map { held.rest[(held.rest.startIndex + $0)..<min(held.rest.endIndex, held.rest.startIndex + $0 + 150)] }
             let started = ContinuousClock.now
-            for piece in pieces {
-                try await Task.sleep(for: .milliseconds(400))
-                _ = piece.withUnsafeBytes { Foundation.send(held.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if ContinuousClock.now - started > .seconds(6), piece.endIndex < held.rest.endIndex {
+            let dripper = Task {
+                for piece in pieces {
+                    try await Task.sleep(for: .milliseconds(300))
+                    _ = piece.withUnsafeBytes { Foundation.send(held.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
+            }
+            var statesPastIdle: [String] = []
+            while ContinuousClock.now - started < .seconds(11) {
+                try await Task.sleep(for: .milliseconds(500))
+                if ContinuousClock.now - started > .seconds(9) {
                     statesPastIdle.append(try await status(server, session, upload).result["state"] as? String ?? "?")
                 }
             }
+            try await dripper.value
             #expect(!statesPastIdle.isEmpty && statesPastIdle.allSatisfy { $0 == "pending" }, "the dripping upload lapsed: \(statesPastIdle)")
             let reply = try await BlockingIO.run { held.response() }
             #expect(reply.status == 200 && reply.body.contains("\"success\":true"), "\(reply)")
@@ -307,7 +335,7 @@ struct UploadCancelTests {
     func externalLapse(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: {
             $0.uploadURL = "https://up.example.com"
-            $0.uploadIdleExternal = 1
+            $0.uploadIdleExternal = 5  // 1 s lapsed before the next request on a loaded machine
             $0.sweepInterval = 0.25
         }) { server in
             let (user, session) = try await server.user("external", capacity: 1000)

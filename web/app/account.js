@@ -9,13 +9,10 @@ import { confirmDialog, toast } from './dialogs.js';
  * Fills `container`. `onSignOut()` ends this session, `onSignedOut()` is for
  * when the server already ended it (sign out everywhere, or this session
  * revoked from the list). Throws when the user could not be loaded, so the
- * caller shows its retry; a server without the sessions list still shows the rest.
+ * caller shows its retry.
  */
 export async function renderAccount(container, { user, onSignOut, onSignedOut, heading }) {
-  const sessions = await call('/v1/user/sessions', {}).then(
-    (result) => ({ list: (result && result.list) || [] }),
-    (error) => (error.code === 'NOT_FOUND' || error.status === 404 ? { unsupported: true } : Promise.reject(error)),
-  );
+  const sessions = await call('/v1/user/sessions', {}).then((result) => ({ list: (result && result.list) || [] }));
   const used = Number(user.spaceUsed) || 0;
   const total = Number(user.spaceCapacity) || 0;
   const signOutAll = async () => {
@@ -39,21 +36,16 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
     renderAccount(container, { user, onSignOut, onSignedOut, heading }).catch((error) => toast(errorText(error), 'error'));
   };
 
-  let sessionList;
-  if (sessions.unsupported) {
-    sessionList = h('p', { class: 'muted', id: 'sessions-unsupported' }, t('account.sessionsUnsupported'));
-  } else {
-    sessionList = h('ul', { class: 'sessions', id: 'sessions' }, sessions.list.map((session) =>
-      h('li', { class: 'session' + (session.current ? ' current' : ''), dataset: { id: String(session.id), current: String(Boolean(session.current)) } },
-        h('div', { class: 'session-main' },
-          h('div', { class: 'session-device', title: session.device || '' }, session.device || t('account.unknownDevice'),
-            session.current ? h('span', { class: 'badge' }, t('account.thisDevice')) : null),
-          h('div', { class: 'session-meta muted' },
-            [session.address, t('account.lastSeen', { time: formatTime(session.lastSeenAt) }), t('account.signedIn', { time: formatTime(session.createdAt) })]
-              .filter(Boolean).join(' · '))),
-        h('button', { type: 'button', class: 'button', dataset: { action: 'revoke' }, onclick: () => revoke(session) },
-          icon(icons.logout), h('span', { class: 'label' }, t('nav.signout'))))));
-  }
+  const sessionList = h('ul', { class: 'sessions', id: 'sessions' }, sessions.list.map((session) =>
+    h('li', { class: 'session' + (session.current ? ' current' : ''), dataset: { id: String(session.id), current: String(Boolean(session.current)) } },
+      h('div', { class: 'session-main' },
+        h('div', { class: 'session-device', title: session.device || '' }, session.device || t('account.unknownDevice'),
+          session.current ? h('span', { class: 'badge' }, t('account.thisDevice')) : null),
+        h('div', { class: 'session-meta muted' },
+          [session.address, t('account.lastSeen', { time: formatTime(session.lastSeenAt) }), t('account.signedIn', { time: formatTime(session.createdAt) })]
+            .filter(Boolean).join(' · '))),
+      h('button', { type: 'button', class: 'button', dataset: { action: 'revoke' }, onclick: () => revoke(session) },
+        icon(icons.logout), h('span', { class: 'label' }, t('nav.signout'))))));
 
   replace(container,
     h('div', { class: 'toolbar' }, heading),
