@@ -301,7 +301,13 @@ struct UploadCancelTests {
 
     @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (8 s) is not lapsed, and completes", arguments: TestBackend.allCases)
     func slowFormUploadStaysAlive(backend: TestBackend) async throws {
-        try await withServer(backend: backend, configure: { $0.uploadIdle = 8; $0.sweepInterval = 0.25 }) { server in
+        try await withServer(backend: backend, configure: {
+            $0.uploadIdle = 8
+            $0.sweepInterval = 0.25
+            // A deliberately slow body: not this test's business to be refused as too slow (its 12 s of drips
+            // took more than the default 20 s grace on a loaded CI machine).
+            $0.minimumBodyRate = 0
+        }) { server in
             let (_, session) = try await server.user("dripper")
             let bytes = Data((0..<6000).map { UInt8($0 % 251) })
             let upload = try await grant(server, session, ["name": "slow.bin", "size": bytes.count])
