@@ -4,7 +4,8 @@ import Hummingbird
 import NIOCore
 import PanCore
 
-/// Pan's own web app: `GET /` is `web/index.html`, `GET /app/…` the files under
+/// Pan's own web app: `GET /` is `web/index.html`, `GET /s/<id>` (a share
+/// link's public page) `web/share.html`, `GET /app/…` the files under
 /// `web/app/`. Every reply carries an ETag (`If-None-Match` → 304), asks the
 /// browser to revalidate (`no-cache`: the names are not fingerprinted), and a
 /// strict Content-Security-Policy: no inline script or style, nothing from
@@ -21,12 +22,19 @@ struct WebAppController {
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/", use: index)
         router.head("/", use: index)
+        // A share link's public page (issue #27): its own small page, no sign-in.
+        router.get("/s/:id", use: sharePage)
+        router.head("/s/:id", use: sharePage)
         router.get("/app/**", use: file)
         router.head("/app/**", use: file)
     }
 
     @Sendable func index(_ request: Request, context: AppRequestContext) async throws -> Response {
         try serve("index.html", request)
+    }
+
+    @Sendable func sharePage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try serve("share.html", request)
     }
 
     @Sendable func file(_ request: Request, context: AppRequestContext) async throws -> Response {
