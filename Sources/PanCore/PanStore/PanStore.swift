@@ -120,6 +120,29 @@ public protocol PanStore: Sendable {
     /// link is unknown, expired, or its user is gone or disabled.
     func zipSnapshot(userId: Int64, linkId: String) async throws -> ZipSnapshot?
 
+    // MARK: Share links
+
+    /// Shares the user's live file or folder at `address` (`ShareRepository.create`).
+    func createShare(userId: Int64, at address: NodeAddress, settings: ShareSettings) async throws -> Share
+    /// The user's shares, newest first (only those of the node at `node` when given), and their total.
+    func shares(userId: Int64, of node: NodeAddress?, limit: Int, offset: Int) async throws -> (shares: [Share], total: Int64)
+    /// Changes one of the user's shares; `shareNotFound` when it is not theirs.
+    func updateShare(userId: Int64, id: String, settings: ShareSettings) async throws -> Share
+    /// Removes those of `ids` that are the user's; returns how many.
+    func removeShares(userId: Int64, ids: [String]) async throws -> Int
+    /// A share by id alone, whoever owns it, in any state: the public lookup.
+    func share(id: String) async throws -> Share?
+    /// Every share, or one user's, newest first (`pan share list`).
+    func allShares(userId: Int64?, limit: Int) async throws -> [Share]
+    /// An open of the share: one more view.
+    func recordShareView(userId: Int64, id: String) async throws
+    /// Counts a new download of the share, exactly up to its limit; false past it.
+    func countShareDownload(userId: Int64, id: String, ticket: String, served: Int64, ticketExpiresAt: Int64) async throws -> Bool
+    /// A Range continuation of a counted download: false when it must be counted anew.
+    func continueShareDownload(userId: Int64, id: String, ticket: String, bytes: Int64, allowance: Int64) async throws -> Bool
+    /// Sets (or with nil clears) the name shown on the user's share pages.
+    func setDisplayName(_ name: String?, userId: Int64) async throws -> User
+
     // MARK: Stored objects
 
     func storedObjects(limit: Int) async throws -> [StoreObject]

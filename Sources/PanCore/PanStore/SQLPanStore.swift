@@ -362,6 +362,69 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
 
     // MARK: Stored objects
 
+    // MARK: Share links
+
+    public func createShare(userId: Int64, at address: NodeAddress, settings: ShareSettings) async throws -> Share {
+        try await write(user: userId) { db in
+            try await ShareRepository.create(userId: userId, at: address, settings: settings, now: Millis.now(), on: db)
+        }
+    }
+
+    public func shares(userId: Int64, of node: NodeAddress?, limit: Int, offset: Int) async throws -> (shares: [Share], total: Int64) {
+        try await read { db in
+            var nodeId: Int64?
+            if let node { nodeId = try await Self.resolve(node, userId: userId, on: db).id }
+            return try await ShareRepository.list(userId: userId, nodeId: nodeId, limit: limit, offset: offset, on: db)
+        }
+    }
+
+    public func updateShare(userId: Int64, id: String, settings: ShareSettings) async throws -> Share {
+        try await write(user: userId) { db in
+            guard let share = try await ShareRepository.update(userId: userId, id: id, settings: settings, on: db) else { throw PanError.shareNotFound }
+            return share
+        }
+    }
+
+    public func removeShares(userId: Int64, ids: [String]) async throws -> Int {
+        try await write(user: userId) { db in try await ShareRepository.remove(userId: userId, ids: ids, on: db) }
+    }
+
+    public func share(id: String) async throws -> Share? {
+        try await read { db in try await ShareRepository.find(id: id, on: db) }
+    }
+
+    public func allShares(userId: Int64?, limit: Int) async throws -> [Share] {
+        try await read { db in try await ShareRepository.all(userId: userId, limit: limit, on: db) }
+    }
+
+    // The share counters below change one row each, atomically: no user lock.
+
+    public func recordShareView(userId: Int64, id: String) async throws {
+        try await write(user: nil) { db in try await ShareRepository.recordView(userId: userId, id: id, now: Millis.now(), on: db) }
+    }
+
+    public func countShareDownload(userId: Int64, id: String, ticket: String, served: Int64, ticketExpiresAt: Int64) async throws -> Bool {
+        try await write(user: nil) { db in
+            try await ShareRepository.countDownload(
+                userId: userId, id: id, ticket: ticket, served: served, ticketExpiresAt: ticketExpiresAt, now: Millis.now(), on: db
+            )
+        }
+    }
+
+    public func continueShareDownload(userId: Int64, id: String, ticket: String, bytes: Int64, allowance: Int64) async throws -> Bool {
+        try await write(user: nil) { db in
+            try await ShareRepository.continueDownload(userId: userId, id: id, ticket: ticket, bytes: bytes, allowance: allowance, on: db)
+        }
+    }
+
+    public func setDisplayName(_ name: String?, userId: Int64) async throws -> User {
+        try await write(user: userId) { db in
+            try await UserRepository.setDisplayName(name, userId: userId, on: db)
+            guard let user = try await UserRepository.find(id: userId, on: db) else { throw PanError.userNotFound }
+            return user
+        }
+    }
+
     public func storedObjects(limit: Int) async throws -> [StoreObject] {
         try await read { db in try await StoreObjectRepository.list(limit: limit, on: db) }
     }

@@ -250,6 +250,8 @@ public enum TreeMutations {
                 userId, userId, from, to
             )
         }
+        // Their share links go with them (issue #27): a link never outlives its node.
+        try await ShareRepository.removeForNodes(userId: userId, from: from, to: to, on: db)
         deletion.nodes = try await db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", userId, from, to)
         try await NodeLimits.release(deletion.nodes, userId: userId, on: db)
         try await UserRepository.addSpaceUsed(-deletion.bytes, userId: userId, on: db)

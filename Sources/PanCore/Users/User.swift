@@ -15,6 +15,9 @@ public struct User: Sendable, Equatable, Codable {
     public var status: Int
     public var icon: String
     public var tokenVersion: Int64
+    /// The name shown on the user's share pages (issue #27); nil: none set.
+    /// Never the login name, which a public page must not show.
+    public var displayName: String?
     /// Server-side counters, read with the row (`SELECT *`): files and
     /// directories (`PAN_MAX_NODES`), and the upper bound of pending upload
     /// sessions and their declared bytes (`UploadSessionRepository.pendingLoad`).
@@ -71,6 +74,7 @@ public struct User: Sendable, Equatable, Codable {
         status = try row.int("status")
         icon = try row.string("icon")
         tokenVersion = try row.int64("token_version")
+        displayName = if case .text(let v) = row["display_name"] { v } else { nil }
         // Absent from rows that do not select them.
         nodeCount = if case .integer(let v) = row["node_count"] { v } else { 0 }
         pendingUploads = if case .integer(let v) = row["pending_uploads"] { v } else { 0 }

@@ -119,6 +119,11 @@ public enum UserRepository {
         try await UserSessionRepository.endAll(userId: userId, on: db)
     }
 
+    /// The name on the user's share pages; nil clears it.
+    static func setDisplayName(_ name: String?, userId: Int64, on db: any DatabaseConnection) async throws {
+        try await db.run("UPDATE users SET display_name = ? WHERE id = ?", name, userId)
+    }
+
     public static func setCapacity(_ bytes: Int64, userId: Int64, on db: any DatabaseConnection) async throws {
         try await db.run("UPDATE users SET space_capacity = ? WHERE id = ?", bytes, userId)
     }

@@ -89,6 +89,8 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
     router.add(middleware: RequestLogMiddleware(clientAddress: clientAddress, tokens: services.tokens))
     let authenticator = Authenticator(tokens: services.tokens, store: services.store, activity: services.sessionActivity)
+    // Every password hash of this server (sign-ins, share passwords) runs on these threads.
+    let hashPool = HashPool()
 
     // Health, readiness, metrics — here unless an admin listener serves them (Operations/).
     if configuration.adminPort == nil {
@@ -97,7 +99,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     }
     UserController(
         store: services.store, authenticator: authenticator, passwords: services.passwords,
-        throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: HashPool(),
+        throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: hashPool,
         maxSessions: configuration.maxSessionsPerUser
     ).addRoutes(to: router)
     let storage = services.storageFloor
@@ -134,6 +136,16 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         store: services.store, authenticator: authenticator,
         links: ZipLinks(publicBaseURL: configuration.effectivePublicBaseURL, key: services.downloadKey),
         objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil, slots: ZipStreamSlots()
+    ).addRoutes(to: router)
+    // Share links (Shares/): the owner's API, the public API and the files' addresses.
+    let shareLinks = ShareLinks(publicBaseURL: configuration.effectivePublicBaseURL, key: services.downloadKey)
+    ShareController(
+        store: services.store, authenticator: authenticator, links: shareLinks, passwords: services.passwords, hashPool: hashPool,
+        throttle: SharePasswordThrottle(), clientAddress: clientAddress, metrics: metrics.pan
+    ).addRoutes(to: router)
+    ShareDownloadController(
+        store: services.store, links: shareLinks, objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil,
+        downloadLinks: links, metrics: metrics.pan
     ).addRoutes(to: router)
     // The web app at `/` and `/app/…` (WebApp/); every other path is as before.
     WebAppController(

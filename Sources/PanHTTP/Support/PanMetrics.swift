@@ -17,6 +17,11 @@ struct PanMetrics: Sendable {
     /// What `PAN_BIN_RETENTION`'s sweep deleted for good: items of the bin, and their nodes.
     let binItemsExpired: Counter
     let binNodesExpired: Counter
+    /// Share links (issue #27): successful opens, counted downloads, wrong passwords, throttled attempts.
+    let shareOpens: Counter
+    let shareDownloads: Counter
+    let sharePasswordRefusals: Counter
+    let shareThrottled: Counter
     private let factory: any MetricsFactory
 
     init(factory: any MetricsFactory) {
@@ -31,6 +36,10 @@ struct PanMetrics: Sendable {
         callbacksReplayed = Counter(label: "pan_callbacks_total", dimensions: [("result", "replayed")], factory: factory)
         binItemsExpired = Counter(label: "pan_bin_expired_items_total", factory: factory)
         binNodesExpired = Counter(label: "pan_bin_expired_nodes_total", factory: factory)
+        shareOpens = Counter(label: "pan_share_opens_total", factory: factory)
+        shareDownloads = Counter(label: "pan_share_downloads_total", factory: factory)
+        sharePasswordRefusals = Counter(label: "pan_share_password_refusals_total", factory: factory)
+        shareThrottled = Counter(label: "pan_share_throttled_total", factory: factory)
     }
 
     func instantUpload(_ kind: InstantKind) { instantUploads[kind]?.increment() }

@@ -1,0 +1,128 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PanCore
+import TextSupport
+
+/// `GET|HEAD /s/<id>/f/<uuid>?m&t&e&s`: a file of a share, downloaded
+/// (`m=d`, counted) or previewed (`m=p`, inline, never counted). Every request
+/// checks the address's signature against the share as it is now, so removing
+/// the share, its expiry, a password change, binning the file or disabling the
+/// owner end addresses already handed out at once.
+///
+/// **Counting** (`api.md` §8): a request that starts at byte 0 (no `Range`,
+/// or `bytes=0-…`) is a new download and counts one, atomically with the limit
+/// (`PanStore.countShareDownload`); a `Range` starting later continues the
+/// download its address's ticket started, free until the ticket has served
+/// `ShareLimits.continuationAllowance` — then it counts again. So a resumed
+/// download or a seeking player counts once, and one address cannot serve
+/// the file over and over for one count.
+struct ShareDownloadController {
+    let store: any PanStore
+    let links: ShareLinks
+    /// The local endpoint's bytes; nil with an external WCS.
+    let objects: LocalObjectStore?
+    /// With an external WCS: where its objects are (a redirect after the checks).
+    let downloadLinks: DownloadLinks
+    let metrics: PanMetrics
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/s/:id/f/:uuid", use: serve)
+        router.head("/s/:id/f/:uuid", use: serve)
+    }
+
+    @Sendable func serve(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let id = context.parameters.get("id") ?? ""
+        guard ShareID.isPlausible(id) else { throw PanError.shareNotFound }
+        guard let address = links.parse(
+            shareId: id, uuid: context.parameters.get("uuid") ?? "", mode: query.get("m"), ticket: query.get("t"), expires: query.get("e")
+        ) else { throw Self.linkInvalid }
+        guard let share = try await store.share(id: id) else { throw PanError.shareNotFound }
+        switch links.verify(address, signature: query.get("s"), share: share) {
+        case .success: break
+        case .failure(.expired): throw PanError(status: 410, code: "LINK_EXPIRED", "this link has expired: open the share again")
+        case .failure: throw Self.linkInvalid
+        }
+        // An exhausted share still serves the continuation of a counted download (checked below).
+        let state = share.state()
+        guard state == .active || (state == .exhausted && address.mode == .download) else { throw PanError.shareNotFound }
+        let found = try await store.node(userId: share.userId, at: NodeAddress(uuid: address.uuid, path: nil))
+        let file = found.node
+        guard file.isFile, share.contains(file) else { throw PanError.fileNotFound }
+
+        var headers: HTTPFields = [.xContentTypeOptions: "nosniff", .cacheControl: "private, no-store", .referrerPolicy: "no-referrer"]
+        switch address.mode {
+        case .download:
+            guard share.allowDownload else {
+                throw PanError(status: 403, code: "SHARE_NO_DOWNLOAD", "this share is for viewing only")
+            }
+            headers[.contentType] = DownloadController.servedType(file.mime)
+            headers[.contentDisposition] = DownloadController.disposition(file.name)
+            headers[.contentSecurityPolicy] = "default-src 'none'; sandbox"
+        case .preview:
+            guard let type = SharePreview.inlineType(of: file) else {
+                throw PanError(status: 403, code: "PREVIEW_NOT_ALLOWED", "this kind of file is not shown in the browser: download it")
+            }
+            headers[.contentType] = type
+            headers[.contentDisposition] = "inline; filename*=UTF-8''\(DownloadLinks.queryEscape(file.name))"
+            // Chromium's PDF viewer refuses a sandboxed document.
+            headers[.contentSecurityPolicy] = type == "application/pdf" ? "default-src 'none'; object-src 'self'" : "default-src 'none'; sandbox"
+        }
+
+        let size = found.object?.size ?? 0
+        let path: String? = if let objects, let key = found.object?.objectKey { objects.objectPath(forKey: key) } else { nil }
+        if let path, FileOps.size(of: path) == nil { throw PanError.fileNotFound }
+
+        if address.mode == .download, request.method != .head {
+            // What this request will serve: its Range if it is satisfiable, else all of it.
+            let range = request.headers[.range].flatMap { DownloadController.parseRange($0, size: size) }
+            let (start, length) = range.map { ($0.0, $0.1 - $0.0 + 1) } ?? (0, size)
+            var counted = false
+            if start > 0 {
+                counted = try await store.continueShareDownload(
+                    userId: share.userId, id: share.id, ticket: address.ticket, bytes: length,
+                    allowance: ShareLimits.continuationAllowance(size: size)
+                )
+            }
+            if !counted {
+                guard try await store.countShareDownload(
+                    userId: share.userId, id: share.id, ticket: address.ticket, served: length, ticketExpiresAt: address.expiresAt
+                ) else { throw PanError.shareNotFound }
+                metrics.shareDownloads.increment()
+                context.logger.info("share download", metadata: ["share": "\(share.id)", "file": "\(file.uuid)"])
+            }
+        }
+
+        guard let path else {
+            // External WCS: the bytes are in the bucket. Checked and counted above; the bucket serves them.
+            guard let key = found.object?.objectKey else { throw PanError.fileNotFound }
+            let target = downloadLinks.address(objectKey: key, node: file.uuid, name: file.name, mime: file.mime)
+            return Response(status: .found, headers: [.location: target, .cacheControl: "private, no-store"])
+        }
+        return DownloadController.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
+    }
+
+    static let linkInvalid = PanError(status: 403, code: "LINK_INVALID", "the link is not valid")
+}
+
+/// Which files of a share a browser may show inline, and as what: kinds it
+/// shows without running anything (images other than SVG, audio, video,
+/// PDF) as they are, and text of any kind as `text/plain` — never HTML, SVG
+/// or script, whatever the file says it is.
+enum SharePreview {
+    static func inlineType(of file: FileNode) -> String? {
+        guard file.isFile else { return nil }
+        let mime = file.mime.split(separator: ";", maxSplits: 1).first.map { $0.trimmedSpaces().lowercased() } ?? ""
+        let images: Set<String> = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon", "image/vnd.microsoft.icon"]
+        if images.contains(mime) { return mime }
+        if (mime.hasPrefix("audio/") || mime.hasPrefix("video/")), !DownloadController.isActive(mime),
+           mime.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return mime
+        }
+        if mime == "application/pdf" { return mime }
+        let textual: Set<String> = ["application/json", "application/x-yaml", "application/yaml", "application/toml", "application/x-sh"]
+        if mime.hasPrefix("text/") || textual.contains(mime) { return "text/plain; charset=utf-8" }
+        return nil
+    }
+}
