@@ -9,7 +9,7 @@ public struct PanCommand: AsyncParsableCommand {
         abstract: "Pan: the metadata server of a cloud drive whose bytes live in Wangsu Cloud Storage.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, UserCommand.self, SessionCommand.self, StoreCommand.self, FileCommand.self, FsckCommand.self, HashCommand.self,
-            BackupCommand.self, StatsCommand.self,
+            ShareCommand.self, BackupCommand.self, StatsCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

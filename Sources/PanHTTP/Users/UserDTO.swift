@@ -5,7 +5,7 @@ struct UserDTO: Encodable {
     let user: User
 
     enum CodingKeys: String, CodingKey {
-        case uuid, name, phone, email, countryCode, spaceUsed, spaceCapacity, createTime, type, status, icon
+        case uuid, name, phone, email, countryCode, spaceUsed, spaceCapacity, createTime, type, status, icon, displayName
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -21,6 +21,8 @@ struct UserDTO: Encodable {
         try c.encode(user.type, forKey: .type)
         try c.encode(user.status, forKey: .status)
         try c.encode(user.icon, forKey: .icon)
+        // Pan's own (issue #27): the name on the user's share pages.
+        try c.encode(user.displayName, forKey: .displayName)
     }
 }
 
