@@ -105,6 +105,10 @@ public enum TreeChecker {
         try await add("session-node", db.query(
             "SELECT s.id FROM upload_sessions s WHERE s.result_node_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = s.user_id AND id = s.result_node_id)"
         )) { "session \(try $0.string("id")) points at a node that does not exist" }
+        // A share dies with its node (`TreeMutations.deleteRange`); one left over would answer 404 for ever.
+        try await add("share-node", db.query(
+            "SELECT s.id FROM shares s WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = s.user_id AND id = s.node_id)"
+        )) { "share \(try $0.string("id")) names a node that does not exist" }
         return findings
     }
 
@@ -168,6 +172,10 @@ public enum TreeChecker {
             "UPDATE users SET node_count = (SELECT COUNT(*) FROM nodes WHERE user_id = users.id) WHERE node_count != (SELECT COUNT(*) FROM nodes WHERE user_id = users.id)"
         )
         if counted > 0 { done.append("recounted the nodes of \(counted) user(s)") }
+        let orphanShares = try await db.run(
+            "DELETE FROM shares WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = shares.user_id AND id = shares.node_id)"
+        )
+        if orphanShares > 0 { done.append("removed \(orphanShares) share link(s) of nodes that no longer exist") }
         let intervalProblems = try await check(on: db).filter { $0.check.hasPrefix("interval") }
         if !intervalProblems.isEmpty {
             for root in try await db.query("SELECT id, user_id FROM nodes WHERE parent_id IS NULL") {
