@@ -74,9 +74,11 @@ struct ShareDownloadController {
         let path: String? = if let objects, let key = found.object?.objectKey { objects.objectPath(forKey: key) } else { nil }
         if let path, FileOps.size(of: path) == nil { throw PanError.fileNotFound }
 
-        if address.mode == .download, request.method != .head {
-            // What this request will serve: its Range if it is satisfiable, else all of it.
-            let range = request.headers[.range].flatMap { DownloadController.parseRange($0, size: size) }
+        // An unsatisfiable Range serves nothing (416 below), so it counts nothing either.
+        let rangeHeader = request.headers[.range]
+        let range = rangeHeader.flatMap { DownloadController.parseRange($0, size: size) }
+        if address.mode == .download, request.method != .head, rangeHeader == nil || range != nil {
+            // What this request will serve: its Range, else all of it.
             let (start, length) = range.map { ($0.0, $0.1 - $0.0 + 1) } ?? (0, size)
             var counted = false
             if start > 0 {
