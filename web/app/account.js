@@ -1,5 +1,6 @@
-// The account view: who is signed in, the quota, and the sessions (each
-// sign-in is its own session; this one, another, or all can be ended).
+// The account view: who is signed in, the quota, the display name share
+// pages show, and the sessions (each sign-in is its own session; this one,
+// another, or all can be ended).
 import { call } from './api.js';
 import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, formatTime, t } from './i18n.js';
@@ -36,6 +37,32 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
     renderAccount(container, { user, onSignOut, onSignedOut, heading }).catch((error) => toast(errorText(error), 'error'));
   };
 
+  // The display name is what people opening this user's share links see
+  // (never the login name); empty clears it (api.md §8).
+  const displayName = h('input', { type: 'text', id: 'display-name', name: 'display-name', maxlength: 64, autocomplete: 'nickname',
+    value: user.displayName || '', placeholder: t('account.displayNameNone') });
+  const displayError = h('p', { class: 'error', id: 'display-name-error', role: 'alert' });
+  const displaySave = h('button', { type: 'submit', class: 'button', id: 'display-name-save' }, icon(icons.check), t('account.displayNameSave'));
+  const displayForm = h('form', { class: 'display-name-form', onsubmit: async (event) => {
+    event.preventDefault();
+    replace(displayError);
+    displaySave.disabled = true;
+    try {
+      const updated = await call('/v1/user/displayName', { displayName: displayName.value.trim() });
+      user.displayName = (updated && updated.displayName) || null;
+      displayName.value = user.displayName || '';
+      toast(t('account.displayNameSaved'));
+    } catch (error) {
+      replace(displayError, errorText(error));
+    } finally {
+      displaySave.disabled = false;
+    }
+  } },
+  h('label', { for: 'display-name', class: 'visually-hidden' }, t('account.displayName')),
+  h('div', { class: 'display-name-row' }, displayName, displaySave),
+  h('p', { class: 'muted' }, t('account.displayNameHelp')),
+  displayError);
+
   const sessionList = h('ul', { class: 'sessions', id: 'sessions' }, sessions.list.map((session) =>
     h('li', { class: 'session' + (session.current ? ' current' : ''), dataset: { id: String(session.id), current: String(Boolean(session.current)) } },
       h('div', { class: 'session-main' },
@@ -59,6 +86,9 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
       h('div', { class: 'account-buttons' },
         h('button', { type: 'button', class: 'button', id: 'account-signout', onclick: onSignOut }, icon(icons.logout), t('nav.signout')),
         h('button', { type: 'button', class: 'button danger', id: 'account-signout-all', onclick: signOutAll }, icon(icons.logout), t('account.signOutAll')))),
+    h('section', { class: 'card', id: 'display-name-card' },
+      h('h2', {}, t('account.displayName')),
+      displayForm),
     h('section', { class: 'card' },
       h('h2', {}, t('account.sessions')),
       sessionList));

@@ -5,6 +5,7 @@ import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, formatTime, formatShortTime, lang, nameList, t } from './i18n.js';
 import { confirmDialog, crumbTrail, folderPicker, promptDialog, toast } from './dialogs.js';
 import { renderAccount } from './account.js';
+import { renderShares, shareDialog } from './shares.js';
 import { gatherAll, removeInBatches, withConflictChoices } from './batch.js';
 import { Uploads } from './upload.js';
 import { readDrop } from './folder-read.js';
@@ -19,7 +20,7 @@ const ORDERS = { 'name-asc': 6, 'name-desc': 4, 'time-desc': 14, 'time-asc': 16,
 
 const state = {
   user: null,
-  view: 'files', // or 'bin', 'account'
+  view: 'files', // or 'shares', 'bin', 'account'
   path: '/',
   page: 1,
   order: localStorage.getItem('pan.order') || 'name-asc',
@@ -40,12 +41,13 @@ const uploads = new Uploads((item) => {
 
 let shell = null; // the signed-in layout's parts
 
-// MARK: Routing — #/files/<path>, #/bin and #/account, so a reload stays where it was.
+// MARK: Routing — #/files/<path>, #/shares, #/bin and #/account, so a reload stays where it was.
 
 function parseRoute() {
   const hash = location.hash.replace(/^#/, '');
   if (hash === '/bin' || hash.startsWith('/bin?')) return { view: 'bin', path: '/' };
   if (hash === '/account') return { view: 'account', path: '/' };
+  if (hash === '/shares') return { view: 'shares', path: '/' };
   let path = '/';
   if (hash.startsWith('/files')) {
     const rest = hash.slice('/files'.length).split('/').filter(Boolean).map((part) => {
@@ -59,6 +61,7 @@ function parseRoute() {
 function routeFor(view, path) {
   if (view === 'bin') return '#/bin';
   if (view === 'account') return '#/account';
+  if (view === 'shares') return '#/shares';
   return '#/files' + (path === '/' ? '' : path.split('/').map(encodeURIComponent).join('/'));
 }
 
@@ -117,15 +120,17 @@ function showApp() {
   const quota = h('div', { class: 'quota', id: 'quota' });
   const content = h('main', { class: 'content', id: 'content', tabindex: -1 });
   const dropHint = h('div', { class: 'drop-hint', 'aria-hidden': 'true' });
-  // The same three places in the sidebar (desktop) and the bottom bar (phone).
+  // The same four places in the sidebar (desktop) and the bottom bar (phone).
   const navLink = (view, id, glyph, label) => h('a', { href: routeFor(view, '/'), class: 'nav-link', id, dataset: { view } }, icon(glyph), h('span', { class: 'label' }, label));
   const navLinks = [
     navLink('files', 'nav-files', icons.folder, t('nav.files')),
+    navLink('shares', 'nav-shares', icons.share, t('nav.shares')),
     navLink('bin', 'nav-bin', icons.bin, t('nav.bin')),
     navLink('account', 'nav-account', icons.user, t('nav.account')),
   ];
   const tabLinks = [
     navLink('files', 'tab-files', icons.folder, t('nav.files')),
+    navLink('shares', 'tab-shares', icons.share, t('nav.shares')),
     navLink('bin', 'tab-bin', icons.bin, t('nav.bin')),
     navLink('account', 'tab-account', icons.user, t('nav.account')),
   ];
@@ -230,6 +235,7 @@ window.addEventListener('online', () => { if (state.failed) load({ keepSelection
 function viewTitle() {
   if (state.view === 'bin') return t('nav.bin');
   if (state.view === 'account') return t('nav.account');
+  if (state.view === 'shares') return t('nav.shares');
   return state.path === '/' ? t('files.root') : state.path.slice(state.path.lastIndexOf('/') + 1);
 }
 
@@ -257,6 +263,12 @@ async function load({ keepSelection = false, retrying = false } = {}) {
       if (id !== state.loadId) return;
       renderQuota();
       await renderAccount(shell.content, { user: state.user, onSignOut: signOut, onSignedOut: signedOut, heading: h('h1', { class: 'view-title' }, icon(icons.user), t('nav.account')) });
+      if (id !== state.loadId) return;
+      loaded();
+      return;
+    }
+    if (state.view === 'shares') {
+      await renderShares(shell.content, { heading: sharesHeading() });
       if (id !== state.loadId) return;
       loaded();
       return;
@@ -357,8 +369,13 @@ function actionButton(id, label, glyph, action, { disabled = false, kind = '' } 
     icon(glyph), h('span', { class: 'label' }, label));
 }
 
+function sharesHeading() {
+  return h('h1', { class: 'view-title' }, icon(icons.share), t('nav.shares'));
+}
+
 function toolbar() {
   if (state.view === 'account') return h('div', { class: 'toolbar' }, h('h1', { class: 'view-title' }, icon(icons.user), t('nav.account')));
+  if (state.view === 'shares') return h('div', { class: 'toolbar' }, sharesHeading());
   const bin = state.view === 'bin';
   const heading = bin
     ? h('h1', { class: 'view-title' }, icon(icons.bin), h('span', { class: 'label' }, t('nav.bin')))
@@ -374,7 +391,7 @@ function toolbar() {
 }
 
 function render() {
-  if (state.view === 'account' || !state.listing) return;
+  if (state.view === 'account' || state.view === 'shares' || !state.listing) return;
   const listing = state.listing;
   const nodes = listing.list;
   const bin = state.view === 'bin';
@@ -390,6 +407,7 @@ function render() {
     ]
     : [
       actionButton('action-download', t(single && onlyFiles || count === 0 ? 'action.download' : 'action.downloadZip'), icons.download, downloadSelected, { disabled: count === 0 }),
+      actionButton('action-share', t('action.share'), icons.share, shareSelected, { disabled: !single }),
       actionButton('action-rename', t('action.rename'), icons.rename, renameSelected, { disabled: !single }),
       actionButton('action-move', t('action.move'), icons.move, () => transferSelected(false), { disabled: count === 0 }),
       actionButton('action-copy', t('action.copy'), icons.copy, () => transferSelected(true), { disabled: count === 0 }),
@@ -606,6 +624,13 @@ async function newFolder() {
   }
 }
 
+/** The Share dialog for the one selected file or folder. */
+function shareSelected() {
+  const [node] = selectedNodes();
+  if (!node || state.everything) return;
+  shareDialog(node);
+}
+
 async function renameSelected() {
   const [node] = selectedNodes();
   if (!node || state.everything) return;
@@ -714,7 +739,7 @@ async function download(nodes) {
 
 // Keyboard: Delete → recycle bin, F2 → rename, Escape → clear the selection, Ctrl/Cmd+A → select the page.
 document.addEventListener('keydown', (event) => {
-  if (!shell || document.querySelector('dialog[open]') || state.view === 'account') return;
+  if (!shell || document.querySelector('dialog[open]') || state.view === 'account' || state.view === 'shares') return;
   const target = event.target;
   if (target && (target.tagName === 'INPUT' && target.type !== 'checkbox' || target.tagName === 'TEXTAREA')) return;
   if (event.key === 'Delete' && selectionCount()) {
