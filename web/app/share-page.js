@@ -302,9 +302,10 @@ function renderFile() {
 
 /** The path inside the share, from the hash: `#/a/b` (so Back and a reload stay where they were). */
 function folderPath() {
-  const parts = location.hash.replace(/^#/, '').split('/').filter(Boolean).map((part) => {
+  // `.` and `..` are dropped here as the server drops them: a hash cannot climb above the shared folder.
+  const parts = location.hash.replace(/^#/, '').split('/').map((part) => {
     try { return decodeURIComponent(part); } catch { return part; }
-  });
+  }).filter((part) => part && part !== '.' && part !== '..');
   return '/' + parts.join('/');
 }
 
@@ -347,7 +348,8 @@ async function loadFolder() {
     listing = await withGrant((grant) => post('/v1/share/page', { id: shareId, grant, path, page: folderPage, pageSize: PAGE_SIZE }));
   } catch (error) {
     if (id !== folderLoad) return;
-    if ((error.code === 'FILE_NOT_FOUND' || error.code === 'NOT_A_DIRECTORY') && path !== '/') { goFolder('/'); return; }
+    // A folder gone (or a typed path that names none): back to the shared folder itself.
+    if (['FILE_NOT_FOUND', 'NOT_A_DIRECTORY', 'INVALID_NAME', 'INVALID_PATH'].includes(error.code) && path !== '/') { goFolder('/'); return; }
     showRefusal(error);
     return;
   }
