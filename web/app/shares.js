@@ -48,8 +48,8 @@ function shareFacts(share) {
     h('span', { class: 'share-fact share-expiry', title: share.expiresAt ? formatTime(share.expiresAt) : '' },
       icon(icons.clock), share.expiresAt ? t('share.expires', { time: formatTime(share.expiresAt) }) : t('share.noExpiry')),
     h('span', { class: 'share-fact share-downloads', dataset: { downloads: String(share.downloads), max: String(share.maxDownloads || '') } },
-      icon(icons.download), t('share.downloads', { n: downloads })),
-    h('span', { class: 'share-fact share-views', dataset: { views: String(share.views) } }, icon(icons.eye), t('share.views', { n: share.views })),
+      icon(icons.download), t(downloads === '1' ? 'share.download1' : 'share.downloads', { n: downloads })),
+    h('span', { class: 'share-fact share-views', dataset: { views: String(share.views) } }, icon(icons.eye), t(share.views === 1 ? 'share.view1' : 'share.views', { n: share.views })),
     share.allowDownload ? null : h('span', { class: 'share-fact share-preview-only' }, t('share.previewOnly')),
     h('span', { class: 'share-fact share-last', title: share.lastAccessAt ? formatTime(share.lastAccessAt) : '' },
       share.lastAccessAt ? t('share.lastAccess', { time: formatShortTime(share.lastAccessAt) }) : t('share.neverOpened')),
@@ -174,11 +174,15 @@ export function shareDialog(node, { editId = null, onChange = () => {} } = {}) {
     h('h2', { class: 'wrap-anywhere' }, icon(node.type === 1 ? icons.folder : icons.file), t('share.title', { name: node.name })),
     links, formSlot);
   document.body.append(dialog);
-  dialog.addEventListener('close', () => dialog.remove());
+  // Back (or any other navigation) leaves the view the dialog was opened from: it goes too.
+  const leave = () => dialog.close();
+  window.addEventListener('hashchange', leave);
+  dialog.addEventListener('close', () => { window.removeEventListener('hashchange', leave); dialog.remove(); });
   let shares = [];
   let fresh = null; // the id just made: shown first, its link selected
 
   const showForm = (share) => {
+    for (const item of links.querySelectorAll('.share-item')) item.classList.toggle('editing', Boolean(share) && item.dataset.id === share.id);
     replace(formSlot, shareForm({
       node, share,
       onSaved: (saved) => {
@@ -190,7 +194,7 @@ export function shareDialog(node, { editId = null, onChange = () => {} } = {}) {
       onCancel: () => (share ? showForm(null) : dialog.close()),
     }));
     const first = formSlot.querySelector('input');
-    if (share && first) first.focus();
+    if (share && first) { first.focus(); formSlot.scrollIntoView({ block: 'nearest' }); }
   };
 
   const draw = () => {
@@ -263,7 +267,7 @@ export async function renderShares(container, { heading, page = 1 }) {
     } });
     const field = h('input', { type: 'text', class: 'visually-hidden', tabindex: -1, readonly: true, value: share.url, 'aria-hidden': 'true' });
     const parent = share.path.slice(0, share.path.lastIndexOf('/')) || '/';
-    return h('li', { class: 'share-row', dataset: { id: share.id, name: share.name, state: share.state, uuid: share.uuid } },
+    return h('li', { class: 'share-row', dataset: { id: share.id, name: share.name, state: share.state, uuid: share.uuid, type: String(share.type) } },
       h('div', { class: 'share-row-check' }, check),
       h('div', { class: 'share-row-main' },
         h('div', { class: 'share-row-name', title: share.path }, icon(share.type === 1 ? icons.folder : icons.file), h('span', { class: 'name-text' }, share.name)),
