@@ -271,7 +271,7 @@ export async function renderShares(container, { heading, page = 1 }) {
       h('div', { class: 'share-row-check' }, check),
       h('div', { class: 'share-row-main' },
         h('div', { class: 'share-row-name', title: share.path }, icon(share.type === 1 ? icons.folder : icons.file), h('span', { class: 'name-text' }, share.name)),
-        h('div', { class: 'share-row-path muted', title: share.path }, parent),
+        h('div', { class: 'share-row-path muted', title: share.path }, t('share.in', { folder: parent === '/' ? t('files.root') : parent })),
         h('div', { class: 'share-facts' }, shareFacts(share))),
       h('div', { class: 'share-row-buttons' },
         field,

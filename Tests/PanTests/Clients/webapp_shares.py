@@ -67,6 +67,12 @@ class Browser(Flow):
         self.shots = []
 
     def shot(self, name):
+        # Toasts of earlier steps would cover what the picture is of.
+        for close in self.css(".toast .icon-button"):
+            try:
+                close.click()
+            except Exception:
+                pass
         file = f"{self.tag}-{name}.png"
         super().shot(file)
         self.shots.append(file)
@@ -131,6 +137,12 @@ class Owner(Browser):
         rows = self.css(f'#share-list .share-row[data-id="{share_id}"]')
         return rows[0] if rows else None
 
+    def row_click(self, share_id, selector):
+        """Clicks a control of a row, scrolled to the middle first (the phone's bottom bar covers the bottom)."""
+        element = self.share_row(share_id).find_element(By.CSS_SELECTOR, selector)
+        self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
+
     def downloads_of(self, share_id):
         row = self.share_row(share_id)
         fact = row.find_element(By.CSS_SELECTOR, ".share-downloads")
@@ -147,7 +159,7 @@ def set_up_files(owner, workdir, tag):
     files = {
         "/report.txt": "Quarterly report\n<b>not bold</b> <script>alert(1)</script>\n第二行\n".encode(),
         "/Album/a.txt": b"a in the album\n",
-        "/Album/Sub/photo.png": png(64, 40, (37, 99, 235)),
+        "/Album/Sub/photo.png": png(320, 200, (37, 99, 235)),
         "/Album/Sub/deep.bin": os.urandom(300_000),
     }
     folder = os.path.join(workdir, tag)
@@ -164,6 +176,7 @@ def set_up_files(owner, workdir, tag):
         for local in locals_:
             owner.wait_upload(os.path.basename(local), ("done", "instant"))
         owner.wait_listed(*[os.path.basename(p) for p in locals_])
+    owner.click("#uploads-clear")
     return files, token
 
 
@@ -267,7 +280,7 @@ def case(server, workdir, artifacts, size, language, tag):
         public.shot("folder")
         public.click('#share-table tr[data-name="photo.png"] button.name')
         image = public.one("dialog[open] .share-preview-image")
-        public.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 64, 20, "the image preview loaded")
+        public.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 320, 20, "the image preview loaded")
         public.shot("preview")
         public.click("#share-preview-close")
         public.wait(lambda d: not public.css("dialog[open]"), 10, "preview closed")
@@ -306,7 +319,7 @@ def case(server, workdir, artifacts, size, language, tag):
 
         owner.step("revoke the file link in My shares: its page says not found")
         owner.reload_my_shares()
-        owner.share_row(file_id).find_element(By.CSS_SELECTOR, ".share-revoke").click()
+        owner.row_click(file_id, ".share-revoke")
         owner.click("dialog[open] .button.danger")
         owner.wait(lambda d: owner.share_row(file_id) is None and owner.share_row(folder_id) is not None, 20, "the file link gone from the list")
         public.d.get(file_url)
@@ -314,7 +327,7 @@ def case(server, workdir, artifacts, size, language, tag):
 
         owner.step("revoke two at once")
         for share_id in (password_id, folder_id):
-            owner.share_row(share_id).find_element(By.CSS_SELECTOR, ".share-check").click()
+            owner.row_click(share_id, ".share-check")
         assert owner.one("#shares-revoke").is_enabled()
         owner.click("#shares-revoke")
         owner.click("dialog[open] .button.danger")
