@@ -6,8 +6,10 @@ import Testing
 /// real `pan serve`, driven by `Tests/PanTests/Clients/webapp_shares.py`: links
 /// made in the app's Share dialog, opened in a fresh profile without a session
 /// (file page with its text preview and download, folder page with breadcrumbs,
-/// a subfolder, an image preview and a download, the password page wrong then
-/// right, the not-found page for an expired link and an unknown id), My shares
+/// a subfolder, an image preview and a download; a password set while it is
+/// open asks for it at the next click, cleared it re-opens silently; made
+/// preview only in the Edit dialog it offers no download; the password page
+/// wrong then right, the not-found page for an expired link and an unknown id), My shares
 /// with the download count going up, and revoking (one, then two at once) ending
 /// the public pages. At desktop 1366×850 in English and phone 390×844 in
 /// Chinese. Screenshots go to `.build/test-artifacts/webapp-shares/`.

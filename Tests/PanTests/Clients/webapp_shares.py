@@ -13,8 +13,11 @@ Usage:
       one to the folder, all in the Share dialog; then, in a fresh profile:
       the file page (owner's display name, text preview as text, download and
       its bytes), the folder page (breadcrumbs from the shared folder down, into
-      a subfolder, an image preview, a download there and its bytes), the
-      password page (wrong, then right), an expired link and an unknown id (the
+      a subfolder, an image preview, a download there and its bytes; a
+      password set meanwhile asks for it at the next click, and once cleared
+      the page re-opens the share by itself), the folder link made preview
+      only in the Edit dialog (no downloads on its page), the password page
+      (wrong, then right), an expired link and an unknown id (the
       not-found page); in My shares the download count going up (1 → 2 of 5),
       and revoking one link, then two at once, after which their public pages
       say not found. Screenshots go to ARTIFACTS (and, with
@@ -291,6 +294,39 @@ def case(server, workdir, artifacts, size, language, tag):
         # Reaching above the shared folder by the hash: the page stays inside it.
         public.d.get(folder_url + "#/../../")
         public.wait(lambda d: {e.get_attribute("data-name") for e in public.css("#share-table tbody tr")} == {"a.txt", "Sub"}, 20, "`..` stays inside")
+
+        owner.step("a password set while the folder is open: the next click asks for it; cleared: the page goes on by itself")
+        # A password change ends the grants handed out before: the page's next call is refused
+        # (SHARE_GRANT_INVALID), it opens the share again, and that asks for the password.
+        status, reply = server.call("/v1/share/update", {"id": folder_id, "password": "later"}, token)
+        assert status == 200, reply
+        public.click('#share-table tr[data-name="Sub"] button.name')
+        public.one("#share-password-page")
+        assert public.one("#share-password-error").get_attribute("data-kind") is None, "a first prompt is not a wrong password"
+        public.one("#share-password-input").send_keys("later" + Keys.ENTER)
+        public.wait(lambda d: {e.get_attribute("data-name") for e in public.css("#share-table tbody tr")} == {"photo.png", "deep.bin"}, 20, "Sub, after the password")
+        status, reply = server.call("/v1/share/update", {"id": folder_id, "password": ""}, token)
+        assert status == 200, reply
+        public.click("#share-crumbs .crumb-share")
+        public.wait(lambda d: {e.get_attribute("data-name") for e in public.css("#share-table tbody tr")} == {"a.txt", "Sub"}, 20, "re-opened silently")
+        assert not public.css("#share-password-page")
+
+        owner.step("the folder link made preview only in the Edit dialog: no downloads on its page")
+        owner.reload_my_shares()
+        owner.row_click(folder_id, ".share-edit")
+        owner.one('dialog[open] #share-form[data-mode="edit"]')
+        owner.click("#share-preview-only")
+        owner.click("#share-submit")
+        owner.one('dialog[open] #share-form[data-mode="create"]')
+        owner.one(f'dialog[open] .share-item[data-id="{folder_id}"] .share-preview-only')
+        owner.close_dialog()
+        owner.wait(lambda d: owner.share_row(folder_id) and owner.share_row(folder_id).find_elements(By.CSS_SELECTOR, ".share-preview-only"),
+                   20, "preview only shown in My shares")
+        public.d.get(folder_url)
+        public.one("#share-table")
+        public.one("#share-view-only")
+        assert not public.css(".share-download-one"), "download buttons on a preview-only share"
+        assert public.css('#share-table tr[data-name="a.txt"] .share-preview-one'), "text preview offered"
 
         owner.step("the password page: wrong, then right")
         public.d.get(password_url)
