@@ -556,6 +556,12 @@ function row(node, bin) {
   const when = node.mtime || node.ctime;
   return h('tr', {
     class: checked ? 'selected' : '', 'aria-selected': String(checked), dataset: { uuid: node.uuid, name: node.name, type: String(node.type) },
+    oncontextmenu: (event) => {
+      event.preventDefault();
+      // From the keyboard (the menu key, Shift+F10) there is no pointer: below the row's name.
+      const box = event.currentTarget.getBoundingClientRect();
+      openMenu(node, event.clientX || box.left + 48, event.clientY || box.bottom);
+    },
     onclick: (event) => {
       if (event.target.closest('button, input, a')) return;
       if (state.everything) { state.everything = false; nodesOnPage().forEach((uuid) => state.selected.add(uuid)); }
@@ -737,9 +743,79 @@ async function download(nodes) {
   }
 }
 
+// MARK: Context menu — a right-click (the menu key, a long press) on a row: that item's actions at hand.
+
+let menu = null;
+let menuReturn = null; // where the focus goes back to
+
+function closeMenu({ refocus = false } = {}) {
+  if (!menu) return;
+  menu.remove();
+  menu = null;
+  if (refocus && menuReturn && document.contains(menuReturn)) menuReturn.focus({ preventScroll: true });
+  menuReturn = null;
+}
+
+function openMenu(node, x, y) {
+  closeMenu();
+  // The menu acts on the selection: a row outside it becomes the selection, as in file managers.
+  if (state.everything || !state.selected.has(node.uuid)) {
+    clearSelection();
+    state.selected.add(node.uuid);
+    state.anchor = node.uuid;
+    render();
+  }
+  const count = selectionCount();
+  const single = count === 1 && !state.everything;
+  const file = single && selectedNodes()[0]?.type === 0;
+  const item = (id, label, glyph, action, { disabled = false, kind = '' } = {}) => h('button', {
+    type: 'button', role: 'menuitem', class: 'menu-item ' + kind, id, disabled,
+    onclick: () => { closeMenu(); action(); },
+  }, icon(glyph), h('span', {}, label));
+  const items = state.view === 'bin'
+    ? [
+      item('menu-restore', t('action.restore'), icons.restore, restoreSelected),
+      item('menu-purge', t('action.deleteForever'), icons.trash, purgeSelected, { kind: 'danger' }),
+    ]
+    : [
+      item('menu-share', t('action.share'), icons.share, shareSelected, { disabled: !single }),
+      item('menu-download', t(file ? 'action.download' : 'action.downloadZip'), icons.download, downloadSelected),
+      item('menu-rename', t('action.rename'), icons.rename, renameSelected, { disabled: !single }),
+      item('menu-move', t('action.move'), icons.move, () => transferSelected(false)),
+      item('menu-copy', t('action.copy'), icons.copy, () => transferSelected(true)),
+      item('menu-delete', t('action.delete'), icons.trash, deleteSelected, { kind: 'danger' }),
+    ];
+  menuReturn = document.activeElement;
+  menu = h('div', { class: 'context-menu', id: 'context-menu', role: 'menu', 'aria-label': node.name, onkeydown: (event) => {
+    const buttons = Array.from(menu.querySelectorAll('.menu-item:not([disabled])'));
+    const index = buttons.indexOf(document.activeElement);
+    const next = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 }[event.key];
+    if (next !== undefined) {
+      event.preventDefault();
+      buttons[(next + buttons.length) % buttons.length].focus();
+    } else if (event.key === 'Escape' || event.key === 'Tab') {
+      event.preventDefault();
+      event.stopPropagation();
+      closeMenu({ refocus: true });
+    }
+  } }, items);
+  document.body.append(menu);
+  // Placed through the CSSOM (the CSP allows it, unlike a style attribute), kept inside the window.
+  const box = menu.getBoundingClientRect();
+  menu.style.left = Math.max(4, Math.min(x, innerWidth - box.width - 4)) + 'px';
+  menu.style.top = Math.max(4, Math.min(y, innerHeight - box.height - 4)) + 'px';
+  const first = menu.querySelector('.menu-item:not([disabled])');
+  if (first) first.focus({ preventScroll: true });
+}
+
+document.addEventListener('pointerdown', (event) => { if (menu && !menu.contains(event.target)) closeMenu(); }, true);
+window.addEventListener('resize', () => closeMenu());
+window.addEventListener('scroll', () => closeMenu(), true);
+window.addEventListener('hashchange', () => closeMenu());
+
 // Keyboard: Delete → recycle bin, F2 → rename, Escape → clear the selection, Ctrl/Cmd+A → select the page.
 document.addEventListener('keydown', (event) => {
-  if (!shell || document.querySelector('dialog[open]') || state.view === 'account' || state.view === 'shares') return;
+  if (!shell || menu || document.querySelector('dialog[open]') || state.view === 'account' || state.view === 'shares') return;
   const target = event.target;
   if (target && (target.tagName === 'INPUT' && target.type !== 'checkbox' || target.tagName === 'TEXTAREA')) return;
   if (event.key === 'Delete' && selectionCount()) {

@@ -12,30 +12,43 @@ const LIST_PAGE_SIZE = 20;
 /**
  * Copies `text`. The Clipboard API needs a secure context and a recent click;
  * without it the link's own field is selected and the old copy command tried,
- * so the user can always press Ctrl+C themselves.
+ * so the user can always press Ctrl+C themselves. `button`, when given, says
+ * "Copied" for a moment (in a dialog a toast would be under its backdrop).
  */
-export async function copyText(text, field) {
+export async function copyText(text, field, button) {
+  let copied = false;
   try {
     await navigator.clipboard.writeText(text);
-    toast(t('share.copied'));
-    return;
+    copied = true;
   } catch { /* not allowed here: select it instead */ }
-  let copied = false;
-  if (field) {
+  if (!copied && field) {
     field.focus();
     field.select();
     try { copied = document.execCommand('copy'); } catch { copied = false; }
   }
-  toast(copied ? t('share.copied') : t('share.copyManually'));
+  const message = copied ? t('share.copied') : t('share.copyManually');
+  if (button && button.closest('dialog')) {
+    const label = button.querySelector('.label');
+    if (copied && label && !button.dataset.copied) {
+      button.dataset.copied = 'true';
+      const before = label.textContent;
+      label.textContent = message;
+      setTimeout(() => { label.textContent = before; delete button.dataset.copied; }, 2000);
+    } else if (!copied) {
+      field && field.select();
+    }
+  } else {
+    toast(message);
+  }
 }
 
 /** A read-only field holding the link, and its Copy button. */
 function linkField(share) {
   const field = h('input', { type: 'text', class: 'share-url', readonly: true, value: share.url, 'aria-label': t('share.link'), spellcheck: 'false',
     onfocus: () => field.select() });
-  return h('div', { class: 'share-link-row' }, field,
-    h('button', { type: 'button', class: 'button share-copy', title: t('share.copy'), onclick: () => copyText(share.url, field) },
-      icon(icons.copy), h('span', { class: 'label' }, t('share.copy'))));
+  const copy = h('button', { type: 'button', class: 'button share-copy', title: t('share.copy'), onclick: () => copyText(share.url, field, copy) },
+    icon(icons.copy), h('span', { class: 'label' }, t('share.copy')));
+  return h('div', { class: 'share-link-row' }, field, copy);
 }
 
 /** The facts of a share, each a small labelled span (the view and the dialog show the same ones). */
@@ -186,8 +199,8 @@ export function shareDialog(node, { editId = null, onChange = () => {} } = {}) {
     replace(formSlot, shareForm({
       node, share,
       onSaved: (saved) => {
-        if (!share) fresh = saved.id;
-        toast(share ? t('share.saved') : t('share.created'));
+        // No toast: it would be under the dialog's backdrop; the new link is marked and selected instead.
+        fresh = saved.id;
         onChange();
         refresh().then(() => showForm(null));
       },

@@ -27,6 +27,7 @@ Prints one JSON line with "ok" and what each case saw; exits 1 on failure.
 """
 import json, os, shutil, struct, sys, time, traceback, zlib
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -100,10 +101,19 @@ class Owner(Browser):
         self.d.get(self.base + "/#/files" + ("" if path == "/" else path))
         self.one("#content #file-table, #content #empty")
 
-    def share_dialog(self, name):
-        """Selects `name` in the list and opens its Share dialog from the selection bar."""
-        self.select_only(name)
-        self.click("#action-share")
+    def share_dialog(self, name, menu=False):
+        """Opens `name`'s Share dialog: from the selection bar with it selected, or from its row's context menu."""
+        if menu:
+            ActionChains(self.d).context_click(self.one(self.row(name) + " td.col-size")).perform()
+            self.one("#context-menu")
+            selected = [e.get_attribute("data-name") for e in self.css("#file-table tbody tr.selected")]
+            assert selected == [name], f"the context menu's row is the selection: {selected}"
+            self.shot("context-menu")
+            self.click("#context-menu #menu-share")
+            self.wait(lambda d: not self.css("#context-menu"), 10, "the menu closed")
+        else:
+            self.select_only(name)
+            self.click("#action-share")
         self.one("dialog[open]#share-dialog #share-form")
         self.wait(lambda d: self.css("#share-links .share-item, #share-links .share-none"), 20, "the node's links listed")
 
@@ -228,8 +238,8 @@ def case(server, workdir, artifacts, size, language, tag):
         owner.shot("share-dialog")
         owner.close_dialog()
 
-        owner.step("a link to the folder")
-        owner.share_dialog("Album")
+        owner.step("a link to the folder (on a desktop from the row's context menu)")
+        owner.share_dialog("Album", menu=not owner.phone)
         folder_id, folder_url = owner.make_link()
         owner.close_dialog()
         out["ids"] = {"file": file_id, "password": password_id, "folder": folder_id}
