@@ -53,7 +53,10 @@ struct WebAppShareTests {
         #expect((result["downloads_after"] as? String ?? "").contains("2 / 5"), "\(tag): \(result)")
         #expect((result["wrong_text"] as? String ?? "").contains(chinese ? "密码错误" : "Wrong password"), "\(tag): \(result)")
         #expect((result["not_found_text"] as? String ?? "").contains(chinese ? "不存在或已失效" : "does not exist or has expired"), "\(tag): \(result)")
-        #expect(result["left"] as? Int == 1, "only the expired link is left: \(result)")
+        #expect(result["left"] as? Int == 2, "only the expired and the throttled links are left: \(result)")
+        // 10 refusals for a share from one address in 10 minutes, then 429 (api.md §8).
+        #expect(result["throttled_after"] as? Int == 11, "\(tag): \(result)")
+        #expect((result["wait_text"] as? String ?? "").contains(chinese ? "后再试" : "Try again in"), "\(tag): \(result)")
         for shot in ["share-dialog", "my-shares", "public-file", "public-folder", "public-preview", "public-password", "public-expired"] {
             let name = "\(tag)-\(shot).png"
             #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/" + name), "screenshot \(name)")

@@ -17,7 +17,7 @@ Usage:
       password set meanwhile asks for it at the next click, and once cleared
       the page re-opens the share by itself), the folder link made preview
       only in the Edit dialog (no downloads on its page), the password page
-      (wrong, then right), an expired link and an unknown id (the
+      (wrong, then right; too many wrong ones on another link: how long to wait), an expired link and an unknown id (the
       not-found page); in My shares the download count going up (1 → 2 of 5),
       and revoking one link, then two at once, after which their public pages
       say not found. Screenshots go to ARTIFACTS (and, with
@@ -351,6 +351,26 @@ def case(server, workdir, artifacts, size, language, tag):
         field.send_keys(SHARE_PASSWORD + Keys.ENTER)
         public.one("#share-file")
         assert public.text("#share-name") == "report.txt"
+
+        owner.step("too many wrong passwords: the page says how long to wait, and Open waits too")
+        status, reply = server.call("/v1/share/create", {"path": "/Album/a.txt", "password": "guess me"}, token)
+        assert status == 200, reply
+        public.d.get(reply["result"]["url"])
+        public.one("#share-password-page")
+        for attempt in range(15):
+            field = public.one("#share-password-input")
+            field.clear()
+            field.send_keys(f"guess {attempt}" + Keys.ENTER)
+            # Each answer: "wrong" with Open enabled again, or "wait" (Open then stays disabled).
+            public.wait(lambda d: (lambda kind: kind == "wait" or kind == "wrong" and public.one("#share-password-submit").is_enabled())(
+                public.one("#share-password-error").get_attribute("data-kind")), 20, "an answer to the guess")
+            if public.one("#share-password-error").get_attribute("data-kind") == "wait":
+                break
+        assert public.one("#share-password-error").get_attribute("data-kind") == "wait", "never throttled"
+        assert not public.one("#share-password-submit").is_enabled(), "Open stays enabled while throttled"
+        out["throttled_after"] = attempt + 1
+        out["wait_text"] = public.text("#share-password-error")
+        public.shot("throttled")
 
         owner.step("an expired link and an unknown id: not found")
         status, reply = server.call("/v1/share/create", {"path": "/Album/a.txt", "expiresIn": 1}, token)
