@@ -395,7 +395,10 @@ def case(server, workdir, artifacts, size, language, tag):
         for share_id in (password_id, folder_id):
             owner.row_click(share_id, ".share-check")
         assert owner.one("#shares-revoke").is_enabled()
-        owner.click("#shares-revoke")
+        # Scrolled down the list on a phone, the bar is under the sticky top bar: bring it to the middle.
+        revoke = owner.one("#shares-revoke")
+        owner.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", revoke)
+        revoke.click()
         owner.click("dialog[open] .button.danger")
         owner.wait(lambda d: owner.share_row(password_id) is None and owner.share_row(folder_id) is None, 20, "both gone")
         for url in (password_url, folder_url):
