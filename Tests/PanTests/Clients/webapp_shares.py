@@ -410,8 +410,12 @@ def case(server, workdir, artifacts, size, language, tag):
         assert not left & {file_id, password_id, folder_id}, left
         out["left"] = len(left)
 
-        violations = owner.csp_violations() + public.csp_violations()
+        # csp_violations reads the browser log (and empties it): uncaught errors are in the same entries.
+        logs = [entry["message"] for browser in (owner, public) for entry in browser.d.get_log("browser")]
+        violations = [line for line in logs if "Content Security Policy" in line]
         assert not violations, f"CSP violations: {violations}"
+        errors = [line for line in logs if "Uncaught" in line or "TypeError" in line or "ReferenceError" in line]
+        assert not errors, f"script errors: {errors}"
         out["shots"] = owner.shots + public.shots
         copy_docs(artifacts, tag)
         return out
