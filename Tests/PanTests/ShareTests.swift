@@ -249,8 +249,10 @@ struct ShareTests {
             S.expectRefused(try await S.open(server, "AAAAAAAAAAAAAAAAAAAAAA", password: "x"), 404, "SHARE_NOT_FOUND", "unknown id")
 
             let scrape = try await Scrape.of(server)
-            #expect(scrape.value("pan_share_password_refusals_total") >= 10, "refusals counted in the metrics")
-            #expect(scrape.value("pan_share_throttled_total") >= 2)
+            func total(_ name: String) -> Double { scrape.samples.filter { $0.name == name }.reduce(0) { $0 + $1.value } }
+            #expect(total("pan_share_password_refusals_total") >= 10, "refusals counted in the metrics")
+            #expect(total("pan_share_throttled_total") >= 2)
+            #expect(total("pan_share_opens_total") >= 1)
         }
     }
 
