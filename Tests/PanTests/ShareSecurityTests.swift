@@ -153,6 +153,53 @@ struct ShareSecurityTests {
         }
     }
 
+    @Test("binning a folder inside a shared folder ends the links of the files below it (and their listing); restoring brings them back", arguments: TestBackend.allCases)
+    func binnedInside(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let w = try await Self.world(server)
+            #expect(try await S.get(server, w.deepAddress).status == 200)
+            #expect(try await server.post("/v1/files/remove", ["path": "/Xparent9/shared/sub", "recycle": 1], token: w.aliceToken).status == 200)
+            S.expectRefused(try await S.get(server, w.deepAddress), 404, "FILE_NOT_FOUND", "a file below a binned folder in the share")
+            S.expectRefused(try await S.page(server, w.shareId, grant: w.grant, path: "/sub"), 404, "FILE_NOT_FOUND", "listing a binned folder in the share")
+            let top = try await S.page(server, w.shareId, grant: w.grant, path: "/")
+            #expect(Set(S.entries(top).keys) == ["a.txt"], "\(top.text)")
+            // The share itself still answers (its own node is live).
+            _ = try await S.opened(server, w.shareId)
+
+            let bin = try await server.post("/v1/files/page", ["recycle": 1], token: w.aliceToken)
+            let item = try #require((bin.result["list"] as? [Object])?.first { $0["name"] as? String == "sub" }?["uuid"] as? String, "\(bin.text)")
+            #expect(try await server.post("/v1/files/recycle", ["uuid": item, "recycle": 0], token: w.aliceToken).status == 200)
+            #expect(try await S.get(server, w.deepAddress).body == Data("inside deep b".utf8))
+            // The file binned on its own before stays out.
+            let sub = try await S.page(server, w.shareId, grant: w.grant, path: "/sub")
+            #expect(Set(S.entries(sub).keys) == ["b.txt"], "\(sub.text)")
+        }
+    }
+
+    @Test("display name: trimmed, 1–64 characters, no control or format characters, \"\" clears; shown as the owner, as JSON text")
+    func displayName() async throws {
+        try await withServer { server in
+            let (_, token) = try await server.user("tara")
+            _ = try await S.put(server, token, Data("t".utf8), name: "t.txt")
+            let id = S.id(try await S.create(server, token, ["path": "/t.txt"]))
+            for bad: Any in [String(repeating: "n", count: 65), "a\u{0}b", "a\nb", "\u{202E}evil", "zero\u{200B}width", true, ["x"]] {
+                let reply = try await server.post("/v1/user/displayName", ["displayName": bad], token: token)
+                S.expectRefused(reply, 400, "INVALID_FIELD", "displayName \(String(describing: bad).prefix(20))")
+            }
+            #expect(try await server.post("/v1/user/displayName", [:], token: token).status == 400)
+            #expect(try await server.post("/v1/user/displayName", ["displayName": "x"]).status == 401)
+            let set = try await server.post("/v1/user/displayName", ["displayName": "  <b>Tara</b> \"T\"  "], token: token)
+            #expect(set.status == 200 && set.result["displayName"] as? String == "<b>Tara</b> \"T\"", "\(set.text)")
+            #expect(((try await S.opened(server, id))["share"] as? Object)?["owner"] as? String == "<b>Tara</b> \"T\"")
+            let info = try await server.post("/v1/user/info", token: token)
+            #expect(info.result["displayName"] as? String == "<b>Tara</b> \"T\"", "\(info.text)")
+            #expect(try await server.post("/v1/user/displayName", ["displayName": String(repeating: "名", count: 64)], token: token).status == 200)
+            let cleared = try await server.post("/v1/user/displayName", ["displayName": ""], token: token)
+            #expect(cleared.status == 200 && cleared.result["displayName"] is NSNull, "\(cleared.text)")
+            #expect(((try await S.opened(server, id))["share"] as? Object)?["owner"] is NSNull)
+        }
+    }
+
     // MARK: 7. What a public reply never shows
 
     @Test("no public reply shows the content hash, the storage key, the owner's login, phone or id, or nodes and paths outside the share", arguments: TestBackend.allCases)
@@ -238,7 +285,7 @@ struct ShareSecurityTests {
                 real.replacingOccurrences(of: "-", with: "+") == real ? "+" + real.dropFirst() : real.replacingOccurrences(of: "-", with: "+"),
                 "日本語の共有リンクです日本語の共有リンクで", "😀😀😀😀😀😀😀😀😀😀😀", "a/b", "/", "..", "../..", "%00", "a\u{0}b", "\u{0}",
                 "%2e%2e", "' OR 1=1 --", "\" OR \"\"=\"", "*", "%", "_", "a b", "\u{202E}abc", "\\", "?x=1", "#", real + "\u{0}",
-                real + " ", " " + real, real + "/f/x",
+                real + "/f/x", real + "\t\u{0}",
             ]
             for id in ids {
                 let reply = try await S.open(server, id)
@@ -261,7 +308,8 @@ struct ShareSecurityTests {
                 let page = try await server.request(.get, "/s/" + id)
                 #expect(page.status < 500, "GET /s/\(id.prefix(30)): \(page.status)")
                 let link = try await server.request(.get, "/s/\(id)/f/\(String(repeating: "0", count: 32))?m=d&t=x&e=9999999999&s=AAAA")
-                #expect(link.status < 500 && link.status >= 400, "link /s/\(id.prefix(30)): \(link.status)")
+                // (A path Hummingbird cannot decode falls through to the web app's page: HTML, not a file.)
+                #expect(link.status < 500 && (link.status >= 400 || link.headers[.contentType]?.hasPrefix("text/html") == true), "link /s/\(id.prefix(30)): \(link.status)")
             }
         }
     }
@@ -345,7 +393,7 @@ struct ShareSecurityTests {
             S.expectRefused(try await server.post("/v1/share/create", ["path": "/b.txt"], token: token), 404, "FILE_NOT_FOUND", "a path only Bob has")
             // Bad field values: 400 INVALID_FIELD.
             let invalid: [(String, Any)] = [
-                ("password", 123), ("password", true), ("password", ["x"]), ("password", ["a": "b"]), ("password", String(repeating: "p", count: 129)),
+                ("password", true), ("password", ["x"]), ("password", ["a": "b"]), ("password", String(repeating: "p", count: 129)),
                 ("maxDownloads", -1), ("maxDownloads", 1_000_001), ("maxDownloads", "abc"), ("maxDownloads", 1e30),
                 ("expiresIn", "abc"), ("expiresIn", -5), ("expiresIn", 11 * 365 * 86_400), ("expiresIn", 1e30),
                 ("expiresAt", "tomorrow"), ("expiresAt", 1), ("expiresAt", -1),
