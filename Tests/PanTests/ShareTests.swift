@@ -575,6 +575,52 @@ struct ShareTests {
         }
     }
 
+    @Test("every way a node goes for good takes its shares: emptyBin, overwrite by move, rename and restore; a reused node id never revives a share", arguments: TestBackend.allCases)
+    func deletedEveryWay(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let (_, token) = try await server.user("ugo")
+            func shareOf(_ name: String, _ path: String = "/") async throws -> String {
+                _ = try await S.put(server, token, Data("old \(name)".utf8), name: name, path: path)
+                return S.id(try await S.create(server, token, ["path": path == "/" ? "/\(name)" : "\(path)/\(name)"]))
+            }
+            func gone(_ id: String, _ what: String) async throws {
+                S.expectRefused(try await S.open(server, id), 404, "SHARE_NOT_FOUND", what)
+                #expect(try await S.listed(server, token, id) == nil, "\(what): still listed")
+            }
+            // emptyBin.
+            let binned = try await shareOf("binned.txt")
+            #expect(try await server.post("/v1/files/remove", ["path": "/binned.txt", "recycle": 1], token: token).status == 200)
+            #expect(try await server.post("/v1/files/emptyBin", [:], token: token).status == 200)
+            try await gone(binned, "after emptyBin")
+            // Overwritten by a move, by a rename, by a restore.
+            let moved = try await shareOf("same.txt", "/target")
+            _ = try await S.put(server, token, Data("new".utf8), name: "same.txt", path: "/source")
+            #expect(try await server.post("/v1/files/move", ["path": "/source/same.txt", "destPath": "/target", "conflict": "overwrite"], token: token).status == 200)
+            try await gone(moved, "overwritten by a move")
+            let renamed = try await shareOf("b.txt")
+            _ = try await S.put(server, token, Data("a".utf8), name: "a.txt")
+            #expect(try await server.post("/v1/files/rename", ["path": "/a.txt", "name": "b.txt", "conflict": "overwrite"], token: token).status == 200)
+            try await gone(renamed, "overwritten by a rename")
+            let restored = try await shareOf("r.txt")
+            let first = try await S.node(server, token, "/r.txt")
+            #expect(try await server.post("/v1/files/remove", ["path": "/r.txt", "recycle": 1], token: token).status == 200)
+            let standing = try await shareOf("r.txt")
+            #expect(try await server.post("/v1/files/recycle", ["uuid": first.uuid, "recycle": 0, "conflict": "overwrite"], token: token).status == 200)
+            try await gone(standing, "overwritten by a restore")
+            _ = try await S.opened(server, restored)  // the restored node's own share is back
+            // Nothing left naming a node that is not there.
+            #expect(try await server.count("shares", "node_id NOT IN (SELECT id FROM nodes)") == 0)
+
+            // The newest node deleted for good, then a new one (SQLite may hand out its id again).
+            let last = try await shareOf("last.txt")
+            #expect(try await server.post("/v1/files/remove", ["path": "/last.txt"], token: token).status == 200)
+            _ = try await S.put(server, token, Data("NEW-OWNER-CONTENT".utf8), name: "fresh.txt")
+            let reopened = try await S.open(server, last)
+            S.expectRefused(reopened, 404, "SHARE_NOT_FOUND", "a share of a deleted node, after a new node")
+            #expect(!reopened.text.contains("fresh.txt"))
+        }
+    }
+
     @Test("disabling the owner ends their shares and links at once; enabling brings them back", arguments: TestBackend.allCases)
     func disabledOwner(backend: TestBackend) async throws {
         try await withServer(backend: backend) { server in
