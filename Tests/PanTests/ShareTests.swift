@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+import WCS
 
 /// Issue #27: share links (docs/api.md §8) — the owner's API, the public API and the
 /// download links, against a real server. Attacks on it are in ShareSecurityTests.
@@ -68,7 +69,7 @@ struct ShareTests {
             #expect(part.headers[.contentRange] == "bytes 10-99/\(bytes.count)")
             let tail = try await S.get(server, address, range: "bytes=-5")
             #expect(tail.status == 206 && tail.body == bytes.suffix(5))
-            // (A 416 is left to `refusedRangeNotCounted`: it is counted today — a server bug.)
+            // (416s: `refusedRangeNotCounted`.)
 
             for _ in 0..<3 {
                 let head = try await server.request(.head, S.relative(address))
@@ -479,6 +480,33 @@ struct ShareTests {
             }
             // Served after the k-th continuation: 199,999 × (k + 1); free while ≤ 1,448,576, so k ≤ 6: the 7th counts (and restarts the ticket).
             #expect(counts == [1, 1, 1, 1, 1, 1, 2, 2], "downloads after each continuation: \(counts)")
+        }
+    }
+
+    @Test("with an external WCS: after the checks and the count, a 302 to the bucket; a revoked or exhausted share answers 404 itself")
+    func externalStorage() async throws {
+        try await withServer(configure: { $0.uploadURL = "https://up.example.net"; $0.downloadDomain = "https://dl.example.net" }) { server in
+            let (_, token) = try await server.user("vera")
+            let bytes = Data("in the bucket".utf8)
+            let grant = try await server.post("/v1/store/token", ["name": "w.bin", "size": bytes.count], token: token)
+            let upload = try #require(grant.result["token"] as? String, "\(grant.text)")
+            let made = try await server.callback(forToken: upload, size: Int64(bytes.count), hash: ContentHasher.hash(bytes), fileName: "w.bin")
+            #expect(made.status == 200 && made.success != false, "\(made.text)")
+
+            let limited = S.id(try await S.create(server, token, ["path": "/w.bin", "maxDownloads": 1]))
+            let address = try #require(try await S.opened(server, limited)["downloadAddress"] as? String)
+            let redirect = try await S.get(server, address)
+            #expect(redirect.status == 302, "\(redirect.status) \(redirect.text.prefix(200))")
+            #expect(redirect.headers[.location]?.hasPrefix("https://dl.example.net/") == true, "\(redirect.headers)")
+            #expect(S.int(try await S.listed(server, token, limited)?["downloads"]) == 1)
+            S.expectRefused(try await S.get(server, address), 404, "SHARE_NOT_FOUND", "second download of 1 (external)")
+            // HEAD: checked, not counted.
+            let free = S.id(try await S.create(server, token, ["path": "/w.bin"]))
+            let freeAddress = try #require(try await S.opened(server, free)["downloadAddress"] as? String)
+            #expect(try await server.request(.head, S.relative(freeAddress)).status == 302)
+            #expect(S.int(try await S.listed(server, token, free)?["downloads"]) == 0)
+            #expect(try await server.post("/v1/share/remove", ["id": free], token: token).status == 200)
+            S.expectRefused(try await S.get(server, freeAddress), 404, "SHARE_NOT_FOUND", "revoked (external)")
         }
     }
 
