@@ -447,6 +447,39 @@ struct ShareSecurityTests {
         }
     }
 
+    @Test("at most 1,000 shares per user: the 1,001st → 409 TOO_MANY_SHARES; removing one makes room; other users unaffected", arguments: TestBackend.allCases)
+    func tooManyShares(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let (user, token) = try await server.user("wes")
+            let (_, otherToken) = try await server.user("xia")
+            _ = try await S.put(server, token, Data("w".utf8), name: "w.txt")
+            _ = try await S.put(server, otherToken, Data("x".utf8), name: "x.txt")
+            let first = try await S.create(server, token, ["path": "/w.txt"])
+            let firstId = S.id(first)
+            let nodeId: Int64 = try #require(try await server.read { db in
+                try await db.scalar("SELECT node_id FROM shares WHERE id = ?", firstId)
+            })
+            // 998 more straight into the table (1,000 API calls would take a debug build a while), then the 1,000th by the API.
+            try await server.write { db in
+                for index in 0..<998 {
+                    _ = try await db.run(
+                        "INSERT INTO shares (user_id, id, node_id, created_at) VALUES (?, ?, ?, ?)",
+                        user.id, String(format: "bulk%018d", index), nodeId, Int64(1_000 + index)
+                    )
+                }
+            }
+            _ = try await S.create(server, token, ["path": "/w.txt"])
+            let refused = try await server.post("/v1/share/create", ["path": "/w.txt"], token: token)
+            S.expectRefused(refused, 409, "TOO_MANY_SHARES", "the 1,001st share")
+            #expect(try await server.count("shares", "user_id = \(user.id)") == 1_000)
+            _ = try await S.create(server, otherToken, ["path": "/x.txt"])
+            #expect(try await server.post("/v1/share/remove", ["id": S.id(first)], token: token).status == 200)
+            _ = try await S.create(server, token, ["path": "/w.txt"])
+            let page = try await server.post("/v1/share/list", ["page": 11, "pageSize": 100], token: token)
+            #expect(S.int(page.result["total"]) == 1_000 && (page.result["list"] as? [Any])?.isEmpty == true, "\(page.text.prefix(200))")
+        }
+    }
+
     // MARK: 9. The CLI
 
     @Test("pan share list [--user] shows shares; pan share remove ID ends one at once for the running server")
