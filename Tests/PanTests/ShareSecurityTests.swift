@@ -480,6 +480,28 @@ struct ShareSecurityTests {
         }
     }
 
+    @Test("log lines: share opened and share download name the share; no log line holds a share password, right or wrong")
+    func logs() async throws {
+        let logs = LogCapture()
+        try await withOpsServer(logs: logs) { server, _ in
+            let (_, token) = try await server.user("yuri")
+            _ = try await S.put(server, token, Data("y".utf8), name: "y.txt")
+            let id = S.id(try await S.create(server, token, ["path": "/y.txt", "password": "Pa55-right-word"]))
+            S.expectRefused(try await S.open(server, id, password: "Pa55-wrong-word"), 403, "SHARE_PASSWORD", "wrong")
+            let address = try #require(try await S.opened(server, id, password: "Pa55-right-word")["downloadAddress"] as? String)
+            #expect(try await S.get(server, address).status == 200)
+            _ = try await server.post("/v1/share/update", ["id": id, "password": "Pa55-third-word"], token: token)
+            let rendered = logs.records.map(\.rendered)
+            #expect(rendered.contains { $0.contains("share opened") && $0.contains(id) }, "\(rendered.suffix(20))")
+            #expect(rendered.contains { $0.contains("share download") && $0.contains(id) }, "\(rendered.suffix(20))")
+            for word in ["Pa55-right-word", "Pa55-wrong-word", "Pa55-third-word"] {
+                #expect(!rendered.contains { $0.contains(word) }, "a log line holds \(word)")
+            }
+            let scrape = try await Scrape.of(server)
+            #expect(scrape.samples.filter { $0.name == "pan_share_downloads_total" }.reduce(0) { $0 + $1.value } == 1)
+        }
+    }
+
     // MARK: 9. The CLI
 
     @Test("pan share list [--user] shows shares; pan share remove ID ends one at once for the running server")
