@@ -412,6 +412,51 @@ struct ShareTests {
         }
     }
 
+    @Test("two servers on one PostgreSQL: a bin or a password change on A, a revoke on B, are seen at once on the other")
+    func twoServersSeeChangesAtOnce() async throws {
+        try await withServer(backend: .postgres) { first in
+            try await withServer(configure: { configuration in
+                configuration.databaseURL = first.configuration.databaseURL
+                configuration.databasePoolSize = 3
+                configuration.jwtSecret = first.configuration.jwtSecret
+                configuration.wcsKeys = first.configuration.wcsKeys
+                configuration.dataDirectory = first.dataDirectory
+            }) { second in
+                let (_, token) = try await first.user("zoe")
+                let a = Data("two servers a".utf8), b = Data("two servers b".utf8)
+                _ = try await S.put(first, token, a, name: "a.txt", path: "/dir")
+                _ = try await S.put(first, token, b, name: "b.txt", path: "/dir")
+                let id = S.id(try await S.create(first, token, ["path": "/dir", "password": "one"]))
+                // Opened on B, browsed and downloaded on both.
+                let grant = try #require(try await S.opened(second, id, password: "one")["grant"] as? String)
+                let listed = try await S.page(first, id, grant: grant, path: "/")
+                #expect(Set(S.entries(listed).keys) == ["a.txt", "b.txt"], "\(listed.text)")
+                let aAddress = try #require(S.entries(listed)["a.txt"]?["downloadAddress"] as? String)
+                let bAddress = try #require(S.entries(listed)["b.txt"]?["downloadAddress"] as? String)
+                #expect(try await S.get(second, aAddress).body == a)
+                #expect(try await S.page(second, id, grant: grant, path: "/").status == 200)
+
+                // A file binned on A: gone from B's listing and B's link.
+                #expect(try await first.post("/v1/files/remove", ["path": "/dir/b.txt", "recycle": 1], token: token).status == 200)
+                #expect(Set(S.entries(try await S.page(second, id, grant: grant, path: "/")).keys) == ["a.txt"])
+                S.expectRefused(try await S.get(second, bAddress), 404, "FILE_NOT_FOUND", "binned on A, fetched on B")
+
+                // The password changed on A: B refuses the old grant and link at once.
+                #expect(try await first.post("/v1/share/update", ["id": id, "password": "two"], token: token).status == 200)
+                S.expectRefused(try await S.page(second, id, grant: grant, path: "/"), 403, "SHARE_GRANT_INVALID", "old grant on B")
+                #expect(try await S.get(second, aAddress).status != 200)
+                let fresh = try #require(try await S.opened(second, id, password: "two")["grant"] as? String)
+                let freshA = try #require(S.entries(try await S.page(second, id, grant: fresh, path: "/"))["a.txt"]?["downloadAddress"] as? String)
+                #expect(try await S.get(first, freshA).body == a)
+
+                // Revoked on B: A's link and page refuse at once.
+                #expect(try await second.post("/v1/share/remove", ["id": id], token: token).status == 200)
+                S.expectRefused(try await S.get(first, freshA), 404, "SHARE_NOT_FOUND", "revoked on B, fetched on A")
+                S.expectRefused(try await S.page(first, id, grant: fresh, path: "/"), 404, "SHARE_NOT_FOUND", "revoked on B, page on A")
+            }
+        }
+    }
+
     @Test("a Range continuation (bytes=N-) on a counted link does not count; one from 0 does; HEAD and preview never count", arguments: TestBackend.allCases)
     func rangeContinuation(backend: TestBackend) async throws {
         try await withServer(backend: backend) { server in
