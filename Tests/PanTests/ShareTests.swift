@@ -733,6 +733,34 @@ struct ShareTests {
 
     // MARK: Preview only
 
+    @Test("turning allowDownload off ends download addresses already handed out (403 SHARE_NO_DOWNLOAD); previews go on; lowering maxDownloads below the count exhausts it", arguments: TestBackend.allCases)
+    func updateEndsDownloads(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let (_, token) = try await server.user("abe")
+            let text = Data("viewable text\n".utf8)
+            _ = try await S.put(server, token, text, name: "v.txt")
+            let id = S.id(try await S.create(server, token, ["path": "/v.txt"]))
+            let opened = try await S.opened(server, id)
+            let download = try #require(opened["downloadAddress"] as? String)
+            let preview = try #require(opened["previewAddress"] as? String)
+            #expect(try await S.get(server, download).body == text)
+
+            let off = try await server.post("/v1/share/update", ["id": id, "allowDownload": false], token: token)
+            #expect(off.status == 200 && off.result["allowDownload"] as? Bool == false, "\(off.text)")
+            S.expectRefused(try await S.get(server, download), 403, "SHARE_NO_DOWNLOAD", "download address after allowDownload off")
+            #expect(try await S.get(server, preview).body == text)
+            let reopened = try await S.opened(server, id)
+            #expect(reopened["downloadAddress"] == nil || reopened["downloadAddress"] is NSNull)
+
+            #expect(try await server.post("/v1/share/update", ["id": id, "allowDownload": true, "maxDownloads": 1], token: token).status == 200)
+            let listed = try #require(try await S.listed(server, token, id))
+            #expect(listed["state"] as? String == "exhausted" && S.int(listed["downloads"]) == 1, "\(listed)")
+            S.expectRefused(try await S.open(server, id), 404, "SHARE_NOT_FOUND", "exhausted by a lower limit")
+            S.expectRefused(try await S.get(server, preview), 404, "SHARE_NOT_FOUND", "preview of an exhausted share")
+        }
+    }
+
+
     @Test("allowDownload false: no downloadAddress; text previews inline as text/plain under a sandbox CSP, not counted; HTML and SVG are never previewed")
     func previewOnly() async throws {
         try await withServer { server in
