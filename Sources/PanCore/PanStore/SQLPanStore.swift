@@ -390,7 +390,7 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
     }
 
     public func share(id: String) async throws -> Share? {
-        try await read { db in try await ShareRepository.find(id: id, on: db) }
+        try await readStatement { db in try await ShareRepository.find(id: id, on: db) }
     }
 
     public func allShares(userId: Int64?, limit: Int) async throws -> [Share] {

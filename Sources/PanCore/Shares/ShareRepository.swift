@@ -4,10 +4,17 @@ import SQLCommon
 /// Share links in SQL. Functions run on the caller's connection, inside the
 /// caller's transaction (`SQLPanStore`); what a share may be is `Share`'s.
 enum ShareRepository {
-    /// The share's columns and its owner's, for `Share(row:node:)`.
+    /// The share's columns, its owner's and its node's (as `FileNode.columns`
+    /// reads them, so the share's own ids are renamed): one statement reads a
+    /// share whole, whoever asks (`Share(row:)`).
     private static let columns = """
-        s.user_id, s.id, s.node_id, s.password_hash, s.epoch, s.expires_at, s.max_downloads, s.allow_download,
-        s.views, s.downloads, s.last_access_at, s.created_at, u.status AS owner_status, u.display_name AS owner_display_name
+        s.user_id AS share_user_id, s.id AS share_id, s.node_id AS share_node_id, s.password_hash, s.epoch, s.expires_at,
+        s.max_downloads, s.allow_download, s.views, s.downloads, s.last_access_at, s.created_at AS share_created_at,
+        u.status AS owner_status, u.display_name AS owner_display_name, \(FileNode.columns)
+        """
+    private static let from = """
+        shares s JOIN users u ON u.id = s.user_id
+        LEFT JOIN nodes n ON n.user_id = s.user_id AND n.id = s.node_id \(FileNode.parentJoin)
         """
 
     /// Shares the user's live node at `address` (not the root). One write transaction.
@@ -35,17 +42,13 @@ enum ShareRepository {
 
     /// One of the user's shares, with its node as it is now.
     static func find(userId: Int64, id: String, on db: any DatabaseConnection) async throws -> Share? {
-        guard let row = try await db.queryRow(
-            "SELECT \(columns) FROM shares s JOIN users u ON u.id = s.user_id WHERE s.user_id = ? AND s.id = ?", userId, id
-        ) else { return nil }
-        return try await share(row, on: db)
+        try await db.queryRow("SELECT \(columns) FROM \(from) WHERE s.user_id = ? AND s.id = ?", userId, id).map(share)
     }
 
     /// A share by id alone, whoever owns it: the public lookup (the link
-    /// carries only the id). Its owner's partition is then read by user.
+    /// carries only the id), in one statement.
     static func find(id: String, on db: any DatabaseConnection) async throws -> Share? {
-        guard let owner = try await db.scalar("SELECT user_id FROM shares WHERE id = ?", id) else { return nil }
-        return try await find(userId: owner, id: id, on: db)
+        try await db.queryRow("SELECT \(columns) FROM \(from) WHERE s.id = ?", id).map(share)
     }
 
     /// The user's shares, newest first, optionally only those of one node; with their total.
@@ -57,30 +60,20 @@ enum ShareRepository {
         if let nodeId { arguments.append(nodeId) }
         let total = try await db.queryRow("SELECT COUNT(*) AS n FROM shares s WHERE s.user_id = ?\(filter)", arguments: arguments)
         let rows = try await db.query(
-            """
-            SELECT \(columns) FROM shares s JOIN users u ON u.id = s.user_id
-            WHERE s.user_id = ?\(filter) ORDER BY s.created_at DESC, s.id LIMIT ? OFFSET ?
-            """,
+            "SELECT \(columns) FROM \(from) WHERE s.user_id = ?\(filter) ORDER BY s.created_at DESC, s.id LIMIT ? OFFSET ?",
             arguments: arguments + [limit, offset]
         )
-        var shares: [Share] = []
-        for row in rows { shares.append(try await share(row, on: db)) }
-        return (shares, try total?.int64("n") ?? 0)
+        return (try rows.map(share), try total?.int64("n") ?? 0)
     }
 
     /// Every share (the admin's `pan share list`), newest first.
     static func all(userId: Int64?, limit: Int, on db: any DatabaseConnection) async throws -> [Share] {
         let rows = if let userId {
-            try await db.query(
-                "SELECT \(columns) FROM shares s JOIN users u ON u.id = s.user_id WHERE s.user_id = ? ORDER BY s.created_at DESC LIMIT ?",
-                userId, limit
-            )
+            try await db.query("SELECT \(columns) FROM \(from) WHERE s.user_id = ? ORDER BY s.created_at DESC LIMIT ?", userId, limit)
         } else {
-            try await db.query("SELECT \(columns) FROM shares s JOIN users u ON u.id = s.user_id ORDER BY s.created_at DESC LIMIT ?", limit)
+            try await db.query("SELECT \(columns) FROM \(from) ORDER BY s.created_at DESC LIMIT ?", limit)
         }
-        var shares: [Share] = []
-        for row in rows { shares.append(try await share(row, on: db)) }
-        return shares
+        return try rows.map(share)
     }
 
     /// Applies what `settings` sets; a new or cleared password moves the epoch,
@@ -186,16 +179,15 @@ enum ShareRepository {
         ) != nil
     }
 
-    private static func share(_ row: Row, on db: any DatabaseConnection) async throws -> Share {
-        let userId = try row.int64("user_id")
-        let nodeId = try row.int64("node_id")
-        return Share(
-            id: try row.string("id"), userId: userId, nodeId: nodeId, passwordHash: try row.optionalString("password_hash"),
-            epoch: try row.int64("epoch"), expiresAt: try row.optionalInt64("expires_at"),
-            maxDownloads: try row.optionalInt64("max_downloads"), allowDownload: try row.int64("allow_download") != 0,
-            views: try row.int64("views"), downloads: try row.int64("downloads"), lastAccessAt: try row.optionalInt64("last_access_at"),
-            createdAt: try row.int64("created_at"),
-            node: try await TreeRepository.node(id: nodeId, userId: userId, on: db),
+    private static func share(_ row: Row) throws -> Share {
+        Share(
+            id: try row.string("share_id"), userId: try row.int64("share_user_id"), nodeId: try row.int64("share_node_id"),
+            passwordHash: try row.optionalString("password_hash"), epoch: try row.int64("epoch"),
+            expiresAt: try row.optionalInt64("expires_at"), maxDownloads: try row.optionalInt64("max_downloads"),
+            allowDownload: try row.int64("allow_download") != 0, views: try row.int64("views"), downloads: try row.int64("downloads"),
+            lastAccessAt: try row.optionalInt64("last_access_at"), createdAt: try row.int64("share_created_at"),
+            // The LEFT JOIN finds no node only if it is gone (which deleting it prevents: its shares go with it).
+            node: try row.optionalString("uuid") == nil ? nil : try FileNode(row: row),
             ownerActive: try row.int("owner_status") == User.Status.active.rawValue,
             ownerDisplayName: try row.optionalString("owner_display_name")
         )
