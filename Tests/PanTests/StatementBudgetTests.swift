@@ -80,4 +80,53 @@ struct StatementBudgetTests {
             #expect(try await server.services.store.fsck(repair: false).findings.isEmpty)
         }
     }
+
+    @Test("share links: open ≤ 4, a download ≤ 6 (one statement reads the share, one the file, one transaction counts), page ≤ 8 (the share, then a files/page listing)")
+    func shareBudgets() async throws {
+        let url = try PostgresCluster.shared().createDatabase(prefix: "sharebudget")
+        let database = String(try #require(URLComponents(string: url)?.path.dropFirst()))
+        let seen = Mutex<[String]>([])
+        PostgresStatementLog.observe(database) { sql, _ in seen.withLock { $0.append(sql) } }
+        defer { PostgresStatementLog.observe(database, nil) }
+        try await withServer(configure: { configuration in
+            configuration.databaseURL = url
+            configuration.databasePoolSize = 2
+            configuration.jwtSecret = "budget-secret"
+            configuration.wcsKeys = [Self.keys]
+            configuration.readinessInterval = 3600
+            configuration.metricsInterval = 3600
+            configuration.sweepInterval = 3600
+        }) { server in
+            let (_, session) = try await server.user("sharer")
+            try await ShareClient.mkdir(server, session, "/album")
+            try await ShareClient.put(server, session, ShareClient.bytes(10_000), name: "a.bin", path: "/album")
+            let share = try await ShareClient.create(server, session, ["path": "/album"])
+            let id = ShareClient.id(share)
+            func counted(_ body: () async throws -> Void) async throws -> [String] {
+                var fewest: [String]?
+                for _ in 0..<2 {
+                    seen.withLock { $0 = [] }
+                    try await body()
+                    let statements = seen.withLock { $0 }
+                    if fewest == nil || statements.count < fewest!.count { fewest = statements }
+                }
+                return fewest!
+            }
+            var grant: Any?
+            let open = try await counted { grant = try await ShareClient.opened(server, id)["grant"] }
+            #expect(open.count <= 4, "open: \(open.count)\n\(open.joined(separator: "\n"))")
+            var address = ""
+            let page = try await counted {
+                let reply = try await ShareClient.page(server, id, grant: grant)
+                address = try #require(ShareClient.entries(reply)["a.bin"]?["downloadAddress"] as? String, "\(reply.text)")
+            }
+            #expect(page.count <= 8, "page: \(page.count)\n\(page.joined(separator: "\n"))")
+            let download = try await counted {
+                let reply = try await ShareClient.get(server, address)
+                #expect(reply.status == 200)
+            }
+            #expect(download.count <= 6, "download: \(download.count)\n\(download.joined(separator: "\n"))")
+            print("statements per share request on PostgreSQL: open \(open.count), page \(page.count), download \(download.count)")
+        }
+    }
 }

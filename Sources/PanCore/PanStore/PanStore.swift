@@ -140,6 +140,10 @@ public protocol PanStore: Sendable {
     func countShareDownload(userId: Int64, id: String, ticket: String, served: Int64, ticketExpiresAt: Int64) async throws -> Bool
     /// A Range continuation of a counted download: false when it must be counted anew.
     func continueShareDownload(userId: Int64, id: String, ticket: String, bytes: Int64, allowance: Int64) async throws -> Bool
+    /// A live file of the user and its object's key and size, in one statement (a share download's read).
+    func sharedFile(userId: Int64, uuid: String) async throws -> (node: FileNode, objectKey: String?, objectSize: Int64?)?
+    /// Deletes up to `limit` download tickets past their address's expiry; returns how many.
+    func sweepShareTickets(before cutoff: Int64, limit: Int) async throws -> Int
     /// Sets (or with nil clears) the name shown on the user's share pages.
     func setDisplayName(_ name: String?, userId: Int64) async throws -> User
 

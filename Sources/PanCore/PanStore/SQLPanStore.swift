@@ -417,6 +417,16 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         }
     }
 
+    public func sharedFile(userId: Int64, uuid: String) async throws -> (node: FileNode, objectKey: String?, objectSize: Int64?)? {
+        try await readStatement { db in
+            try await ShareRepository.file(userId: userId, uuid: uuid, on: db).map { (node: $0.0, objectKey: $0.objectKey, objectSize: $0.objectSize) }
+        }
+    }
+
+    public func sweepShareTickets(before cutoff: Int64, limit: Int) async throws -> Int {
+        try await write(user: nil) { db in try await ShareRepository.sweepTickets(before: cutoff, limit: limit, on: db) }
+    }
+
     public func setDisplayName(_ name: String?, userId: Int64) async throws -> User {
         try await write(user: userId) { db in
             try await UserRepository.setDisplayName(name, userId: userId, on: db)

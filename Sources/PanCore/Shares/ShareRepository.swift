@@ -153,7 +153,7 @@ enum ShareRepository {
             now, userId, id
         )
         guard counted != nil else { return false }
-        try await db.run("DELETE FROM share_tickets WHERE user_id = ? AND share_id = ? AND expires_at < ?", userId, id, now)
+        // Expired tickets are the sweeper's (`sweepTickets`), off the download's path.
         try await db.run(
             """
             INSERT INTO share_tickets (user_id, share_id, ticket, served, expires_at) VALUES (?, ?, ?, ?, ?)
@@ -162,6 +162,34 @@ enum ShareRepository {
             userId, id, ticket, served, ticketExpiresAt
         )
         return true
+    }
+
+    /// Deletes tickets past their address's expiry (up to `limit`); returns how many.
+    static func sweepTickets(before cutoff: Int64, limit: Int, on db: any DatabaseConnection) async throws -> Int {
+        // By key, so PostgreSQL deletes exactly the rows the bounded SELECT chose.
+        let rows = try await db.query("SELECT user_id, share_id, ticket FROM share_tickets WHERE expires_at < ? LIMIT ?", cutoff, limit)
+        var deleted = 0
+        for row in rows {
+            deleted += try await db.run(
+                "DELETE FROM share_tickets WHERE user_id = ? AND share_id = ? AND ticket = ?",
+                try row.int64("user_id"), try row.string("share_id"), try row.string("ticket")
+            )
+        }
+        return deleted
+    }
+
+    /// A live file of the owner and where its bytes are (the object's key and
+    /// size), in one statement: a share download's only read after the share.
+    static func file(userId: Int64, uuid: String, on db: any DatabaseConnection) async throws -> (FileNode, objectKey: String?, objectSize: Int64?)? {
+        guard let row = try await db.queryRow(
+            """
+            SELECT \(FileNode.columns), o.object_key AS object_key, o.size AS object_size
+            FROM \(FileNode.from) LEFT JOIN store_objects o ON o.hash = n.store_hash
+            WHERE n.uuid = ? AND n.user_id = ? AND n.state = \(FileNode.State.live.sql)
+            """,
+            uuid.lowercased(), userId
+        ) else { return nil }
+        return (try FileNode(row: row), try row.optionalString("object_key"), try row.optionalInt64("object_size"))
     }
 
     /// A Range continuation on an address whose download was counted: free

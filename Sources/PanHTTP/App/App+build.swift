@@ -145,7 +145,10 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     ).addRoutes(to: router)
     ShareDownloadController(
         store: services.store, links: shareLinks, objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil,
-        downloadLinks: links, metrics: metrics.pan
+        bucket: configuration.usesLocalUploadEndpoint ? nil : configuration.downloadDomain.map {
+            ShareDownloadController.BucketAddress(domain: $0, credentials: services.credentials[0])
+        },
+        metrics: metrics.pan
     ).addRoutes(to: router)
     // The web app at `/` and `/app/…` (WebApp/); every other path is as before.
     WebAppController(

@@ -38,6 +38,9 @@ struct SessionSweeper: Service {
                     if blocks > 0 { logger.info("removed abandoned upload blocks", metadata: ["count": "\(blocks)"]) }
                     let signIns = try await sweepUserSessions()
                     if signIns > 0 { logger.info("ended sign-in sessions not seen for a token lifetime", metadata: ["count": "\(signIns)"]) }
+                    // Share download tickets outlive their address by nothing: gone once it has expired.
+                    let tickets = try await self.store.sweepShareTickets(before: Millis.now(), limit: 10_000)
+                    if tickets > 0 { logger.debug("removed expired share download tickets", metadata: ["count": "\(tickets)"]) }
                 } catch {
                     logger.error("session sweep failed", metadata: ["error": "\(error)"])
                 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import PanCore
 import TextSupport
+import WCS
 
 /// `GET|HEAD /s/<id>/f/<uuid>?m&t&e&s`: a file of a share, downloaded
 /// (`m=d`, counted) or previewed (`m=p`, inline, never counted). Every request
@@ -23,7 +24,7 @@ struct ShareDownloadController {
     /// The local endpoint's bytes; nil with an external WCS.
     let objects: LocalObjectStore?
     /// With an external WCS: where its objects are (a redirect after the checks).
-    let downloadLinks: DownloadLinks
+    let bucket: BucketAddress?
     let metrics: PanMetrics
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -44,12 +45,15 @@ struct ShareDownloadController {
         case .failure(.expired): throw PanError(status: 410, code: "LINK_EXPIRED", "this link has expired: open the share again")
         case .failure: throw Self.linkInvalid
         }
-        // An exhausted share still serves the continuation of a counted download (checked below).
+        // A used-up share still serves the rest of a counted download: a GET
+        // whose Range starts past byte 0 (its ticket is checked below); nothing else.
+        let rangeHeader = request.headers[.range]
         let state = share.state()
-        guard state == .active || (state == .exhausted && address.mode == .download) else { throw PanError.shareNotFound }
-        let found = try await store.node(userId: share.userId, at: NodeAddress(uuid: address.uuid, path: nil))
+        let continuing = address.mode == .download && request.method == .get && (rangeHeader.map(Self.startsPastZero) ?? false)
+        guard state == .active || (state == .exhausted && continuing) else { throw PanError.shareNotFound }
+        guard let found = try await store.sharedFile(userId: share.userId, uuid: address.uuid), found.node.isFile, share.contains(found.node)
+        else { throw PanError.fileNotFound }
         let file = found.node
-        guard file.isFile, share.contains(file) else { throw PanError.fileNotFound }
 
         var headers: HTTPFields = [.xContentTypeOptions: "nosniff", .cacheControl: "private, no-store", .referrerPolicy: "no-referrer"]
         switch address.mode {
@@ -70,12 +74,11 @@ struct ShareDownloadController {
             headers[.contentSecurityPolicy] = type == "application/pdf" ? "default-src 'none'; object-src 'self'" : "default-src 'none'; sandbox"
         }
 
-        let size = found.object?.size ?? 0
-        let path: String? = if let objects, let key = found.object?.objectKey { objects.objectPath(forKey: key) } else { nil }
+        let size = found.objectSize ?? 0
+        let path: String? = if let objects, let key = found.objectKey { objects.objectPath(forKey: key) } else { nil }
         if let path, FileOps.size(of: path) == nil { throw PanError.fileNotFound }
 
         // An unsatisfiable Range serves nothing (416 below), so it counts nothing either.
-        let rangeHeader = request.headers[.range]
         let range = rangeHeader.flatMap { DownloadController.parseRange($0, size: size) }
         if address.mode == .download, request.method != .head, rangeHeader == nil || range != nil {
             // What this request will serve: its Range, else all of it.
@@ -98,14 +101,39 @@ struct ShareDownloadController {
 
         guard let path else {
             // External WCS: the bytes are in the bucket. Checked and counted above; the bucket serves them.
-            guard let key = found.object?.objectKey else { throw PanError.fileNotFound }
-            let target = downloadLinks.address(objectKey: key, node: file.uuid, name: file.name, mime: file.mime)
-            return Response(status: .found, headers: [.location: target, .cacheControl: "private, no-store"])
+            guard let key = found.objectKey, let bucket else { throw PanError.fileNotFound }
+            return Response(status: .found, headers: [.location: bucket.address(of: key, name: file.name), .cacheControl: "private, no-store"])
         }
         return DownloadController.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
     }
 
     static let linkInvalid = PanError(status: 403, code: "LINK_INVALID", "the link is not valid")
+
+    /// `bytes=N-…` with N > 0: the rest of a download, not its start.
+    static func startsPastZero(_ range: String) -> Bool {
+        let value = range.trimmedSpaces().lowercased()
+        guard value.hasPrefix("bytes=") else { return false }
+        let first = value.dropFirst(6).prefix { $0 != "-" }.trimmedSpaces()
+        return Int64(first).map { $0 > 0 } ?? false
+    }
+
+    /// An object of an external WCS bucket, as a short-lived signed URL
+    /// (`DownloadToken`, 5 minutes): the redirect after a share's checks. A
+    /// private bucket refuses it once it expires, so a revoked share's
+    /// redirect is not a lasting link; a public bucket serves its objects to
+    /// anyone who has the key anyway (README).
+    struct BucketAddress: Sendable {
+        let domain: String
+        let credentials: Credentials
+
+        func address(of key: String, name: String, now: Date = Date()) -> String {
+            var domain = self.domain
+            while domain.hasSuffix("/") { domain.removeLast() }
+            let path = key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? key
+            let signed = DownloadToken.sign(url: "\(domain)/\(path)", deadline: Int64(now.timeIntervalSince1970) + 300, credentials: credentials)
+            return signed + "&filename=" + DownloadLinks.queryEscape(name)
+        }
+    }
 }
 
 /// Which files of a share a browser may show inline, and as what: kinds it
