@@ -7,7 +7,10 @@ import WCS
 
 /// Issue #27: attacks on share links (docs/api.md §8) — climbing out of a folder share,
 /// other users' nodes, what public replies show, hostile ids, pages and grants, and the CLI.
-@Suite("Share links: attacks")
+/// Serialized: half the cases run on PostgreSQL, and in one full run with these cases
+/// all at once the shared test cluster (300 connections) refused a CREATE DATABASE of
+/// another suite ("too many clients"). One at a time, the suite takes ~40 s.
+@Suite("Share links: attacks", .serialized)
 struct ShareSecurityTests {
     typealias Object = [String: Any]
     typealias S = ShareClient

@@ -7,7 +7,10 @@ import WCS
 
 /// Issue #27: share links (docs/api.md §8) — the owner's API, the public API and the
 /// download links, against a real server. Attacks on it are in ShareSecurityTests.
-@Suite("Share links")
+/// Serialized: half the cases run on PostgreSQL, and in one full run with these cases
+/// all at once the shared test cluster (300 connections) refused a CREATE DATABASE of
+/// another suite ("too many clients"). One at a time, the suite takes ~40 s.
+@Suite("Share links", .serialized)
 struct ShareTests {
     typealias Object = [String: Any]
     typealias S = ShareClient
