@@ -219,6 +219,7 @@ struct ShareSecurityTests {
                 if let key = node.objectKey { forbidden.append(key); forbidden.append(Base64URL.encode(key)) }
             }
             #expect(w.inside.objectKey != nil, "the owner's /dl/ address gave the storage key")
+            forbidden.append("pbkdf2")  // the locked share's password hash
             let forbiddenKeys: Set<String> = ["userId", "user_id", "uid", "storeId", "hash", "objectKey", "key", "pathId", "parent", "lft", "rgt", "phone", "login", "userName"]
 
             var replies: [(String, TestServer.Reply)] = []
@@ -471,7 +472,14 @@ struct ShareSecurityTests {
                     )
                 }
             }
-            _ = try await S.create(server, token, ["path": "/w.txt"])
+            // 999 now: ten creates at once, exactly one gets the last place.
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<10 { group.addTask { try await server.post("/v1/share/create", ["path": "/w.txt"], token: token).status } }
+                var all: [Int] = []
+                for try await status in group { all.append(status) }
+                return all
+            }
+            #expect(statuses.sorted() == [200] + Array(repeating: 409, count: 9), "\(statuses.sorted())")
             let refused = try await server.post("/v1/share/create", ["path": "/w.txt"], token: token)
             S.expectRefused(refused, 409, "TOO_MANY_SHARES", "the 1,001st share")
             #expect(try await server.count("shares", "user_id = \(user.id)") == 1_000)
@@ -515,12 +523,14 @@ struct ShareSecurityTests {
             _ = try await S.put(server, token, Data("r".utf8), name: "r.txt", path: "/rosa-folder")
             _ = try await S.put(server, otherToken, Data("s".utf8), name: "s.txt")
             let id = S.id(try await S.create(server, token, ["path": "/rosa-folder/r.txt"]))
+            _ = try await S.create(server, token, ["path": "/rosa-folder", "password": "sesame"])
             let otherId = S.id(try await S.create(server, otherToken, ["path": "/s.txt"]))
             let address = try #require(try await S.opened(server, id)["downloadAddress"] as? String)
 
             let all = try await CLITests.run(["share", "list", "--data-dir", server.dataDirectory])
             #expect(all.status == 0, "\(all)")
             #expect(all.stdout.contains(id) && all.stdout.contains(otherId), "\(all)")
+            #expect(!all.stdout.contains("pbkdf2") && !all.stdout.contains("sesame"), "\(all)")
             let rosa = try await CLITests.run(["share", "list", "--user", "rosa", "--data-dir", server.dataDirectory])
             #expect(rosa.status == 0 && rosa.stdout.contains(id) && !rosa.stdout.contains(otherId), "\(rosa)")
 
