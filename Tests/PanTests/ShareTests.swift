@@ -489,6 +489,30 @@ struct ShareTests {
         }
     }
 
+    @Test("an exhausted share answers HEAD like GET: 404 SHARE_NOT_FOUND; a counted download's own continuation still finishes", arguments: TestBackend.allCases)
+    func exhaustedHead(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let (_, token) = try await server.user("bea")
+            let bytes = S.bytes(20_000, seed: 8)
+            _ = try await S.put(server, token, bytes, name: "h.bin")
+            let id = S.id(try await S.create(server, token, ["path": "/h.bin", "maxDownloads": 1]))
+            let counted = try #require(try await S.opened(server, id)["downloadAddress"] as? String)
+            let other = try #require(try await S.opened(server, id)["downloadAddress"] as? String)
+            let start = try await S.get(server, counted, range: "bytes=0-9999")
+            #expect(start.status == 206)
+            // Exhausted now. The download it counted may finish…
+            let rest = try await S.get(server, counted, range: "bytes=10000-")
+            #expect(rest.status == 206 && rest.body == bytes.suffix(from: 10_000))
+            // …but nothing else is served, and HEAD says so too (every inactive state looks alike).
+            S.expectRefused(try await S.get(server, other), 404, "SHARE_NOT_FOUND", "GET, another address, exhausted")
+            S.expectRefused(try await S.get(server, other, range: "bytes=5-"), 404, "SHARE_NOT_FOUND", "Range on a never-counted address, exhausted")
+            for address in [other, counted] {
+                let head = try await server.request(.head, S.relative(address))
+                #expect(head.status == 404, "HEAD on an exhausted share: \(head.status)")
+            }
+        }
+    }
+
     @Test("an unsatisfiable or multi-part Range (416) serves nothing and is not a download", arguments: TestBackend.allCases)
     func refusedRangeNotCounted(backend: TestBackend) async throws {
         try await withServer(backend: backend) { server in
