@@ -156,6 +156,42 @@ struct ShareSecurityTests {
         }
     }
 
+    @Test("addresses signed with the server's own key (as if the key leaked, or a signing bug) still cannot leave the share; expired grants and addresses are refused", arguments: TestBackend.allCases)
+    func signedButOutside(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let w = try await Self.world(server)
+            let links = ShareLinks(publicBaseURL: server.configuration.effectivePublicBaseURL, key: server.services.downloadKey)
+            let share = try #require(try await server.services.store.share(id: w.shareId))
+            let later = Millis.now() + 600_000
+            func signed(_ userId: Int64, _ uuid: String, mode: ShareLinks.Mode = .download, until: Int64 = later) async throws -> String {
+                let node = try await server.services.store.node(userId: userId, at: NodeAddress(uuid: uuid, path: nil)).node
+                return links.fileURL(share: share, node: node, mode: mode, expiresAt: until)
+            }
+            // A control: a correctly signed address of a file in the share works.
+            #expect(try await S.get(server, try await signed(w.alice.id, w.deep.uuid)).body == Data("inside deep b".utf8))
+            // Outside the share, though signed: 404 FILE_NOT_FOUND, never the bytes.
+            for (what, uuid) in [("sibling", w.sibling.uuid), ("parent", w.parentUUID), ("root", w.rootUUID)] {
+                let reply = try await S.get(server, try await signed(w.alice.id, uuid))
+                S.expectRefused(reply, 404, "FILE_NOT_FOUND", "signed address of the \(what)")
+                #expect(reply.body != World.secret)
+            }
+            let bob = try #require(try await server.services.store.share(id: w.bobShareId))
+            let bobNode = try await server.services.store.node(userId: bob.userId, at: NodeAddress(uuid: w.bobFile.uuid, path: nil)).node
+            let crossed = try await S.get(server, links.fileURL(share: share, node: bobNode, mode: .download, expiresAt: later))
+            S.expectRefused(crossed, 404, "FILE_NOT_FOUND", "signed address of Bob's file under Alice's share")
+            #expect(crossed.body != World.bobSecret)
+
+            // Expired: an address past `e` → 410 LINK_EXPIRED; a grant past its time → 403 SHARE_GRANT_INVALID.
+            let past = Millis.now() - 1_000
+            S.expectRefused(try await S.get(server, try await signed(w.alice.id, w.deep.uuid, until: past)), 410, "LINK_EXPIRED", "address past e")
+            let oldGrant = links.grant(for: share, now: Millis.now() - 3_700_000).token
+            S.expectRefused(try await S.page(server, w.shareId, grant: oldGrant, path: "/"), 403, "SHARE_GRANT_INVALID", "grant past its hour")
+            // A grant minted for another share's id does not open this one.
+            let bobGrant = links.grant(for: bob).token
+            S.expectRefused(try await S.page(server, w.shareId, grant: bobGrant, path: "/"), 403, "SHARE_GRANT_INVALID", "Bob's share's grant")
+        }
+    }
+
     @Test("binning a folder inside a shared folder ends the links of the files below it (and their listing); restoring brings them back", arguments: TestBackend.allCases)
     func binnedInside(backend: TestBackend) async throws {
         try await withServer(backend: backend) { server in
