@@ -571,6 +571,11 @@ struct ShareTests {
             let redirect = try await S.get(server, address)
             #expect(redirect.status == 302, "\(redirect.status) \(redirect.text.prefix(200))")
             #expect(redirect.headers[.location]?.hasPrefix("https://dl.example.net/") == true, "\(redirect.headers)")
+            // A short-lived signed URL (DownloadToken), not the object's lasting address.
+            let location = try #require(redirect.headers[.location].flatMap(URLComponents.init(string:)))
+            let deadline = try #require(location.queryItems?.first { $0.name == "e" }?.value.flatMap { Int64($0) })
+            #expect(deadline <= Int64(Date().timeIntervalSince1970) + 310)
+            #expect(location.queryItems?.first { $0.name == "token" }?.value?.isEmpty == false)
             #expect(S.int(try await S.listed(server, token, limited)?["downloads"]) == 1)
             S.expectRefused(try await S.get(server, address), 404, "SHARE_NOT_FOUND", "second download of 1 (external)")
             // HEAD: checked, not counted.
