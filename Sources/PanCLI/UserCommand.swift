@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import PanCore
 
-/// `pan user add|list|show|passwd|disable|enable|quota|sessions`.
+/// `pan user add|list|show|passwd|disable|enable|quota|sessions|invite|invites`.
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Manage users (there is no sign-up: admins create accounts).",
-        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Quota.self, Sessions.self]
+        abstract: "Manage users, and invite codes for sign-up (PAN_REGISTRATION=invite).",
+        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Quota.self, Sessions.self, Invite.self, Invites.self]
     )
 
     /// The password from `--password`, else one line of standard input.
@@ -62,7 +62,8 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "Space quota, e.g. 10G, 500M (default 10G).") var quota = "10G"
 
         func run() async throws {
-            guard !name.isEmpty, !name.allSatisfy(\.isNumber) else { throw CLIError("a user name may not be empty or all digits") }
+            // The rules every way of choosing a name follows (sign-up and renames too).
+            if let problem = UserNameRule.problem(name) { throw CLIError(problem) }
             if let phone, !phone.allSatisfy(\.isNumber) || phone.isEmpty { throw CLIError("a phone number is digits only") }
             guard let capacity = ByteCount.parse(quota) else { throw CLIError("cannot read quota \(quota)") }
             let secret = try UserCommand.password(password)
@@ -189,6 +190,93 @@ struct UserCommand: AsyncParsableCommand {
             Swift.print(Table.render(
                 ["ID", "DEVICE", "ADDRESS", "CREATED", "LAST SEEN"],
                 sessions.map { [$0.id, $0.device, $0.address, time($0.createdAt), time($0.lastSeenAt)] }
+            ))
+        }
+    }
+
+    /// `pan user invite`: a code for `POST /v1/user/register` with `PAN_REGISTRATION=invite`.
+    struct Invite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an invite code for sign-up (PAN_REGISTRATION=invite); it is shown once, only its hash is kept."
+        )
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Space quota of accounts made with it, e.g. 10G, 500M (default 10G).") var quota = "10G"
+        @Option(help: "Expires after this long: seconds, or a number with m, h or d (7d); 0: never (default 7d).") var expires = "7d"
+        @Option(help: "How many accounts it can make (default 1).") var uses = 1
+
+        struct Record: Encodable {
+            let code: String, id: String, quota: Int64, uses: Int64, expiresAt: Int64?
+        }
+
+        func run() async throws {
+            guard let capacity = ByteCount.parse(quota) else { throw CLIError("cannot read quota \(quota)") }
+            guard let lifetime = Self.duration(expires) else { throw CLIError("cannot read --expires \(expires): seconds, or a number with m, h or d") }
+            guard uses > 0 else { throw CLIError("--uses must be at least 1") }
+            let store = try await data.openStore()
+            let code = PanCore.Invite.newCode()
+            let hash = PanCore.Invite.hash(code: code)
+            let expiresAt = lifetime == 0 ? nil : Millis.now() + Int64(lifetime * 1000)
+            try await store.createInvite(codeHash: hash, quota: capacity, maxUses: Int64(uses), expiresAt: expiresAt)
+            if output.json {
+                Swift.print(try JSONOutput.string(Record(code: code, id: String(hash.prefix(12)), quota: capacity, uses: Int64(uses), expiresAt: expiresAt)))
+                return
+            }
+            Swift.print(code)
+            var details = ["\(uses) use\(uses == 1 ? "" : "s")", ByteCount.format(capacity)]
+            if let expiresAt { details.append("expires \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(expiresAt) / 1000)))") }
+            FileHandle.standardError.write(Data("invite \(hash.prefix(12)): \(details.joined(separator: ", ")); the code is not shown again\n".utf8))
+        }
+
+        /// `90`, `90s`, `45m`, `12h`, `7d`; 0: never.
+        static func duration(_ text: String) -> Double? {
+            let value = text.trimmingCharacters(in: .whitespaces).lowercased()
+            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+            var number = Substring(value), unit = 1.0
+            if let last = value.last, let scale = units[last] { number = number.dropLast(); unit = scale }
+            guard let amount = Double(number), amount.isFinite, amount >= 0, amount * unit <= 100 * 365 * 86400 else { return nil }
+            return amount * unit
+        }
+    }
+
+    /// `pan user invites`: every invite code's id, uses, quota and expiry (never the code).
+    struct Invites: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List invite codes (ids, not codes), or remove one (--revoke ID).")
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Remove the invite with this id (or id prefix, at least 6 characters).") var revoke: String?
+
+        struct Record: Encodable {
+            let id: String, quota: Int64, uses: Int64, maxUses: Int64, expiresAt: Int64?, createdAt: Int64, usable: Bool
+        }
+
+        func run() async throws {
+            let store = try await data.openStore()
+            if let revoke {
+                let prefix = revoke.lowercased()
+                guard prefix.count >= 6, prefix.allSatisfy(\.isHexDigit) else { throw CLIError("an invite id is hex, at least 6 characters") }
+                let removed = try await store.removeInvites(prefix: prefix)
+                guard removed > 0 else { throw CLIError("no invite \(revoke)") }
+                Swift.print("removed \(removed) invite\(removed == 1 ? "" : "s")")
+                return
+            }
+            let now = Millis.now()
+            let invites = try await store.invites()
+            if output.json {
+                Swift.print(try JSONOutput.string(invites.map {
+                    Record(id: $0.id, quota: $0.quota, uses: $0.uses, maxUses: $0.maxUses, expiresAt: $0.expiresAt, createdAt: $0.createdAt, usable: $0.isUsable(now: now))
+                }))
+                return
+            }
+            func time(_ ms: Int64?) -> String {
+                ms.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "never"
+            }
+            Swift.print(Table.render(
+                ["ID", "USES", "QUOTA", "EXPIRES", "CREATED", "STATE"],
+                invites.map {
+                    [$0.id, "\($0.uses)/\($0.maxUses)", ByteCount.format($0.quota), time($0.expiresAt), time($0.createdAt),
+                     $0.isUsable(now: now) ? "usable" : ($0.uses >= $0.maxUses ? "used up" : "expired")]
+                }
             ))
         }
     }

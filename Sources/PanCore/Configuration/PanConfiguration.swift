@@ -48,6 +48,11 @@ public struct PanConfiguration: Sendable {
     public var sessionTokenLifetime: TimeInterval = 7 * 24 * 3600
     /// Most sign-in sessions one user may hold (`PAN_MAX_SESSIONS`); a login past it ends the least recently seen.
     public var maxSessionsPerUser = UserSession.defaultLimit
+    /// Who may create an account through `POST /v1/user/register` (`PAN_REGISTRATION`):
+    /// nobody (`closed`, the default), holders of an invite code (`invite`), anyone (`open`).
+    public var registration: RegistrationMode = .closed
+    /// Space capacity of an account registered without an invite (`PAN_REGISTRATION_QUOTA`; an invite carries its own).
+    public var registrationQuota: Int64 = 10 << 30
     /// How often noted "last seen" times of sign-in sessions are written (`UserSessionActivity`).
     public var sessionActivityInterval: TimeInterval = 60
     public var callbackPath = "/v1/callback/ws/post"
@@ -224,6 +229,16 @@ public struct PanConfiguration: Sendable {
         if let value: TimeInterval = try Self.number(environment, "PAN_LOGIN_WINDOW", { $0 > 0 }, "seconds") { loginWindow = value }
         if let value: Int = try Self.number(environment, "PAN_LOGIN_RATE_IP", { $0 >= 0 }, "a count per minute (0: no limit)") { loginChecksPerIP = value }
         if let v = environment["PAN_WEB_DIR"], !v.isEmpty { webDirectory = v }
+        if let v = environment["PAN_REGISTRATION"], !v.isEmpty {
+            guard let mode = RegistrationMode(rawValue: v.trimmedSpaces().lowercased()) else {
+                throw ConfigurationError("PAN_REGISTRATION must be one of closed, invite, open")
+            }
+            registration = mode
+        }
+        if let v = environment["PAN_REGISTRATION_QUOTA"], !v.isEmpty {
+            guard let bytes = Self.byteCount(v) else { throw ConfigurationError("PAN_REGISTRATION_QUOTA must be a size: bytes, or a number with K, M, G or T (10G)") }
+            registrationQuota = bytes
+        }
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_TOKEN_TTL", { $0 > 0 }, "seconds") { uploadTokenTTL = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_IDLE", { $0 >= 0 }, "seconds (0: never)") { uploadIdle = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_UPLOAD_IDLE_EXTERNAL", { $0 >= 0 }, "seconds (0: never)") { uploadIdleExternal = value }
@@ -242,6 +257,18 @@ public struct PanConfiguration: Sendable {
             throw ConfigurationError("\(name) must be seconds, or a number with s, m, h or d (30d), or 0 or off")
         }
         return amount == 0 ? nil : amount * unit
+    }
+
+    /// A size: bytes, or a number with K, M, G or T (powers of 1024; `10G`, `1.5T`).
+    public static func byteCount(_ text: String) -> Int64? {
+        let t = text.trimmedSpaces().uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+        if let last = t.last, let unit = units[last] {
+            guard let number = Double(t.dropLast()), number.isFinite, number >= 0, number * unit < 9e18 else { return nil }
+            return Int64((number * unit).rounded(.down))
+        }
+        guard let value = Int64(t), value >= 0 else { return nil }
+        return value
     }
 
     /// A numeric variable, when set: parsed and checked, or refused with

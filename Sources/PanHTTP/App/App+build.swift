@@ -97,10 +97,17 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         let access = OperationsAccess(token: configuration.metricsToken, trustedProxies: configuration.trustedProxies)
         try addOperationsRoutes(to: router, services: services, metrics: metrics, probe: probe, access: access)
     }
+    // One throttle for every door a password is tried at: login, change password, sign-up.
+    let loginThrottle = LoginThrottle(limits: configuration.loginLimits)
     UserController(
         store: services.store, authenticator: authenticator, passwords: services.passwords,
-        throttle: LoginThrottle(limits: configuration.loginLimits), clientAddress: clientAddress, hashPool: hashPool,
+        throttle: loginThrottle, clientAddress: clientAddress, hashPool: hashPool,
         maxSessions: configuration.maxSessionsPerUser
+    ).addRoutes(to: router)
+    AccountController(
+        store: services.store, authenticator: authenticator, passwords: services.passwords, throttle: loginThrottle,
+        clientAddress: clientAddress, hashPool: hashPool, maxSessions: configuration.maxSessionsPerUser,
+        registration: configuration.registration, registrationQuota: configuration.registrationQuota
     ).addRoutes(to: router)
     let storage = services.storageFloor
     // Proofs of possession read the stored object itself: the local files, or WCS by signed Range GETs.

@@ -281,19 +281,7 @@ extension LoginThrottle {
     func check(
         address: String, account: String, knownDevice: Bool, on pool: HashPool, _ verify: @escaping @Sendable () -> Bool
     ) async throws -> Bool {
-        let attempt: Attempt
-        switch admit(address: address, account: account, knownDevice: knownDevice) {
-        case .admitted(let admitted):
-            attempt = admitted
-        case .refused(let seconds, let reason):
-            if reason == .addressRate {
-                throw PanError(
-                    status: 429, code: "TOO_MANY_ATTEMPTS", "too many sign-ins from this address; try again in \(seconds) s",
-                    retryAfter: seconds
-                )
-            }
-            throw PanError.tooManyAttempts(retryAfter: seconds)
-        }
+        let attempt = try admitOrRefuse(address: address, account: account, knownDevice: knownDevice)
         let matches: Bool
         do {
             if attempt.wait > 0 { try await Task.sleep(for: .milliseconds(Int64((attempt.wait * 1000).rounded(.up)))) }
@@ -307,6 +295,24 @@ extension LoginThrottle {
         }
         settle(attempt, matches ? .succeeded : .failed)
         return matches
+    }
+}
+
+extension LoginThrottle {
+    /// `admit`, with a refusal thrown as the 429 a client sees.
+    func admitOrRefuse(address: String, account: String, knownDevice: Bool) throws(PanError) -> Attempt {
+        switch admit(address: address, account: account, knownDevice: knownDevice) {
+        case .admitted(let admitted):
+            return admitted
+        case .refused(let seconds, let reason):
+            if reason == .addressRate {
+                throw PanError(
+                    status: 429, code: "TOO_MANY_ATTEMPTS", "too many sign-ins from this address; try again in \(seconds) s",
+                    retryAfter: seconds
+                )
+            }
+            throw PanError.tooManyAttempts(retryAfter: seconds)
+        }
     }
 }
 
