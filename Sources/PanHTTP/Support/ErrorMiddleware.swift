@@ -40,6 +40,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if error.statusCode >= 500, error.retryAfter != nil {
                 // A deliberate refusal (full disk, login overload): worth a warning, not an error.
                 logger.warning("request refused", metadata: ["error": "\(error)"])
+            } else if error.statusCode == 501 {
+                // A feature Pan does not have (SMS, offline downloads): nothing failed.
+                logger.debug("not implemented", metadata: ["error": "\(error)"])
             } else if error.statusCode >= 500 {
                 logger.error("request failed", metadata: ["error": "\(error)"])
             }
