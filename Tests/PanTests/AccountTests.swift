@@ -408,6 +408,37 @@ struct AccountTests {
         }
     }
 
+    // MARK: In a real browser
+
+    static var artifacts: String {
+        PythonClients.packageRoot.appendingPathComponent(".build/test-artifacts/webapp-account").path
+    }
+
+    @Test("in headless Chromium: sign up with an invite (link and invitation URL); change the password and see another session end, the app going on")
+    func browser() async throws {
+        guard FileManager.default.isExecutableFile(atPath: WebAppTests.chromedriver) else {
+            Issue.record("chromium-driver is missing at \(WebAppTests.chromedriver): `.ci/run` installs chromium and chromium-driver")
+            return
+        }
+        try await withServer(configure: { $0.registration = .invite }) { server in
+            let code = try await Self.invite(server, quota: 1 << 30)
+            let run = try await PythonClients.run(
+                "webapp_account.py", ["signup", "http://127.0.0.1:\(server.port)", code, Self.artifacts], timeout: 300, browser: true
+            )
+            #expect(run.status == 0 && run.stdout.contains("\"ok\": true"), "\(run.stdout)\n\(run.stderr.suffix(4000))")
+            #expect(try await server.count("users", "name = 'newbie'") == 1)
+            #expect(try await server.services.store.invites().first?.uses == 1)
+        }
+        try await withServer { server in
+            try await server.createUser("webby")
+            let run = try await PythonClients.run(
+                "webapp_account.py", ["password", "http://127.0.0.1:\(server.port)", "webby", "secret", Self.artifacts], timeout: 300, browser: true
+            )
+            #expect(run.status == 0 && run.stdout.contains("\"ok\": true"), "\(run.stdout)\n\(run.stderr.suffix(4000))")
+            #expect(try await server.count("sessions") == 2, "the browser's session and the check's login with the new password")
+        }
+    }
+
     @Test("PAN_REGISTRATION and PAN_REGISTRATION_QUOTA are read and checked")
     func configuration() throws {
         var configuration = PanConfiguration()

@@ -1,6 +1,6 @@
-// The account view: who is signed in, the quota, the display name share
-// pages show, and the sessions (each sign-in is its own session; this one,
-// another, or all can be ended).
+// The account view: who is signed in, the quota, settings (password, the
+// display name on share pages) and the sessions (each sign-in is its own
+// session; this one, another, or all can be ended).
 import { call } from './api.js';
 import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, formatTime, t } from './i18n.js';
@@ -74,6 +74,35 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
       h('button', { type: 'button', class: 'button', dataset: { action: 'revoke' }, onclick: () => revoke(session) },
         icon(icons.logout), h('span', { class: 'label' }, t('nav.signout'))))));
 
+  // Change password: the server ends every other session and hands this one a
+  // new token, which api() stores, so the app goes on as it was.
+  const current = h('input', { id: 'password-current', type: 'password', autocomplete: 'current-password', required: true });
+  const fresh = h('input', { id: 'password-new', type: 'password', autocomplete: 'new-password', required: true });
+  const again = h('input', { id: 'password-again', type: 'password', autocomplete: 'new-password', required: true });
+  const passwordError = h('p', { class: 'error', id: 'password-error', role: 'alert' });
+  const passwordSubmit = h('button', { type: 'submit', class: 'button primary', id: 'password-submit' }, t('account.passwordSubmit'));
+  const passwordForm = h('form', { class: 'settings-form', id: 'password-form', onsubmit: async (event) => {
+    event.preventDefault();
+    replace(passwordError);
+    if (fresh.value.length < 8) return replace(passwordError, t('account.passwordShort'));
+    if (fresh.value !== again.value) return replace(passwordError, t('account.passwordMismatch'));
+    passwordSubmit.disabled = true;
+    try {
+      await call('/v1/user/changePassword', { oldPassword: current.value, newPassword: fresh.value });
+      toast(t('account.passwordChanged'));
+      renderAccount(container, { user, onSignOut, onSignedOut, heading }).catch((error) => toast(errorText(error), 'error'));
+    } catch (error) {
+      replace(passwordError, errorText(error));
+      passwordSubmit.disabled = false;
+      current.select();
+    }
+  } },
+  h('label', { for: 'password-current' }, t('account.currentPassword')), current,
+  h('label', { for: 'password-new' }, t('account.newPassword')), fresh,
+  h('label', { for: 'password-again' }, t('account.againPassword')), again,
+  passwordError, h('div', {}, passwordSubmit));
+
+
   replace(container,
     h('div', { class: 'toolbar' }, heading),
     h('section', { class: 'card account', id: 'account' },
@@ -86,6 +115,9 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
       h('div', { class: 'account-buttons' },
         h('button', { type: 'button', class: 'button', id: 'account-signout', onclick: onSignOut }, icon(icons.logout), t('nav.signout')),
         h('button', { type: 'button', class: 'button danger', id: 'account-signout-all', onclick: signOutAll }, icon(icons.logout), t('account.signOutAll')))),
+    h('section', { class: 'card', id: 'settings-password' },
+      h('h2', {}, t('account.password')),
+      passwordForm),
     h('section', { class: 'card', id: 'display-name-card' },
       h('h2', {}, t('account.displayName')),
       displayForm),

@@ -70,3 +70,20 @@ export async function logout() {
   try { await api('/v1/user/logout', {}); } catch { /* signed out locally either way */ }
   setSessionToken(null);
 }
+
+/** Sign-up (`PAN_REGISTRATION`): `{name, password, code}` → the new user, signed in. */
+export async function register(fields) {
+  const { result, token } = await api('/v1/user/register', fields);
+  setSessionToken(token);
+  return result;
+}
+
+/** Whether this server takes sign-ups: 'closed', 'invite' or 'open' ('closed' when it cannot tell). */
+export async function registrationMode() {
+  try {
+    const result = await call('/v1/user/registration', {});
+    return (result && result.mode) || 'closed';
+  } catch {
+    return 'closed';
+  }
+}

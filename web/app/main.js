@@ -1,6 +1,6 @@
 // Pan's web app: sign in, browse, upload, download, organise. Plain ES
 // modules; the page is built with DOM calls (dom.js), never from HTML strings.
-import { api, call, login, logout, onUnauthorized, sessionToken, setSessionToken } from './api.js';
+import { api, call, login, logout, onUnauthorized, register, registrationMode, sessionToken, setSessionToken } from './api.js';
 import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, formatTime, formatShortTime, lang, nameList, t } from './i18n.js';
 import { confirmDialog, crumbTrail, folderPicker, promptDialog, toast } from './dialogs.js';
@@ -84,6 +84,7 @@ function showLogin(message) {
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { class: 'error', id: 'login-error', role: 'alert' }, message || '');
   const submit = h('button', { type: 'submit', class: 'button primary wide', id: 'login-submit' }, t('login.submit'));
+  const signUpSwitch = h('p', { class: 'login-switch', id: 'login-switch' });
   const form = h('form', { class: 'login-card', onsubmit: async (event) => {
     event.preventDefault();
     replace(error);
@@ -103,7 +104,57 @@ function showLogin(message) {
   h('h1', {}, t('login.title')),
   h('label', { for: 'login-name' }, t('login.name')), name,
   h('label', { for: 'login-password' }, t('login.password')), password,
-  error, submit);
+  error, submit, signUpSwitch);
+  replace(root, h('main', { class: 'login' }, form));
+  name.focus();
+  // The sign-up link only when the server takes sign-ups (PAN_REGISTRATION); #/signup/<code> opens the form.
+  registrationMode().then((mode) => {
+    if (mode === 'closed' || !form.isConnected) return;
+    const invited = location.hash.match(/^#\/signup(?:\/([^/?#]*))?/);
+    if (invited) return showSignUp(mode, invited[1] ? decodeURIComponent(invited[1]) : '');
+    replace(signUpSwitch, h('button', { type: 'button', class: 'link-button', id: 'signup-link', onclick: () => showSignUp(mode, '') }, t('login.signupLink')));
+  });
+}
+
+/** Sign-up: a name, a password twice, and in invite mode the invite code. */
+function showSignUp(mode, code) {
+  document.title = t('signup.title');
+  const name = h('input', { id: 'signup-name', name: 'username', autocomplete: 'username', required: true, maxlength: 64 });
+  const password = h('input', { id: 'signup-password', type: 'password', autocomplete: 'new-password', required: true });
+  const again = h('input', { id: 'signup-again', type: 'password', autocomplete: 'new-password', required: true });
+  const invite = mode === 'invite' ? h('input', { id: 'signup-code', autocomplete: 'off', required: true, spellcheck: 'false', value: code || '' }) : null;
+  const error = h('p', { class: 'error', id: 'signup-error', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'button primary wide', id: 'signup-submit' }, t('signup.submit'));
+  const form = h('form', { class: 'login-card', id: 'signup-form', onsubmit: async (event) => {
+    event.preventDefault();
+    replace(error);
+    const chosen = name.value.trim();
+    if (/^[0-9]+$/.test(chosen)) return replace(error, t('signup.digits'));
+    if (password.value.length < 8) return replace(error, t('account.passwordShort'));
+    if (password.value !== again.value) return replace(error, t('account.passwordMismatch'));
+    submit.disabled = true;
+    submit.textContent = t('signup.busy');
+    try {
+      state.user = await register({ name: chosen, password: password.value, code: invite ? invite.value.trim() : '' });
+      history.replaceState(null, '', location.pathname + '#/files');
+      showApp();
+    } catch (failure) {
+      replace(error, failure && failure.code === 'INVALID_NAME' ? (failure.message || t('signup.badName')) : errorText(failure));
+      submit.disabled = false;
+      submit.textContent = t('signup.submit');
+    }
+  } },
+  h('div', { class: 'brand big' }, h('img', { src: '/app/icon.svg', alt: '', width: 40, height: 40 }), h('span', {}, t('app.name'))),
+  h('h1', {}, t('signup.title')),
+  h('label', { for: 'signup-name' }, t('signup.name')), name,
+  h('label', { for: 'signup-password' }, t('signup.password')), password,
+  h('label', { for: 'signup-again' }, t('signup.again')), again,
+  invite ? [h('label', { for: 'signup-code' }, t('signup.code')), invite] : null,
+  error, submit,
+  h('p', { class: 'login-switch' }, h('button', { type: 'button', class: 'link-button', id: 'signin-link', onclick: () => {
+    history.replaceState(null, '', location.pathname);
+    showLogin();
+  } }, t('signup.back'))));
   replace(root, h('main', { class: 'login' }, form));
   name.focus();
 }
