@@ -408,6 +408,45 @@ struct AccountTests {
         }
     }
 
+    @Test("hostile input: odd types, 10 KB strings, broken JSON — 4xx with a code, never 5xx, nothing created", arguments: TestBackend.allCases)
+    func hostileInput(backend: TestBackend) async throws {
+        try await withServer(backend: backend, configure: {
+            Self.trusting(&$0)
+            $0.registration = .invite
+        }) { server in
+            try await server.createUser("gus")
+            let token = try await server.login("gus")
+            let code = try await Self.invite(server)
+            let long = String(repeating: "名", count: 10_000)
+            let bodies: [(String, [String: Any]?, String?)] = [
+                ("/v1/user/register", ["name": long, "password": "pw", "code": code], nil),
+                ("/v1/user/register", ["name": ["a"], "password": "pw", "code": code], nil),
+                ("/v1/user/register", ["name": "ok-name", "password": ["pw"], "code": code], nil),
+                ("/v1/user/register", ["name": "ok-name", "password": String(repeating: "p", count: 10_000), "code": code], nil),
+                ("/v1/user/register", ["name": "ok-name", "password": "pw", "code": long], nil),
+                ("/v1/user/register", ["name": "ok-name", "password": "pw", "code": ["x": 1]], nil),
+                ("/v1/user/register", ["name": "%_*", "password": "pw", "code": "%"], nil),
+                ("/v1/user/register", nil, "{\"name\": \"x\", "),
+                ("/v1/user/changeName", ["name": long], nil),
+                ("/v1/user/changeName", ["name": true], nil),
+                ("/v1/user/changeName", ["name": NSNull()], nil),
+                ("/v1/user/changePassword", ["oldPassword": ["secret"], "newPassword": "x"], nil),
+                ("/v1/user/changePassword", ["oldPassword": "secret", "newPassword": ["x": 1]], nil),
+                ("/v1/user/changePassword", nil, "not json"),
+            ]
+            for (uri, object, raw) in bodies {
+                let reply = try await Self.post(server, uri, object ?? [:], token: uri.contains("change") ? token : nil, from: "198.51.100.77")
+                let sent = raw == nil ? reply : try await server.post(uri, raw: raw, token: uri.contains("change") ? token : nil)
+                #expect((400..<500).contains(sent.status) && sent.code != nil && sent.success == false, "\(uri) \(object.map { "\($0)" } ?? raw ?? ""): \(sent.text)")
+            }
+            // "%_*" is a fine name, and "%" no invite: refused for the code, not the name.
+            #expect(try await server.count("users") == 1)
+            #expect(try await server.services.store.invites().first?.uses == 0)
+            #expect(try await server.post("/v1/user/info", token: token).result["name"] as? String == "gus")
+            #expect(try await server.post("/v1/user/login", ["value": "gus", "password": "secret"]).status == 200)
+        }
+    }
+
     // MARK: In a real browser
 
     static var artifacts: String {
