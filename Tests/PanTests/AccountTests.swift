@@ -447,6 +447,58 @@ struct AccountTests {
         }
     }
 
+    @Test("two servers on one PostgreSQL: sign-ups racing for one name and one invite's last uses on both; a password change on A ends the other session on B")
+    func twoServers() async throws {
+        try await withServer(backend: .postgres, configure: {
+            Self.trusting(&$0)
+            $0.registration = .invite
+        }) { first in
+            try await withServer(configure: { configuration in
+                configuration.databaseURL = first.configuration.databaseURL
+                configuration.databasePoolSize = 2
+                configuration.jwtSecret = first.configuration.jwtSecret
+                configuration.wcsKeys = first.configuration.wcsKeys
+                configuration.dataDirectory = first.dataDirectory
+                configuration.trustedProxies = ["127.0.0.1"]
+                configuration.registration = .invite
+            }) { second in
+                let code = try await Self.invite(first, uses: 4)
+                let statuses = Statuses()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for i in 0..<10 {
+                        group.addTask {
+                            let server = i % 2 == 0 ? first : second
+                            // Half of them want one name: one of those wins; every other name is distinct.
+                            let name = i < 6 ? "shared" : "own\(i)"
+                            let reply = try await Self.post(
+                                server, "/v1/user/register", ["name": name, "password": Self.md5("pw"), "code": code], from: "198.51.100.\(i + 1)"
+                            )
+                            statuses.add(reply.status)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let all = statuses.all
+                // 1 "shared" + 4 distinct names want 4 uses: 4 accounts, never 5; every refusal a 403 or 409.
+                #expect(all.filter { $0 == 200 }.count == 4, "\(all)")
+                #expect(all.allSatisfy { [200, 403, 409].contains($0) }, "\(all)")
+                #expect(try await first.count("users") == 4)
+                #expect(try await first.count("users", "name = 'shared'") <= 1)
+                #expect(try await first.services.store.invites().first?.uses == 4)
+
+                try await first.createUser("lee")
+                let onA = try await SessionTests.webLogin(first, "lee")
+                let onB = try await SessionTests.androidLogin(second, "lee")
+                #expect(try await SessionTests.androidPost(second, "/v1/user/info", token: onB).status == 200)
+                let changed = try await first.post("/v1/user/changePassword", ["oldPassword": "secret", "newPassword": "lee-2"], token: onA)
+                #expect(changed.status == 200, "\(changed.text)")
+                SessionTests.expectRefused(try await SessionTests.androidPost(second, "/v1/user/info", token: onB), "B after a password change on A")
+                let fresh = try #require(changed.json["token"] as? String)
+                #expect(try await second.post("/v1/user/info", token: fresh).status == 200)
+            }
+        }
+    }
+
     // MARK: In a real browser
 
     static var artifacts: String {
