@@ -139,7 +139,7 @@ function showSignUp(mode, code) {
       history.replaceState(null, '', location.pathname + '#/files');
       showApp();
     } catch (failure) {
-      replace(error, failure && failure.code === 'INVALID_NAME' ? (failure.message || t('signup.badName')) : errorText(failure));
+      replace(error, failure && failure.code === 'INVALID_NAME' ? t('signup.badName') : errorText(failure));
       submit.disabled = false;
       submit.textContent = t('signup.submit');
     }

@@ -130,7 +130,15 @@ def password(base, user, old, artifacts):
         if status != 401:
             raise AssertionError(f"the other session still works: {status} {reply}")
 
+        f.step("account: display name")
+        fill(f, "#display-name", "Webby B.")
+        f.click("#display-submit")
+        token = driver.execute_script("return localStorage.getItem('pan.session')")
+        f.wait(lambda d: (post(base, "/v1/user/info", {}, token)[1].get("result") or {}).get("displayName") == "Webby B.",
+               30, "the display name saved")
+
         f.step("the app keeps working with its new token")
+        driver.execute_script("window.scrollTo(0, 0)")
         f.click("#nav-files")
         f.one("#content #file-table, #content #empty", 30)
         driver.refresh()
