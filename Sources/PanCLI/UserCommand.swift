@@ -206,7 +206,7 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "How many accounts it can make (default 1).") var uses = 1
 
         struct Record: Encodable {
-            let code: String, id: String, quota: Int64, uses: Int64, expiresAt: Int64?
+            let code: String, id: String, quota: Int64, uses: Int64, expiresAt: Int64?, link: String
         }
 
         func run() async throws {
@@ -219,13 +219,19 @@ struct UserCommand: AsyncParsableCommand {
             let expiresAt = lifetime == 0 ? nil : Millis.now() + Int64(lifetime * 1000)
             try await store.createInvite(codeHash: hash, quota: capacity, maxUses: Int64(uses), expiresAt: expiresAt)
             if output.json {
-                Swift.print(try JSONOutput.string(Record(code: code, id: String(hash.prefix(12)), quota: capacity, uses: Int64(uses), expiresAt: expiresAt)))
+                let link = "\(try data.configuration().effectivePublicBaseURL)/#/signup/\(code)"
+                Swift.print(try JSONOutput.string(Record(
+                    code: code, id: String(hash.prefix(12)), quota: capacity, uses: Int64(uses), expiresAt: expiresAt, link: link
+                )))
                 return
             }
             Swift.print(code)
             var details = ["\(uses) use\(uses == 1 ? "" : "s")", ByteCount.format(capacity)]
             if let expiresAt { details.append("expires \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(expiresAt) / 1000)))") }
-            FileHandle.standardError.write(Data("invite \(hash.prefix(12)): \(details.joined(separator: ", ")); the code is not shown again\n".utf8))
+            let link = "\(try data.configuration().effectivePublicBaseURL)/#/signup/\(code)"
+            FileHandle.standardError.write(Data(
+                "invite \(hash.prefix(12)): \(details.joined(separator: ", ")); the code is not shown again\ninvitation link (the web app's sign-up, code filled in): \(link)\n".utf8
+            ))
         }
 
         /// `90`, `90s`, `45m`, `12h`, `7d`; 0: never.

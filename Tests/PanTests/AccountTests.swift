@@ -548,6 +548,7 @@ struct AccountTests {
             let code = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(code.count == 32 && code.allSatisfy(\.isHexDigit), "\(made)")
             #expect(made.stderr.contains("not shown again"), "\(made)")
+            #expect(made.stderr.contains("/#/signup/\(code)"), "\(made)")
             #expect(try await server.count("invites", "code_hash = '\(code)'") == 0)
             #expect(try await server.count("invites", "code_hash = '\(Invite.hash(code: code))'") == 1)
 
