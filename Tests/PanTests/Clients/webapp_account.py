@@ -134,7 +134,7 @@ def password(base, user, old, artifacts):
 
         f.step("account: display name")
         fill(f, "#display-name", "Webby B.")
-        f.click("#display-submit")
+        f.click("#display-name-save")
         token = driver.execute_script("return localStorage.getItem('pan.session')")
         f.wait(lambda d: (post(base, "/v1/user/info", {}, token)[1].get("result") or {}).get("displayName") == "Webby B.",
                30, "the display name saved")
