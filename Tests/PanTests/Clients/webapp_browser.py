@@ -97,6 +97,9 @@ class Flow:
     def click(self, selector, timeout=30):
         element = self.wait(lambda d: next((e for e in self.css(selector) if e.is_displayed() and e.is_enabled()), None),
                             timeout, "clickable " + selector)
+        # To the middle first, as a person scrolls to what they tap: at the edge a
+        # sticky bar (the top bar, the phone's tab bar) can lie over it.
+        self.d.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})", element)
         element.click()
 
     def shot(self, name):
