@@ -36,6 +36,15 @@ let package = Package(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // libvips from the system (Debian: libvips-dev), for image previews' renditions
+        // (PanHTTP/Downloads/Thumbnails.swift): shrink-on-load JPEG decoding and
+        // streaming pipelines make a 24-megapixel photo's thumbnail in tens of
+        // milliseconds and a few tens of MB (BENCHMARKS.md).
+        .systemLibrary(
+            name: "CVips",
+            pkgConfig: "vips",
+            providers: [.apt(["libvips-dev"])]
+        ),
         // What Pan's SQL needs of any engine: rows, values, a connection inside a transaction, classified errors.
         .target(name: "SQLCommon"),
         // Our thin SQLite wrapper: connections, statements, transactions, pool, migrations.
@@ -99,7 +108,7 @@ let package = Package(
         .target(
             name: "PanHTTP",
             dependencies: [
-                "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
+                "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport", "CVips",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -68,7 +68,7 @@ struct ShareRuleTests {
 
     @Test("inline only for kinds shown without running anything; text as text/plain; never HTML, SVG or script")
     func previews() {
-        func type(_ mime: String) -> String? { SharePreview.inlineType(of: Self.node(id: 3, kind: .file, mime: mime, lft: 1, rgt: 2)) }
+        func type(_ mime: String) -> String? { InlineKinds.type(of: Self.node(id: 3, kind: .file, mime: mime, lft: 1, rgt: 2)) }
         #expect(type("image/jpeg") == "image/jpeg")
         #expect(type("video/mp4") == "video/mp4")
         #expect(type("audio/mpeg") == "audio/mpeg")
@@ -78,7 +78,7 @@ struct ShareRuleTests {
         for refused in ["image/svg+xml", "application/xhtml+xml", "application/javascript", "application/zip", "application/octet-stream", ""] {
             #expect(type(refused) == nil, "\(refused)")
         }
-        #expect(SharePreview.inlineType(of: Self.node(id: 2, kind: .directory, mime: "image/png", lft: 1, rgt: 5)) == nil)
+        #expect(InlineKinds.type(of: Self.node(id: 2, kind: .directory, mime: "image/png", lft: 1, rgt: 5)) == nil)
     }
 
     @Test("grants and file addresses: signed with the epoch (a password change ends them), expiring, not forgeable")

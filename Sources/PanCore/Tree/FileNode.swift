@@ -34,6 +34,14 @@ public struct FileNode: Sendable, Equatable, Encodable {
     /// Set on the top node of a recycled subtree only.
     public var recycledAt: Int64?
 
+    /// A file a client can preview: `preview` is one of `PreviewKind`'s codes above 0.
+    public var hasPreview: Bool { preview > 0 }
+
+    /// Set for a request of the Android app (`User-Agent: QZCloud`), which
+    /// declares `preview` as a Boolean and fails a whole list on a number
+    /// (`api.md` §8): `preview` is then `hasPreview`'s value.
+    @TaskLocal public static var previewAsBoolean = false
+
     public var isDirectory: Bool { type == .directory }
     public var isFile: Bool { type == .file }
 
@@ -79,9 +87,9 @@ public struct FileNode: Sendable, Equatable, Encodable {
         try c.encode(rgt, forKey: .rgt)
         try c.encode(version, forKey: .version)
         try c.encode(locking, forKey: .locking)
-        try c.encode(preview, forKey: .preview)
+        if Self.previewAsBoolean { try c.encode(hasPreview, forKey: .preview) } else { try c.encode(preview, forKey: .preview) }
         try c.encode(flag, forKey: .flag)
-        try c.encode(preview != 0, forKey: .hasPreview)
+        try c.encode(hasPreview, forKey: .hasPreview)
         // Items of the recycle bin: when they were binned (Unix ms, as `ctime`).
         if let recycledAt { try c.encode(recycledAt, forKey: .recycledAt) }
     }
@@ -109,7 +117,10 @@ extension FileNode {
         rgt = try row.int64("rgt")
         version = try row.int64("version")
         locking = try row.bool("locking")
-        preview = try row.int("preview")
+        // Decided at read time by `PreviewKind` (the stored column is not
+        // consulted): every node, old ones included, gets today's rule, and a
+        // rename to another extension changes it at once.
+        preview = PreviewKind.code(name: name, mime: mime, isDirectory: type == .directory)
         flag = try row.int("flag")
         state = try row.int("state")
         recycledAt = try row.optionalInt64("recycled_at")
@@ -139,9 +150,9 @@ extension FileNode: JSONWritable {
             json.field("rgt", rgt)
             json.field("version", version)
             json.field("locking", locking)
-            json.field("preview", preview)
+            if Self.previewAsBoolean { json.field("preview", hasPreview) } else { json.field("preview", preview) }
             json.field("flag", flag)
-            json.field("hasPreview", preview != 0)
+            json.field("hasPreview", hasPreview)
             if let recycledAt { json.field("recycledAt", recycledAt) }
         }
     }

@@ -88,6 +88,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests))
     let clientAddress = ClientAddress(trustedProxies: IPMatcher(configuration.trustedProxies))
     router.add(middleware: RequestLogMiddleware(clientAddress: clientAddress, tokens: services.tokens))
+    router.add(middleware: ClientShapeMiddleware())
     let authenticator = Authenticator(tokens: services.tokens, store: services.store, activity: services.sessionActivity)
     // Every password hash of this server (sign-ins, share passwords) runs on these threads.
     let hashPool = HashPool()
@@ -139,6 +140,13 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         key: services.downloadKey
     )
     FilesController(store: services.store, authenticator: authenticator, links: links).addRoutes(to: router)
+    // Previews (`/v1/preview/*`); image renditions only where the bytes are (the local endpoint).
+    let thumbnails = configuration.usesLocalUploadEndpoint
+        ? Thumbnails(directory: services.objectStore.root + "/thumbnails") : nil
+    PreviewController(
+        store: services.store, authenticator: authenticator, links: links,
+        objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil, thumbnails: thumbnails
+    ).addRoutes(to: router)
     ZipController(
         store: services.store, authenticator: authenticator,
         links: ZipLinks(publicBaseURL: configuration.effectivePublicBaseURL, key: services.downloadKey),
@@ -184,7 +192,8 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
             store: services.objectStore, tokens: tokenCheck, completion: completion, clientAddress: clientAddress, storage: storage
         )
             .addRoutes(to: router)
-        DownloadController(store: services.objectStore, links: links, panStore: services.store).addRoutes(to: router)
+        DownloadController(store: services.objectStore, links: links, panStore: services.store, thumbnails: thumbnails)
+            .addRoutes(to: router)
         ObjectDownloadController(
             store: services.objectStore, credentials: services.credentials, publicPrefix: configuration.effectivePublicBaseURL + "/objects"
         ).addRoutes(to: router)

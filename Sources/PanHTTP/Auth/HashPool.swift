@@ -14,14 +14,15 @@ import PanCore
 /// (a 5 s client timeout expired in the test suite), and a login must still
 /// finish. One pool per server (a process runs one; tests run many, and
 /// one test's flood must not fill another's queue); its threads end when the
-/// server's router is released.
+/// server's router is released. Image renditions (`Thumbnails`) run on a
+/// pool of their own, for the same reasons.
 final class HashPool: Sendable {
     private let queue: JobQueue
     let threadCount: Int
 
     struct Busy: Error {}
 
-    init(threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount), maximumQueued: Int? = nil) {
+    init(threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount), maximumQueued: Int? = nil, name: String = "pan-hash") {
         threadCount = threads
         queue = JobQueue(maximumQueued: maximumQueued ?? 64 * threads)
         for index in 0..<threads {
@@ -33,7 +34,7 @@ final class HashPool: Sendable {
                 _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5)
                 queue.work()
             }
-            thread.name = "pan-hash-\(index)"
+            thread.name = "\(name)-\(index)"
             thread.start()
         }
     }

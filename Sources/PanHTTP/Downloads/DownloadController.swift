@@ -7,10 +7,14 @@ import TextSupport
 
 /// `GET /dl/<key>?e&n&m&s`: serves a stored object of the local endpoint with
 /// its type, length, a UTF-8 `Content-Disposition`, and single `Range`s (206).
+/// Previews' links (`/v1/preview/*`) are variants, signed as such:
+/// `&i=1` serves the file inline (`InlineKinds`: safe kinds only), `&t=<size>&h=<hash>`
+/// an image rendition of it (`Thumbnails`).
 struct DownloadController {
     let store: LocalObjectStore
     let links: DownloadLinks
     let panStore: any PanStore
+    let thumbnails: Thumbnails?
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/dl/:key", use: download)
@@ -21,7 +25,7 @@ struct DownloadController {
         let query = request.uri.queryParameters
         let verdict = links.verify(
             encodedKey: context.parameters.get("key") ?? "", expires: query.get("e"), node: query.get("u"), name: query.get("n"),
-            mime: query.get("m"), signature: query.get("s")
+            mime: query.get("m"), signature: query.get("s"), inline: query.get("i"), thumbnail: query.get("t"), hash: query.get("h")
         )
         let link: DownloadLinks.Link
         switch verdict {
@@ -39,6 +43,25 @@ struct DownloadController {
         let path = store.objectPath(forKey: link.objectKey)
         guard let size = FileOps.size(of: path) else { throw PanError.fileNotFound }
 
+        switch link.variant {
+        case .download: break
+        case .inline:
+            guard let type = InlineKinds.type(name: link.name, mime: link.mime) else { throw InlineKinds.notAllowed }
+            var headers = InlineKinds.headers(type: type, name: link.name)
+            headers[.cacheControl] = "private, max-age=3600"
+            return Self.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
+        case .thumbnail(let side, let hash):
+            guard PreviewKind.of(name: link.name, mime: link.mime) == .image, let thumbnails else { throw InlineKinds.notAllowed }
+            let rendition: String
+            do { rendition = try await thumbnails.rendition(source: path, hash: hash, size: side) } catch let failure as Thumbnails.Failure {
+                throw Thumbnails.error(failure)
+            }
+            guard let renditionSize = FileOps.size(of: rendition) else { throw PanError.fileNotFound }
+            var headers = InlineKinds.headers(type: "image/webp", name: link.name)
+            // The same bytes for every link to this content.
+            headers[.cacheControl] = "private, max-age=86400"
+            return Self.serve(path: rendition, size: renditionSize, headers: headers, request: request, eventLoop: context.eventLoop)
+        }
         let headers: HTTPFields = [
             .contentType: Self.servedType(link.mime),
             .contentDisposition: Self.disposition(link.name),
@@ -119,15 +142,7 @@ struct DownloadController {
     /// Types a browser would render or run as part of Pan's origin (script,
     /// markup, anything XML, which can carry script); they are served as
     /// `application/octet-stream`. The link keeps the recorded type for clients.
-    static func isActive(_ mime: String) -> Bool {
-        let type = mime.split(separator: ";", maxSplits: 1).first.map { $0.trimmedSpaces().lowercased() } ?? ""
-        let active: Set<String> = [
-            "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
-            "application/javascript", "text/javascript", "application/ecmascript", "text/ecmascript",
-            "application/x-javascript", "text/xsl", "application/x-shockwave-flash", "text/vtt",
-        ]
-        return active.contains(type) || type.hasSuffix("+xml") || type.hasPrefix("multipart/")
-    }
+    static func isActive(_ mime: String) -> Bool { MimeType.isActive(mime) }
 
     static func servedType(_ mime: String) -> String {
         if mime.isEmpty || isActive(mime) { return MimeType.fallback }

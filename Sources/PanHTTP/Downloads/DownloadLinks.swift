@@ -11,6 +11,17 @@ struct DownloadLinks: Sendable {
     let downloadDomain: String?
     let key: SymmetricKey
     var lifetime: TimeInterval = 6 * 3600
+    /// Previews' links (`/v1/preview/*`): short-lived, yet long enough to watch a film with seeking.
+    var previewLifetime: TimeInterval = 3 * 3600
+
+    /// What a link serves: the file as a download, the file inline (a
+    /// preview, only for `InlineKinds`), or an image rendition of it
+    /// (`Thumbnails`; `hash` names the content, the rendition's cache key).
+    enum Variant: Sendable, Equatable {
+        case download
+        case inline
+        case thumbnail(size: Int, hash: String)
+    }
 
     struct Link: Sendable, Equatable {
         let objectKey: String
@@ -19,20 +30,26 @@ struct DownloadLinks: Sendable {
         let name: String
         let mime: String
         let expires: Int64
+        var variant: Variant = .download
     }
 
-    func address(objectKey: String, node: String, name: String, mime: String, now: Date = Date()) -> String {
+    func address(objectKey: String, node: String, name: String, mime: String, variant: Variant = .download, now: Date = Date()) -> String {
         if let downloadDomain {
             var domain = downloadDomain
             while domain.hasSuffix("/") { domain.removeLast() }
             let path = objectKey.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? objectKey
             return "\(domain)/\(path)?filename=\(Self.queryEscape(name))"
         }
-        let expires = Int64(now.timeIntervalSince1970 + lifetime)
+        let expires = Int64(now.timeIntervalSince1970 + (variant == .download ? lifetime : previewLifetime))
         let encodedKey = Base64URL.encode(objectKey)
-        let signature = sign(encodedKey: encodedKey, node: node, name: name, mime: mime, expires: expires)
+        let signature = sign(encodedKey: encodedKey, node: node, name: name, mime: mime, expires: expires, variant: variant)
+        let extra = switch variant {
+        case .download: ""
+        case .inline: "&i=1"
+        case .thumbnail(let size, let hash): "&t=\(size)&h=\(Self.queryEscape(hash))"
+        }
         return "\(publicBaseURL)/dl/\(encodedKey)?e=\(expires)&u=\(Self.queryEscape(node))&n=\(Self.queryEscape(name))"
-            + "&m=\(Self.queryEscape(mime))&s=\(signature)"
+            + "&m=\(Self.queryEscape(mime))\(extra)&s=\(signature)"
     }
 
     /// HMAC over the fields, each prefixed with its UTF-8 length. The first
@@ -40,9 +57,16 @@ struct DownloadLinks: Sendable {
     /// boundary: the same signature then vouched for another name and
     /// Content-Type (issue #14 item 9). With lengths, one byte string has
     /// exactly one reading. The `v2` tag keeps old-format links from verifying.
-    func sign(encodedKey: String, node: String, name: String, mime: String, expires: Int64) -> String {
-        var message = Data("pan-dl-v2".utf8)
-        for field in [encodedKey, String(expires), node, name, mime] {
+    /// Each variant has its own tag (and its own fields), so a download link
+    /// can't be turned into an inline one by adding `i=1`, nor the reverse.
+    func sign(encodedKey: String, node: String, name: String, mime: String, expires: Int64, variant: Variant = .download) -> String {
+        let (tag, extra): (String, [String]) = switch variant {
+        case .download: ("pan-dl-v2", [])
+        case .inline: ("pan-dl-inline-v1", [])
+        case .thumbnail(let size, let hash): ("pan-dl-thumb-v1", [String(size), hash])
+        }
+        var message = Data(tag.utf8)
+        for field in [encodedKey, String(expires), node, name, mime] + extra {
             let bytes = Data(field.utf8)
             message.append(contentsOf: "\(bytes.count):".utf8)
             message.append(bytes)
@@ -53,16 +77,27 @@ struct DownloadLinks: Sendable {
     enum Refusal: Error { case malformed, badSignature, expired }
 
     func verify(
-        encodedKey: String, expires: String?, node: String?, name: String?, mime: String?, signature: String?, now: Date = Date()
+        encodedKey: String, expires: String?, node: String?, name: String?, mime: String?, signature: String?,
+        inline: String? = nil, thumbnail: String? = nil, hash: String? = nil, now: Date = Date()
     ) -> Result<Link, Refusal> {
         guard let expiresText = expires, let expires = Int64(expiresText), let node, let name, let mime, let signature,
               let keyData = Base64URL.decode(encodedKey)
         else { return .failure(.malformed) }
-        guard constantTimeEquals(sign(encodedKey: encodedKey, node: node, name: name, mime: mime, expires: expires), signature) else {
-            return .failure(.badSignature)
+        let variant: Variant
+        switch (inline, thumbnail, hash) {
+        case (nil, nil, nil): variant = .download
+        case ("1", nil, nil): variant = .inline
+        case (nil, let size?, let hash?):
+            guard let size = Int(size), Thumbnails.sizes.contains(size) else { return .failure(.malformed) }
+            variant = .thumbnail(size: size, hash: hash)
+        default: return .failure(.malformed)
         }
+        let expected = sign(encodedKey: encodedKey, node: node, name: name, mime: mime, expires: expires, variant: variant)
+        guard constantTimeEquals(expected, signature) else { return .failure(.badSignature) }
         guard Double(expires) >= now.timeIntervalSince1970 else { return .failure(.expired) }
-        return .success(Link(objectKey: String(decoding: keyData, as: UTF8.self), node: node, name: name, mime: mime, expires: expires))
+        return .success(Link(
+            objectKey: String(decoding: keyData, as: UTF8.self), node: node, name: name, mime: mime, expires: expires, variant: variant
+        ))
     }
 
     static func queryEscape(_ text: String) -> String {

@@ -202,7 +202,7 @@ struct ShareController {
     /// A file's download address (when the share allows downloads) and preview address (when its kind is safe inline).
     private func addresses(of file: FileNode, in share: Share, until expiresAt: Int64) -> (download: String?, preview: String?) {
         let download = share.allowDownload ? links.fileURL(share: share, node: file, mode: .download, expiresAt: expiresAt) : nil
-        let preview = SharePreview.inlineType(of: file) != nil
+        let preview = InlineKinds.type(of: file) != nil
             ? links.fileURL(share: share, node: file, mode: .preview, expiresAt: expiresAt) : nil
         return (download, preview)
     }

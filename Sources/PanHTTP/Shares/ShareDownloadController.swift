@@ -65,13 +65,10 @@ struct ShareDownloadController {
             headers[.contentDisposition] = DownloadController.disposition(file.name)
             headers[.contentSecurityPolicy] = "default-src 'none'; sandbox"
         case .preview:
-            guard let type = SharePreview.inlineType(of: file) else {
+            guard let type = InlineKinds.type(of: file) else {
                 throw PanError(status: 403, code: "PREVIEW_NOT_ALLOWED", "this kind of file is not shown in the browser: download it")
             }
-            headers[.contentType] = type
-            headers[.contentDisposition] = "inline; filename*=UTF-8''\(DownloadLinks.queryEscape(file.name))"
-            // Chromium's PDF viewer refuses a sandboxed document.
-            headers[.contentSecurityPolicy] = type == "application/pdf" ? "default-src 'none'; object-src 'self'" : "default-src 'none'; sandbox"
+            for field in InlineKinds.headers(type: type, name: file.name) { headers[field.name] = field.value }
         }
 
         let size = found.objectSize ?? 0
@@ -133,26 +130,5 @@ struct ShareDownloadController {
             let signed = DownloadToken.sign(url: "\(domain)/\(path)", deadline: Int64(now.timeIntervalSince1970) + 300, credentials: credentials)
             return signed + "&filename=" + DownloadLinks.queryEscape(name)
         }
-    }
-}
-
-/// Which files of a share a browser may show inline, and as what: kinds it
-/// shows without running anything (images other than SVG, audio, video,
-/// PDF) as they are, and text of any kind as `text/plain` — never HTML, SVG
-/// or script, whatever the file says it is.
-enum SharePreview {
-    static func inlineType(of file: FileNode) -> String? {
-        guard file.isFile else { return nil }
-        let mime = file.mime.split(separator: ";", maxSplits: 1).first.map { $0.trimmedSpaces().lowercased() } ?? ""
-        let images: Set<String> = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon", "image/vnd.microsoft.icon"]
-        if images.contains(mime) { return mime }
-        if (mime.hasPrefix("audio/") || mime.hasPrefix("video/")), !DownloadController.isActive(mime),
-           mime.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-            return mime
-        }
-        if mime == "application/pdf" { return mime }
-        let textual: Set<String> = ["application/json", "application/x-yaml", "application/yaml", "application/toml", "application/x-sh"]
-        if mime.hasPrefix("text/") || textual.contains(mime) { return "text/plain; charset=utf-8" }
-        return nil
     }
 }
