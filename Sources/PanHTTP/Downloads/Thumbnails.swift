@@ -156,3 +156,20 @@ final class Thumbnails: Sendable {
         }
     }
 }
+
+/// `pan-bench thumbnail`: one rendition through the server's own path (the
+/// pool, the header check, libvips as configured here), for BENCHMARKS.md.
+public enum ThumbnailBench {
+    /// Makes the `size` rendition of `source` in a scratch cache, copies it to `output`; returns the seconds it took.
+    public static func render(source: String, size: Int, output: String) async throws -> Double {
+        let scratch = NSTemporaryDirectory() + "pan-thumb-bench-\(RandomID.hex32())"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let thumbnails = Thumbnails(directory: scratch, threads: 1)
+        let start = ContinuousClock.now
+        let made = try await thumbnails.rendition(source: source, hash: "bench", size: size)
+        let elapsed = ContinuousClock.now - start
+        try? FileManager.default.removeItem(atPath: output)
+        try FileManager.default.copyItem(atPath: made, toPath: output)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
