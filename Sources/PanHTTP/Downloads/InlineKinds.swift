@@ -23,6 +23,6 @@ enum InlineKinds {
     }
 
     static let notAllowed = PanError(
-        status: 415, code: "PREVIEW_NOT_ALLOWED", "this kind of file is not shown in the browser: download it"
+        status: 403, code: "PREVIEW_NOT_ALLOWED", "this kind of file is not shown in the browser: download it"
     )
 }

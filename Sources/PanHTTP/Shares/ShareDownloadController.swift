@@ -65,9 +65,7 @@ struct ShareDownloadController {
             headers[.contentDisposition] = DownloadController.disposition(file.name)
             headers[.contentSecurityPolicy] = "default-src 'none'; sandbox"
         case .preview:
-            guard let type = InlineKinds.type(of: file) else {
-                throw PanError(status: 403, code: "PREVIEW_NOT_ALLOWED", "this kind of file is not shown in the browser: download it")
-            }
+            guard let type = InlineKinds.type(of: file) else { throw InlineKinds.notAllowed }
             for field in InlineKinds.headers(type: type, name: file.name) { headers[field.name] = field.value }
         }
 
