@@ -9,6 +9,7 @@ import { renderShares, shareDialog } from './shares.js';
 import { gatherAll, removeInBatches, withConflictChoices } from './batch.js';
 import { Uploads } from './upload.js';
 import { readDrop } from './folder-read.js';
+import { openViewer, previewable } from './viewer.js';
 
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 document.title = t('app.name');
@@ -600,9 +601,9 @@ function row(node, bin) {
   } });
   const name = bin
     ? h('span', { class: 'name', title: node.name }, icon(isDir ? icons.folder : icons.file), nameLabel(node.name))
-    : h('button', { type: 'button', class: 'name link', title: node.name, 'aria-label': isDir ? t('action.open', { name: node.name }) : t('action.downloadName', { name: node.name }), dataset: { focus: 'name:' + node.uuid }, onclick: () => {
-      if (isDir) go('files', node.path); else download([node]);
-    } }, icon(isDir ? icons.folder : icons.file), nameLabel(node.name));
+    : h('button', { type: 'button', class: 'name link', title: node.name, 'aria-label': isDir ? t('action.open', { name: node.name }) : previewable(node) ? t('action.previewName', { name: node.name }) : t('action.downloadName', { name: node.name }), dataset: { focus: 'name:' + node.uuid }, onclick: () => {
+      if (isDir) go('files', node.path); else if (previewable(node)) view(node); else download([node]);
+    } }, icon(isDir ? icons.folder : previewIcon(node)), nameLabel(node.name));
   const parent = node.path.slice(0, node.path.lastIndexOf('/')) || '/';
   const when = node.mtime || node.ctime;
   return h('tr', {
@@ -633,6 +634,16 @@ function row(node, bin) {
   h('td', { class: 'col-size' }, isDir ? '—' : formatSize(node.size)),
   timeCell('col-time', when),
   bin ? timeCell('col-deleted', node.recycledAt) : null);
+}
+
+/** A file's icon: what it can be previewed as (the file object's `preview` code). */
+function previewIcon(node) {
+  return { 100: icons.video, 200: icons.audio, 400: icons.image }[node.preview] || icons.file;
+}
+
+/** The viewer on a file of the listing; previous/next step through this page's images. */
+function view(node) {
+  openViewer(node, state.listing?.list || [], { onDownload: (item) => download([item]) });
 }
 
 /** The full date on wide screens, a short one on phones (CSS picks). */
@@ -829,6 +840,7 @@ function openMenu(node, x, y) {
       item('menu-purge', t('action.deleteForever'), icons.trash, purgeSelected, { kind: 'danger' }),
     ]
     : [
+      file && previewable(selectedNodes()[0]) ? item('menu-preview', t('action.preview'), icons.eye, () => view(selectedNodes()[0])) : null,
       item('menu-share', t('action.share'), icons.share, shareSelected, { disabled: !single }),
       item('menu-download', t(file ? 'action.download' : 'action.downloadZip'), icons.download, downloadSelected),
       item('menu-rename', t('action.rename'), icons.rename, renameSelected, { disabled: !single }),

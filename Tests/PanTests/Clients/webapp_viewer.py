@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""The web app's viewer (issue #28), in headless Chromium against a real
+`pan serve`.
+
+Usage:
+  webapp_viewer.py PAN DATA_DIR PORT WORKDIR ARTIFACTS
+      Uploads, through the app, three PNGs, a Markdown file holding markup, a
+      WAV tone, a PDF and a video into /Pics; then: opens the first image (the
+      1280 px rendition, loaded), steps through the folder's images with the
+      buttons and the arrow keys (wrapping around), reads the Markdown as text
+      (its <script> shown, never run), plays the tone (currentTime advances),
+      finds the PDF's button opening the browser's viewer in a new tab, the
+      video player's element, and no CSP violation. Screenshots go to ARTIFACTS.
+Prints one JSON line with "ok" and what it saw; exits 1 on failure.
+"""
+import io, json, math, os, struct, sys, traceback, wave, zlib
+
+from selenium.webdriver.common.keys import Keys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from webapp_browser import Flow, start_browser  # noqa: E402
+from webapp_uploads import PASSWORD, Server  # noqa: E402
+
+USER = "viewer-user"
+
+
+def png(width, height, rgb):
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def tone(seconds=3, rate=8000):
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(seconds * rate)))
+    return out.getvalue()
+
+
+def flow(server, workdir, artifacts):
+    out = {}
+    f = Flow(start_browser(width=1366, height=850), server.base, artifacts)
+    try:
+        f.d.get(server.base + "/")
+        f.sign_in(USER, PASSWORD)
+        token = server.login(USER)
+        status, reply = server.call("/v1/files/createDirectory", {"path": "/", "name": "Pics"}, token)
+        assert status == 200, reply
+        files = {
+            "a-red.png": png(1600, 1000, (220, 38, 38)),
+            "b-blue.png": png(900, 1200, (37, 99, 235)),
+            "c-green.png": png(640, 480, (22, 163, 74)),
+            "notes.md": "# Notes\n\n<script>window.pwned = 1</script> **bold** <img src=x onerror=alert(1)>\n".encode(),
+            "tone.wav": tone(),
+            "paper.pdf": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
+            "clip.webm": b"\x1a\x45\xdf\xa3" + os.urandom(2000),
+        }
+        paths = []
+        for name, body in files.items():
+            path = os.path.join(workdir, name)
+            with open(path, "wb") as fh:
+                fh.write(body)
+            paths.append(path)
+        f.d.get(server.base + "/#/files/Pics")
+        f.one("#content #file-table, #content #empty")
+        f.upload(*paths)
+        for name in files:
+            f.wait_upload(name, ("done", "instant"))
+        f.wait_listed(*files)
+
+        # An image: the large rendition, then previous/next through the folder's three images.
+        f.step("image")
+        f.click(f.row("a-red.png") + " button.name")
+        f.one("dialog[open]#viewer")
+        image = f.wait(lambda d: next((e for e in f.css("#viewer-image") if d.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth > 0", e)), None), 30, "the image shown")
+        out["image_src"] = image.get_attribute("src")
+        assert "t=1280" in out["image_src"], out["image_src"]
+        out["image_width"] = f.d.execute_script("return arguments[0].naturalWidth", image)
+        assert out["image_width"] == 1280, out["image_width"]
+        out["position"] = f.one("#viewer-position").text
+        f.shot("viewer-image.png")
+        seen = [f.one("#viewer-title").text]
+        f.click("#viewer-next")
+        f.wait(lambda d: f.one("#viewer-title").text != seen[-1], 20, "the next image")
+        seen.append(f.one("#viewer-title").text)
+        f.one("dialog[open]#viewer").send_keys(Keys.ARROW_RIGHT)
+        f.wait(lambda d: f.one("#viewer-title").text != seen[-1], 20, "the image after")
+        seen.append(f.one("#viewer-title").text)
+        f.one("dialog[open]#viewer").send_keys(Keys.ARROW_RIGHT)
+        f.wait(lambda d: f.one("#viewer-title").text != seen[-1], 20, "back to the first")
+        seen.append(f.one("#viewer-title").text)
+        f.click("#viewer-previous")
+        f.wait(lambda d: f.one("#viewer-title").text != seen[-1], 20, "the previous image")
+        seen.append(f.one("#viewer-title").text)
+        out["stepped"] = seen
+        assert seen == ["a-red.png", "b-blue.png", "c-green.png", "a-red.png", "c-green.png"], seen
+        f.wait(lambda d: d.execute_script("const i = document.querySelector('#viewer-image'); return i && i.complete && i.naturalWidth === 640"),
+               20, "the small image shown whole (never enlarged)")
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        # Markdown: as text, its markup shown and never run.
+        f.step("text")
+        f.click(f.row("notes.md") + " button.name")
+        text = f.wait(lambda d: next((e for e in f.css("#viewer-text") if "<script>" in (e.get_attribute("textContent") or "")), None),
+                      30, "the text shown")
+        out["text"] = text.get_attribute("textContent")
+        assert f.d.execute_script("return window.pwned === undefined && document.querySelectorAll('#viewer-body img, #viewer-body script').length === 0")
+        f.shot("viewer-text.png")
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        # Audio: plays (muted, as autoplay rules allow without a gesture), currentTime advances.
+        f.step("audio")
+        f.click(f.row("tone.wav") + " button.name")
+        audio = f.one("#viewer-audio")
+        f.d.execute_script("arguments[0].muted = true; arguments[0].play()", audio)
+        f.wait(lambda d: d.execute_script("return arguments[0].currentTime", audio) > 0.5, 30, "the tone playing")
+        out["audio_time"] = f.d.execute_script("return arguments[0].currentTime", audio)
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        # PDF: a button to the browser's own viewer, in a new tab.
+        f.step("pdf")
+        f.click(f.row("paper.pdf") + " button.name")
+        link = f.one("#viewer-open-pdf")
+        out["pdf_href"] = link.get_attribute("href")
+        assert "/dl/" in out["pdf_href"] and "i=1" in out["pdf_href"] and link.get_attribute("target") == "_blank", out["pdf_href"]
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        # Video: the player, on an inline link.
+        f.step("video")
+        f.click(f.row("clip.webm") + " button.name")
+        video = f.one("#viewer-video")
+        out["video_src"] = video.get_attribute("src")
+        assert "i=1" in out["video_src"], out["video_src"]
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        out["csp_violations"] = f.csp_violations()
+        assert not out["csp_violations"], out["csp_violations"]
+        return out
+    except BaseException:
+        try:
+            f.shot("viewer-failure.png")
+        except Exception:
+            pass
+        raise
+    finally:
+        f.d.quit()
+
+
+def main(pan, data, port, workdir, artifacts):
+    os.makedirs(artifacts, exist_ok=True)
+    server = Server(pan, data, port)
+    server.add_user(USER, "1G")
+    server.start()
+    try:
+        result = flow(server, workdir, artifacts)
+        print(json.dumps({"ok": True, **result}, ensure_ascii=False))
+    except BaseException as error:
+        traceback.print_exc()
+        print(json.dumps({"ok": False, "error": str(error)}, ensure_ascii=False))
+        sys.exit(1)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// The web app's viewer (issue #28) in a real headless Chromium against a real
+/// `pan serve`, driven by `Tests/PanTests/Clients/webapp_viewer.py`: an image
+/// shown from its 1280 px rendition, previous/next through the folder's images
+/// (buttons and arrow keys, wrapping), Markdown shown as text (its script never
+/// run), a WAV tone playing (currentTime advances), the PDF's button to the
+/// browser's own viewer, the video player, and no CSP violation. Screenshots go
+/// to `.build/test-artifacts/webapp-viewer/`.
+@Suite(.serialized)
+struct WebAppViewerTests {
+    static var artifacts: String {
+        PythonClients.packageRoot.appendingPathComponent(".build/test-artifacts/webapp-viewer").path
+    }
+
+    @Test("open an image, step through the folder's images, read Markdown as text, play audio, open a PDF, no CSP violation")
+    func viewer() async throws {
+        guard FileManager.default.isExecutableFile(atPath: WebAppTests.chromedriver) else {
+            Issue.record("chromium-driver is missing at \(WebAppTests.chromedriver): `.ci/run` installs chromium and chromium-driver")
+            return
+        }
+        let data = try temporaryDirectory(), workdir = try temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: data)
+            try? FileManager.default.removeItem(atPath: workdir)
+        }
+        let port = try freePort()
+        let run = try await PythonClients.run(
+            "webapp_viewer.py", [try CLITests.pan(), data, String(port), workdir, Self.artifacts], timeout: 600, browser: true
+        )
+        let line = run.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let json = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+        #expect(run.status == 0 && json["ok"] as? Bool == true, "\(run.stdout.suffix(3000))\n\(run.stderr.suffix(4000))")
+        guard json["ok"] as? Bool == true else { return }
+        #expect(json["image_width"] as? Int == 1280)
+        #expect(json["stepped"] as? [String] == ["a-red.png", "b-blue.png", "c-green.png", "a-red.png", "c-green.png"])
+        #expect((json["text"] as? String ?? "").contains("<script>window.pwned = 1</script>"))
+        #expect((json["audio_time"] as? Double ?? 0) > 0.5)
+        for shot in ["viewer-image.png", "viewer-text.png"] {
+            #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/" + shot), "screenshot \(shot)")
+        }
+    }
+}
