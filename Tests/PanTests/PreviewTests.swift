@@ -76,9 +76,9 @@ struct PreviewTests {
 
     // MARK: Codes
 
-    @Test("file objects carry preview codes from type and name (video 100, audio 200, PDF 300, image 400, text 1000, none 0, directory −1); QZCloud gets a Boolean")
-    func codes() async throws {
-        try await withServer { server in
+    @Test("file objects carry preview codes from type and name (video 100, audio 200, PDF 300, image 400, text 1000, none 0, directory −1); QZCloud gets a Boolean", arguments: TestBackend.allCases)
+    func codes(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("coder")
             let names = ["a.jpg": 400, "v.mp4": 100, "s.mp3": 200, "d.pdf": 300, "t.txt": 1000, "readme.md": 1000, "page.html": 1000,
                          "x.svg": 0, "x.bin": 0, "archive.zip": 0]
@@ -114,9 +114,9 @@ struct PreviewTests {
 
     // MARK: Endpoints and links
 
-    @Test("each endpoint: signed inline links with the right type, nosniff, CSP (PDF unsandboxed), Range 206; wrong kind 415; another user's file 404")
-    func endpoints() async throws {
-        try await withServer { server in
+    @Test("each endpoint: signed inline links with the right type, nosniff, CSP (PDF unsandboxed), Range 206; wrong kind 415; another user's file 404", arguments: TestBackend.allCases)
+    func endpoints(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("viewer")
             let (_, otherToken) = try await server.user("stranger")
             let video = Data((0..<4096).map { UInt8($0 % 256) })
@@ -203,9 +203,9 @@ struct PreviewTests {
 
     // MARK: Thumbnails
 
-    @Test("image renditions: 256 and 1280 px WebP made on first request, cached by content (a second request and an instant-upload copy reuse them)")
-    func thumbnails() async throws {
-        try await withServer { server in
+    @Test("image renditions: 256 and 1280 px WebP made on first request, cached by content (a second request and an instant-upload copy reuse them)", arguments: TestBackend.allCases)
+    func thumbnails(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
             let (_, token) = try await server.user("photographer")
             let photo = try await Self.jpeg(1600, 1200)
             let node = try await Self.upload(server, token, photo, name: "IMG_0001.JPG", path: "/photos")
