@@ -25,6 +25,7 @@ const state = {
   path: '/',
   page: 1,
   order: localStorage.getItem('pan.order') || 'name-asc',
+  layout: localStorage.getItem('pan.layout') === 'grid' ? 'grid' : 'list', // the files view as a table or a grid of thumbnails
   listing: null,
   selected: new Set(),
   // Every item of the folder (or bin) is selected, across pages: actions gather them.
@@ -437,6 +438,15 @@ function toolbar() {
     heading,
     h('div', { class: 'toolbar-space' }),
     bin ? actionButton('action-empty-bin', t('action.emptyBin'), icons.trash, emptyBin, { disabled: !binHasItems, kind: 'danger' }) : null,
+    bin ? null : h('button', {
+      type: 'button', class: 'button', id: 'action-layout', 'aria-pressed': String(state.layout === 'grid'),
+      title: t(state.layout === 'grid' ? 'layout.list' : 'layout.grid'), 'aria-label': t(state.layout === 'grid' ? 'layout.list' : 'layout.grid'),
+      onclick: () => {
+        state.layout = state.layout === 'grid' ? 'list' : 'grid';
+        localStorage.setItem('pan.layout', state.layout);
+        render();
+      },
+    }, icon(state.layout === 'grid' ? icons.list : icons.grid), h('span', { class: 'label' }, t(state.layout === 'grid' ? 'layout.list' : 'layout.grid'))),
     bin ? null : actionButton('action-new-folder', t('action.newFolder'), icons.plus, newFolder),
     bin ? null : actionButton('action-upload-folder', t('upload.folder'), icons.folder, () => uploads.chooseFolder(state.path)),
     bin ? null : actionButton('action-upload', t('action.upload'), icons.upload, () => shell.fileInput.click(), { kind: 'primary' }));
@@ -490,6 +500,8 @@ function render() {
   let content;
   if (nodes.length === 0) {
     content = h('div', { class: 'empty', id: 'empty' }, icon(bin ? icons.bin : icons.folder), h('p', {}, bin ? t('bin.empty') : t('files.empty')));
+  } else if (!bin && state.layout === 'grid') {
+    content = h('ul', { class: 'file-grid', id: 'file-grid', 'aria-label': t('layout.grid') }, nodes.map((node) => card(node)));
   } else {
     const allChecked = state.everything || pageAllSelected;
     const selectAll = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': t('select.all'), checked: allChecked, onchange: () => {
@@ -634,6 +646,79 @@ function row(node, bin) {
   h('td', { class: 'col-size' }, isDir ? '—' : formatSize(node.size)),
   timeCell('col-time', when),
   bin ? timeCell('col-deleted', node.recycledAt) : null);
+}
+
+/** A node of the grid: its thumbnail (images) or icon, its name, a checkbox; a click opens it as the row's name does. */
+function card(node) {
+  const isDir = node.type === 1;
+  const checked = state.everything || state.selected.has(node.uuid);
+  const toggle = h('input', { type: 'checkbox', class: 'card-check', checked, 'aria-label': t('select.one', { name: node.name }), dataset: { focus: 'check:' + node.uuid }, onclick: () => {
+    if (state.everything) { state.everything = false; nodesOnPage().forEach((uuid) => state.selected.add(uuid)); }
+    if (toggle.checked) state.selected.add(node.uuid); else state.selected.delete(node.uuid);
+    state.anchor = node.uuid;
+    render();
+  } });
+  const picture = h('span', { class: 'card-picture' }, icon(isDir ? icons.folder : previewIcon(node)));
+  if (node.type === 0 && node.preview === 400) thumbnail(node, picture);
+  const open = h('button', {
+    type: 'button', class: 'card-open', title: node.name, dataset: { focus: 'name:' + node.uuid },
+    'aria-label': isDir ? t('action.open', { name: node.name }) : previewable(node) ? t('action.previewName', { name: node.name }) : t('action.downloadName', { name: node.name }),
+    onclick: () => { if (isDir) go('files', node.path); else if (previewable(node)) view(node); else download([node]); },
+  }, picture, h('span', { class: 'card-name' }, node.name));
+  return h('li', {
+    class: 'card' + (checked ? ' selected' : ''), dataset: { uuid: node.uuid, name: node.name, type: String(node.type) },
+    oncontextmenu: (event) => {
+      event.preventDefault();
+      const box = event.currentTarget.getBoundingClientRect();
+      openMenu(node, event.clientX || box.left + 24, event.clientY || box.bottom);
+    },
+  }, toggle, open);
+}
+
+// Thumbnails of the grid: the 256 px rendition's signed address per file
+// version, asked for a few at a time (a page may hold hundreds of images),
+// kept so a re-render shows them at once; the browser caches the picture.
+const thumbnails = new Map(); // `${uuid}:${version}:${mtime}` → address, or '' when there is none
+const thumbnailQueue = [];
+let thumbnailsAsked = 0;
+
+function thumbnail(node, picture) {
+  const key = `${node.uuid}:${node.version}:${node.mtime}`;
+  const show = (address) => {
+    if (!address) return;
+    const image = h('img', { src: address, alt: '', class: 'card-thumbnail', loading: 'lazy' });
+    image.addEventListener('error', () => image.remove());
+    picture.replaceChildren(image);
+  };
+  if (thumbnails.has(key)) return show(thumbnails.get(key));
+  thumbnailQueue.push({ node, key, show });
+  pumpThumbnails();
+}
+
+function pumpThumbnails() {
+  while (thumbnailsAsked < 3 && thumbnailQueue.length) {
+    const { node, key, show } = thumbnailQueue.shift();
+    if (thumbnails.has(key)) { show(thumbnails.get(key)); continue; }
+    thumbnailsAsked += 1;
+    call('/v1/preview/image', { uuid: node.uuid })
+      .then((reply) => {
+        const first = Array.isArray(reply.preview) && reply.preview[0];
+        const address = first ? new URL(first.url, location.href) : null;
+        thumbnails.set(key, address && address.origin === location.origin ? address.pathname + address.search : '');
+      })
+      .catch(() => thumbnails.set(key, ''))
+      .finally(() => {
+        thumbnailsAsked -= 1;
+        // The card may have been rebuilt meanwhile: fill the one on the page now.
+        const picture = shell && shell.content.querySelector(`.card[data-uuid="${CSS.escape(node.uuid)}"] .card-picture`);
+        if (picture && thumbnails.get(key)) {
+          const image = h('img', { src: thumbnails.get(key), alt: '', class: 'card-thumbnail', loading: 'lazy' });
+          image.addEventListener('error', () => image.remove());
+          picture.replaceChildren(image);
+        }
+        pumpThumbnails();
+      });
+  }
 }
 
 /** A file's icon: what it can be previewed as (the file object's `preview` code). */

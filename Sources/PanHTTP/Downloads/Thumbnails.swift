@@ -71,9 +71,12 @@ final class Thumbnails: Sendable {
     }
 
     /// The original's width and height, from its header only (nothing decoded).
+    /// A few KB read and no pixels: on the blocking-I/O threads, not the
+    /// renditions' pool, so a page of images asked for at once (a grid) is not
+    /// refused as busy behind renditions being made.
     func dimensions(of source: String) async throws -> (width: Int, height: Int) {
         guard Self.libvips else { throw Failure.unreadable }
-        let result = try await run {
+        let result: (Int, Int)? = try await BlockingIO.run {
             var width: Int32 = 0
             var height: Int32 = 0
             let status = pan_vips_header(source, &width, &height)

@@ -10,7 +10,8 @@ Usage:
       buttons and the arrow keys (wrapping around), reads the Markdown as text
       (its <script> shown, never run), plays the tone (currentTime advances),
       finds the PDF's button opening the browser's viewer in a new tab, the
-      video player's element, and no CSP violation. Screenshots go to ARTIFACTS.
+      video player's element; the grid with the images' 256 px thumbnails, a
+      card opening the viewer; and no CSP violation. Screenshots go to ARTIFACTS.
 Prints one JSON line with "ok" and what it saw; exits 1 on failure.
 """
 import io, json, math, os, struct, sys, traceback, wave, zlib
@@ -143,6 +144,25 @@ def flow(server, workdir, artifacts):
         assert "i=1" in out["video_src"], out["video_src"]
         f.click("#viewer-close")
         f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        # The grid: thumbnails (256 px renditions) for the images, icons for the rest; a card opens the viewer.
+        f.step("grid")
+        f.click("#action-layout")
+        f.one("#file-grid")
+        f.wait(lambda d: d.execute_script(
+            "const s = [...document.querySelectorAll('#file-grid .card-thumbnail')];"
+            "return s.length === 3 && s.every((i) => i.complete && i.naturalWidth > 0)"), 60, "three thumbnails shown")
+        out["thumbnail_widths"] = f.d.execute_script(
+            "return [...document.querySelectorAll('#file-grid .card')].filter((c) => c.querySelector('.card-thumbnail'))"
+            ".map((c) => [c.dataset.name, c.querySelector('.card-thumbnail').naturalWidth])")
+        assert sorted(out["thumbnail_widths"]) == [["a-red.png", 256], ["b-blue.png", 192], ["c-green.png", 256]], out["thumbnail_widths"]
+        f.shot("viewer-grid.png")
+        f.click('#file-grid .card[data-name="b-blue.png"] .card-open')
+        f.wait(lambda d: f.one("dialog[open]#viewer #viewer-title").text == "b-blue.png", 20, "the viewer from the grid")
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+        f.click("#action-layout")
+        f.one("#file-table")
 
         out["csp_violations"] = f.csp_violations()
         assert not out["csp_violations"], out["csp_violations"]
