@@ -652,21 +652,21 @@ function row(node, bin) {
 function card(node) {
   const isDir = node.type === 1;
   const checked = state.everything || state.selected.has(node.uuid);
-  const toggle = h('input', { type: 'checkbox', class: 'card-check', checked, 'aria-label': t('select.one', { name: node.name }), dataset: { focus: 'check:' + node.uuid }, onclick: () => {
+  const toggle = h('input', { type: 'checkbox', class: 'grid-check', checked, 'aria-label': t('select.one', { name: node.name }), dataset: { focus: 'check:' + node.uuid }, onclick: () => {
     if (state.everything) { state.everything = false; nodesOnPage().forEach((uuid) => state.selected.add(uuid)); }
     if (toggle.checked) state.selected.add(node.uuid); else state.selected.delete(node.uuid);
     state.anchor = node.uuid;
     render();
   } });
-  const picture = h('span', { class: 'card-picture' }, icon(isDir ? icons.folder : previewIcon(node)));
+  const picture = h('span', { class: 'grid-picture' }, icon(isDir ? icons.folder : previewIcon(node)));
   if (node.type === 0 && node.preview === 400) thumbnail(node, picture);
   const open = h('button', {
-    type: 'button', class: 'card-open', title: node.name, dataset: { focus: 'name:' + node.uuid },
+    type: 'button', class: 'grid-open', title: node.name, dataset: { focus: 'name:' + node.uuid },
     'aria-label': isDir ? t('action.open', { name: node.name }) : previewable(node) ? t('action.previewName', { name: node.name }) : t('action.downloadName', { name: node.name }),
     onclick: () => { if (isDir) go('files', node.path); else if (previewable(node)) view(node); else download([node]); },
-  }, picture, h('span', { class: 'card-name' }, node.name));
+  }, picture, h('span', { class: 'grid-name' }, node.name));
   return h('li', {
-    class: 'card' + (checked ? ' selected' : ''), dataset: { uuid: node.uuid, name: node.name, type: String(node.type) },
+    class: 'grid-item' + (checked ? ' selected' : ''), dataset: { uuid: node.uuid, name: node.name, type: String(node.type) },
     oncontextmenu: (event) => {
       event.preventDefault();
       const box = event.currentTarget.getBoundingClientRect();
@@ -686,7 +686,7 @@ function thumbnail(node, picture) {
   const key = `${node.uuid}:${node.version}:${node.mtime}`;
   const show = (address) => {
     if (!address) return;
-    const image = h('img', { src: address, alt: '', class: 'card-thumbnail', loading: 'lazy' });
+    const image = h('img', { src: address, alt: '', class: 'grid-thumbnail', loading: 'lazy' });
     image.addEventListener('error', () => image.remove());
     picture.replaceChildren(image);
   };
@@ -710,9 +710,9 @@ function pumpThumbnails() {
       .finally(() => {
         thumbnailsAsked -= 1;
         // The card may have been rebuilt meanwhile: fill the one on the page now.
-        const picture = shell && shell.content.querySelector(`.card[data-uuid="${CSS.escape(node.uuid)}"] .card-picture`);
+        const picture = shell && shell.content.querySelector(`.grid-item[data-uuid="${CSS.escape(node.uuid)}"] .grid-picture`);
         if (picture && thumbnails.get(key)) {
-          const image = h('img', { src: thumbnails.get(key), alt: '', class: 'card-thumbnail', loading: 'lazy' });
+          const image = h('img', { src: thumbnails.get(key), alt: '', class: 'grid-thumbnail', loading: 'lazy' });
           image.addEventListener('error', () => image.remove());
           picture.replaceChildren(image);
         }

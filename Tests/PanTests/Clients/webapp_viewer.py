@@ -73,6 +73,7 @@ def flow(server, workdir, artifacts):
         for name in files:
             f.wait_upload(name, ("done", "instant"))
         f.wait_listed(*files)
+        f.click("#uploads-clear")  # the panel would cover the screenshots
 
         # An image: the large rendition, then previous/next through the folder's three images.
         f.step("image")
@@ -113,6 +114,7 @@ def flow(server, workdir, artifacts):
                       30, "the text shown")
         out["text"] = text.get_attribute("textContent")
         assert f.d.execute_script("return window.pwned === undefined && document.querySelectorAll('#viewer-body img, #viewer-body script').length === 0")
+        assert not f.one("#viewer-previous").is_displayed() and not f.one("#viewer-next").is_displayed(), "previous/next are for images"
         f.shot("viewer-text.png")
         f.click("#viewer-close")
         f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
@@ -150,14 +152,14 @@ def flow(server, workdir, artifacts):
         f.click("#action-layout")
         f.one("#file-grid")
         f.wait(lambda d: d.execute_script(
-            "const s = [...document.querySelectorAll('#file-grid .card-thumbnail')];"
+            "const s = [...document.querySelectorAll('#file-grid .grid-thumbnail')];"
             "return s.length === 3 && s.every((i) => i.complete && i.naturalWidth > 0)"), 60, "three thumbnails shown")
         out["thumbnail_widths"] = f.d.execute_script(
-            "return [...document.querySelectorAll('#file-grid .card')].filter((c) => c.querySelector('.card-thumbnail'))"
-            ".map((c) => [c.dataset.name, c.querySelector('.card-thumbnail').naturalWidth])")
+            "return [...document.querySelectorAll('#file-grid .grid-item')].filter((c) => c.querySelector('.grid-thumbnail'))"
+            ".map((c) => [c.dataset.name, c.querySelector('.grid-thumbnail').naturalWidth])")
         assert sorted(out["thumbnail_widths"]) == [["a-red.png", 256], ["b-blue.png", 192], ["c-green.png", 256]], out["thumbnail_widths"]
         f.shot("viewer-grid.png")
-        f.click('#file-grid .card[data-name="b-blue.png"] .card-open')
+        f.click('#file-grid .grid-item[data-name="b-blue.png"] .grid-open')
         f.wait(lambda d: f.one("dialog[open]#viewer #viewer-title").text == "b-blue.png", 20, "the viewer from the grid")
         f.click("#viewer-close")
         f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
