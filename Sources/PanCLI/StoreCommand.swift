@@ -2,6 +2,7 @@ import WCS
 import ArgumentParser
 import Foundation
 import PanCore
+import PanHTTP
 
 /// `pan store list|show|verify|gc`: stored content objects.
 struct StoreCommand: AsyncParsableCommand {
@@ -89,7 +90,11 @@ struct StoreCommand: AsyncParsableCommand {
             // The rows go in one transaction that re-checks the counts; the bytes after it commits.
             let removed = try await panStore.collectUnusedObjects(dryRun: dryRun)
             for object in removed {
-                if !dryRun { FileOps.remove(store.objectPath(forKey: object.objectKey)) }
+                if !dryRun {
+                    FileOps.remove(store.objectPath(forKey: object.objectKey))
+                    // Its preview renditions (PanHTTP/Downloads/Thumbnails.swift) go with it.
+                    PreviewRenditions.remove(hash: object.hash, objects: store)
+                }
                 print("\(dryRun ? "would delete" : "deleted")  \(object.hash)  \(ByteCount.format(object.size))")
             }
             print("\(removed.count) object(s)\(dryRun ? " would be" : "") deleted")

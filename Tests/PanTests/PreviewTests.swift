@@ -254,6 +254,10 @@ struct PreviewTests {
             #expect(reused.body == first.body)
             #expect(Self.thumbnailFiles(server).count == 2)
             #expect(try FileManager.default.attributesOfItem(atPath: cached)[.modificationDate] as? Date == madeAt)
+
+            // `pan store gc` removes an object's renditions with it.
+            #expect(PreviewRenditions.remove(hash: hash, objects: server.services.objectStore) == 2)
+            #expect(Self.thumbnailFiles(server).isEmpty)
         }
     }
 

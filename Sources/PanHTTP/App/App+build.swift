@@ -142,7 +142,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     FilesController(store: services.store, authenticator: authenticator, links: links).addRoutes(to: router)
     // Previews (`/v1/preview/*`); image renditions only where the bytes are (the local endpoint).
     let thumbnails = configuration.usesLocalUploadEndpoint
-        ? Thumbnails(directory: services.objectStore.root + "/thumbnails") : nil
+        ? Thumbnails(directory: PreviewRenditions.directory(of: services.objectStore)) : nil
     PreviewController(
         store: services.store, authenticator: authenticator, links: links,
         objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil, thumbnails: thumbnails

@@ -65,7 +65,9 @@ final class Thumbnails: Sendable {
     }()
 
     /// The rendition's cache file: by content hash, one folder per leading byte.
-    func path(hash: String, size: Int) -> String {
+    func path(hash: String, size: Int) -> String { Self.path(in: directory, hash: hash, size: size) }
+
+    static func path(in directory: String, hash: String, size: Int) -> String {
         let digest = Hex.encode(SHA256.hash(data: Data(hash.utf8)))
         return "\(directory)/\(digest.prefix(2))/\(digest)-\(size).webp"
     }
@@ -157,6 +159,23 @@ final class Thumbnails: Sendable {
         case .writeFailed:
             PanError(status: 500, code: "PREVIEW_FAILED", "the preview could not be stored")
         }
+    }
+}
+
+/// Where a deployment's renditions are, and their removal with their
+/// content: `pan store gc` deletes an object's renditions after its bytes.
+public enum PreviewRenditions {
+    public static func directory(of objects: LocalObjectStore) -> String { objects.root + "/thumbnails" }
+
+    /// Removes every rendition of content `hash` (and a remembered refusal); returns how many files went.
+    @discardableResult
+    public static func remove(hash: String, objects: LocalObjectStore) -> Int {
+        var removed = 0
+        for size in Thumbnails.sizes {
+            let path = Thumbnails.path(in: directory(of: objects), hash: hash, size: size)
+            for file in [path, path + ".refused"] where unlink(file) == 0 { removed += 1 }
+        }
+        return removed
     }
 }
 
