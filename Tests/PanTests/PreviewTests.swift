@@ -279,6 +279,16 @@ struct PreviewTests {
             await #expect(throws: Thumbnails.Failure.tooLarge(width: 30_000, height: 30_000)) {
                 _ = try await thumbnails.rendition(source: directory + "/bomb.png", hash: "bomb", size: 256)
             }
+            // Bounded in time too: a rendition past its deadline is stopped (and not remembered as a refusal).
+            let big = try await Self.image("gaussnoise", ["4000", "3000"], suffix: ".png")
+            try big.write(to: URL(fileURLWithPath: directory + "/big.png"))
+            let hurried = Thumbnails(directory: directory + "/hurried", threads: 1, timeoutMilliseconds: 1)
+            await #expect(throws: Thumbnails.Failure.timedOut) {
+                _ = try await hurried.rendition(source: directory + "/big.png", hash: "big", size: 256)
+            }
+            let patient = Thumbnails(directory: directory + "/hurried", threads: 1)
+            let made = try await patient.rendition(source: directory + "/big.png", hash: "big", size: 256)
+            #expect(FileOps.size(of: made) != nil)
             // The server is still well.
             let fine = try await server.post("/v1/user/info", [:], token: token)
             #expect(fine.status == 200)

@@ -18,8 +18,9 @@ import WCS
 ///   few KB that decodes to 3.6 GB); loaders are limited to the browser formats
 ///   (`pan_vips_allowed_loader`); truncated or damaged input fails
 ///   (`fail_on = error`) rather than rendering grey. With at most 100 MP and
-///   shrink-on-load, one rendition is bounded in time too (about a second for
-///   the largest; a 24 MP JPEG takes tens of milliseconds, BENCHMARKS.md).
+///   shrink-on-load, one rendition takes about a second at most (a 24 MP
+///   JPEG's 256 px one 0.1–0.2 s, BENCHMARKS.md), and a deadline (20 s)
+///   stops libvips if it ever runs longer.
 ///   A refusal is remembered beside the renditions, so a bad file is examined
 ///   once.
 final class Thumbnails: Sendable {
@@ -31,16 +32,23 @@ final class Thumbnails: Sendable {
 
     let directory: String
     let pool: HashPool
+    /// Longest a rendition may compute before libvips is told to stop
+    /// (`pan_vips_eval`): with the pixel bound, a rendition is bounded in time
+    /// as well — a slow format at the limit, or a machine under load, gets a
+    /// 503 instead of holding the pool's thread.
+    let timeoutMilliseconds: Int32
 
     enum Failure: Error, Equatable {
         case tooLarge(width: Int, height: Int)
         case unreadable
         case busy
+        case timedOut
         case writeFailed
     }
 
-    init(directory: String, threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)) {
+    init(directory: String, threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2), timeoutMilliseconds: Int32 = 20_000) {
         self.directory = directory
+        self.timeoutMilliseconds = timeoutMilliseconds
         // A rendition holds tens of MB at most; a few queued per thread is plenty.
         pool = HashPool(threads: threads, maximumQueued: 16 * threads, name: "pan-thumb")
         _ = Self.libvips
@@ -105,6 +113,7 @@ final class Thumbnails: Sendable {
         let refusal = target + ".refused"
         if let reason = try? String(contentsOfFile: refusal, encoding: .utf8) { throw Self.failure(recorded: reason) }
         guard Self.libvips else { throw Failure.unreadable }
+        let timeout = timeoutMilliseconds
         let made: Result<String, Failure> = try await run {
             let folder = (target as NSString).deletingLastPathComponent
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -113,7 +122,7 @@ final class Thumbnails: Sendable {
             let temporary = "\(target).\(RandomID.hex32()).tmp"
             var (width, height, sourceWidth, sourceHeight): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
             let status = pan_vips_thumbnail(
-                source, temporary, Int32(size), Self.maxPixels, Self.quality, &width, &height, &sourceWidth, &sourceHeight
+                source, temporary, Int32(size), Self.maxPixels, Self.quality, timeout, &width, &height, &sourceWidth, &sourceHeight
             )
             Self.clearError()
             switch status {
@@ -123,6 +132,10 @@ final class Thumbnails: Sendable {
                     return .failure(.writeFailed)
                 }
                 return .success(target)
+            case PAN_VIPS_TIMED_OUT:
+                // Not remembered: the machine may only have been busy.
+                unlink(temporary)
+                return .failure(.timedOut)
             case PAN_VIPS_TOO_LARGE:
                 try? "too-large \(sourceWidth) \(sourceHeight)".write(toFile: refusal, atomically: true, encoding: .utf8)
                 return .failure(.tooLarge(width: Int(sourceWidth), height: Int(sourceHeight)))
@@ -156,6 +169,8 @@ final class Thumbnails: Sendable {
             PanError(status: 422, code: "IMAGE_UNREADABLE", "the image could not be read: it is damaged, truncated or not a supported format")
         case .busy:
             PanError(status: 503, code: "PREVIEW_BUSY", "too many previews are being made: try again shortly", retryAfter: 2)
+        case .timedOut:
+            PanError(status: 503, code: "PREVIEW_TIMEOUT", "the preview took too long to make: try again later", retryAfter: 10)
         case .writeFailed:
             PanError(status: 500, code: "PREVIEW_FAILED", "the preview could not be stored")
         }
