@@ -132,6 +132,15 @@ struct PostgresTests {
             }
         }
         #expect(store.listings.pagedDirectories >= 2, "no page started from learnt keys")
+        // Search by name (issue #28): the trigram index, the short scan, the bin.
+        for text in ["n12", "N30", "n1"] {
+            let found = try await store.search(userId: user.id, try NameSearch(
+                text: text, under: NodeAddress(uuid: many.uuid, path: nil), order: .nameAscending, limit: 20, offset: 0
+            ))
+            #expect(found.total > 0, "\(text)")
+        }
+        _ = try await store.search(userId: user.id, try NameSearch(text: "nothing", recycled: true))
+        _ = try await store.search(userId: user.id, try NameSearch(text: "n300", offset: 40))
         await store.close()
         PostgresStatementLog.observe(database, nil)
 

@@ -89,6 +89,9 @@ public protocol PanStore: PanAccounts, Sendable {
     /// A directory and one window of its live children, with their total.
     func listing(userId: Int64, of address: NodeAddress, window: ListingWindow) async throws -> Listing
     func recycleBin(userId: Int64, limit: Int, offset: Int) async throws -> (nodes: [FileNode], total: Int64)
+    /// The user's nodes whose name contains `search.text`, ignoring case
+    /// (`NameSearch`), one page of them in `search.order`, and how many matched.
+    func search(userId: Int64, _ search: NameSearch) async throws -> (nodes: [FileNode], total: Int64)
     /// Gives every node without a `name_key` (older than migration 0015) its
     /// key, in short write transactions (`NameKeys`); returns how many. Run
     /// when the store is opened; until it is done, names list by their bytes.

@@ -256,6 +256,15 @@ public struct SQLPanStore<Engine: SQLEngine>: PanStore {
         try await read { db in try await RecycleBin.items(userId: userId, limit: limit, offset: offset, on: db) }
     }
 
+    public func search(userId: Int64, _ search: NameSearch) async throws -> (nodes: [FileNode], total: Int64) {
+        let nameKeys = self.nameKeys
+        return try await read { db in
+            var search = search
+            search.order = try await nameKeys.servable(search.order, on: db)
+            return try await search.run(userId: userId, on: db)
+        }
+    }
+
     public func createDirectory(userId: Int64, path: String) async throws -> FileNode {
         let nodeLimit = self.nodeLimit
         return try await write(user: userId) { db in try await TreeRepository.directory(userId: userId, path: path, nodeLimit: nodeLimit, on: db) }

@@ -15,6 +15,7 @@ struct FilesController {
         router.post("/v1/files/get", use: get)
         router.post("/v1/files/page", use: page)
         router.post("/v1/files/list", use: list)
+        router.post("/v1/files/search", use: search)
         router.post("/v1/files/list2", use: list2)
         router.post("/v1/files/createDirectory", use: createDirectory)
         router.post("/v1/files/rename", use: rename)
@@ -94,6 +95,29 @@ struct FilesController {
         )
         let total = listing.total
         let dto = PageDTO(list: listing.children, info: listing.directory, page: pageNumber, pageSize: pageSize, totalCount: total,
+                          totalPage: (total + Int64(pageSize) - 1) / Int64(pageSize))
+        return try Reply.ok(dto, token: session.refreshedToken)
+    }
+
+    /// Search by name (issue #28): `{name, path|uuid?, type?, page, pageSize, orderBy, recycle?}`,
+    /// paged as `page`, without `info`. `NameSearch` has the rules and bounds.
+    @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (body, session) = try await begin(request, context)
+        guard let text = try body.string("name", "keyword") else { throw PanError.invalidField("name", "must be 1 to 255 characters") }
+        let pageNumber = max(1, Int(clamping: try body.int("page") ?? 1))
+        let requestedSize = Int(clamping: try body.int("pageSize", "size") ?? 20)
+        let pageSize = requestedSize <= 0 ? 20 : requestedSize
+        guard pageNumber <= Int.max / 1_000 else { throw PanError.invalidField("page", "is too large") }
+        guard (1...999).contains(pageSize) else { throw PanError.invalidField("pageSize", "must be 1 to 999") }
+        let recycled = try body.flag("recycle") == true
+        // The folder searched: `uuid` or `path` as everywhere; none (or the root) is the whole tree.
+        let address = recycled ? nil : try NodeAddress(body)
+        let query = try NameSearch(
+            text: text, under: address, type: Self.typeFilter(body), recycled: recycled,
+            order: try Self.order(body), limit: pageSize, offset: (pageNumber - 1) * pageSize
+        )
+        let (nodes, total) = try await store.search(userId: session.user.id, query)
+        let dto = PageDTO(list: nodes, info: nil, page: pageNumber, pageSize: pageSize, totalCount: total,
                           totalPage: (total + Int64(pageSize) - 1) / Int64(pageSize))
         return try Reply.ok(dto, token: session.refreshedToken)
     }
