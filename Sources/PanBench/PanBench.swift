@@ -7,6 +7,6 @@ struct PanBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pan-bench",
         abstract: "Pan's benchmarks (run with -c release).",
-        subcommands: [TreeBenchmark.self, HTTPBenchmark.self, HelloServer.self, ThumbnailBenchmark.self]
+        subcommands: [TreeBenchmark.self, SearchBenchmark.self, HTTPBenchmark.self, HelloServer.self, ThumbnailBenchmark.self]
     )
 }

@@ -86,7 +86,7 @@ public struct NameSearch: Sendable {
     }
 
     /// The search of one user, inside the caller's read transaction.
-    func run(userId: Int64, on db: any DatabaseConnection) async throws -> (nodes: [FileNode], total: Int64) {
+    public func run(userId: Int64, on db: any DatabaseConnection) async throws -> (nodes: [FileNode], total: Int64) {
         var filter: String
         var arguments: [any DatabaseBindable] = [userId]
         if recycled {
@@ -99,16 +99,17 @@ public struct NameSearch: Sendable {
         }
         if let type { filter += " AND n.type = " + (type == 1 ? FileNode.Kind.directory.sql : FileNode.Kind.file.sql) }
 
-        // The matches' ids, at most `maxMatches`.
+        // The matches, at most `maxMatches`, with the columns every order sorts by (`TreeRepository.Order`).
+        let keys = "n.id, n.type, n.name, n.name_key, n.ctime, n.size"
         let found: String
         switch (db.dialect, usesIndex) {
         case (.sqlite, true):
             // FTS first (CROSS JOIN keeps that order), each match then checked against its node.
-            found = "SELECT n.id FROM node_names f CROSS JOIN nodes n ON n.id = f.rowid WHERE f.node_names MATCH ? AND \(filter) LIMIT \(Self.maxMatches)"
+            found = "SELECT \(keys) FROM node_names f CROSS JOIN nodes n ON n.id = f.rowid WHERE f.node_names MATCH ? AND \(filter) LIMIT \(Self.maxMatches)"
             arguments.insert(ftsPhrase, at: 0)
         case (.postgres, true):
             // The expression of `nodes_name_trigrams` (postgres 0015), lowered alike.
-            found = "SELECT n.id FROM nodes n WHERE \(filter) AND \(Self.postgresLowered) LIKE ? ESCAPE '\\' LIMIT \(Self.maxMatches)"
+            found = "SELECT \(keys) FROM nodes n WHERE \(filter) AND \(Self.postgresLowered) LIKE ? ESCAPE '\\' LIMIT \(Self.maxMatches)"
             arguments.append(Self.likePattern(text.lowercased()))
         case (_, false):
             // One or two characters: no trigram to look up. A bounded scan of
@@ -116,28 +117,31 @@ public struct NameSearch: Sendable {
             // first `shortScanLimit` of them, each name compared with LIKE.
             let match: String
             if db.dialect == .postgres {
-                match = "\(Self.postgresLowered.replacingOccurrences(of: "n.name", with: "scanned.name")) LIKE ? ESCAPE '\\'"
+                match = "\(Self.postgresLowered) LIKE ? ESCAPE '\\'"
                 arguments.append(Self.likePattern(text.lowercased()))
             } else {
                 let patterns = sqliteShortPatterns
-                match = "(" + patterns.map { _ in "scanned.name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")"
+                match = "(" + patterns.map { _ in "n.name LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")"
                 arguments += patterns.map { $0 as any DatabaseBindable }
             }
             found = """
-                SELECT scanned.id FROM (
-                    SELECT n.id, n.name FROM nodes n WHERE \(filter) ORDER BY n.lft LIMIT \(Self.shortScanLimit)
-                ) AS scanned WHERE \(match) LIMIT \(Self.maxMatches)
+                SELECT \(keys) FROM (
+                    SELECT \(keys) FROM nodes n WHERE \(filter) ORDER BY n.lft LIMIT \(Self.shortScanLimit)
+                ) AS n WHERE \(match) LIMIT \(Self.maxMatches)
                 """
         }
-        // Then one page of them, in the listing's order, with their count.
+        // Then one page of them in the listing's order (sorted on the keys
+        // collected, aliased `n` as the order's terms name them), its rows
+        // read for that page only, with the count of all of them.
         let rows = try await db.query(
             """
-            WITH found AS (\(found))
-            SELECT \(FileNode.columns), (SELECT COUNT(*) FROM found) AS total
-            FROM found JOIN nodes n ON n.user_id = ? AND n.id = found.id \(FileNode.parentJoin)
-            ORDER BY \(order.sql) LIMIT ? OFFSET ?
+            WITH found AS MATERIALIZED (\(found))
+            SELECT \(FileNode.columns), (SELECT COUNT(*) FROM found) AS total FROM (
+                SELECT n.id FROM found n ORDER BY \(order.sql) LIMIT ? OFFSET ?
+            ) AS page JOIN nodes n ON n.user_id = ? AND n.id = page.id \(FileNode.parentJoin)
+            ORDER BY \(order.sql)
             """,
-            arguments: arguments + [userId, limit, offset]
+            arguments: arguments + [limit, offset, userId]
         )
         if let first = rows.first {
             return (try rows.map(FileNode.init(row:)), try first.int64("total"))
