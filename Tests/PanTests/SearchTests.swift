@@ -223,4 +223,25 @@ struct SearchTests {
             #expect((lenient.result["list"] as? [Any])?.count == 20)
         }
     }
+
+    @Test("web app: type a query, see the results with their folders, open a folder and a file, show one in its folder, delete one (headless Chromium)",
+          arguments: ["en", "zh"])
+    func webApp(language: String) async throws {
+        guard WebAppListTests.browserAvailable() else { return }
+        let workdir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: workdir) }
+        WebAppListTests.clearArtifacts(["search-\(language)-"])
+        try await withServer { server in
+            try await server.createUser("finder")
+            let run = try await PythonClients.run(
+                "webapp_search.py", ["http://127.0.0.1:\(server.port)", "finder", "secret", workdir, WebAppListTests.artifacts, language],
+                timeout: 600, browser: true
+            )
+            #expect(run.status == 0, "\(run.stdout)\n\(run.stderr.suffix(6000))")
+            #expect(try WebAppListTests.outcome(run)["ok"] as? Bool == true)
+        }
+        for shot in ["01-results", "02-revealed", "03-empty"] {
+            #expect(FileManager.default.fileExists(atPath: WebAppListTests.artifacts + "/search-\(language)-\(shot).png"), "screenshot \(shot)")
+        }
+    }
 }

@@ -187,6 +187,16 @@ const en = {
   'err.UPLOAD_FAILED': 'The upload failed on the storage server ({detail}).',
   'err.unknown': 'Something went wrong ({code}). Try again.',
   'unit.B': 'B', 'unit.KB': 'KB', 'unit.MB': 'MB', 'unit.GB': 'GB', 'unit.TB': 'TB',
+  // Search by name (issue #28).
+  'search.label': 'Search by name',
+  'search.placeholder': 'Search my files',
+  'search.title': 'Results for “{query}”',
+  'search.empty': 'Nothing is named like “{query}”.',
+  'search.count': '{count} found',
+  'search.capped': 'More than {count} found: type more of the name to narrow it down.',
+  'col.folder': 'Folder',
+  'action.reveal': 'Show in folder',
+  'action.revealName': 'Show {name} in its folder',
   'kind.folder': 'Folder',
   // Share links (issue #27).
   'nav.shares': 'My shares',
@@ -584,6 +594,16 @@ const zh = {
   'sharePage.previewName': '预览 {name}',
   'sharePage.emptyFolder': '此文件夹为空。',
   'sharePage.actions': '操作',
+  // 按名称搜索（issue #28）。
+  'search.label': '按名称搜索',
+  'search.placeholder': '搜索我的文件',
+  'search.title': '“{query}”的搜索结果',
+  'search.empty': '没有名称包含“{query}”的文件。',
+  'search.count': '找到 {count} 项',
+  'search.capped': '找到超过 {count} 项：请输入更完整的名称以缩小范围。',
+  'col.folder': '所在文件夹',
+  'action.reveal': '在文件夹中显示',
+  'action.revealName': '在文件夹中显示 {name}',
 };
 
 const languages = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'en']);

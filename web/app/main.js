@@ -16,13 +16,17 @@ document.title = t('app.name');
 
 const root = document.getElementById('app');
 const PAGE_SIZE = 50;
+// Most matches one search counts (NameSearch.maxMatches, api.md §6).
+const SEARCH_CAP = 10000;
 // orderBy codes of /v1/files/page (api.md §7): folders first, then the key.
 const ORDERS = { 'name-asc': 6, 'name-desc': 4, 'time-desc': 14, 'time-asc': 16, 'size-desc': 8, 'size-asc': 10 };
 
 const state = {
   user: null,
-  view: 'files', // or 'shares', 'bin', 'account'
+  view: 'files', // or 'shares', 'bin', 'account', 'search'
   path: '/',
+  query: '', // the search view's name query
+  reveal: null, // a node to select once its folder is shown ("Show in folder")
   page: 1,
   order: localStorage.getItem('pan.order') || 'name-asc',
   layout: localStorage.getItem('pan.layout') === 'grid' ? 'grid' : 'list', // the files view as a table or a grid of thumbnails
@@ -43,13 +47,17 @@ const uploads = new Uploads((item) => {
 
 let shell = null; // the signed-in layout's parts
 
-// MARK: Routing — #/files/<path>, #/shares, #/bin and #/account, so a reload stays where it was.
+// MARK: Routing — #/files/<path>, #/shares, #/bin, #/account and #/search?q=<name>, so a reload stays where it was.
 
 function parseRoute() {
   const hash = location.hash.replace(/^#/, '');
   if (hash === '/bin' || hash.startsWith('/bin?')) return { view: 'bin', path: '/' };
   if (hash === '/account') return { view: 'account', path: '/' };
   if (hash === '/shares') return { view: 'shares', path: '/' };
+  if (hash.startsWith('/search?')) {
+    const query = new URLSearchParams(hash.slice('/search?'.length)).get('q') || '';
+    if (query.trim()) return { view: 'search', path: '/', query };
+  }
   let path = '/';
   if (hash.startsWith('/files')) {
     const rest = hash.slice('/files'.length).split('/').filter(Boolean).map((part) => {
@@ -62,6 +70,7 @@ function parseRoute() {
 
 function routeFor(view, path) {
   if (view === 'bin') return '#/bin';
+  if (view === 'search') return '#/search?' + new URLSearchParams({ q: path });
   if (view === 'account') return '#/account';
   if (view === 'shares') return '#/shares';
   return '#/files' + (path === '/' ? '' : path.split('/').map(encodeURIComponent).join('/'));
@@ -289,19 +298,22 @@ function viewTitle() {
   if (state.view === 'bin') return t('nav.bin');
   if (state.view === 'account') return t('nav.account');
   if (state.view === 'shares') return t('nav.shares');
+  if (state.view === 'search') return t('search.title', { query: state.query });
   return state.path === '/' ? t('files.root') : state.path.slice(state.path.lastIndexOf('/') + 1);
 }
 
 async function load({ keepSelection = false, retrying = false } = {}) {
   if (!shell) return;
   const route = parseRoute();
-  const changed = route.view !== state.view || route.path !== state.path;
+  const query = route.query || '';
+  const changed = route.view !== state.view || route.path !== state.path || query !== state.query;
   if (changed) { state.page = 1; state.listing = null; }
   state.view = route.view;
   state.path = route.path;
+  state.query = query;
   if (!keepSelection || changed) clearSelection();
   for (const link of shell.navLinks) {
-    const active = link.dataset.view === state.view;
+    const active = link.dataset.view === (state.view === 'search' ? 'files' : state.view);
     link.classList.toggle('active', active);
     link.setAttribute('aria-current', active ? 'page' : 'false');
   }
@@ -326,20 +338,30 @@ async function load({ keepSelection = false, retrying = false } = {}) {
       loaded();
       return;
     }
-    const listing = await call('/v1/files/page', { ...listingBody(), page: state.page, pageSize: PAGE_SIZE });
+    const endpoint = state.view === 'search' ? '/v1/files/search' : '/v1/files/page';
+    const listing = await call(endpoint, { ...listingBody(), page: state.page, pageSize: PAGE_SIZE });
     if (id !== state.loadId) return;
     if (state.page > 1 && listing.list.length === 0 && listing.totalPage < state.page) {
       state.page = Math.max(1, listing.totalPage);
       return load({ keepSelection });
     }
     state.listing = listing;
+    const reveal = state.reveal;
+    state.reveal = null;
+    if (reveal && state.view === 'files' && listing.list.some((node) => node.uuid === reveal)) {
+      // "Show in folder": the item found, selected in its folder.
+      state.selected.clear();
+      state.selected.add(reveal);
+      state.anchor = reveal;
+    }
     if (!state.everything) {
       const present = new Set(listing.list.map((node) => node.uuid));
       for (const uuid of state.selected) if (!present.has(uuid)) state.selected.delete(uuid);
     }
     loaded();
     render();
-    if (changed && focusWasInside) focusFirstRow();
+    if (reveal && state.selected.has(reveal)) focusRow(reveal);
+    else if (changed && focusWasInside) focusFirstRow();
   } catch (error) {
     if (id !== state.loadId || !shell) return;
     if (error.code === 'FILE_NOT_FOUND' && state.view === 'files' && state.path !== '/') {
@@ -359,6 +381,7 @@ function loaded() {
 }
 
 function listingBody() {
+  if (state.view === 'search') return { name: state.query, orderBy: ORDERS[state.order] };
   return state.view === 'bin' ? { recycle: 1 } : { path: state.path, orderBy: ORDERS[state.order] };
 }
 
@@ -430,15 +453,19 @@ function toolbar() {
   if (state.view === 'account') return h('div', { class: 'toolbar' }, h('h1', { class: 'view-title' }, icon(icons.user), t('nav.account')));
   if (state.view === 'shares') return h('div', { class: 'toolbar' }, sharesHeading());
   const bin = state.view === 'bin';
+  const searching = state.view === 'search';
   const heading = bin
     ? h('h1', { class: 'view-title' }, icon(icons.bin), h('span', { class: 'label' }, t('nav.bin')))
-    : h('nav', { class: 'crumbs', 'aria-label': t('crumbs.label'), id: 'crumbs' }, crumbTrail(state.path, (path) => go('files', path)));
+    : searching
+      ? h('h1', { class: 'view-title', id: 'search-title' }, icon(icons.search), h('span', { class: 'label' }, t('search.title', { query: state.query })))
+      : h('nav', { class: 'crumbs', 'aria-label': t('crumbs.label'), id: 'crumbs' }, crumbTrail(state.path, (path) => go('files', path)));
   const binHasItems = bin && state.listing && state.listing.totalCount > 0;
   return h('div', { class: 'toolbar' },
     heading,
     h('div', { class: 'toolbar-space' }),
-    bin ? actionButton('action-empty-bin', t('action.emptyBin'), icons.trash, emptyBin, { disabled: !binHasItems, kind: 'danger' }) : null,
-    bin ? null : h('button', {
+    bin ? null : searchBox(),
+    searching ? null : bin ? actionButton('action-empty-bin', t('action.emptyBin'), icons.trash, emptyBin, { disabled: !binHasItems, kind: 'danger' }) : null,
+    bin || searching ? null : h('button', {
       type: 'button', class: 'button', id: 'action-layout', 'aria-pressed': String(state.layout === 'grid'),
       title: t(state.layout === 'grid' ? 'layout.list' : 'layout.grid'), 'aria-label': t(state.layout === 'grid' ? 'layout.list' : 'layout.grid'),
       onclick: () => {
@@ -447,9 +474,25 @@ function toolbar() {
         render();
       },
     }, icon(state.layout === 'grid' ? icons.list : icons.grid), h('span', { class: 'label' }, t(state.layout === 'grid' ? 'layout.list' : 'layout.grid'))),
-    bin ? null : actionButton('action-new-folder', t('action.newFolder'), icons.plus, newFolder),
-    bin ? null : actionButton('action-upload-folder', t('upload.folder'), icons.folder, () => uploads.chooseFolder(state.path)),
-    bin ? null : actionButton('action-upload', t('action.upload'), icons.upload, () => shell.fileInput.click(), { kind: 'primary' }));
+    bin || searching ? null : actionButton('action-new-folder', t('action.newFolder'), icons.plus, newFolder),
+    bin || searching ? null : actionButton('action-upload-folder', t('upload.folder'), icons.folder, () => uploads.chooseFolder(state.path)),
+    bin || searching ? null : actionButton('action-upload', t('action.upload'), icons.upload, () => shell.fileInput.click(), { kind: 'primary' }));
+}
+
+/** The search box (files and search views): Enter shows the names that contain what was typed, in the whole tree. */
+function searchBox() {
+  const input = h('input', {
+    type: 'search', id: 'search-input', name: 'q', maxlength: 255, autocomplete: 'off', spellcheck: false,
+    placeholder: t('search.placeholder'), 'aria-label': t('search.label'), value: state.view === 'search' ? state.query : '',
+    onkeydown: (event) => {
+      if (event.key === 'Escape' && state.view === 'search') { event.preventDefault(); history.back(); }
+    },
+  });
+  return h('form', { class: 'search-box', role: 'search', id: 'search-form', onsubmit: (event) => {
+    event.preventDefault();
+    const query = input.value.trim();
+    if (query) go('search', query);
+  } }, icon(icons.search), input);
 }
 
 function render() {
@@ -457,6 +500,7 @@ function render() {
   const listing = state.listing;
   const nodes = listing.list;
   const bin = state.view === 'bin';
+  const searching = state.view === 'search';
   const selected = selectedNodes();
   const count = selectionCount();
   const single = !state.everything && count === 1;
@@ -470,6 +514,7 @@ function render() {
     : [
       actionButton('action-download', t(single && onlyFiles || count === 0 ? 'action.download' : 'action.downloadZip'), icons.download, downloadSelected, { disabled: count === 0 }),
       actionButton('action-share', t('action.share'), icons.share, shareSelected, { disabled: !single }),
+      searching ? actionButton('action-reveal', t('action.reveal'), icons.folder, () => reveal(selected[0]), { disabled: !single }) : null,
       actionButton('action-rename', t('action.rename'), icons.rename, renameSelected, { disabled: !single }),
       actionButton('action-move', t('action.move'), icons.move, () => transferSelected(false), { disabled: count === 0 }),
       actionButton('action-copy', t('action.copy'), icons.copy, () => transferSelected(true), { disabled: count === 0 }),
@@ -477,7 +522,9 @@ function render() {
     ];
 
   const countText = state.everything ? t('selected.all', { count })
-    : count ? t('selected', { count }) : t('page.items', { count: listing.totalCount });
+    : count ? t('selected', { count })
+      : searching ? t(listing.totalCount >= SEARCH_CAP ? 'search.capped' : 'search.count', { count: listing.totalCount })
+        : t('page.items', { count: listing.totalCount });
   const selectionBar = h('div', { class: 'selection-bar' + (count ? ' has-selection' : ''), role: 'toolbar', 'aria-label': countText },
     h('span', { class: 'selection-count', id: 'selection-count' }, countText),
     h('div', { class: 'toolbar-space' }),
@@ -490,7 +537,7 @@ function render() {
     everythingBar = h('div', { class: 'everything-bar', id: 'everything-bar' },
       h('span', {}, t('select.everythingChosen', { count: listing.totalCount })),
       h('button', { type: 'button', class: 'link-button', id: 'select-clear', onclick: () => { clearSelection(); render(); } }, t('select.clear')));
-  } else if (pageAllSelected && listing.totalCount > nodes.length) {
+  } else if (pageAllSelected && listing.totalCount > nodes.length && !searching) {
     everythingBar = h('div', { class: 'everything-bar', id: 'everything-bar' },
       h('span', {}, t('select.pageChosen', { count: nodes.length })),
       h('button', { type: 'button', class: 'link-button', id: 'select-everything', onclick: () => { state.everything = true; render(); } },
@@ -499,8 +546,9 @@ function render() {
 
   let content;
   if (nodes.length === 0) {
-    content = h('div', { class: 'empty', id: 'empty' }, icon(bin ? icons.bin : icons.folder), h('p', {}, bin ? t('bin.empty') : t('files.empty')));
-  } else if (!bin && state.layout === 'grid') {
+    const text = bin ? t('bin.empty') : searching ? t('search.empty', { query: state.query }) : t('files.empty');
+    content = h('div', { class: 'empty', id: 'empty' }, icon(bin ? icons.bin : searching ? icons.search : icons.folder), h('p', {}, text));
+  } else if (!bin && !searching && state.layout === 'grid') {
     content = h('ul', { class: 'file-grid', id: 'file-grid', 'aria-label': t('layout.grid') }, nodes.map((node) => card(node)));
   } else {
     const allChecked = state.everything || pageAllSelected;
@@ -510,20 +558,20 @@ function render() {
       render();
     } });
     selectAll.indeterminate = !allChecked && nodes.some((node) => state.selected.has(node.uuid));
-    content = h('table', { class: 'files' + (bin ? ' bin' : ''), id: 'file-table', onkeydown: arrowKeys },
+    content = h('table', { class: 'files' + (bin ? ' bin' : searching ? ' bin results' : ''), id: 'file-table', onkeydown: arrowKeys },
       h('colgroup', {},
         h('col', { class: 'col-check' }), h('col', { class: 'col-name' }),
-        bin ? h('col', { class: 'col-location' }) : null,
+        bin || searching ? h('col', { class: 'col-location' }) : null,
         h('col', { class: 'col-size' }), h('col', { class: 'col-time' }),
         bin ? h('col', { class: 'col-deleted' }) : null),
       h('thead', {}, h('tr', {},
         h('th', { class: 'col-check' }, selectAll),
         sortHeader('name', t('col.name'), bin),
-        bin ? h('th', { class: 'col-location' }, t('col.location')) : null,
+        bin || searching ? h('th', { class: 'col-location' }, t(searching ? 'col.folder' : 'col.location')) : null,
         sortHeader('size', t('col.size'), bin),
         sortHeader('time', t('col.time'), bin),
         bin ? h('th', { class: 'col-deleted' }, t('col.deleted')) : null)),
-      h('tbody', {}, nodes.map((node) => row(node, bin))));
+      h('tbody', {}, nodes.map((node) => row(node, bin, searching))));
   }
 
   const pager = listing.totalPage > 1
@@ -549,6 +597,18 @@ async function turnPage(step) {
   state.page += step;
   await load({ keepSelection: true });
   window.scrollTo(0, 0);
+}
+
+/** Its folder, with it selected ("Show in folder"). */
+function reveal(node) {
+  if (!node) return;
+  state.reveal = node.uuid;
+  go('files', node.path.slice(0, node.path.lastIndexOf('/')) || '/');
+}
+
+function focusRow(uuid) {
+  const name = shell.content.querySelector(`[data-focus="${CSS.escape('name:' + uuid)}"]`);
+  if (name) { name.focus({ preventScroll: true }); name.scrollIntoView({ block: 'nearest' }); }
 }
 
 function focusFirstRow() {
@@ -601,7 +661,7 @@ function nameLabel(name) {
   return h('span', { class: 'name-text split' }, h('span', { class: 'name-head' }, chars.slice(0, -10).join('')), h('span', { class: 'name-tail' }, tail));
 }
 
-function row(node, bin) {
+function row(node, bin, searching = false) {
   const isDir = node.type === 1;
   const checked = state.everything || state.selected.has(node.uuid);
   const toggle = h('input', { type: 'checkbox', checked, 'aria-label': t('select.one', { name: node.name }), dataset: { focus: 'check:' + node.uuid }, onclick: (event) => {
@@ -618,6 +678,14 @@ function row(node, bin) {
     } }, icon(isDir ? icons.folder : previewIcon(node)), nameLabel(node.name));
   const parent = node.path.slice(0, node.path.lastIndexOf('/')) || '/';
   const when = node.mtime || node.ctime;
+  // A result's folder: a link that shows the item there, selected.
+  const location = searching
+    ? h('td', { class: 'col-location muted', title: parent },
+      h('a', { href: routeFor('files', parent), class: 'reveal', 'aria-label': t('action.revealName', { name: node.name }), dataset: { focus: 'reveal:' + node.uuid }, onclick: (event) => {
+        event.preventDefault();
+        reveal(node);
+      } }, parent))
+    : bin ? h('td', { class: 'col-location muted', title: parent }, parent) : null;
   return h('tr', {
     class: checked ? 'selected' : '', 'aria-selected': String(checked), dataset: { uuid: node.uuid, name: node.name, type: String(node.type) },
     oncontextmenu: (event) => {
@@ -642,7 +710,7 @@ function row(node, bin) {
   },
   h('td', { class: 'col-check' }, toggle),
   h('td', { class: 'col-name' }, name),
-  bin ? h('td', { class: 'col-location muted', title: parent }, parent) : null,
+  location,
   h('td', { class: 'col-size' }, isDir ? '—' : formatSize(node.size)),
   timeCell('col-time', when),
   bin ? timeCell('col-deleted', node.recycledAt) : null);
@@ -969,7 +1037,10 @@ document.addEventListener('keydown', (event) => {
   if (event.key === 'Delete' && selectionCount()) {
     event.preventDefault();
     (state.view === 'bin' ? purgeSelected : deleteSelected)();
-  } else if (event.key === 'F2' && selectionCount() === 1 && !state.everything && state.view === 'files') {
+  } else if (event.key === '/' && !event.ctrlKey && !event.metaKey && !event.altKey && document.getElementById('search-input')) {
+    event.preventDefault();
+    document.getElementById('search-input').focus();
+  } else if (event.key === 'F2' && selectionCount() === 1 && !state.everything && (state.view === 'files' || state.view === 'search')) {
     event.preventDefault();
     renameSelected();
   } else if (event.key === 'Escape' && selectionCount()) {
