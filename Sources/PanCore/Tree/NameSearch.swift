@@ -77,7 +77,9 @@ public struct NameSearch: Sendable {
         var spellings = [""]
         for character in text {
             var forms: [String] = [String(character)]
-            for form in [String(character).lowercased(), String(character).uppercased()] where !forms.contains(form) && form.count == 1 {
+            // ASCII letters: LIKE folds them already, one pattern does.
+            for form in [String(character).lowercased(), String(character).uppercased()]
+            where !character.isASCII && !forms.contains(form) && form.count == 1 {
                 forms.append(form)
             }
             spellings = spellings.flatMap { prefix in forms.map { prefix + $0 } }
