@@ -17,7 +17,7 @@ document.title = t('app.name');
 const root = document.getElementById('app');
 const PAGE_SIZE = 50;
 // Most matches one search counts (NameSearch.maxMatches, api.md §6).
-const SEARCH_CAP = 10000;
+const SEARCH_CAP = 2000;
 // orderBy codes of /v1/files/page (api.md §7): folders first, then the key.
 const ORDERS = { 'name-asc': 6, 'name-desc': 4, 'time-desc': 14, 'time-asc': 16, 'size-desc': 8, 'size-asc': 10 };
 
