@@ -36,6 +36,15 @@ struct WebAppViewerTests {
         #expect(json["image_width"] as? Int == 1280)
         #expect(json["stepped"] as? [String] == ["a-red.png", "b-blue.png", "c-green.png", "a-red.png", "c-green.png"])
         #expect((json["text"] as? String ?? "").contains("<script>window.pwned = 1</script>"))
+        // Markdown rendered as a document: heading, emphasis and list are elements; the HTML in it is text; only the https link is a link.
+        let markdown = json["markdown"] as? [String: Any] ?? [:]
+        #expect(markdown["h1"] as? String == "Notes", "\(markdown)")
+        #expect(markdown["strong"] as? String == "bold", "\(markdown)")
+        #expect(markdown["items"] as? [String] == ["one", "two"], "\(markdown)")
+        #expect(markdown["links"] as? [String] == ["https://example.com/"], "\(markdown)")
+        #expect((markdown["text"] as? String ?? "").contains("<script>window.pwned = 1</script>"), "\(markdown)")
+        #expect((markdown["text"] as? String ?? "").contains("bad"), "\(markdown)")
+        #expect(markdown["active"] as? Int == 0 && markdown["pwned"] as? Bool == false, "\(markdown)")
         #expect((json["audio_time"] as? Double ?? 0) > 0.5)
         for shot in ["viewer-image.png", "viewer-text.png"] {
             #expect(FileManager.default.fileExists(atPath: Self.artifacts + "/" + shot), "screenshot \(shot)")

@@ -4,11 +4,13 @@
 // text. Addresses come from `/v1/preview/*`: signed, short-lived, served by
 // Pan inline only for kinds a browser shows without running anything of
 // ours, with a sandboxing CSP. Nothing of a file is ever parsed as HTML:
-// text goes in through textContent, Markdown shown as it is written.
+// text goes in through textContent, Markdown as a document built from DOM
+// nodes (markdown.js), never HTML.
 
 import { call } from './api.js';
-import { h, icon, icons } from './dom.js';
+import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, t } from './i18n.js';
+import { isMarkdown, renderMarkdown } from './markdown.js';
 
 /** A text preview shows at most this much of the file. */
 const TEXT_BYTES = 256 * 1024;
@@ -118,8 +120,14 @@ function render(item, reply) {
       // Chromium's PDF viewer runs in its own tab; Pan never frames a PDF into the app.
       return [h('p', { class: 'muted' }, t('viewer.pdfNote')), openOriginal(t('sharePage.openPdf'), 'viewer-open-pdf')];
     case 1000: {
-      const text = h('pre', { class: 'share-preview-text', id: 'viewer-text', tabindex: 0 }, t('files.loading'));
       const note = h('p', { class: 'muted share-preview-note', id: 'viewer-text-note' });
+      if (isMarkdown(item.name)) {
+        // Markdown as a document (markdown.js builds DOM nodes, never HTML).
+        const doc = h('article', { class: 'markdown', id: 'viewer-markdown', tabindex: 0 }, t('files.loading'));
+        loadText(original, doc, note, item.size, (text) => replace(doc, renderMarkdown(text)));
+        return [doc, note];
+      }
+      const text = h('pre', { class: 'share-preview-text', id: 'viewer-text', tabindex: 0 }, t('files.loading'));
       loadText(original, text, note, item.size);
       return [text, note];
     }
@@ -129,12 +137,12 @@ function render(item, reply) {
 }
 
 /** The start of a text file, as text (textContent: nothing in it is ever markup). */
-async function loadText(address, pre, note, size) {
+async function loadText(address, pre, note, size, show = (text) => { pre.textContent = text; }) {
   try {
     const response = await fetch(address, { credentials: 'omit', headers: { Range: `bytes=0-${TEXT_BYTES - 1}` } });
     if (!response.ok) throw new Error('HTTP ' + response.status);
     const bytes = new Uint8Array(await response.arrayBuffer()).subarray(0, TEXT_BYTES);
-    pre.textContent = new TextDecoder('utf-8').decode(bytes);
+    show(new TextDecoder('utf-8').decode(bytes));
     if (size > TEXT_BYTES) note.textContent = t('sharePage.textCut', { size: formatSize(TEXT_BYTES) });
   } catch {
     pre.textContent = '';

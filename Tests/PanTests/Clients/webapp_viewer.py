@@ -56,7 +56,9 @@ def flow(server, workdir, artifacts):
             "a-red.png": png(1600, 1000, (220, 38, 38)),
             "b-blue.png": png(900, 1200, (37, 99, 235)),
             "c-green.png": png(640, 480, (22, 163, 74)),
-            "notes.md": "# Notes\n\n<script>window.pwned = 1</script> **bold** <img src=x onerror=alert(1)>\n".encode(),
+            "notes.txt": "# Notes\n\n<script>window.pwned = 1</script> **bold** <img src=x onerror=alert(1)>\n".encode(),
+            "readme.md": ("# Notes\n\n<script>window.pwned = 1</script> **bold** <img src=x onerror=alert(1)>\n\n"
+                          "- one\n- two\n\n[safe](https://example.com/) [bad](javascript:alert(1))\n").encode(),
             "tone.wav": tone(),
             "paper.pdf": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
             "clip.webm": b"\x1a\x45\xdf\xa3" + os.urandom(2000),
@@ -107,15 +109,31 @@ def flow(server, workdir, artifacts):
         f.click("#viewer-close")
         f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
 
-        # Markdown: as text, its markup shown and never run.
+        # Text: as text, its markup shown and never run.
         f.step("text")
-        f.click(f.row("notes.md") + " button.name")
+        f.click(f.row("notes.txt") + " button.name")
         text = f.wait(lambda d: next((e for e in f.css("#viewer-text") if "<script>" in (e.get_attribute("textContent") or "")), None),
                       30, "the text shown")
         out["text"] = text.get_attribute("textContent")
         assert f.d.execute_script("return window.pwned === undefined && document.querySelectorAll('#viewer-body img, #viewer-body script').length === 0")
         assert not f.one("#viewer-previous").is_displayed() and not f.one("#viewer-next").is_displayed(), "previous/next are for images"
         f.shot("viewer-text.png")
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        # Markdown: a document made of DOM nodes; HTML in it stays text, only http(s) links are links.
+        f.step("markdown")
+        f.click(f.row("readme.md") + " button.name")
+        f.wait(lambda d: f.css("#viewer-markdown h1"), 30, "the Markdown rendered")
+        out["markdown"] = f.d.execute_script("""
+            const doc = document.querySelector('#viewer-markdown');
+            return {h1: doc.querySelector('h1').textContent, strong: (doc.querySelector('strong') || {}).textContent || '',
+                    items: [...doc.querySelectorAll('ul li')].map((li) => li.textContent),
+                    links: [...doc.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+                    text: doc.textContent,
+                    active: document.querySelectorAll('#viewer-body img, #viewer-body script, #viewer-body [onerror]').length,
+                    pwned: window.pwned !== undefined};""")
+        f.shot("viewer-markdown.png")
         f.click("#viewer-close")
         f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
 
