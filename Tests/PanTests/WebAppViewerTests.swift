@@ -14,7 +14,7 @@ struct WebAppViewerTests {
         PythonClients.packageRoot.appendingPathComponent(".build/test-artifacts/webapp-viewer").path
     }
 
-    @Test("open an image, step through the folder's images, read Markdown as text, play audio, open a PDF, no CSP violation")
+    @Test("open an image, step through the folder's images, read text and rendered Markdown, play audio and a video, open a PDF, no CSP violation")
     func viewer() async throws {
         guard FileManager.default.isExecutableFile(atPath: WebAppTests.chromedriver) else {
             Issue.record("chromium-driver is missing at \(WebAppTests.chromedriver): `.ci/run` installs chromium and chromium-driver")
@@ -36,6 +36,7 @@ struct WebAppViewerTests {
         #expect(json["image_width"] as? Int == 1280)
         #expect(json["stepped"] as? [String] == ["a-red.png", "b-blue.png", "c-green.png", "a-red.png", "c-green.png"])
         #expect((json["text"] as? String ?? "").contains("<script>window.pwned = 1</script>"))
+        #expect((json["video_time"] as? Double ?? 0) > 0.5, "the recorded clip played: \(json["video_time"] ?? "none")")
         // Markdown rendered as a document: heading, emphasis and list are elements; the HTML in it is text; only the https link is a link.
         let markdown = json["markdown"] as? [String: Any] ?? [:]
         #expect(markdown["h1"] as? String == "Notes", "\(markdown)")

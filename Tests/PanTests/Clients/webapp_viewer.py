@@ -43,6 +43,36 @@ def tone(seconds=3, rate=8000):
     return out.getvalue()
 
 
+# A real 2.5 s VP8 WebM, recorded by Chromium itself (canvas → MediaRecorder): the
+# machine has no video encoder, and the player must have something it can play.
+RECORD = """
+const done = arguments[arguments.length - 1];
+const canvas = document.createElement('canvas'); canvas.width = 160; canvas.height = 120;
+const context = canvas.getContext('2d');
+const recorder = new MediaRecorder(canvas.captureStream(25), { mimeType: 'video/webm;codecs=vp8' });
+const chunks = [];
+recorder.ondataavailable = (event) => chunks.push(event.data);
+recorder.onstop = async () => {
+  const bytes = new Uint8Array(await new Blob(chunks, { type: 'video/webm' }).arrayBuffer());
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 1) text += String.fromCharCode(bytes[i]);
+  done(btoa(text));
+};
+let frame = 0;
+const timer = setInterval(() => { context.fillStyle = `hsl(${(frame * 12) % 360}, 80%, 50%)`; context.fillRect(0, 0, 160, 120); frame += 1; }, 40);
+recorder.start(250);
+setTimeout(() => { clearInterval(timer); recorder.stop(); }, 2500);
+"""
+
+
+def record_clip(driver):
+    import base64
+    driver.set_script_timeout(30)
+    clip = base64.b64decode(driver.execute_async_script(RECORD))
+    assert clip[:4] == b"\x1a\x45\xdf\xa3" and len(clip) > 1000, f"no WebM recorded ({len(clip)} bytes)"
+    return clip
+
+
 def flow(server, workdir, artifacts):
     out = {}
     f = Flow(start_browser(width=1366, height=850), server.base, artifacts)
@@ -61,7 +91,7 @@ def flow(server, workdir, artifacts):
                           "- one\n- two\n\n[safe](https://example.com/) [bad](javascript:alert(1))\n").encode(),
             "tone.wav": tone(),
             "paper.pdf": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
-            "clip.webm": b"\x1a\x45\xdf\xa3" + os.urandom(2000),
+            "clip.webm": record_clip(f.d),
         }
         paths = []
         for name, body in files.items():
@@ -162,6 +192,10 @@ def flow(server, workdir, artifacts):
         video = f.one("#viewer-video")
         out["video_src"] = video.get_attribute("src")
         assert "i=1" in out["video_src"], out["video_src"]
+        # It plays (muted, as autoplay rules allow without a gesture): currentTime advances.
+        f.d.execute_script("arguments[0].muted = true; arguments[0].play()", video)
+        f.wait(lambda d: d.execute_script("return arguments[0].currentTime", video) > 0.5, 30, "the clip playing")
+        out["video_time"] = f.d.execute_script("return arguments[0].currentTime", video)
         f.click("#viewer-close")
         f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
 
