@@ -7,7 +7,7 @@ Usage:
       toolbar's search box: the results list with their folders; opens a folder
       result (the folder is shown), goes back to the results, "Show in folder"
       (the item selected in its folder), searches in Chinese characters, opens a
-      file result (it downloads), and deletes a result with the row actions (it
+      file result (the viewer shows it; its Download saves it), and deletes a result with the row actions (it
       leaves the results, and is in the bin). No CSP violation.
 Screenshots go to ARTIFACTS. Prints one JSON line with "ok"; exits 1 on failure.
 """
@@ -89,12 +89,17 @@ def run(base, user, password, workdir, artifacts, language):
                20, "the item selected")
         f.shot(f"{label}-02-revealed.png")
 
-        f.step("Chinese characters; open a file result: it downloads")
+        f.step("Chinese characters; open a file result: the viewer shows it, and downloads it")
         search(f, "报告")
         f.wait_listed("季度报告.txt")
         assert f.names() == ["季度报告.txt"], f.names()
+        # A text file opens in the viewer (issue #28's previews); its Download button saves it.
         f.click(f.row("季度报告.txt") + " button.name")
+        f.one("dialog[open]#viewer")
+        f.click("#viewer-download")
         f.wait(lambda d: "季度报告.txt" in os.listdir(downloads), 60, "the download")
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
 
         f.step("a row action on a result: delete it")
         search(f, "notes")
