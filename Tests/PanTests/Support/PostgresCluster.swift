@@ -231,10 +231,13 @@ enum PostgresCluster {
     }
 
     /// The postmaster (under runuser as root), its output appended to the server log.
+    /// 1,000 connections: the suites that run on PostgreSQL at once (each test
+    /// server keeps a pool, pg_dump and psql add theirs) passed 300 once sharing,
+    /// accounts, search and previews ran there too ("too many clients already").
     fileprivate static func launchPostgres(_ layout: Layout, port: Int) throws -> ChildProcess {
         try launch(layout.prefix + [
             layout.bin + "/postgres", "-D", layout.dataDirectory, "-p", String(port), "-k", layout.directory,
-            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
+            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=1000",
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
         ], log: layout.serverLog, in: layout.directory, append: true)
     }
