@@ -53,6 +53,22 @@ enum PythonClients {
     /// Runs `Tests/PanTests/Clients/SCRIPT ARGS…`; output goes to files so a chatty run cannot block on a pipe.
     /// `browser`: with the WebDriver client's packages instead of the SDK's.
     static func run(_ script: String, _ arguments: [String], timeout: TimeInterval, browser: Bool = false) async throws -> CLITests.Run {
+        guard browser else { return try await runNow(script, arguments, timeout: timeout, browser: false) }
+        // One headless Chromium at a time: each takes most of a core, and with five
+        // browser suites at once the latency-bound suites beside them (slow-request
+        // drips, readiness, outages) missed their bounds on a 2-core machine.
+        await BrowserSlot.shared.acquire()
+        do {
+            let run = try await runNow(script, arguments, timeout: timeout, browser: true)
+            await BrowserSlot.shared.release()
+            return run
+        } catch {
+            await BrowserSlot.shared.release()
+            throw error
+        }
+    }
+
+    private static func runNow(_ script: String, _ arguments: [String], timeout: TimeInterval, browser: Bool) async throws -> CLITests.Run {
         try await Task.detached { try (browser ? browserInstalled : installed).get() }.value
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -73,5 +89,24 @@ enum PythonClients {
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         )
+    }
+}
+
+/// The one browser run the tests allow at a time (`PythonClients.run(browser:)`), in arrival order.
+actor BrowserSlot {
+    static let shared = BrowserSlot()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
     }
 }
