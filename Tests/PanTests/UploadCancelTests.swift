@@ -341,13 +341,24 @@ struct UploadCancelTests {
     func externalLapse(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: {
             $0.uploadURL = "https://up.example.com"
-            $0.uploadIdleExternal = 5  // 1 s lapsed before the next request on a loaded machine
+            // Long, so no lapse comes early on a loaded machine (5 s once did, between two
+            // requests); each session's lapse is checked to be grant + this, then moved to the past.
+            $0.uploadIdleExternal = 600
             $0.sweepInterval = 0.25
         }) { server in
             let (user, session) = try await server.user("external", capacity: 1000)
             let first = try await grant(server, session, ["name": "first.bin", "size": 600])
             #expect(try await server.post("/v1/store/token", ["name": "second.bin", "size": 600], token: session).code == "QUOTA_EXCEEDED")
             func waitForLapse(_ upload: String) async throws {
+                let id = try sessionId(server, upload)
+                let (created, lapsesAt) = try await server.read { db -> (Int64, Int64?) in
+                    let row = try await db.queryRow("SELECT created, lapses_at FROM upload_sessions WHERE id = ?", id)
+                    return (try row?.int64("created") ?? 0, try row?.optionalInt64("lapses_at"))
+                }
+                let lapses = try #require(lapsesAt)
+                // 600 B declared adds nothing to PAN_UPLOAD_IDLE_EXTERNAL (1 s per 256 KiB).
+                #expect(abs(lapses - created - 600_000) <= 1_000, "lapses \(lapses - created) ms after the grant")
+                try await server.write { db in try await db.run("UPDATE upload_sessions SET lapses_at = ? WHERE id = ?", Millis.now() - 1, id) }
                 for _ in 0..<200 {
                     if try await status(server, session, upload).result["state"] as? String == "expired" { return }
                     try await Task.sleep(for: .milliseconds(100))
