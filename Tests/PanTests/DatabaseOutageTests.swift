@@ -94,13 +94,6 @@ struct DatabaseOutageTests {
         return nil
     }
 
-    /// Runs blocking work (psql, waiting for a process) on a thread of its own, not the cooperative pool.
-    static func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
-    }
-
     static func environment(url: String, dataDirectory: String, wait: Int, shutdownTimeout: Int) -> [String: String] {
         [
             "PAN_DATABASE_URL": url, "PAN_DATABASE_POOL_SIZE": "4", "PAN_JWT_SECRET": "outage-secret",
@@ -116,9 +109,9 @@ struct DatabaseOutageTests {
     @Test("PostgreSQL stopped 10 s under load and started again: every request answered in bounded time (503 + Retry-After while out), /readyz 503 during and 200 after, recovery by itself, fsck clean, SIGTERM with the database down exits 0")
     func outageUnderLoad() async throws {
         _ = Self.epoch
-        let cluster = try await Self.offThread { try PostgresCluster.Dedicated.create() }
+        let cluster = try await offCooperativePool { try PostgresCluster.Dedicated.create() }
         defer { cluster.destroy() }
-        let url = try cluster.createDatabase(prefix: "outage")
+        let url = try await cluster.createDatabase(prefix: "outage")
         let dataDirectory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
 
@@ -191,10 +184,10 @@ struct DatabaseOutageTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             stopBegan = .now
-            try await Self.offThread { cluster.stop() }
+            try await offCooperativePool { cluster.stop() }
             try await Task.sleep(for: .seconds(10))
             restartBegan = .now
-            try await Self.offThread { try cluster.start() }
+            try await offCooperativePool { try cluster.start() }
             restarted = .now
             // Ready again by itself (the pool reconnects on its own backoff, ~3 s after a 10 s outage).
             let deadline = ContinuousClock.now + .seconds(30)
@@ -255,7 +248,7 @@ struct DatabaseOutageTests {
         #expect(fsck.status == 0 && fsck.stdout.contains("clean"), "\(fsck)")
 
         // SIGTERM with the database down and a request of each server waiting for it.
-        try await Self.offThread { cluster.stop() }
+        try await offCooperativePool { cluster.stop() }
         let answers = Log(), patientAnswers = Log()
         let exits = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -18,8 +18,8 @@ struct FailFastTests {
 
     @Test("two servers on one PostgreSQL database: a second data directory is refused at start (message names it); the same one starts")
     func separateStorageRefused() async throws {
-        let cluster = try PostgresCluster.shared()
-        let url = try cluster.createDatabase(prefix: "marker")
+        let cluster = try await PostgresCluster.shared()
+        let url = try await cluster.createDatabase(prefix: "marker")
         let (first, second) = (try temporaryDirectory(), try temporaryDirectory())
         defer { for directory in [first, second] { try? FileManager.default.removeItem(atPath: directory) } }
         let environment = [
@@ -33,7 +33,7 @@ struct FailFastTests {
         // The first server made the deployment: its id in the database and in the storage's marker.
         let marker = try String(contentsOfFile: first + "/storage/pan-deployment", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(marker.count == 32 && marker.allSatisfy(\.isHexDigit), "\(marker)")
-        #expect(try cluster.psql("SELECT id FROM deployment", url: url).contains(marker))
+        #expect(try await cluster.psql("SELECT id FROM deployment", url: url).contains(marker))
 
         // Another machine's own data directory (here: another directory) is refused, with a message that says which.
         let other = try ServerProcess.start(["serve", "--port", String(try freePort()), "--data-dir", second], environment: environment)
@@ -194,7 +194,7 @@ struct FailFastTests {
         var environment = ["PAN_LOG_LEVEL": "info", "PAN_DATA_DIR": directory]
         var url: String?
         if backend == .postgres {
-            let databaseURL = try PostgresCluster.shared().createDatabase(prefix: "logs")
+            let databaseURL = try await PostgresCluster.shared().createDatabase(prefix: "logs")
             url = databaseURL
             environment.merge([
                 "PAN_DATABASE_URL": databaseURL, "PAN_DATABASE_POOL_SIZE": "2", "PAN_JWT_SECRET": "logs-secret",

@@ -303,7 +303,7 @@ struct InstantUploadProofTests {
         // Two servers over one PostgreSQL: the stand-in holds the bytes (its own
         // upload endpoint) and must see the objects Pan records, or it would drop them.
         var shared = PanConfiguration()
-        try TestBackend.postgres.configure(&shared)
+        try await TestBackend.postgres.configure(&shared)
         let frozen = shared
         @Sendable func common(_ configuration: inout PanConfiguration) {
             configuration.databaseURL = frozen.databaseURL

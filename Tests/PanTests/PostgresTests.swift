@@ -18,7 +18,7 @@ struct PostgresTests {
 
     @Test("the whole loop over HTTP on PostgreSQL: token, form upload, callback, instant upload, files API, fsck")
     func httpLoop() async throws {
-        let url = try PostgresCluster.shared().createDatabase(prefix: "http")
+        let url = try await PostgresCluster.shared().createDatabase(prefix: "http")
         try await withServer(configure: { configuration in
             configuration.databaseURL = url
             configuration.databasePoolSize = 4
@@ -57,8 +57,8 @@ struct PostgresTests {
 
     @Test("pan migrate over PostgreSQL: the report SQLite's gives, idempotent, and refuses a database from a newer pan")
     func migrateCommand() async throws {
-        let cluster = try PostgresCluster.shared()
-        let url = try cluster.createDatabase(prefix: "migrate")
+        let cluster = try await PostgresCluster.shared()
+        let url = try await cluster.createDatabase(prefix: "migrate")
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func migrate(_ arguments: String...) async throws -> CLITests.Run {
@@ -85,19 +85,19 @@ struct PostgresTests {
         #expect(!again.stdout.contains("applied:") && !again.stdout.contains("pending:"), "\(again)")
 
         // A newer pan's migration: refused, on status and migrate alike, and left alone.
-        _ = try cluster.psql("INSERT INTO schema_migrations (version, name, applied) VALUES (999, '0999_future.sql', 0)", url: url)
+        _ = try await cluster.psql("INSERT INTO schema_migrations (version, name, applied) VALUES (999, '0999_future.sql', 0)", url: url)
         for newer in [try await migrate(), try await migrate("--status")] {
             #expect(newer.status != 0, "\(newer)")
             #expect(newer.output.contains("999") && newer.output.contains("newer"), "\(newer)")
         }
-        let rows = try cluster.psql("SELECT COUNT(*), MAX(version) FROM schema_migrations", url: url)
+        let rows = try await cluster.psql("SELECT COUNT(*), MAX(version) FROM schema_migrations", url: url)
         #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "\(latest + 1)|999", "\(rows)")
     }
 
     @Test("every per-user statement the store sends touches one partition, planned custom and generic (EXPLAIN)")
     func onePartitionPerStatement() async throws {
-        let cluster = try PostgresCluster.shared()
-        let url = try cluster.createDatabase(prefix: "explain")
+        let cluster = try await PostgresCluster.shared()
+        let url = try await cluster.createDatabase(prefix: "explain")
         let seen = Mutex<[(String, [DatabaseValue])]>([])
         let database = String(try #require(URLComponents(string: url)?.path.dropFirst()))
         PostgresStatementLog.observe(database) { sql, arguments in seen.withLock { $0.append((sql, arguments)) } }
@@ -151,11 +151,11 @@ struct PostgresTests {
             guard sql.contains("user_id = $") || sql.contains("FROM users WHERE id = $") || sql.contains("UPDATE users SET") else { continue }
             guard !sql.hasPrefix("INSERT"), checked.insert(sql).inserted else { continue }
             // As the store's first executions plan it (the arguments known)…
-            let custom = try cluster.psql("EXPLAIN " + Self.inline(sql, arguments), url: url)
+            let custom = try await cluster.psql("EXPLAIN " + Self.inline(sql, arguments), url: url)
             // …and as a prepared statement's generic plan (PostgreSQL's choice after
             // five runs): its partitions are pruned when it starts, given the arguments.
             let literals = arguments.map(Self.literal).joined(separator: ", ")
-            let generic = try cluster.psql(
+            let generic = try await cluster.psql(
                 "SET plan_cache_mode = force_generic_plan; PREPARE pan_check AS \(sql); EXPLAIN EXECUTE pan_check" + (arguments.isEmpty ? "" : "(\(literals))"),
                 url: url
             )
@@ -197,8 +197,8 @@ struct PostgresTests {
 
     @Test("two pan servers over one PostgreSQL behind nginx: concurrent uploads, one callback at both, mkdir -p, move/copy/remove; no 5xx, one node per session, fsck clean")
     func twoServers() async throws {
-        let cluster = try PostgresCluster.shared()
-        let url = try cluster.createDatabase(prefix: "multi")
+        let cluster = try await PostgresCluster.shared()
+        let url = try await cluster.createDatabase(prefix: "multi")
         let dataDirectory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         let (first, second, front) = (try freePort(), try freePort(), try freePort())
@@ -295,12 +295,12 @@ struct PostgresTests {
         #expect(failures.all.isEmpty, "\(failures.all.joined(separator: "\n"))")
         for server in servers { #expect(!server.stderr.contains("Fatal error"), "\(server.stderr.suffix(2000))") }
         // Exactly one node per completed session, and fsck clean (through the CLI, on PostgreSQL).
-        let orphans = try cluster.psql(
+        let orphans = try await cluster.psql(
             "SELECT COUNT(*) FROM upload_sessions s WHERE s.state = 'done' AND s.result_node_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.user_id = s.user_id AND n.id = s.result_node_id)",
             url: url
         )
         #expect(orphans.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("0"), "\(orphans)")
-        let done = try cluster.psql("SELECT COUNT(*) FROM upload_sessions WHERE state = 'done'", url: url)
+        let done = try await cluster.psql("SELECT COUNT(*) FROM upload_sessions WHERE state = 'done'", url: url)
         #expect(done.contains("\(uploads + 1)"), "\(done)")
         // With the servers' shared data directory: fsck also checks every recorded object has its bytes
         // there. Step 2's callback came without an upload (as WCS would send it), so its object alone has none.

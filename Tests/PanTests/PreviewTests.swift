@@ -36,7 +36,7 @@ struct PreviewTests {
     }
 
     /// A valid PNG of 30,000 × 30,000 one-bit pixels (all black): 14 KB on disk, 3.6 GB decoded as RGBA.
-    static func bombPNG(side: UInt32 = 30_000) throws -> Data {
+    static func bombPNG(side: UInt32 = 30_000) async throws -> Data {
         // Deflated by Python's zlib: 112 MB of zero rows in, about 110 KB out.
         let script = """
         import zlib, struct, sys
@@ -54,7 +54,7 @@ struct PreviewTests {
         process.arguments = ["python3", "-c", script]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         try process.run()
-        process.waitUntilExit()
+        await offCooperativePool { process.waitUntilExit() }
         return try Data(contentsOf: URL(fileURLWithPath: out))
     }
 
@@ -263,7 +263,7 @@ struct PreviewTests {
 
     @Test("a 30,000 × 30,000 PNG is refused from its header (422 IMAGE_TOO_LARGE), never decoded")
     func decompressionBomb() async throws {
-        let bomb = try Self.bombPNG()
+        let bomb = try await Self.bombPNG()
         #expect(bomb.count < 1_000_000, "\(bomb.count)")
         try await withServer { server in
             let (_, token) = try await server.user("bomber")

@@ -93,7 +93,7 @@ struct ReliabilityTests {
         var environment: [String: String] = [:]
         if backend == .postgres {
             environment = [
-                "PAN_DATABASE_URL": try PostgresCluster.shared().createDatabase(prefix: "crash"), "PAN_DATABASE_POOL_SIZE": "4",
+                "PAN_DATABASE_URL": try await PostgresCluster.shared().createDatabase(prefix: "crash"), "PAN_DATABASE_POOL_SIZE": "4",
                 "PAN_JWT_SECRET": "crash-secret", "PAN_WCS_KEYS": "crash-ak:crash-sk",
             ]
         }
@@ -129,7 +129,7 @@ struct ReliabilityTests {
                 return await group.reduce(into: []) { $0.append(contentsOf: $1) }
             }
             try await killer.value
-            server.process.waitUntilExit()
+            _ = await server.process.waitForExit(timeout: 30)
             acknowledged.append(contentsOf: paths)
         }
         print("crash: \(Self.rounds) kill -9 rounds, \(acknowledged.count) acknowledged uploads checked")
@@ -139,7 +139,7 @@ struct ReliabilityTests {
         // A last restart runs the migrations/recovery path once more, then the checks.
         let server = try await start(directory, port: port, environment: environment)
         server.process.signal(SIGTERM)
-        server.process.waitUntilExit()
+        if await !server.process.waitForExit(timeout: 60) { server.process.kill() }
         let paths = acknowledged
         let found = try await write { db in
             var counts: [Int64] = []

@@ -174,15 +174,10 @@ struct DripResult: Sendable, CustomStringConvertible {
 }
 
 /// Raw TCP clients bound to a chosen loopback source address. Each runs on a
-/// thread of its own: blocking in Swift's cooperative pool (two threads here)
-/// would starve the server in this same process, and run the drips two at a time.
+/// thread of its own (`offCooperativePool`): blocking in Swift's cooperative
+/// pool would starve the server in this same process, and run the drips two
+/// at a time.
 enum Drip {
-    private static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
-    }
-
     static func connect(from source: String, port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
@@ -226,7 +221,7 @@ enum Drip {
 
     /// Sends `head`, then one byte every `interval` until the server closes or `limit` passes.
     static func run(from source: String, port: Int, head: String, every interval: Duration, for limit: Duration) async throws -> DripResult {
-        try await onThread {
+        try await offCooperativePool {
             let fd = try connect(from: source, port: port)
             defer { close(fd) }
             let start = ContinuousClock.now
@@ -246,7 +241,7 @@ enum Drip {
     static func send(
         from source: String, port: Int, _ head: Data, then body: Data, chunk: Int, every interval: Duration, timeout: Duration
     ) async throws -> String {
-        try await onThread {
+        try await offCooperativePool {
             let fd = try connect(from: source, port: port)
             defer { close(fd) }
             var response: [UInt8] = []
@@ -266,7 +261,7 @@ enum Drip {
 
     /// Sends `request`, reads until the server closes or `timeout` (after `keepOpen`, when given, stops early with what came).
     static func exchange(from source: String, port: Int, _ request: String, timeout: Duration, keepOpen: Duration? = nil) async throws -> String {
-        try await onThread {
+        try await offCooperativePool {
             let fd = try connect(from: source, port: port)
             defer { close(fd) }
             var response: [UInt8] = []

@@ -16,7 +16,7 @@ struct StatementBudgetTests {
 
     @Test("token ≤ 6, instant upload ≤ 8, a local upload and its callback ≤ 12; one transaction each")
     func budgets() async throws {
-        let url = try PostgresCluster.shared().createDatabase(prefix: "budget")
+        let url = try await PostgresCluster.shared().createDatabase(prefix: "budget")
         let database = String(try #require(URLComponents(string: url)?.path.dropFirst()))
         let seen = Mutex<[String]>([])
         PostgresStatementLog.observe(database) { sql, _ in seen.withLock { $0.append(sql) } }
@@ -83,7 +83,7 @@ struct StatementBudgetTests {
 
     @Test("share links: open ≤ 4, a download ≤ 6 (one statement reads the share, one the file, one transaction counts), page ≤ 8 (the share, then a files/page listing)")
     func shareBudgets() async throws {
-        let url = try PostgresCluster.shared().createDatabase(prefix: "sharebudget")
+        let url = try await PostgresCluster.shared().createDatabase(prefix: "sharebudget")
         let database = String(try #require(URLComponents(string: url)?.path.dropFirst()))
         let seen = Mutex<[String]>([])
         PostgresStatementLog.observe(database) { sql, _ in seen.withLock { $0.append(sql) } }

@@ -399,7 +399,7 @@ struct UploadCancelTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = try freePort()
-        let url = backend == .postgres ? try PostgresCluster.shared().createDatabase(prefix: "resume") : nil
+        let url = backend == .postgres ? try await PostgresCluster.shared().createDatabase(prefix: "resume") : nil
         let configure: (inout PanConfiguration) -> Void = { configuration in
             configuration.dataDirectory = directory
             configuration.port = port

@@ -32,7 +32,7 @@ struct WebAppShareTests {
         }
         var environment: [String] = []
         if backend == .postgres {
-            let url = try PostgresCluster.shared().createDatabase(prefix: "webshare")
+            let url = try await PostgresCluster.shared().createDatabase(prefix: "webshare")
             environment = ["PAN_DATABASE_URL=\(url)", "PAN_DATABASE_POOL_SIZE=4", "PAN_JWT_SECRET=webshare-secret", "PAN_WCS_KEYS=webshare-ak:webshare-sk"]
         }
         let port = try freePort()

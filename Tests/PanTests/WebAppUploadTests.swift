@@ -44,7 +44,7 @@ struct WebAppUploadTests {
         var environment: [String] = []
         var databaseURL: String?
         if backend == .postgres {
-            let url = try PostgresCluster.shared().createDatabase(prefix: "webup")
+            let url = try await PostgresCluster.shared().createDatabase(prefix: "webup")
             databaseURL = url
             environment = ["PAN_DATABASE_URL=\(url)", "PAN_DATABASE_POOL_SIZE=4", "PAN_JWT_SECRET=webup-secret", "PAN_WCS_KEYS=webup-ak:webup-sk"]
         }

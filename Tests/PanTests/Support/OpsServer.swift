@@ -122,7 +122,7 @@ func withOpsServer(
     // Past ~1,300 open descriptors Foundation's `Process.run()` has crashed (SIGSEGV in a
     // memmove) while the CLI tests launched `pan`.
     configuration.readerCount = 2
-    try backend.configure(&configuration)
+    try await backend.configure(&configuration)
     // The suites start dozens of servers at once on a loaded 2-core machine, each
     // connecting to one shared cluster: a connection can take longer than the
     // production bound (5 s) to come. The outage tests set their own.

@@ -43,24 +43,25 @@ enum PostgresCluster {
 
         /// A fresh, empty database owned by the tests' role; its URL
         /// (`postgres://pan:pan@127.0.0.1:PORT/NAME`).
-        func createDatabase(prefix: String) throws -> String {
+        func createDatabase(prefix: String) async throws -> String {
             let name = PostgresCluster.databaseName(prefix: prefix)
             let owner = isLocal ? " OWNER pan" : ""
-            _ = try PostgresCluster.psql("CREATE DATABASE \"\(name)\"\(owner)", url: adminURL)
+            _ = try await psql("CREATE DATABASE \"\(name)\"\(owner)", url: adminURL)
             return url(database: name)
         }
 
         /// Drops a database made by `createDatabase`, closing its connections.
-        func dropDatabase(url: String) throws {
+        func dropDatabase(url: String) async throws {
             guard let name = URLComponents(string: url)?.path.dropFirst(), !name.isEmpty else {
                 throw PostgresClusterError("no database in \(url)")
             }
-            _ = try PostgresCluster.psql("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)", url: adminURL)
+            _ = try await psql("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)", url: adminURL)
         }
 
         /// Runs SQL with psql (unaligned, tuples only) and returns what it printed.
-        func psql(_ sql: String, url: String) throws -> String {
-            try PostgresCluster.psql(sql, url: url)
+        /// psql is waited for off the cooperative pool (`offCooperativePool`).
+        func psql(_ sql: String, url: String) async throws -> String {
+            try await offCooperativePool { try PostgresCluster.psql(sql, url: url) }
         }
 
         func url(database: String) -> String {
@@ -70,27 +71,19 @@ enum PostgresCluster {
         }
     }
 
-    /// The cluster, started on first use. A failed start is remembered: every
-    /// later caller gets the same error at once instead of another 30 s wait.
-    static func shared() throws -> Running {
-        let result = state.withLock { (state: inout State) -> State in
-            if case .none = state { state = start() }
-            return state
-        }
-        switch result {
-        case .running(let running): return running
-        case .failed(let message): throw PostgresClusterError(message)
-        case .none: throw PostgresClusterError("unreachable")
-        }
+    /// The cluster, started on first use (initdb and a start: seconds, more on
+    /// a loaded machine), off the cooperative pool; every caller meanwhile
+    /// awaits the same start. A failed start is remembered: every later caller
+    /// gets the same error at once instead of another 30 s wait.
+    static func shared() async throws -> Running {
+        try await starting.value
+    }
+
+    private static let starting = Task<Running, any Error> {
+        try await offCooperativePool { try start() }
     }
 
     // MARK: - State
-
-    private enum State: Sendable {
-        case none
-        case running(Running)
-        case failed(String)
-    }
 
     private struct Server: Sendable {
         let pid: Int32
@@ -98,20 +91,15 @@ enum PostgresCluster {
         var dataDirectory: String { directory + "/data" }
     }
 
-    private static let state = Mutex<State>(.none)
-    /// What the exit hook stops; separate from `state`, whose lock is held for a whole start.
+    /// What the exit hook stops.
     private static let server = Mutex<Server?>(nil)
     private static let databaseCounter = Mutex<Int>(0)
 
-    private static func start() -> State {
-        do {
-            if let url = ProcessInfo.processInfo.environment["PAN_TEST_DATABASE_URL"], !url.isEmpty {
-                return .running(try external(url))
-            }
-            return .running(try startLocal())
-        } catch {
-            return .failed("\(error)")
+    private static func start() throws -> Running {
+        if let url = ProcessInfo.processInfo.environment["PAN_TEST_DATABASE_URL"], !url.isEmpty {
+            return try external(url)
         }
+        return try startLocal()
     }
 
     private static func external(_ url: String) throws -> Running {
@@ -403,7 +391,7 @@ enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             try await body(try SQLitePanStore.open(dataDirectory: directory, settings: settings))
         case .postgres:
-            let url = try PostgresCluster.shared().createDatabase(prefix: "store")
+            let url = try await PostgresCluster.shared().createDatabase(prefix: "store")
             var logger = Logger(label: "pan-test-pg")
             logger.logLevel = .error
             // A loaded machine's shared cluster: a connection may take longer than production's 5 s bound.
@@ -414,9 +402,9 @@ enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     }
 
     /// Sets the configuration up for this backend: a new database and the shared secrets it requires.
-    func configure(_ configuration: inout PanConfiguration) throws {
+    func configure(_ configuration: inout PanConfiguration) async throws {
         guard self == .postgres else { return }
-        configuration.databaseURL = try PostgresCluster.shared().createDatabase(prefix: "api")
+        configuration.databaseURL = try await PostgresCluster.shared().createDatabase(prefix: "api")
         configuration.databasePoolSize = 3  // fewer descriptors in the test process (see withOpsServer)
         configuration.jwtSecret = "test-shared-jwt-secret"
         configuration.wcsKeys = [Credentials(accessKey: "test-ak", secretKey: "test-sk")]
@@ -497,7 +485,7 @@ extension PostgresCluster {
             try? FileManager.default.removeItem(atPath: layout.directory)
         }
 
-        func createDatabase(prefix: String) throws -> String { try running.createDatabase(prefix: prefix) }
+        func createDatabase(prefix: String) async throws -> String { try await running.createDatabase(prefix: prefix) }
 
         /// `sh -c` script, `$1` the test process, `$2` the cluster's directory:
         /// exits once the directory is gone (`destroy`); if the test process

@@ -69,7 +69,8 @@ enum PythonClients {
     }
 
     private static func runNow(_ script: String, _ arguments: [String], timeout: TimeInterval, browser: Bool) async throws -> CLITests.Run {
-        try await Task.detached { try (browser ? browserInstalled : installed).get() }.value
+        // pip runs for seconds (a minute on a fresh clone): off the cooperative pool.
+        try await offCooperativePool { try (browser ? browserInstalled : installed).get() }
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let outPath = scratch + "/stdout", errPath = scratch + "/stderr"
