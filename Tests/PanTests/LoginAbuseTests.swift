@@ -144,7 +144,7 @@ struct LoginAbuseTests {
 
     // MARK: §2.5 — every password check costs its address
 
-    @Test("a flood of correct logins from one address gets 429 after its budget; another address's login stays fast")
+    @Test("a flood of correct logins from one address gets 429 after its budget; another address's login stays fast", .quiet)
     func correctLoginsAreBudgeted() async throws {
         try await withServer(configure: {
             $0.trustedProxies = ["127.0.0.1"]
@@ -370,7 +370,7 @@ final class Tally: Sendable {
 /// address (127.0.0.2 …): a second client machine for tests through nginx.
 enum RawHTTP {
     static func request(from source: String, port: Int, _ text: String) async throws -> String {
-        try await Task.detached {
+        try await offCooperativePool {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
             defer { close(fd) }
@@ -401,6 +401,6 @@ enum RawHTTP {
                 received.append(contentsOf: buffer[0..<n])
             }
             return String(decoding: received, as: UTF8.self)
-        }.value
+        }
     }
 }

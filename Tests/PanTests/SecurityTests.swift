@@ -283,7 +283,7 @@ struct SecurityTests {
 
     // MARK: 10. Smaller findings
 
-    @Test("a malformed chunk size is a 400, not a 500")
+    @Test("a malformed chunk size is a 400, not a 500", .quiet)
     func malformedChunk() async throws {
         let logs = LogCapture()
         try await withOpsServer(logs: logs) { server, _ in

@@ -27,7 +27,7 @@ enum RawConnection {
 
     /// Sends bytes, then waits for the server to close: true when it did within `seconds`.
     static func closesAfterSending(port: Int, _ bytes: Data, within seconds: Int) async throws -> Bool {
-        try await Task.detached {
+        try await offCooperativePool {
             let fd = try connected(port: port, readTimeout: seconds)
             defer { close(fd) }
             if !bytes.isEmpty {
@@ -39,12 +39,12 @@ enum RawConnection {
                 if n == 0 { return true }  // orderly close
                 if n < 0 { return errno == ECONNRESET }  // timeout: still open
             }
-        }.value
+        }
     }
 
     /// Sends `text` and reads until the server closes, a response head with some body arrived, or 60 s pass.
     static func exchange(port: Int, _ text: String) async throws -> String {
-        try await Task.detached {
+        try await offCooperativePool {
             let fd = try connected(port: port, readTimeout: 60)
             defer { close(fd) }
             let bytes = Array(text.utf8)
@@ -58,6 +58,6 @@ enum RawConnection {
                 if String(decoding: received, as: UTF8.self).contains("\r\n\r\n"), received.count > 200 { break }
             }
             return String(decoding: received, as: UTF8.self)
-        }.value
+        }
     }
 }
