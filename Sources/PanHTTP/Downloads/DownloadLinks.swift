@@ -80,9 +80,14 @@ struct DownloadLinks: Sendable {
         encodedKey: String, expires: String?, node: String?, name: String?, mime: String?, signature: String?,
         inline: String? = nil, thumbnail: String? = nil, hash: String? = nil, now: Date = Date()
     ) -> Result<Link, Refusal> {
-        guard let expiresText = expires, let expires = Int64(expiresText), let node, let name, let mime, let signature,
+        guard let expiresText = expires, let expires = Int64(expiresText), let node, let name, let mime, var signature,
               let keyData = Base64URL.decode(encodedKey)
         else { return .failure(.malformed) }
+        // A, C and L play a preview's `url + "?token=" + <session>`: a second
+        // `?` after Pan's query, which lands in the last field, `s`. A
+        // signature is Base64URL and never holds `?`, so what follows it is
+        // the client's addition, not part of the signature.
+        if let mark = signature.firstIndex(of: "?") { signature = String(signature[..<mark]) }
         let variant: Variant
         switch (inline, thumbnail, hash) {
         case (nil, nil, nil): variant = .download
