@@ -93,7 +93,7 @@ struct SearchTests {
         }
     }
 
-    @Test("bad queries: none, empty, blank, past 255 characters, 10 KB (refused at once); no token", arguments: TestBackend.allCases)
+    @Test("bad queries: none, empty, blank, past 255 characters, 10 KB (refused at once); no token", .quiet, arguments: TestBackend.allCases)
     func refusals(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("refused")
