@@ -224,13 +224,13 @@ struct SearchTests {
         }
     }
 
-    @Test("web app: type a query, see the results with their folders, open a folder and a file, show one in its folder, delete one (headless Chromium)",
+    @Test("web app: type a query, see the results with their folders, open a folder and a file, show one in its folder, delete one; in Chinese also at phone width (headless Chromium)",
           arguments: ["en", "zh"])
     func webApp(language: String) async throws {
         guard WebAppListTests.browserAvailable() else { return }
         let workdir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: workdir) }
-        WebAppListTests.clearArtifacts(["search-\(language)-"])
+        WebAppListTests.clearArtifacts(["search-\(language)-"] + (language == "zh" ? ["search-phone-zh-"] : []))
         try await withServer { server in
             try await server.createUser("finder")
             let run = try await PythonClients.run(
@@ -238,10 +238,18 @@ struct SearchTests {
                 timeout: 600, browser: true
             )
             #expect(run.status == 0, "\(run.stdout)\n\(run.stderr.suffix(6000))")
-            #expect(try WebAppListTests.outcome(run)["ok"] as? Bool == true)
+            let outcome = try WebAppListTests.outcome(run)
+            #expect(outcome["ok"] as? Bool == true)
+            // In Chinese the same session goes on at phone width: the search box, the results, the viewer and "Show in folder" there.
+            if language == "zh" { #expect(outcome["phone"] as? String == "checked", "\(outcome)") }
         }
         for shot in ["01-results", "02-revealed", "03-empty"] {
             #expect(FileManager.default.fileExists(atPath: WebAppListTests.artifacts + "/search-\(language)-\(shot).png"), "screenshot \(shot)")
+        }
+        if language == "zh" {
+            for shot in ["search-phone-zh-01-results.png", "search-phone-zh-02-revealed.png"] {
+                #expect(FileManager.default.fileExists(atPath: WebAppListTests.artifacts + "/" + shot), "screenshot \(shot)")
+            }
         }
     }
 }

@@ -525,7 +525,7 @@ function render() {
     : count ? t('selected', { count })
       : searching ? t(listing.totalCount >= SEARCH_CAP ? 'search.capped' : 'search.count', { count: listing.totalCount })
         : t('page.items', { count: listing.totalCount });
-  const selectionBar = h('div', { class: 'selection-bar' + (count ? ' has-selection' : ''), role: 'toolbar', 'aria-label': countText },
+  const selectionBar = h('div', { class: 'selection-bar' + (count ? ' has-selection' : '') + (searching ? ' results' : ''), role: 'toolbar', 'aria-label': countText },
     h('span', { class: 'selection-count', id: 'selection-count' }, countText),
     h('div', { class: 'toolbar-space' }),
     h('div', { class: 'actions' }, actions));

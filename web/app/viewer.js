@@ -47,7 +47,7 @@ export function openViewer(node, siblings = [], { onDownload } = {}) {
   const previous = h('button', { type: 'button', class: 'button', id: 'viewer-previous', title: t('viewer.previous'), 'aria-label': t('viewer.previous'), onclick: () => step(-1) }, '‹');
   const next = h('button', { type: 'button', class: 'button', id: 'viewer-next', title: t('viewer.next'), 'aria-label': t('viewer.next'), onclick: () => step(1) }, '›');
   const position = h('span', { class: 'muted viewer-position', id: 'viewer-position' });
-  const download = h('button', { type: 'button', class: 'button', id: 'viewer-download', onclick: () => onDownload && onDownload(current) }, icon(icons.download), t('action.download'));
+  const download = h('button', { type: 'button', class: 'button', id: 'viewer-download', title: t('action.download'), onclick: () => onDownload && onDownload(current) }, icon(icons.download), h('span', { class: 'label' }, t('action.download')));
   const close = h('button', { type: 'button', class: 'button primary', id: 'viewer-close', onclick: () => dialog.close() }, t('action.close'));
   const dialog = h('dialog', {
     class: 'dialog share-preview-dialog viewer', id: 'viewer', 'aria-labelledby': 'viewer-title',

@@ -148,6 +148,70 @@ class Flow:
         self.one("#login-password").send_keys(password + Keys.ENTER)
         self.one("#content #file-table, #content #empty", 30)
 
+    def english_left(self, root, names=(), skip=None):
+        """In a Chinese view: the shown texts and the aria-label/title/placeholder/alt under `root` (a
+        selector) that still hold an English word (3+ Latin letters), once `names` (file names, the
+        query: the user's own words) are taken out and elements matching `skip` (file contents) left
+        aside. Pan, PDF and the size units are the same in both languages."""
+        return self.d.execute_script("""
+            const [selector, skip, names] = arguments;
+            const allowed = new Set(['pan', 'pdf', 'kb', 'mb', 'gb', 'tb']);
+            const strings = [];
+            for (const root of document.querySelectorAll(selector)) {
+              const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+              for (let node; (node = walker.nextNode());) {
+                const parent = node.parentElement;
+                if (!parent || (skip && parent.closest(skip)) || !parent.getClientRects().length) continue;
+                strings.push(node.textContent);
+              }
+              for (const element of [root, ...root.querySelectorAll('*')]) {
+                if (skip && element.closest(skip)) continue;
+                for (const name of ['aria-label', 'title', 'placeholder', 'alt']) {
+                  if (element.hasAttribute(name)) strings.push(element.getAttribute(name));
+                }
+              }
+            }
+            const left = new Set();
+            for (const string of strings) {
+              let rest = string;
+              for (const name of names) rest = rest.split(name).join(' ');
+              if ((rest.match(/[A-Za-z]{3,}/g) || []).some((word) => !allowed.has(word.toLowerCase()))) left.add(string.trim());
+            }
+            return [...left];""", root, skip, sorted(names, key=len, reverse=True))
+
+    def fits_phone(self, root, buttons=(), inner=()):
+        """What is wrong with `root` (a selector: a dialog, a view) on a narrow screen: the page
+        scrolling sideways, `root` or one of `inner` (selectors, e.g. an image) reaching past the
+        viewport or the root, or one of `buttons` hidden, under 44 px, off screen or covered
+        (the element at its middle is not it). An empty list when it fits."""
+        return self.d.execute_script("""
+            const [selector, buttons, inner] = arguments;
+            const root = document.querySelector(selector), problems = [];
+            const W = window.innerWidth, H = window.innerHeight;
+            const box = (r) => `${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.width)}×${Math.round(r.height)}`;
+            if (!root) return [selector + ' missing'];
+            if (document.documentElement.scrollWidth > W) problems.push(`the page is ${document.documentElement.scrollWidth} px wide in ${W}`);
+            const r = root.getBoundingClientRect();
+            if (r.left < -0.5 || r.right > W + 0.5) problems.push(`${selector} at ${box(r)} in ${W} px`);
+            if (root.scrollWidth > root.clientWidth + 1) problems.push(`${selector} scrolls sideways (${root.scrollWidth} in ${root.clientWidth})`);
+            for (const part of inner) {
+              for (const e of root.querySelectorAll(part)) {
+                const b = e.getBoundingClientRect();
+                if (b.left < r.left - 0.5 || b.right > r.right + 0.5 || b.right > W + 0.5 || b.bottom > H + 0.5)
+                  problems.push(`${part} at ${box(b)} outside ${box(r)}`);
+              }
+            }
+            for (const button of buttons) {
+              const e = document.querySelector(button);
+              if (!e || !e.getClientRects().length) { problems.push(button + ' not shown'); continue; }
+              const b = e.getBoundingClientRect();
+              if (b.width < 43.5 || b.height < 43.5) problems.push(`${button} is ${box(b)}: under 44 px`);
+              if (b.left < -0.5 || b.top < -0.5 || b.right > W + 0.5 || b.bottom > H + 0.5) { problems.push(`${button} off screen at ${box(b)}`); continue; }
+              const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+              if (!hit || !e.contains(hit)) problems.push(`${button} covered by ${hit ? hit.id || hit.className || hit.tagName : 'nothing'}`);
+            }
+            return problems;""", root, list(buttons), list(inner))
+
     def csp_violations(self):
         try:
             logs = self.d.get_log("browser")

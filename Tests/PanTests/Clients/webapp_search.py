@@ -8,7 +8,10 @@ Usage:
       result (the folder is shown), goes back to the results, "Show in folder"
       (the item selected in its folder), searches in Chinese characters, opens a
       file result (the viewer shows it; its Download saves it), and deletes a result with the row actions (it
-      leaves the results, and is in the bin). No CSP violation.
+      leaves the results, and is in the bin). No CSP violation. In Chinese, the
+      same session then at phone width (390×844): the search box on screen and
+      tappable, the results fitting with no English left, a result opening the
+      viewer, "Show in folder" from the selection's actions.
 Screenshots go to ARTIFACTS. Prints one JSON line with "ok"; exits 1 on failure.
 """
 import json, os, shutil, sys, time, traceback
@@ -30,6 +33,88 @@ def search(f, query):
 def located(f, name):
     """The folder column of a result row."""
     return f.one(f.row(name) + " td.col-location").text
+
+
+PHONE = (390, 844)
+
+
+def phone(f, user):
+    """The same session at phone width (390×844), in Chinese: the search box on screen and tappable
+    in the files view, the results fitting the screen with nothing left in English, a file result
+    opening the viewer (inside the screen), "Show in folder" from the selection's actions (the
+    folder column is left out on a phone)."""
+    driver, label = f.d, "search-phone-zh"
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+    try:
+        f.step("phone: the search box in the files view")
+        driver.get(f.base + "/#/files/")
+        f.wait_listed("Reports", "Other", "small.txt")
+        if [e for e in f.css("#uploads-clear") if e.is_displayed()]:
+            f.click("#uploads-clear")  # the finished upload's panel would cover the screenshots
+        # And the desktop part's "moved to the bin" (its own Close; it would go after 4 s).
+        driver.execute_script("document.querySelectorAll('#toasts .toast .icon-button').forEach((b) => b.click())")
+        problems = f.fits_phone("#content", ("#search-input", "#tab-files", "#action-upload"))
+        assert not problems, f"phone, the files view: {problems}"
+        box = f.one("#search-input")
+        assert box.get_attribute("placeholder") == "搜索我的文件", box.get_attribute("placeholder")
+        f.click("#search-input")
+        assert driver.switch_to.active_element == box, "the search box takes the focus when tapped"
+        box.send_keys("report" + Keys.ENTER)
+        f.wait(lambda d: "#/search?" in d.current_url, 20, "the search view")
+
+        f.step("phone: the results")
+        f.wait_listed("Reports", "Old reports", "Annual REPORT.txt")
+        assert sorted(f.names()) == ["Annual REPORT.txt", "Old reports", "Reports"], f.names()
+        problems = f.fits_phone("#content", ("#search-input", "#tab-files") + tuple(
+            f.row(name) + " button.name" for name in ("Reports", "Old reports", "Annual REPORT.txt")), inner=("#file-table", ".toolbar"))
+        assert not problems, f"phone, the results: {problems}"
+        # Each name readable: its cell at least half the screen.
+        widths = driver.execute_script("return [...document.querySelectorAll('#file-table tbody td.col-name')].map((c) => c.getBoundingClientRect().width)")
+        assert min(widths) >= PHONE[0] / 2, widths
+        heading = f.one("#search-title").text
+        assert heading == "“report”的搜索结果", heading
+        assert f.one("#selection-count").text == "找到 3 项", f.one("#selection-count").text
+        # The count shown whole, beside seven actions in one row.
+        assert driver.execute_script("const c = document.querySelector('#selection-count'); return c.scrollWidth <= c.clientWidth"), "the count is cut"
+        tops = driver.execute_script("return [...document.querySelectorAll('.selection-bar .button')].map((e) => Math.round(e.getBoundingClientRect().top))")
+        assert len(tops) == 7 and len(set(tops)) == 1, f"the actions on more than one row: {tops}"
+        english = f.english_left("#app", ["report", "Reports", "Old reports", "Annual REPORT.txt", user])
+        assert not english, f"phone, the results: English left in Chinese: {english}"
+        f.shot(f"{label}-01-results.png")
+
+        f.step("phone: a file result opens the viewer")
+        f.click(f.row("Annual REPORT.txt") + " button.name")
+        f.wait(lambda d: d.execute_script("const t = document.querySelector('#viewer-text'); return t && t.textContent.includes('searched for')"),
+               30, "the text shown")
+        problems = f.fits_phone("dialog[open]#viewer", ("#viewer-close", "#viewer-download"), inner=("#viewer-text",))
+        assert not problems, f"phone, the viewer from a result: {problems}"
+        english = f.english_left("dialog[open]#viewer", ["Annual REPORT.txt"], skip="#viewer-text")
+        assert not english, f"phone, the viewer from a result: English left in Chinese: {english}"
+        f.click("#viewer-close")
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+        f.step("phone: show in folder, from the selection's actions")
+        f.click(f.row("Annual REPORT.txt") + " td.col-size")
+        problems = f.fits_phone("#content", ("#action-reveal", "#action-download", "#action-delete"), inner=(".selection-bar",))
+        assert not problems, f"phone, a result's actions: {problems}"
+        assert f.one("#action-reveal").get_attribute("aria-label") == "在文件夹中显示"
+        f.click("#action-reveal")
+        f.wait(lambda d: d.current_url.endswith("#/files/Reports/2024"), 20, "its folder")
+        f.wait(lambda d: [e.get_attribute("data-name") for e in f.css("#file-table tbody tr.selected")] == ["Annual REPORT.txt"],
+               20, "the item selected")
+        problems = f.fits_phone("#content", ("#search-input",))
+        assert not problems, f"phone, the revealed item: {problems}"
+        f.shot(f"{label}-02-revealed.png")
+
+        f.step("phone: a long query, nothing found")
+        search(f, "很长的查询" * 8 + "x" * 30)
+        f.one("#empty")
+        problems = f.fits_phone("#content", ("#search-input",), inner=(".toolbar", "#empty"))
+        assert not problems, f"phone, a long query: {problems}"
+        return "checked"
+    except BaseException:
+        f.shot(f"{label}-failure.png")
+        raise
 
 
 def run(base, user, password, workdir, artifacts, language):
@@ -111,6 +196,9 @@ def run(base, user, password, workdir, artifacts, language):
         bin_names = [node["name"] for node in api.call("/v1/files/page", {"recycle": 1})["result"]["list"]]
         assert bin_names == ["notes.txt"], bin_names
         f.shot(f"{label}-03-empty.png")
+
+        if language == "zh":
+            result["phone"] = phone(f, user)
 
         violations = f.csp_violations()
         assert not violations, violations

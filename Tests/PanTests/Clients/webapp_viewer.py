@@ -11,7 +11,10 @@ Usage:
       (its <script> shown, never run), plays the tone (currentTime advances),
       finds the PDF's button opening the browser's viewer in a new tab, the
       video player's element; the grid with the images' 256 px thumbnails, a
-      card opening the viewer; and no CSP violation. Screenshots go to ARTIFACTS.
+      card opening the viewer; and no CSP violation. Then the same files on a
+      phone (390×844) in Chinese: every kind opened, the viewer inside the
+      viewport with its buttons on screen and tappable, the image whole,
+      previous/next by tapping, no English left. Screenshots go to ARTIFACTS.
 Prints one JSON line with "ok" and what it saw; exits 1 on failure.
 """
 import io, json, math, os, struct, sys, traceback, wave, zlib
@@ -220,10 +223,105 @@ def flow(server, workdir, artifacts):
 
         out["csp_violations"] = f.csp_violations()
         assert not out["csp_violations"], out["csp_violations"]
-        return out
     except BaseException:
         try:
             f.shot("viewer-failure.png")
+        except Exception:
+            pass
+        raise
+    finally:
+        f.d.quit()
+    out["phone"] = phone_flow(server, artifacts, list(files))
+    return out
+
+
+PHONE = (390, 844)
+# The viewer's buttons, each to be on screen, 44 px and not covered on a phone.
+CLOSE, DOWNLOAD, STEPS = "#viewer-close", "#viewer-download", ("#viewer-previous", "#viewer-next")
+
+
+def phone_flow(server, artifacts, names):
+    """The same files on a phone (390×844) in Chinese: each kind opened, the dialog inside the
+    viewport (nothing sideways, its buttons on screen, 44 px, not covered), the image whole,
+    previous/next by tapping, and no English left in the viewer."""
+    out = {}
+    f = Flow(start_browser(width=PHONE[0], height=PHONE[1], language="zh"), server.base, artifacts)
+    f.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                        {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+
+    def opened(name, ready, what):
+        f.click(f.row(name) + " button.name")
+        f.one("dialog[open]#viewer")
+        f.wait(lambda d: d.execute_script(ready), 30, what)
+
+    def check(what, buttons, inner=()):
+        problems = f.fits_phone("dialog[open]#viewer", buttons, inner)
+        assert not problems, f"phone, {what}: {problems}"
+        english = f.english_left("dialog[open]#viewer", names, skip="#viewer-text, #viewer-markdown")
+        assert not english, f"phone, {what}: English left in Chinese: {english}"
+
+    def close():
+        f.click(CLOSE)
+        f.wait(lambda d: not f.css("dialog[open]"), 10, "viewer closed")
+
+    try:
+        f.step("phone: sign in (Chinese)")
+        f.d.get(server.base + "/#/files/Pics")
+        f.sign_in(USER, PASSWORD)
+        f.wait_listed(*names)
+        assert f.d.execute_script("return document.documentElement.lang") == "zh-CN"
+
+        f.step("phone: an image, whole, stepped by tapping")
+        image_ready = "const i = document.querySelector('#viewer-image'); return i && i.complete && i.naturalWidth > 0"
+        opened("a-red.png", image_ready, "the image shown")
+        check("an image", (CLOSE, DOWNLOAD, "#viewer-original") + STEPS, inner=("#viewer-image", ".viewer-buttons"))
+        texts = f.d.execute_script("""const q = (s) => document.querySelector(s);
+            return [q('#viewer-close').textContent, q('#viewer-download').textContent, q('#viewer-position').textContent,
+                    q('#viewer-previous').getAttribute('aria-label'), q('#viewer-next').getAttribute('aria-label'), q('#viewer-original').textContent];""")
+        assert texts == ["关闭", "下载", "第 1 / 3 张", "上一张", "下一张", "查看原图"], texts
+        # Previous, the position, next, Download and Close in one row.
+        tops = f.d.execute_script("return [...document.querySelectorAll('.viewer-buttons > :not([hidden]):not(.spacer)')].map((e) => Math.round(e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2))")
+        assert len(tops) == 5 and len(set(tops)) == 1, f"the viewer's buttons on more than one row: {tops}"
+        # The image keeps its shape (1600×1000 shown at 8:5), scaled down to the screen.
+        shape = f.d.execute_script("const r = document.querySelector('#viewer-image').getBoundingClientRect(); return [r.width, r.height]")
+        assert shape[0] <= PHONE[0] and abs(shape[0] / shape[1] - 1.6) < 0.03, shape
+        out["image_box"] = [round(v) for v in shape]
+        f.shot("viewer-image-phone-zh.png")
+        f.click("#viewer-next")
+        f.wait(lambda d: f.one("#viewer-title").text == "b-blue.png", 20, "the next image by tapping")
+        f.wait(lambda d: d.execute_script(image_ready + " && i.src.includes('t=1280') && i.getBoundingClientRect().height > 100"), 30, "the portrait image")
+        check("a portrait image", (CLOSE, DOWNLOAD) + STEPS, inner=("#viewer-image",))
+        f.click("#viewer-previous")
+        f.wait(lambda d: f.one("#viewer-title").text == "a-red.png", 20, "back by tapping")
+        close()
+
+        f.step("phone: text and Markdown")
+        opened("notes.txt", "return (document.querySelector('#viewer-text') || {}).textContent?.includes('<script>')", "the text shown")
+        check("text", (CLOSE, DOWNLOAD), inner=("#viewer-text",))
+        close()
+        opened("readme.md", "return !!document.querySelector('#viewer-markdown h1')", "the Markdown rendered")
+        check("Markdown", (CLOSE, DOWNLOAD), inner=("#viewer-markdown",))
+        close()
+
+        f.step("phone: audio, video, PDF")
+        opened("tone.wav", "return !!document.querySelector('#viewer-audio')", "the audio player")
+        check("audio", (CLOSE, DOWNLOAD), inner=("#viewer-audio",))
+        close()
+        opened("clip.webm", "const v = document.querySelector('#viewer-video'); return v && v.readyState >= 1", "the video's metadata")
+        check("video", (CLOSE, DOWNLOAD), inner=("#viewer-video",))
+        f.shot("viewer-video-phone-zh.png")
+        close()
+        opened("paper.pdf", "return !!document.querySelector('#viewer-open-pdf')", "the PDF's button")
+        check("PDF", (CLOSE, DOWNLOAD, "#viewer-open-pdf"))
+        assert f.one("#viewer-open-pdf").text == "打开 PDF", f.one("#viewer-open-pdf").text
+        close()
+        violations = f.csp_violations()
+        assert not violations, violations
+        out["checked"] = True
+        return out
+    except BaseException:
+        try:
+            f.shot("viewer-phone-zh-failure.png")
         except Exception:
             pass
         raise
