@@ -37,7 +37,7 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         // libvips from the system (Debian: libvips-dev), for image previews' renditions
-        // (PanHTTP/Downloads/Thumbnails.swift): shrink-on-load JPEG decoding and
+        // (PanHTTPSupport/Downloads/Thumbnails.swift): shrink-on-load JPEG decoding and
         // streaming pipelines make a 24-megapixel photo's thumbnail in tens of
         // milliseconds and a few tens of MB (BENCHMARKS.md).
         .systemLibrary(
@@ -104,25 +104,44 @@ let package = Package(
             ],
             plugins: ["EmbedMigrations"]
         ),
-        // The HTTP API, the WCS callback receiver, the local WCS-compatible upload endpoint and the web app.
+        // What every HTTP face shares: the request context, envelope and errors,
+        // middleware, the HTTP/1 channel and its limits, client addresses, the
+        // storage floor, authentication, download links and renditions (docs/architecture.md).
         .target(
-            name: "PanHTTP",
+            name: "PanHTTPSupport",
             dependencies: [
-                "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport", "CVips",
+                "PanCore", "WCS", "TextSupport", "CVips",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 // Already in the graph (Hummingbird's HTTP/1 server): for HTTPParserError → 400.
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            ]
+        ),
+        // The HTTP API, the WCS callback receiver, the local WCS-compatible upload endpoint and the web app.
+        .target(
+            name: "PanHTTP",
+            dependencies: [
+                "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             plugins: ["EmbedWebApp"]
@@ -131,7 +150,7 @@ let package = Package(
         .target(
             name: "PanCLI",
             dependencies: [
-                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "SQLCommon", "WCS", "TextSupport",
+                "PanHTTP", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "SQLCommon", "WCS", "TextSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -140,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "PanBench",
             dependencies: [
-                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "SQLiteKit", "WCS",
+                "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "SQLiteKit", "WCS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -154,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "PanTests",
             dependencies: [
-                "PanHTTP", "PanCore", "PanSQLite", "PanPostgres", "PanCLI", "WCS", "TextSupport", "SQLiteKit", "SQLCommon",
+                "PanHTTP", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "PanCLI", "WCS", "TextSupport", "SQLiteKit", "SQLCommon",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

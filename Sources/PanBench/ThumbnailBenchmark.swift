@@ -1,5 +1,5 @@
 import ArgumentParser
-import PanHTTP
+import PanHTTPSupport
 
 /// `pan-bench thumbnail <image> [--size 256]`: one image rendition made the way
 /// the server makes it (`Thumbnails`), for comparing time and peak RSS with

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import PanCore
 import PanHTTP
+import PanHTTPSupport
 
 /// `pan serve`: migrate, then run the HTTP server until SIGTERM/SIGINT.
 struct ServeCommand: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import PanCore
 import PanHTTP
+import PanHTTPSupport
 
 /// `pan store list|show|verify|gc`: stored content objects.
 struct StoreCommand: AsyncParsableCommand {

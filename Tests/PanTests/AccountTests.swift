@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import SQLCommon
 
 /// Issue #28 parts 3 and 4: people's own accounts — change password, change

@@ -4,6 +4,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 @Suite("Users and authentication (api.md §3)")
 struct AuthTests {

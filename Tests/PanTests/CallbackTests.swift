@@ -3,6 +3,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 @Suite("Upload callbacks (wcs.md §2–3, api.md §6)")

@@ -4,6 +4,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 /// The real clients' exact request shapes (docs/api.md, docs/wcs.md), and the

@@ -3,6 +3,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 @Suite("Files API and the tree (api.md §7)")

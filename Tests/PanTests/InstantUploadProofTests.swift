@@ -5,6 +5,7 @@ import Testing
 import WCS
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 /// Issue #24 §1: a content hash is not a key to other people's files. Own
 /// content is instant on the hash; someone else's needs a proof of

@@ -4,6 +4,7 @@ import Testing
 @testable import PanSQLite
 @testable import PanPostgres
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import SQLCommon
 import WCS
 

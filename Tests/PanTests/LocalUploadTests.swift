@@ -4,6 +4,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 @Suite("Local WCS-compatible endpoint: the whole loop on one machine (wcs.md §4)")

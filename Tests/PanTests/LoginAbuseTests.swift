@@ -6,6 +6,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 /// Issue #24 §2.4 (no lockout of the owner), §2.5 (every password check
 /// costs its address), §2.9 (forwarded addresses only from trusted hops,

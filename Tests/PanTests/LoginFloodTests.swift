@@ -6,6 +6,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 /// Issue #14, item 2: a flood of logins must neither stall other users'
 /// requests nor let a guesser try passwords without limit.

@@ -8,6 +8,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import SQLiteKit
 import WCS
 

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 @testable import PanPostgres
 import SQLCommon
 import WCS

@@ -4,6 +4,7 @@ import Testing
 import WCS
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 /// Issue #28 part 1: previews. `preview` codes on file objects (and the
 /// Android app's Boolean), `POST /v1/preview/*` with signed inline links, and

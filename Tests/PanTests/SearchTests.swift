@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import SQLCommon
 
 /// Issue #28, "Search by name": `POST /v1/files/search` finds the caller's

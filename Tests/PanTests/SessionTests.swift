@@ -4,6 +4,7 @@ import Logging
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import SQLCommon
 
 /// Issue #26 "Sessions" and bug 3: every sign-in is a session of its own;

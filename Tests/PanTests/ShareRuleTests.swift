@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 /// The rules of share links that need no server (issue #27): ids, which
 /// state a share is in, what its bounds contain, what is shown inline, the

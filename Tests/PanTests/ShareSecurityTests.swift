@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 /// Issue #27: attacks on share links (docs/api.md §8) — climbing out of a folder share,

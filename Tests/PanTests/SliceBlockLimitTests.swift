@@ -4,6 +4,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 /// Issue #24 §2.2: `mkblk` took any number of blocks per token, also after its

@@ -5,6 +5,7 @@ import Glibc
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 /// Issue #24 §2.6: a request dripped a byte at a time passed the idle timeout
 /// (each byte resets it), and 40 such connections held all of

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 @testable import PanSQLite
 import SQLiteKit
 import WCS

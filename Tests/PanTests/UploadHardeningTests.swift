@@ -4,6 +4,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 /// Security issue #14, findings 3–6: what an unauthenticated or hostile

@@ -5,6 +5,7 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 /// Issue #24 §2.1: two form uploads on one token, with different bytes and

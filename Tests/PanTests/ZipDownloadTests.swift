@@ -7,6 +7,7 @@ import Testing
 import WCS
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 
 /// Issue #26: a folder or a selection downloaded as one zip, built while it is
 /// sent (`POST /v1/files/zip` → a signed link; `GET /zip/<id>`). Serialized: the

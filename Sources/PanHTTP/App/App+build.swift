@@ -7,6 +7,7 @@ import NIOCore
 import Logging
 import PanCore
 import AsyncHTTPClient
+import PanHTTPSupport
 import ServiceLifecycle
 
 public typealias PanApplication = Application<RouterResponder<AppRequestContext>>

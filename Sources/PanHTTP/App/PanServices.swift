@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Logging
 import PanCore
+import PanHTTPSupport
 import PanPostgres
 import PanSQLite
 import ServiceLifecycle

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import PanCore
+import PanHTTPSupport
 
 /// WCS's upload callbacks (`wcs.md` §3, `api.md` §6): checks the sender,
 /// hands the body to `CallbackService`, answers in the way WCS relays best.

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import PanCore
 import WCS
+import PanHTTPSupport
 
 /// `GET /objects/<key>?e=<deadline>&token=AK:<sign>`: the local endpoint
 /// standing in for a WCS private download domain (`DownloadToken`), so a
@@ -44,6 +45,6 @@ struct ObjectDownloadController {
             .xContentTypeOptions: "nosniff",
             .contentSecurityPolicy: "default-src 'none'; sandbox",
         ]
-        return DownloadController.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
+        return ObjectResponse.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
     }
 }

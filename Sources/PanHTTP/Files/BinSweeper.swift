@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PanCore
+import PanHTTPSupport
 import ServiceLifecycle
 
 /// `PAN_BIN_RETENTION`: deletes for good what has been in a recycle bin

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// The files API of `api.md` §7: page/list/list2/get, createDirectory,

@@ -1,5 +1,6 @@
 import Foundation
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// How a request names a node, read from its JSON body (`NodeAddress` itself is PanCore's).

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// `POST /v1/preview/image|pdf|media|audio|text {path|uuid}` (`api.md` §8):

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// WCS's form upload, `POST /file/upload` (`wcs.md` §4): multipart with

@@ -1,3 +1,4 @@
+import PanHTTPSupport
 import Synchronization
 
 /// Bounds the file bytes the local endpoint accepts before it has seen a

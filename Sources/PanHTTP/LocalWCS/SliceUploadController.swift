@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// WCS's slice upload (`wcs.md` §4) on Pan's own server: `mkblk`, `bput`,

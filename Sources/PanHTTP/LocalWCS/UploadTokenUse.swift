@@ -1,5 +1,6 @@
 import Foundation
 import PanCore
+import PanHTTPSupport
 import Synchronization
 
 /// An upload token is used once (issue #24 §2.1): one request at a time

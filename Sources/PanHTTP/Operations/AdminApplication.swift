@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PanHTTPSupport
 import ServiceLifecycle
 
 /// With `PAN_ADMIN_PORT`, health, readiness and metrics live on their own

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import PanCore
+import PanHTTPSupport
 
 /// `/healthz` (the process answers), `/readyz` (it can serve: database
 /// writable, schema current, disk above the floor, public URL reached) and `/metrics` (Prometheus

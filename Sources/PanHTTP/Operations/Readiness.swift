@@ -1,4 +1,5 @@
 import PanCore
+import PanHTTPSupport
 
 /// `/readyz`: can this server do its job right now? The database must take a
 /// write lock (not read-only, not locked out by another process, disk present)

@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import PanHTTPSupport
 import Prometheus
 import PanCore
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// Share links (issue #27, `api.md` §8). The owner's routes

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 import TextSupport
 import WCS
 
@@ -61,8 +62,8 @@ struct ShareDownloadController {
             guard share.allowDownload else {
                 throw PanError(status: 403, code: "SHARE_NO_DOWNLOAD", "this share is for viewing only")
             }
-            headers[.contentType] = DownloadController.servedType(file.mime)
-            headers[.contentDisposition] = DownloadController.disposition(file.name)
+            headers[.contentType] = ObjectResponse.servedType(file.mime)
+            headers[.contentDisposition] = ObjectResponse.disposition(file.name)
             headers[.contentSecurityPolicy] = "default-src 'none'; sandbox"
         case .preview:
             guard let type = InlineKinds.type(of: file) else { throw InlineKinds.notAllowed }
@@ -74,7 +75,7 @@ struct ShareDownloadController {
         if let path, FileOps.size(of: path) == nil { throw PanError.fileNotFound }
 
         // An unsatisfiable Range serves nothing (416 below), so it counts nothing either.
-        let range = rangeHeader.flatMap { DownloadController.parseRange($0, size: size) }
+        let range = rangeHeader.flatMap { ObjectResponse.parseRange($0, size: size) }
         if address.mode == .download, request.method != .head, rangeHeader == nil || range != nil {
             // What this request will serve: its Range, else all of it.
             let (start, length) = range.map { ($0.0, $0.1 - $0.0 + 1) } ?? (0, size)
@@ -99,7 +100,7 @@ struct ShareDownloadController {
             guard let key = found.objectKey, let bucket else { throw PanError.fileNotFound }
             return Response(status: .found, headers: [.location: bucket.address(of: key, name: file.name), .cacheControl: "private, no-store"])
         }
-        return DownloadController.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
+        return ObjectResponse.serve(path: path, size: size, headers: headers, request: request, eventLoop: context.eventLoop)
     }
 
     static let linkInvalid = PanError(status: 403, code: "LINK_INVALID", "the link is not valid")

@@ -1,5 +1,6 @@
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// `POST /v1/store/token` — the seed's endpoint.

@@ -1,5 +1,6 @@
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// `POST /v1/store/cancel` and `POST /v1/store/status` (issue #26): what the

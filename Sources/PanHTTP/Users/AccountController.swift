@@ -1,5 +1,6 @@
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// People's own accounts (issue #28): `changePassword`, `changeName`,

@@ -1,5 +1,6 @@
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 import TextSupport
 
 /// `/v1/user/login`, `/v1/user/info`, and the sign-in sessions: `logout`

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import PanCore
+import PanHTTPSupport
 
 /// Pan's own web app: `GET /` is `web/index.html`, `GET /s/<id>` (a share
 /// link's public page) `web/share.html`, `GET /app/…` the files under

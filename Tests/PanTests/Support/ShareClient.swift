@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 /// Helpers for the share-link tests (issue #27, docs/api.md §8): the owner's API, the

@@ -10,6 +10,7 @@ import NIOCore
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanHTTP
+@testable import PanHTTPSupport
 @testable import PanPostgres
 import SQLiteKit
 import WCS

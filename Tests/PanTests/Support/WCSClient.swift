@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 @testable import PanHTTP
+@testable import PanHTTPSupport
 import WCS
 
 /// Uploads as the real clients do, against Pan's local WCS endpoint.

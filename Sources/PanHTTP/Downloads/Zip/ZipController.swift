@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PanCore
+import PanHTTPSupport
 
 /// Downloads of a folder or a selection as one zip (issue #26):
 /// `POST /v1/files/zip` records the selection and answers a signed link;
@@ -68,7 +69,7 @@ struct ZipController {
         let layout = ZipLayout(items)
         let headers: HTTPFields = [
             .contentType: "application/zip",
-            .contentDisposition: DownloadController.disposition(snapshot.name),
+            .contentDisposition: ObjectResponse.disposition(snapshot.name),
             .contentLength: String(layout.size),
             .acceptRanges: "none",
             .cacheControl: "private, no-store",

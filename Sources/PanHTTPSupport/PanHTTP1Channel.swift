@@ -16,19 +16,19 @@ import NIOHTTPTypesHTTP1
 /// request's version (an `HTTPRequest` has none) and answers every request as
 /// HTTP/1.1. Deciding whether a connection stays open needs that version, so
 /// the handler must sit between NIO's HTTP/1 codec and the conversion.
-struct PanHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
-    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+package struct PanHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
+    package typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
-    let responder: HTTPChannelHandler.Responder
+    package let responder: HTTPChannelHandler.Responder
     /// Closes a connection with no request in progress (waiting for a head, or
     /// for body bytes that stopped coming) after this long. `nil`: never.
-    let idleTimeout: Duration?
+    package let idleTimeout: Duration?
     /// The minimum-rate rule (`RequestPaceHandler`); nil: none.
-    let pace: RequestPaceRule?
+    package let pace: RequestPaceRule?
     /// The per-address connection cap; nil: none.
-    let connectionsPerAddress: ConnectionsPerAddress?
+    package let connectionsPerAddress: ConnectionsPerAddress?
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    package func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             // The peer's address is known once the channel is active, not yet here.
             if let connectionsPerAddress {
@@ -59,12 +59,12 @@ struct PanHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    func handle(value asyncChannel: Value, logger: Logger) async {
+    package func handle(value asyncChannel: Value, logger: Logger) async {
         await handleHTTP(asyncChannel: asyncChannel, logger: logger)
     }
 }
 
-extension HTTPServerBuilder {
+package extension HTTPServerBuilder {
     /// HTTP/1.1 as Pan serves it: see `PanHTTP1Channel`, `ConnectionCloseHandler`,
     /// `RequestPaceHandler` and `ConnectionsPerAddress`.
     static func panHTTP1(
@@ -90,11 +90,11 @@ extension HTTPServerBuilder {
 /// Inbound, this handler rewrites a non-keep-alive request's `Connection` header
 /// to exactly `close` (so Hummingbird's check fires); outbound, it stamps the
 /// matching response head and closes the channel after the response's end.
-final class ConnectionCloseHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+package final class ConnectionCloseHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPServerRequestPart
+    package typealias InboundOut = HTTPServerRequestPart
+    package typealias OutboundIn = HTTPServerResponsePart
+    package typealias OutboundOut = HTTPServerResponsePart
 
     private struct Exchange {
         var version: HTTPVersion
@@ -106,7 +106,7 @@ final class ConnectionCloseHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var quiescing = false
     private var closeAfterResponse = false
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data) else {
             context.fireChannelRead(data)
             return
@@ -121,13 +121,13 @@ final class ConnectionCloseHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // Graceful shutdown: Hummingbird closes after the response in progress.
         if event is ChannelShouldQuiesceEvent { quiescing = true }
         context.fireUserInboundEventTriggered(event)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head) where head.status.code >= 200:
             let exchange = unanswered.popFirst() ?? Exchange(version: .http1_1, keepAlive: true)

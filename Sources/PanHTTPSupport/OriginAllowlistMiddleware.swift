@@ -8,10 +8,14 @@ import Hummingbird
 /// origins as a variadic list fixed at compile time; ours come from
 /// configuration. The request itself is still served (CORS is enforced by
 /// browsers; non-browser clients never send `Origin`).
-struct OriginAllowlistMiddleware<Context: RequestContext>: RouterMiddleware {
-    let allowed: Set<String>
+package struct OriginAllowlistMiddleware<Context: RequestContext>: RouterMiddleware {
+    package let allowed: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    package init(allowed: Set<String>) {
+        self.allowed = allowed
+    }
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[.origin], !allowed.contains(origin.lowercased()) else {
             return try await next(request, context)
         }

@@ -6,8 +6,8 @@ import PanCore
 /// its User-Agent ("Chrome on Linux", "Android app", "Qt desktop"). Either
 /// way plain text of bounded length: control and formatting characters
 /// (bidi overrides) are dropped, runs of spaces collapsed.
-enum DeviceLabel {
-    static func label(device: String?, userAgent: String?) -> String {
+package enum DeviceLabel {
+    package static func label(device: String?, userAgent: String?) -> String {
         if let device, let given = sanitized(device) { return given }
         return fromUserAgent(userAgent ?? "")
     }
@@ -39,7 +39,7 @@ enum DeviceLabel {
         ("Macintosh", "macOS"), ("Mac OS X", "macOS"), ("Linux", "Linux"),
     ]
 
-    static func fromUserAgent(_ userAgent: String) -> String {
+    package static func fromUserAgent(_ userAgent: String) -> String {
         let agent = userAgent.trimmingCharacters(in: .whitespaces)
         guard !agent.isEmpty else { return "Unknown device" }
         if agent.hasPrefix("Mozilla/"), let browser = browsers.first(where: { agent.contains($0.needle) }) {
@@ -53,7 +53,7 @@ enum DeviceLabel {
     }
 
     /// Printable text, spaces collapsed, at most `UserSession.maxDeviceLength` characters; nil when nothing is left.
-    static func sanitized(_ text: String, limit: Int = UserSession.maxDeviceLength) -> String? {
+    package static func sanitized(_ text: String, limit: Int = UserSession.maxDeviceLength) -> String? {
         var kept = String.UnicodeScalarView()
         var lastWasSpace = true
         for scalar in text.unicodeScalars {

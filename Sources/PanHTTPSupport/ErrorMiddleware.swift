@@ -9,8 +9,10 @@ import PanCore
 /// Outermost middleware: every failure leaves as the envelope with a code.
 /// Anything unexpected is logged and answered 500 (or 503 for a busy
 /// database), never a dropped connection or an HTML page.
-struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    package init() {}
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
@@ -21,7 +23,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// `render`, in the shape of the API the request was for: the upload API
     /// speaks WCS's error shape whatever failed (a full disk, a body too large,
     /// an unexpected error) — SDKs read a numeric `code` and crash without `message`.
-    static func render(_ error: any Error, path: String, logger: Logger) -> Response {
+    package static func render(_ error: any Error, path: String, logger: Logger) -> Response {
         let response = render(error, logger: logger)
         // Router misses (no such route or method) stay API errors: they are not the upload API's.
         guard isUploadAPI(path), !(error is WCSError), !(error is HTTPError) else { return response }
@@ -30,11 +32,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         return wcs
     }
 
-    static func isUploadAPI(_ path: String) -> Bool {
+    package static func isUploadAPI(_ path: String) -> Bool {
         path == "/file/upload" || path.hasPrefix("/mkblk/") || path.hasPrefix("/bput/") || path.hasPrefix("/mkfile/")
     }
 
-    static func render(_ error: any Error, logger: Logger) -> Response {
+    package static func render(_ error: any Error, logger: Logger) -> Response {
         switch error {
         case let error as PanError:
             if error.statusCode >= 500, error.retryAfter != nil {

@@ -23,22 +23,22 @@ import WCS
 ///   stops libvips if it ever runs longer.
 ///   A refusal is remembered beside the renditions, so a bad file is examined
 ///   once.
-final class Thumbnails: Sendable {
+package final class Thumbnails: Sendable {
     /// The renditions' longest sides, and the labels clients show (`clear`).
-    static let sizes: [Int] = [256, 1280]
-    static func label(_ size: Int) -> String { size <= 256 ? "标清" : "高清" }
-    static let maxPixels: Int64 = 100_000_000
-    static let quality: Int32 = 80
+    package static let sizes: [Int] = [256, 1280]
+    package static func label(_ size: Int) -> String { size <= 256 ? "标清" : "高清" }
+    package static let maxPixels: Int64 = 100_000_000
+    package static let quality: Int32 = 80
 
-    let directory: String
-    let pool: HashPool
+    package let directory: String
+    package let pool: HashPool
     /// Longest a rendition may compute before libvips is told to stop
     /// (`pan_vips_eval`): with the pixel bound, a rendition is bounded in time
     /// as well — a slow format at the limit, or a machine under load, gets a
     /// 503 instead of holding the pool's thread.
-    let timeoutMilliseconds: Int32
+    package let timeoutMilliseconds: Int32
 
-    enum Failure: Error, Equatable {
+    package enum Failure: Error, Equatable {
         case tooLarge(width: Int, height: Int)
         case unreadable
         case busy
@@ -46,7 +46,7 @@ final class Thumbnails: Sendable {
         case writeFailed
     }
 
-    init(directory: String, threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2), timeoutMilliseconds: Int32 = 20_000) {
+    package init(directory: String, threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2), timeoutMilliseconds: Int32 = 20_000) {
         self.directory = directory
         self.timeoutMilliseconds = timeoutMilliseconds
         // A rendition holds tens of MB at most; a few queued per thread is plenty.
@@ -73,9 +73,9 @@ final class Thumbnails: Sendable {
     }()
 
     /// The rendition's cache file: by content hash, one folder per leading byte.
-    func path(hash: String, size: Int) -> String { Self.path(in: directory, hash: hash, size: size) }
+    package func path(hash: String, size: Int) -> String { Self.path(in: directory, hash: hash, size: size) }
 
-    static func path(in directory: String, hash: String, size: Int) -> String {
+    package static func path(in directory: String, hash: String, size: Int) -> String {
         let digest = Hex.encode(SHA256.hash(data: Data(hash.utf8)))
         return "\(directory)/\(digest.prefix(2))/\(digest)-\(size).webp"
     }
@@ -84,7 +84,7 @@ final class Thumbnails: Sendable {
     /// A few KB read and no pixels: on the blocking-I/O threads, not the
     /// renditions' pool, so a page of images asked for at once (a grid) is not
     /// refused as busy behind renditions being made.
-    func dimensions(of source: String) async throws -> (width: Int, height: Int) {
+    package func dimensions(of source: String) async throws -> (width: Int, height: Int) {
         guard Self.libvips else { throw Failure.unreadable }
         let result: (Int, Int)? = try await BlockingIO.run {
             var width: Int32 = 0
@@ -99,7 +99,7 @@ final class Thumbnails: Sendable {
 
     /// Where a rendition would come out at, for the `resolution` label: the
     /// longest side `size` (never enlarged), the other in proportion.
-    static func fitted(width: Int, height: Int, size: Int) -> (Int, Int) {
+    package static func fitted(width: Int, height: Int, size: Int) -> (Int, Int) {
         let longest = max(width, height)
         guard longest > size, longest > 0 else { return (width, height) }
         let scale = Double(size) / Double(longest)
@@ -107,7 +107,7 @@ final class Thumbnails: Sendable {
     }
 
     /// The rendition of `source` (whose content hash is `hash`): from the cache, or made now.
-    func rendition(source: String, hash: String, size: Int) async throws -> String {
+    package func rendition(source: String, hash: String, size: Int) async throws -> String {
         let target = path(hash: hash, size: size)
         if FileOps.size(of: target) != nil { return target }
         let refusal = target + ".refused"
@@ -161,7 +161,7 @@ final class Thumbnails: Sendable {
     /// libvips keeps one error text per process; it is not needed (the status says what failed).
     private static func clearError() { vips_error_clear() }
 
-    static func error(_ failure: Failure) -> PanError {
+    package static func error(_ failure: Failure) -> PanError {
         switch failure {
         case .tooLarge(let width, let height):
             PanError(status: 422, code: "IMAGE_TOO_LARGE", "the image is \(width) × \(height) pixels: more than \(maxPixels / 1_000_000) megapixels are not previewed")

@@ -6,22 +6,28 @@ import TextSupport
 
 /// Finds the session token wherever a client put it, checks it, and loads
 /// the user: the one gate of every authenticated endpoint.
-struct Authenticator: Sendable {
-    let tokens: SessionTokens
-    let store: any PanStore
-    let activity: UserSessionActivity
+package struct Authenticator: Sendable {
+    package let tokens: SessionTokens
+    package let store: any PanStore
+    package let activity: UserSessionActivity
+
+    package init(tokens: SessionTokens, store: any PanStore, activity: UserSessionActivity) {
+        self.tokens = tokens
+        self.store = store
+        self.activity = activity
+    }
 
     /// The caller, and a fresh token for the reply.
-    struct Session: Sendable {
-        let user: User
+    package struct Session: Sendable {
+        package let user: User
         /// The caller's sign-in session; nil for a token from before sessions.
-        let sessionId: String?
-        let refreshedToken: String
+        package let sessionId: String?
+        package let refreshedToken: String
     }
 
     /// `api.md` §3, first found wins: `Authorization: Bearer`, `Token`,
     /// `Qingzhen-Token`, `?token=`, `?auth=`, body field `token`.
-    static func carriedToken(_ request: Request, body: JSONBody?) -> String? {
+    package static func carriedToken(_ request: Request, body: JSONBody?) -> String? {
         if let header = request.headers[.authorization] {
             let value = header.trimmedSpaces()
             if value.lowercased().hasPrefix("bearer ") {
@@ -42,7 +48,7 @@ struct Authenticator: Sendable {
     }
 
     /// One statement: the user row and whether the token's session still exists.
-    func authenticate(_ request: Request, body: JSONBody?) async throws -> Session {
+    package func authenticate(_ request: Request, body: JSONBody?) async throws -> Session {
         let claims = try await verifiedClaims(request, body: body)
         guard let user = try await store.user(id: claims.uuid, session: claims.sid) else {
             throw PanError.tokenInvalid
@@ -53,7 +59,7 @@ struct Authenticator: Sendable {
 
     /// The token's signature and expiry only: for an endpoint whose own
     /// transaction reads the user and admits the token there (`PanStore.requestToken`).
-    func verifiedClaims(_ request: Request, body: JSONBody?) async throws -> SessionClaims {
+    package func verifiedClaims(_ request: Request, body: JSONBody?) async throws -> SessionClaims {
         guard let token = Self.carriedToken(request, body: body) else { throw PanError.unauthorized }
         return try await tokens.verify(token)
     }
@@ -61,7 +67,7 @@ struct Authenticator: Sendable {
     /// A fresh token for the reply, in the same session, once the user was
     /// admitted with `claims` (`user` read with its session); notes the
     /// session as seen (written later, off the request: `UserSessionActivity`).
-    func refreshedToken(for user: User, claims: SessionClaims) async throws -> String {
+    package func refreshedToken(for user: User, claims: SessionClaims) async throws -> String {
         if let sid = claims.sid, let lastSeenAt = user.sessionSeenAt {
             activity.saw(userId: user.id, sessionId: sid, lastSeenAt: lastSeenAt)
         }

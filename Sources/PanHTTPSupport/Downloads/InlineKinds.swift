@@ -4,15 +4,15 @@ import PanCore
 /// What a browser may be shown inline, and with which headers — for a share's
 /// preview addresses (`/s/…?m=p`) and `/v1/preview/*`'s links (`/dl/…&i=1`)
 /// alike. Which kinds: `PreviewKind.inlineType` (PanCore), the one rule.
-enum InlineKinds {
-    static func type(of file: FileNode) -> String? {
+package enum InlineKinds {
+    package static func type(of file: FileNode) -> String? {
         file.isFile ? PreviewKind.inlineType(name: file.name, mime: file.mime) : nil
     }
 
-    static func type(name: String, mime: String) -> String? { PreviewKind.inlineType(name: name, mime: mime) }
+    package static func type(name: String, mime: String) -> String? { PreviewKind.inlineType(name: name, mime: mime) }
 
     /// The headers of an inline reply of `type` (one `type(…)` gave).
-    static func headers(type: String, name: String) -> HTTPFields {
+    package static func headers(type: String, name: String) -> HTTPFields {
         [
             .contentType: type,
             .contentDisposition: "inline; filename*=UTF-8''\(DownloadLinks.queryEscape(name))",
@@ -22,7 +22,7 @@ enum InlineKinds {
         ]
     }
 
-    static let notAllowed = PanError(
+    package static let notAllowed = PanError(
         status: 403, code: "PREVIEW_NOT_ALLOWED", "this kind of file is not shown in the browser: download it"
     )
 }

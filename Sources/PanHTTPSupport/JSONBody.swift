@@ -9,12 +9,12 @@ import TextSupport
 /// an empty body or `""` is `{}`, flags arrive as `true`/`1`/`"yes"`/`"flase"`,
 /// numbers as strings. Types that can't mean the field (an object where a
 /// name goes) are a 400 with `INVALID_FIELD`.
-struct JSONBody {
+package struct JSONBody {
     private(set) var fields: [String: Any]
 
-    init(fields: [String: Any]) { self.fields = fields }
+    package init(fields: [String: Any]) { self.fields = fields }
 
-    static func read(_ request: inout Request, context: some RequestContext) async throws -> JSONBody {
+    package static func read(_ request: inout Request, context: some RequestContext) async throws -> JSONBody {
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         let data = Data(buffer: buffer)
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
@@ -26,7 +26,7 @@ struct JSONBody {
         return try parse(data)
     }
 
-    static func parse(_ data: Data) throws(PanError) -> JSONBody {
+    package static func parse(_ data: Data) throws(PanError) -> JSONBody {
         // JSON whitespace only: anything else is the parser's to judge.
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
         guard let first = data.firstIndex(where: { !isSpace($0) }), let last = data.lastIndex(where: { !isSpace($0) }) else {
@@ -52,20 +52,20 @@ struct JSONBody {
         return nil
     }
 
-    func has(_ key: String) -> Bool { fields[key] != nil && !(fields[key] is NSNull) }
+    package func has(_ key: String) -> Bool { fields[key] != nil && !(fields[key] is NSNull) }
 
     /// Whether the field is a JSON array (restore: many at once, rather than one).
-    func isArray(_ key: String) -> Bool { fields[key] is [Any] }
+    package func isArray(_ key: String) -> Bool { fields[key] is [Any] }
 
     /// A nested object's fields (`proof: {nonce, answer}`), read by the same rules.
-    func object(_ key: String) throws(PanError) -> JSONBody? {
+    package func object(_ key: String) throws(PanError) -> JSONBody? {
         guard let value = fields[key], !(value is NSNull) else { return nil }
         guard let dictionary = value as? [String: Any] else { throw .invalidField(key, "expected an object") }
         return JSONBody(fields: dictionary)
     }
 
     /// A string field (numbers are taken as their text).
-    func string(_ keys: String...) throws(PanError) -> String? {
+    package func string(_ keys: String...) throws(PanError) -> String? {
         guard let (key, value) = first(keys) else { return nil }
         switch value {
         case let s as String: return s
@@ -76,7 +76,7 @@ struct JSONBody {
 
     /// A flag: true/1/"1"/"true"/"yes"/"on" or false/0/"0"/"false"/"no"/"off"/""
     /// (and the string "flase" one client sends for false).
-    func flag(_ keys: String...) throws(PanError) -> Bool? {
+    package func flag(_ keys: String...) throws(PanError) -> Bool? {
         guard let (key, value) = first(keys) else { return nil }
         switch value {
         case let n as NSNumber: return n.intValue != 0
@@ -93,7 +93,7 @@ struct JSONBody {
     /// What to do with a taken name, the same for every endpoint: `conflict`
     /// (`fail`, `overwrite`, `rename`, `skip`), else any of the clients' flags
     /// `overwrite`/`override`/`rewrite` set → overwrite, else fail.
-    func conflictPolicy() throws(PanError) -> ConflictPolicy {
+    package func conflictPolicy() throws(PanError) -> ConflictPolicy {
         if let conflict = try string("conflict"), !conflict.isEmpty {
             guard let policy = ConflictPolicy(rawValue: conflict.lowercased()) else {
                 throw .invalidField("conflict", "must be fail, overwrite, rename or skip")
@@ -103,7 +103,7 @@ struct JSONBody {
         return try flag("overwrite", "override", "rewrite") == true ? .overwrite : .fail
     }
 
-    func int(_ keys: String...) throws(PanError) -> Int64? {
+    package func int(_ keys: String...) throws(PanError) -> Int64? {
         guard let (key, value) = first(keys) else { return nil }
         switch value {
         case let n as NSNumber where !Self.isBool(n):
@@ -120,7 +120,7 @@ struct JSONBody {
     }
 
     /// A string or an array of strings (`remove`, `move`, `copy`).
-    func strings(_ keys: String...) throws(PanError) -> [String]? {
+    package func strings(_ keys: String...) throws(PanError) -> [String]? {
         guard let (key, value) = first(keys) else { return nil }
         switch value {
         case let s as String: return [s]
@@ -146,8 +146,8 @@ struct JSONBody {
 }
 
 /// `application/x-www-form-urlencoded` fields (`+` is a space).
-enum FormFields {
-    static func parse(_ data: Data) -> [String: Any] {
+package enum FormFields {
+    package static func parse(_ data: Data) -> [String: Any] {
         var fields: [String: Any] = [:]
         for pair in String(decoding: data, as: UTF8.self).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -158,7 +158,7 @@ enum FormFields {
         return fields
     }
 
-    static func decode(_ text: Substring) -> String {
+    package static func decode(_ text: Substring) -> String {
         FormDecoding.decode(text, plusAsSpace: true) ?? text.replacingOccurrences(of: "+", with: " ")
     }
 }

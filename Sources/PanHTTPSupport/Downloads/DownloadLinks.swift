@@ -5,35 +5,43 @@ import PanCore
 
 /// Signed, expiring download URLs for objects of the local endpoint, or plain
 /// URLs on the configured download domain when the bytes live in WCS.
-struct DownloadLinks: Sendable {
-    let publicBaseURL: String
+package struct DownloadLinks: Sendable {
+    package let publicBaseURL: String
     /// With an external WCS: where it serves objects.
-    let downloadDomain: String?
-    let key: SymmetricKey
-    var lifetime: TimeInterval = 6 * 3600
+    package let downloadDomain: String?
+    package let key: SymmetricKey
+    package var lifetime: TimeInterval = 6 * 3600
     /// Previews' links (`/v1/preview/*`): short-lived, yet long enough to watch a film with seeking.
-    var previewLifetime: TimeInterval = 3 * 3600
+    package var previewLifetime: TimeInterval = 3 * 3600
+
+    package init(publicBaseURL: String, downloadDomain: String?, key: SymmetricKey, lifetime: TimeInterval = 6 * 3600, previewLifetime: TimeInterval = 3 * 3600) {
+        self.publicBaseURL = publicBaseURL
+        self.downloadDomain = downloadDomain
+        self.key = key
+        self.lifetime = lifetime
+        self.previewLifetime = previewLifetime
+    }
 
     /// What a link serves: the file as a download, the file inline (a
     /// preview, only for `InlineKinds`), or an image rendition of it
     /// (`Thumbnails`; `hash` names the content, the rendition's cache key).
-    enum Variant: Sendable, Equatable {
+    package enum Variant: Sendable, Equatable {
         case download
         case inline
         case thumbnail(size: Int, hash: String)
     }
 
-    struct Link: Sendable, Equatable {
-        let objectKey: String
+    package struct Link: Sendable, Equatable {
+        package let objectKey: String
         /// The file node the link was made for: the link dies with it.
-        let node: String
-        let name: String
-        let mime: String
-        let expires: Int64
-        var variant: Variant = .download
+        package let node: String
+        package let name: String
+        package let mime: String
+        package let expires: Int64
+        package var variant: Variant = .download
     }
 
-    func address(objectKey: String, node: String, name: String, mime: String, variant: Variant = .download, now: Date = Date()) -> String {
+    package func address(objectKey: String, node: String, name: String, mime: String, variant: Variant = .download, now: Date = Date()) -> String {
         if let downloadDomain {
             var domain = downloadDomain
             while domain.hasSuffix("/") { domain.removeLast() }
@@ -59,7 +67,7 @@ struct DownloadLinks: Sendable {
     /// exactly one reading. The `v2` tag keeps old-format links from verifying.
     /// Each variant has its own tag (and its own fields), so a download link
     /// can't be turned into an inline one by adding `i=1`, nor the reverse.
-    func sign(encodedKey: String, node: String, name: String, mime: String, expires: Int64, variant: Variant = .download) -> String {
+    package func sign(encodedKey: String, node: String, name: String, mime: String, expires: Int64, variant: Variant = .download) -> String {
         let (tag, extra): (String, [String]) = switch variant {
         case .download: ("pan-dl-v2", [])
         case .inline: ("pan-dl-inline-v1", [])
@@ -74,9 +82,9 @@ struct DownloadLinks: Sendable {
         return Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: message, using: key)))
     }
 
-    enum Refusal: Error { case malformed, badSignature, expired }
+    package enum Refusal: Error { case malformed, badSignature, expired }
 
-    func verify(
+    package func verify(
         encodedKey: String, expires: String?, node: String?, name: String?, mime: String?, signature: String?,
         inline: String? = nil, thumbnail: String? = nil, hash: String? = nil, now: Date = Date()
     ) -> Result<Link, Refusal> {
@@ -105,7 +113,7 @@ struct DownloadLinks: Sendable {
         ))
     }
 
-    static func queryEscape(_ text: String) -> String {
+    package static func queryEscape(_ text: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text

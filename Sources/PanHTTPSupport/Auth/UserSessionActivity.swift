@@ -13,7 +13,7 @@ import Synchronization
 /// notes in one transaction per interval. So each session is written at most
 /// about once per touch interval per server, whatever its request rate, and
 /// never by a request. What a crash loses is a few minutes of "last seen".
-final class UserSessionActivity: Sendable {
+package final class UserSessionActivity: Sendable {
     private struct Key: Hashable {
         let userId: Int64
         let sessionId: String
@@ -21,13 +21,15 @@ final class UserSessionActivity: Sendable {
 
     /// Past this many sessions waiting, new sightings are dropped until the next
     /// flush (a dropped one is noted again by the session's next request).
-    static let capacity = 20_000
+    package static let capacity = 20_000
     /// Sightings written per transaction.
-    static let batchSize = 500
+    package static let batchSize = 500
     private let pending = Mutex<[Key: Int64]>([:])
 
+    package init() {}
+
     /// A request of `sessionId` found it last seen at `lastSeenAt`: noted when that is stale.
-    func saw(userId: Int64, sessionId: String, lastSeenAt: Int64, now: Int64 = Millis.now()) {
+    package func saw(userId: Int64, sessionId: String, lastSeenAt: Int64, now: Int64 = Millis.now()) {
         guard UserSession.isStale(lastSeenAt: lastSeenAt, now: now) else { return }
         pending.withLock { pending in
             let key = Key(userId: userId, sessionId: sessionId)
@@ -36,12 +38,12 @@ final class UserSessionActivity: Sendable {
         }
     }
 
-    var waiting: Int { pending.withLock { $0.count } }
+    package var waiting: Int { pending.withLock { $0.count } }
 
     /// Writes what was noted (in batches); returns how many sessions. A failed
     /// batch is dropped: its sessions are noted again by their next requests.
     @discardableResult
-    func flush(to store: any PanStore) async throws -> Int {
+    package func flush(to store: any PanStore) async throws -> Int {
         let taken = pending.withLock { pending in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending.map { UserSessionSighting(userId: $0.key.userId, sessionId: $0.key.sessionId, at: $0.value) }
@@ -58,13 +60,20 @@ final class UserSessionActivity: Sendable {
 
 /// Flushes `UserSessionActivity` every `interval` for as long as the server
 /// runs, and once more at shutdown.
-struct UserSessionActivityWriter: Service {
-    let activity: UserSessionActivity
-    let store: any PanStore
-    let interval: TimeInterval
-    let logger: Logger
+package struct UserSessionActivityWriter: Service {
+    package let activity: UserSessionActivity
+    package let store: any PanStore
+    package let interval: TimeInterval
+    package let logger: Logger
 
-    func run() async throws {
+    package init(activity: UserSessionActivity, store: any PanStore, interval: TimeInterval, logger: Logger) {
+        self.activity = activity
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    package func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(interval))

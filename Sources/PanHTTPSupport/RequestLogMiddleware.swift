@@ -10,12 +10,17 @@ import PanCore
 /// only), the user, the matched route, status and duration.
 /// Never logs bodies, tokens, query strings (download signatures, `?token=`)
 /// or passwords.
-struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-    let clientAddress: ClientAddress
-    let tokens: SessionTokens
+package struct RequestLogMiddleware: RouterMiddleware {
+    package typealias Context = AppRequestContext
+    package let clientAddress: ClientAddress
+    package let tokens: SessionTokens
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    package init(clientAddress: ClientAddress, tokens: SessionTokens) {
+        self.clientAddress = clientAddress
+        self.tokens = tokens
+    }
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let incoming = request.headers[.requestId].map { String($0.prefix(128)) }
         context.requestId = incoming.flatMap { $0.isEmpty ? nil : $0 } ?? RandomID.hex32()
@@ -49,13 +54,13 @@ struct RequestLogMiddleware: RouterMiddleware {
     /// refreshed session token (`api.md` §3), which this server just signed
     /// (so it is in the token cache, or its payload's `uuid` is trustworthy
     /// without re-verifying). Only the id is read; the token is never logged.
-    func userId(of response: Response) -> Int64? {
+    package func userId(of response: Response) -> Int64? {
         guard let token = response.headers[.qingzhenToken] else { return nil }
         if let claims = tokens.knownClaims(token) { return claims.uuid }
         return Self.userId(inPayloadOf: token)
     }
 
-    static func userId(inPayloadOf token: String) -> Int64? {
+    package static func userId(inPayloadOf token: String) -> Int64? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
               let claims = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]

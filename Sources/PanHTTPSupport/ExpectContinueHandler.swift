@@ -5,12 +5,12 @@ import NIOHTTPTypes
 /// Answers `Expect: 100-continue` at once. Upload clients (curl, the SDKs) send
 /// it with every large body and otherwise wait a full second before sending
 /// the bytes — per 4 MiB block.
-final class ExpectContinueHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundOut = HTTPResponsePart
+package final class ExpectContinueHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    package typealias InboundIn = HTTPRequestPart
+    package typealias InboundOut = HTTPRequestPart
+    package typealias OutboundOut = HTTPResponsePart
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head(let head) = unwrapInboundIn(data),
            head.headerFields[.expect]?.lowercased() == "100-continue" {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)

@@ -16,16 +16,20 @@ import TextSupport
 /// proxy's machine) is indistinguishable from a proxy this way, which is why
 /// `deploy/nginx-pan.conf` *sets* the header to `$remote_addr` rather than
 /// appending to what the client sent (issue #24 §2.9).
-struct ClientAddress: Sendable {
-    let trustedProxies: IPMatcher
+package struct ClientAddress: Sendable {
+    package let trustedProxies: IPMatcher
+
+    package init(trustedProxies: IPMatcher) {
+        self.trustedProxies = trustedProxies
+    }
 
     /// The client's address as text (logs, `$(ip)` of uploads, callback allowlists).
-    func ip(of request: Request, peer: SocketAddress?) -> String? {
+    package func ip(of request: Request, peer: SocketAddress?) -> String? {
         if let address = address(of: request, peer: peer) { return address.text }
         return peer?.ipAddress
     }
 
-    func address(of request: Request, peer: SocketAddress?) -> IPAddress? {
+    package func address(of request: Request, peer: SocketAddress?) -> IPAddress? {
         guard let peer = peer?.ipAddress.flatMap(IPAddress.init) else { return nil }
         return Self.client(
             peer: peer, forwardedFor: request.headers[values: .forwardedFor], realIP: request.headers[.realIP],
@@ -35,7 +39,7 @@ struct ClientAddress: Sendable {
 
     /// The walk itself. `forwardedFor` is every `X-Forwarded-For` field in
     /// order (a proxy may add a field rather than extend the last one).
-    static func client(peer: IPAddress, forwardedFor: [String], realIP: String?, trusted: IPMatcher) -> IPAddress {
+    package static func client(peer: IPAddress, forwardedFor: [String], realIP: String?, trusted: IPMatcher) -> IPAddress {
         guard trusted.matches(peer) else { return peer }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }
         if !hops.isEmpty {
@@ -58,24 +62,24 @@ struct ClientAddress: Sendable {
 /// spelling (`2001:db8::1`, `2001:0DB8:0:0::1` and `::ffff:10.0.0.1` vs
 /// `10.0.0.1` are one address each), so a client cannot get fresh limits by
 /// writing its address differently.
-struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+package struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// The 128 bits; IPv4 is held as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
-    let high: UInt64
-    let low: UInt64
+    package let high: UInt64
+    package let low: UInt64
 
-    init(high: UInt64, low: UInt64) {
+    package init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
     }
 
-    init(ipv4 value: UInt32) {
+    package init(ipv4 value: UInt32) {
         self.init(high: 0, low: 0xffff << 32 | UInt64(value))
     }
 
     /// Lenient about what proxies write: surrounding spaces, `[v6]`, and a
     /// `:port` after IPv4 or `[v6]` are accepted; anything else that is not an
     /// address (zone ids, host names, `unknown`) is nil.
-    init?(_ spelled: some StringProtocol) {
+    package init?(_ spelled: some StringProtocol) {
         var text = Substring(String(spelled).trimmedSpaces())
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
@@ -97,10 +101,10 @@ struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         self.init(high: high, low: low)
     }
 
-    var isIPv4: Bool { high == 0 && low >> 32 == 0xffff }
+    package var isIPv4: Bool { high == 0 && low >> 32 == 0xffff }
 
     /// Dotted quad for IPv4 (mapped or not), RFC 5952 text for IPv6.
-    var text: String {
+    package var text: String {
         if isIPv4 {
             let v = UInt32(truncatingIfNeeded: low)
             return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
@@ -117,17 +121,17 @@ struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    var description: String { text }
+    package var description: String { text }
 
     /// What per-address limits count under: the address for IPv4, its /64 for
     /// IPv6 — one subscriber gets a whole /64 (RFC 6177), so per-address
     /// limits keyed by the full address would give an attacker 2^64 budgets.
-    var limitKey: String {
+    package var limitKey: String {
         isIPv4 ? text : IPAddress(high: high, low: 0).text + "/64"
     }
 
     /// The first `bits` of the 128, the rest zero.
-    func masked(to bits: Int) -> IPAddress {
+    package func masked(to bits: Int) -> IPAddress {
         func mask(_ bits: Int) -> UInt64 { bits <= 0 ? 0 : bits >= 64 ? ~0 : ~UInt64(0) << (64 - UInt64(bits)) }
         return IPAddress(high: high & mask(bits), low: low & mask(bits - 64))
     }
@@ -135,13 +139,13 @@ struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
 /// Matches addresses against a list of addresses and CIDR ranges, IPv4
 /// (`10.0.0.0/8`) or IPv6 (`fd00::/8`).
-struct IPMatcher: Sendable {
+package struct IPMatcher: Sendable {
     /// (network, prefix length over the 128 bits).
     private let ranges: [(IPAddress, Int)]
     /// Entries that are not addresses, matched as text (as before ranges were parsed).
     private let literal: Set<String>
 
-    init(_ entries: [String]) {
+    package init(_ entries: [String]) {
         var ranges: [(IPAddress, Int)] = []
         var literal = Set<String>()
         for entry in entries {
@@ -164,13 +168,13 @@ struct IPMatcher: Sendable {
         self.literal = literal
     }
 
-    var isEmpty: Bool { ranges.isEmpty && literal.isEmpty }
+    package var isEmpty: Bool { ranges.isEmpty && literal.isEmpty }
 
-    func matches(_ address: IPAddress) -> Bool {
+    package func matches(_ address: IPAddress) -> Bool {
         ranges.contains { address.masked(to: $0.1) == $0.0 }
     }
 
-    func matches(_ ip: String) -> Bool {
+    package func matches(_ ip: String) -> Bool {
         if let address = IPAddress(ip) { return matches(address) }
         return literal.contains(ip)
     }

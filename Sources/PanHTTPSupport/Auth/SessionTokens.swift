@@ -9,25 +9,25 @@ import Synchronization
 /// user's token version, bumped to sign out everywhere; `sid` the sign-in
 /// session (`UserSession`), ended alone by logout. Tokens signed before
 /// sessions existed have no `sid` and are held to `ver` alone.
-struct SessionClaims: JWTPayload {
-    var uuid: Int64
-    var name: String
-    var phone: String?
-    var exp: ExpirationClaim
-    var ver: Int64
-    var sid: String?
+package struct SessionClaims: JWTPayload {
+    package var uuid: Int64
+    package var name: String
+    package var phone: String?
+    package var exp: ExpirationClaim
+    package var ver: Int64
+    package var sid: String?
 
     /// What the user row is checked against (`User.admit`).
-    var credential: SessionCredential { SessionCredential(tokenVersion: ver, sessionId: sid) }
+    package var credential: SessionCredential { SessionCredential(tokenVersion: ver, sessionId: sid) }
 
-    func verify(using algorithm: some JWTAlgorithm) async throws {
+    package func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
     }
 
-    enum CodingKeys: String, CodingKey { case uuid, name, phone, exp, ver, sid }
+    package enum CodingKeys: String, CodingKey { case uuid, name, phone, exp, ver, sid }
 
     // `phone` is always present (null allowed): the web app reads it.
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(uuid, forKey: .uuid)
         try c.encode(name, forKey: .name)
@@ -46,14 +46,14 @@ struct SessionClaims: JWTPayload {
 /// same user and token version within `reuseWindow` is handed out again
 /// instead of signing a new one. Revocation is unaffected: the caller's
 /// `ver` and `sid` are still checked against the database on every request.
-struct SessionTokens: Sendable {
+package struct SessionTokens: Sendable {
     private let keys: JWTKeyCollection
-    let lifetime: TimeInterval
+    package let lifetime: TimeInterval
     private let cache = TokenCache()
     /// A reused token expires at most this much earlier than a new one would.
-    static let reuseWindow: TimeInterval = 30
+    package static let reuseWindow: TimeInterval = 30
 
-    init(secret: String, lifetime: TimeInterval) async {
+    package init(secret: String, lifetime: TimeInterval) async {
         let keys = JWTKeyCollection()
         // HS256 wants a key of at least 32 bytes; a shorter configured secret is stretched by SHA-256.
         let bytes = Array(secret.utf8)
@@ -64,7 +64,7 @@ struct SessionTokens: Sendable {
     }
 
     /// A token for `user` in sign-in `session` (nil: one without a session, as servers before sessions signed).
-    func issue(for user: User, session: String?) async throws -> String {
+    package func issue(for user: User, session: String?) async throws -> String {
         let now = Date().timeIntervalSince1970
         let identity = TokenCache.Identity(userId: user.id, version: user.tokenVersion, session: session, name: user.name, phone: user.phone)
         if let token = cache.recentlyIssued(identity, notBefore: now - Self.reuseWindow) { return token }
@@ -79,10 +79,10 @@ struct SessionTokens: Sendable {
     }
 
     /// Claims of a token this process signed or verified recently, without checking anything.
-    func knownClaims(_ token: String) -> SessionClaims? { cache.verified(token) }
+    package func knownClaims(_ token: String) -> SessionClaims? { cache.verified(token) }
 
     /// Any failure — malformed, forged, expired — is the same 401.
-    func verify(_ token: String) async throws(PanError) -> SessionClaims {
+    package func verify(_ token: String) async throws(PanError) -> SessionClaims {
         if let claims = cache.verified(token) {
             guard claims.exp.value > Date() else { throw .tokenInvalid }
             return claims
@@ -98,13 +98,13 @@ struct SessionTokens: Sendable {
 }
 
 /// Bounded memory of verified and recently signed tokens.
-final class TokenCache: Sendable {
-    struct Identity: Hashable {
-        let userId: Int64
-        let version: Int64
-        let session: String?
-        let name: String
-        let phone: String?
+package final class TokenCache: Sendable {
+    package struct Identity: Hashable {
+        package let userId: Int64
+        package let version: Int64
+        package let session: String?
+        package let name: String
+        package let phone: String?
     }
 
     private struct State {
@@ -118,18 +118,18 @@ final class TokenCache: Sendable {
     }
 
     /// Past this many entries a map is emptied: the next requests simply verify or sign again.
-    static let capacity = 50_000
+    package static let capacity = 50_000
     private let state = Mutex(State())
 
-    func verified(_ token: String) -> SessionClaims? {
+    package func verified(_ token: String) -> SessionClaims? {
         state.withLock { $0.verified[token] }
     }
 
-    func remember(verified token: String, claims: SessionClaims) {
+    package func remember(verified token: String, claims: SessionClaims) {
         state.withLock { $0.insert(verified: token, claims: claims) }
     }
 
-    func recentlyIssued(_ identity: Identity, notBefore: TimeInterval) -> String? {
+    package func recentlyIssued(_ identity: Identity, notBefore: TimeInterval) -> String? {
         state.withLock { state in
             guard let entry = state.issued[identity], entry.at >= notBefore else { return nil }
             return entry.token
@@ -137,7 +137,7 @@ final class TokenCache: Sendable {
     }
 
     /// A token we signed is also one we know to be valid.
-    func remember(issued token: String, for identity: Identity, at time: TimeInterval, claims: SessionClaims) {
+    package func remember(issued token: String, for identity: Identity, at time: TimeInterval, claims: SessionClaims) {
         state.withLock { state in
             if state.issued.count >= Self.capacity { state.issued.removeAll(keepingCapacity: true) }
             state.issued[identity] = (token, time)

@@ -1,7 +1,7 @@
 import Hummingbird
 import NIOCore
 
-extension ResponseBodyWriter {
+package extension ResponseBodyWriter {
     /// Writes a chunk of a streamed reply, then waits until the connection's
     /// event loop has taken it.
     ///

@@ -6,17 +6,17 @@ import PanCore
 
 /// `api.md` §2: every reply, errors included, is
 /// `{status, success, code, message, result, token}`.
-struct Envelope<Result: Encodable>: Encodable {
-    var status: Int
-    var success: Bool
-    var code: String
-    var message: String
-    var result: Result?
-    var token: String?
+package struct Envelope<Result: Encodable>: Encodable {
+    package var status: Int
+    package var success: Bool
+    package var code: String
+    package var message: String
+    package var result: Result?
+    package var token: String?
 
-    enum CodingKeys: String, CodingKey { case status, success, code, message, result, token }
+    package enum CodingKeys: String, CodingKey { case status, success, code, message, result, token }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(status, forKey: .status)
         try c.encode(success, forKey: .success)
@@ -29,21 +29,23 @@ struct Envelope<Result: Encodable>: Encodable {
 }
 
 /// An empty `result` payload.
-struct NoResult: Encodable {
-    func encode(to encoder: any Encoder) throws {
+package struct NoResult: Encodable {
+    package init() {}
+
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encodeNil()
     }
 }
 
-enum Reply {
-    static let encoder: JSONEncoder = {
+package enum Reply {
+    package static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
     }()
 
-    static func json(_ data: Data, status: HTTPResponse.Status, headers extra: HTTPFields = [:]) -> Response {
+    package static func json(_ data: Data, status: HTTPResponse.Status, headers extra: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         headers.append(contentsOf: extra)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -51,7 +53,7 @@ enum Reply {
 
     /// A success envelope; with a token, also in `Qingzhen-Token` and `Authorization`
     /// (the Android app reads only the headers).
-    static func ok<T: Encodable>(_ result: T, token: String?) throws -> Response {
+    package static func ok<T: Encodable>(_ result: T, token: String?) throws -> Response {
         let data: Data
         if let writable = result as? any JSONWritable {
             // The hot replies (file objects, grants): written directly, same shape as `Envelope`.
@@ -65,7 +67,7 @@ enum Reply {
     /// A success envelope that also names what `conflict: "skip"` left where
     /// it was: `skipped` (file objects) beside `result`, so `result` keeps the
     /// shape every client already reads (a count, a node).
-    static func ok(_ result: some JSONWritable, skipped: [FileNode], token: String?) -> Response {
+    package static func ok(_ result: some JSONWritable, skipped: [FileNode], token: String?) -> Response {
         ok(data: written(result, skipped: skipped, token: token), token: token)
     }
 
@@ -96,7 +98,7 @@ enum Reply {
         return json(data, status: .ok, headers: headers)
     }
 
-    static func error(_ error: PanError, httpStatus: HTTPResponse.Status? = nil) -> Response {
+    package static func error(_ error: PanError, httpStatus: HTTPResponse.Status? = nil) -> Response {
         let status = httpStatus ?? HTTPResponse.Status(code: error.statusCode)
         let envelope = Envelope<NoResult>(
             status: status.code, success: false, code: error.code, message: error.message, result: nil, token: nil
@@ -108,7 +110,7 @@ enum Reply {
     }
 }
 
-extension HTTPField.Name {
+package extension HTTPField.Name {
     static let qingzhenToken = Self("Qingzhen-Token")!
     static let token = Self("Token")!
     static let requestId = Self("X-Request-Id")!

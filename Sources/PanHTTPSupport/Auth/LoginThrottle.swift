@@ -32,57 +32,57 @@ import Synchronization
 /// An attempt is charged as a failure when admitted and refunded when the
 /// password turns out right, or when it was never checked (the hash pool's
 /// 503, a cancelled wait): an overload is not a wrong password.
-final class LoginThrottle: Sendable {
-    struct Limits: Sendable, Equatable {
+package final class LoginThrottle: Sendable {
+    package struct Limits: Sendable, Equatable {
         /// Failures per account from one address per window; also the
         /// account-wide failures past which the slow lane starts (0: both off).
-        var perAccount: Int
+        package var perAccount: Int
         /// Failures per client address per window (0: off).
-        var perIP: Int
-        var window: TimeInterval
+        package var perIP: Int
+        package var window: TimeInterval
         /// Password checks one address may start per minute: a burst of this
         /// many, then one every 60/N s (0: no limit).
-        var checksPerMinute: Int
+        package var checksPerMinute: Int
     }
 
     /// Spacing of slow-lane attempts: the first step, and the cap.
-    static let slowLaneSpacing: TimeInterval = 1
-    static let slowLaneMaxSpacing: TimeInterval = 60
+    package static let slowLaneSpacing: TimeInterval = 1
+    package static let slowLaneMaxSpacing: TimeInterval = 60
     /// The longest a slow-lane attempt is held before its turn; a later turn is a 429 naming it.
-    static let slowLaneMaxWait: TimeInterval = 5
+    package static let slowLaneMaxWait: TimeInterval = 5
     /// Addresses remembered per account as "signed in from here before", and for how long.
-    static let knownAddressesPerAccount = 8
-    static let knownAddressLifetime: TimeInterval = 30 * 86_400
+    package static let knownAddressesPerAccount = 8
+    package static let knownAddressLifetime: TimeInterval = 30 * 86_400
 
     /// An admitted attempt: what it was charged, to settle once the password is checked.
-    struct Attempt: Sendable {
-        let address: String
-        let account: String
+    package struct Attempt: Sendable {
+        package let address: String
+        package let account: String
         /// Seconds to wait for the slow lane's turn before hashing (0: none).
-        let wait: TimeInterval
+        package let wait: TimeInterval
         fileprivate let addressWindow: TimeInterval?
         fileprivate let pairWindow: TimeInterval?
         fileprivate let chargedAccount: Bool
         fileprivate let tookCheck: Bool
     }
 
-    enum Admission: Sendable {
+    package enum Admission: Sendable {
         case admitted(Attempt)
         /// Refused without charging anything; `retryAfter` in whole seconds.
         case refused(retryAfter: Int, reason: Reason)
 
-        var attempt: Attempt? { if case .admitted(let attempt) = self { attempt } else { nil } }
-        var retryAfter: Int? { if case .refused(let seconds, _) = self { seconds } else { nil } }
+        package var attempt: Attempt? { if case .admitted(let attempt) = self { attempt } else { nil } }
+        package var retryAfter: Int? { if case .refused(let seconds, _) = self { seconds } else { nil } }
     }
 
-    enum Reason: Sendable, Equatable {
+    package enum Reason: Sendable, Equatable {
         case addressFailures, accountFailures, addressRate, slowLane
     }
 
-    enum Outcome { case succeeded, failed, notChecked }
+    package enum Outcome { case succeeded, failed, notChecked }
 
-    static func accountKey(_ id: Int64) -> String { "a:\(id)" }
-    static func loginKey(_ value: String) -> String { "l:\(value)" }
+    package static func accountKey(_ id: Int64) -> String { "a:\(id)" }
+    package static func loginKey(_ value: String) -> String { "l:\(value)" }
 
     private struct Window {
         var start: TimeInterval
@@ -119,7 +119,7 @@ final class LoginThrottle: Sendable {
     /// Past this many tracked keys, idle ones are dropped (at most one sweep per 10 s).
     private let pruneThreshold: Int
 
-    init(limits: Limits, pruneThreshold: Int = 100_000, clock: @escaping @Sendable () -> TimeInterval = { Date().timeIntervalSince1970 }) {
+    package init(limits: Limits, pruneThreshold: Int = 100_000, clock: @escaping @Sendable () -> TimeInterval = { Date().timeIntervalSince1970 }) {
         self.limits = limits
         self.pruneThreshold = pruneThreshold
         self.clock = clock
@@ -130,7 +130,7 @@ final class LoginThrottle: Sendable {
     /// Admits an attempt (charging it) or refuses it (charging nothing).
     /// `address` is `IPAddress.limitKey`; `knownDevice`: the request carries
     /// a valid session token of this account.
-    func admit(address: String, account: String, knownDevice: Bool) -> Admission {
+    package func admit(address: String, account: String, knownDevice: Bool) -> Admission {
         let now = clock()
         let limits = self.limits
         let rate = Double(limits.checksPerMinute) / 60
@@ -212,7 +212,7 @@ final class LoginThrottle: Sendable {
     /// account-wide count, so the owner signing in does not hand a distributed
     /// guesser a fresh set of fast attempts; `.notChecked` refunds everything,
     /// the password check included.
-    func settle(_ attempt: Attempt, _ outcome: Outcome) {
+    package func settle(_ attempt: Attempt, _ outcome: Outcome) {
         guard outcome != .failed else { return }
         let now = clock()
         let limits = self.limits
@@ -274,7 +274,7 @@ final class LoginThrottle: Sendable {
     }
 }
 
-extension LoginThrottle {
+package extension LoginThrottle {
     /// One sign-in's password check under the throttle: admitted or refused
     /// (429), its slow-lane turn awaited, `verify` run on the hash pool (503
     /// when its queue is full), and the attempt settled by the result.
@@ -298,7 +298,7 @@ extension LoginThrottle {
     }
 }
 
-extension LoginThrottle {
+package extension LoginThrottle {
     /// `admit`, with a refusal thrown as the 429 a client sees.
     func admitOrRefuse(address: String, account: String, knownDevice: Bool) throws(PanError) -> Attempt {
         switch admit(address: address, account: account, knownDevice: knownDevice) {
@@ -316,7 +316,7 @@ extension LoginThrottle {
     }
 }
 
-extension PanConfiguration {
+package extension PanConfiguration {
     var loginLimits: LoginThrottle.Limits {
         .init(perAccount: loginFailuresPerAccount, perIP: loginFailuresPerIP, window: loginWindow, checksPerMinute: loginChecksPerIP)
     }

@@ -4,27 +4,27 @@ import PanCore
 /// Pan's domain counters. They report through a factory owned by one server
 /// (`ServerMetrics`), not the process-wide `MetricsSystem`, so each server's
 /// `/metrics` shows exactly its own counts — tests run many servers in one process.
-struct PanMetrics: Sendable {
-    let tokensIssued: Counter
+package struct PanMetrics: Sendable {
+    package let tokensIssued: Counter
     /// By kind (`own`, `proof`, `global`): who got content without sending it (issue #24).
     private let instantUploads: [InstantKind: Counter]
     /// Token replies that carried a possession challenge.
-    let challengesIssued: Counter
+    package let challengesIssued: Counter
     /// Proofs refused: a wrong answer, or a nonce unknown, used, expired or for another file.
-    let failedProofs: Counter
-    let callbacksAccepted: Counter
-    let callbacksReplayed: Counter
+    package let failedProofs: Counter
+    package let callbacksAccepted: Counter
+    package let callbacksReplayed: Counter
     /// What `PAN_BIN_RETENTION`'s sweep deleted for good: items of the bin, and their nodes.
-    let binItemsExpired: Counter
-    let binNodesExpired: Counter
+    package let binItemsExpired: Counter
+    package let binNodesExpired: Counter
     /// Share links (issue #27): successful opens, counted downloads, wrong passwords, throttled attempts.
-    let shareOpens: Counter
-    let shareDownloads: Counter
-    let sharePasswordRefusals: Counter
-    let shareThrottled: Counter
+    package let shareOpens: Counter
+    package let shareDownloads: Counter
+    package let sharePasswordRefusals: Counter
+    package let shareThrottled: Counter
     private let factory: any MetricsFactory
 
-    init(factory: any MetricsFactory) {
+    package init(factory: any MetricsFactory) {
         self.factory = factory
         tokensIssued = Counter(label: "pan_upload_tokens_issued_total", factory: factory)
         instantUploads = Dictionary(uniqueKeysWithValues: InstantKind.allCases.map {
@@ -42,10 +42,10 @@ struct PanMetrics: Sendable {
         shareThrottled = Counter(label: "pan_share_throttled_total", factory: factory)
     }
 
-    func instantUpload(_ kind: InstantKind) { instantUploads[kind]?.increment() }
+    package func instantUpload(_ kind: InstantKind) { instantUploads[kind]?.increment() }
 
     /// `reason` is a stable PanError code, so the label set stays small.
-    func callbackRejected(reason: String) {
+    package func callbackRejected(reason: String) {
         Counter(label: "pan_callbacks_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 }

@@ -18,19 +18,19 @@ import Synchronization
 /// the first bounds the gap between two reads, so a drip passes it (issue #24
 /// §2.6); the second bounds the whole head, as the grace here does for a head
 /// that never gets bigger.
-struct RequestPaceRule: Sendable {
+package struct RequestPaceRule: Sendable {
     /// Bytes per second a request must average after the grace.
-    let minimumRate: Double
-    let grace: TimeAmount
+    package let minimumRate: Double
+    package let grace: TimeAmount
 
-    init?(_ configuration: PanConfiguration) {
+    package init?(_ configuration: PanConfiguration) {
         guard configuration.minimumBodyRate > 0 else { return nil }
         minimumRate = Double(configuration.minimumBodyRate)
         grace = .nanoseconds(Int64(configuration.requestGrace * 1e9))
     }
 
     /// Time a request with `bytes` received may have kept Pan waiting.
-    func allowance(bytes: Int64) -> TimeAmount {
+    package func allowance(bytes: Int64) -> TimeAmount {
         grace + .nanoseconds(Int64(min(Double(bytes) / minimumRate, 1e9) * 1e9))
     }
 }
@@ -44,11 +44,11 @@ struct RequestPaceRule: Sendable {
 ///
 /// A request that runs out of time is answered `408 REQUEST_TOO_SLOW` (unless
 /// its response has begun) and its connection closed.
-final class RequestPaceHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = IOData
-    typealias OutboundOut = IOData
+package final class RequestPaceHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = ByteBuffer
+    package typealias InboundOut = ByteBuffer
+    package typealias OutboundIn = IOData
+    package typealias OutboundOut = IOData
 
     private let rule: RequestPaceRule
     private let logger: Logger
@@ -60,16 +60,16 @@ final class RequestPaceHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// When the read in progress was asked for; nil when none is.
     private var waitingSince: NIODeadline?
     /// A final response for this request has begun: too late for a 408.
-    var responseStarted = false
+    package var responseStarted = false
     private var check: Scheduled<Void>?
     private var closed = false
 
-    init(rule: RequestPaceRule, logger: Logger) {
+    package init(rule: RequestPaceRule, logger: Logger) {
         self.rule = rule
         self.logger = logger
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let count = unwrapInboundIn(data).readableBytes
         if !receiving {
             receiving = true
@@ -84,7 +84,7 @@ final class RequestPaceHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
-    func read(context: ChannelHandlerContext) {
+    package func read(context: ChannelHandlerContext) {
         if receiving, waitingSince == nil {
             waitingSince = .now()
             schedule(context, in: rule.allowance(bytes: bytes) - waited)
@@ -93,19 +93,19 @@ final class RequestPaceHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The request's last byte was decoded: the client owes nothing more.
-    func requestEnded() {
+    package func requestEnded() {
         receiving = false
         waitingSince = nil
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         closed = true
         check?.cancel()
         check = nil
         context.fireChannelInactive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
     }
@@ -150,22 +150,22 @@ final class RequestPaceHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 /// Tells `RequestPaceHandler` where requests end and responses begin; sits
 /// right after NIO's HTTP/1 codec, where parts are decoded.
-final class RequestPaceBoundaries: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+package final class RequestPaceBoundaries: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPServerRequestPart
+    package typealias InboundOut = HTTPServerRequestPart
+    package typealias OutboundIn = HTTPServerResponsePart
+    package typealias OutboundOut = HTTPServerResponsePart
 
     private let pace: RequestPaceHandler
 
-    init(_ pace: RequestPaceHandler) { self.pace = pace }
+    package init(_ pace: RequestPaceHandler) { self.pace = pace }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = unwrapInboundIn(data) { pace.requestEnded() }
         context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // 100 Continue is not the answer: a 408 can still follow it.
         if case .head(let head) = unwrapOutboundIn(data), head.status.code >= 200 { pace.responseStarted = true }
         context.write(data, promise: promise)
@@ -177,19 +177,19 @@ final class RequestPaceBoundaries: ChannelDuplexHandler, RemovableChannelHandler
 /// is the TCP peer's: `X-Forwarded-For` is not known when a connection opens.
 /// Peers in `PAN_TRUSTED_PROXIES` are exempt — behind nginx every connection
 /// is nginx's, and nginx's `limit_conn` caps each client instead.
-final class ConnectionsPerAddress: Sendable {
-    let limit: Int
+package final class ConnectionsPerAddress: Sendable {
+    package let limit: Int
     private let exempt: IPMatcher
     private let open = Mutex<[String: Int]>([:])
 
-    init(limit: Int, exempt: IPMatcher) {
+    package init(limit: Int, exempt: IPMatcher) {
         self.limit = limit
         self.exempt = exempt
     }
 
     /// Counts `channel` under its peer's address until it closes; false, and
     /// not counted, when that address already has `limit` open.
-    func admit(_ channel: any Channel) -> Bool {
+    package func admit(_ channel: any Channel) -> Bool {
         guard let ip = channel.remoteAddress?.ipAddress, !exempt.matches(ip) else { return true }
         // An IPv6 client owns a whole /64: one budget for all of it.
         let key = IPAddress(ip)?.limitKey ?? ip
@@ -204,7 +204,7 @@ final class ConnectionsPerAddress: Sendable {
     }
 
     /// Connections open from `ip` now (tests).
-    func count(_ ip: String) -> Int { open.withLock { $0[IPAddress(ip)?.limitKey ?? ip, default: 0] } }
+    package func count(_ ip: String) -> Int { open.withLock { $0[IPAddress(ip)?.limitKey ?? ip, default: 0] } }
 
     private func release(_ key: String) {
         open.withLock { open in
@@ -217,17 +217,17 @@ final class ConnectionsPerAddress: Sendable {
 /// Admits a new connection under `ConnectionsPerAddress` when it becomes
 /// active (its peer's address known); a refused one is answered `429
 /// TOO_MANY_CONNECTIONS` straight to the socket and closed, its request unread.
-final class ConnectionAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+package final class ConnectionAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = ByteBuffer
+    package typealias InboundOut = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
 
     private let connections: ConnectionsPerAddress
     private var refused = false
 
-    init(_ connections: ConnectionsPerAddress) { self.connections = connections }
+    package init(_ connections: ConnectionsPerAddress) { self.connections = connections }
 
-    func channelActive(context: ChannelHandlerContext) {
+    package func channelActive(context: ChannelHandlerContext) {
         if !connections.admit(context.channel) {
             refused = true
             let loopBound = context.loopBound
@@ -238,14 +238,14 @@ final class ConnectionAdmissionHandler: ChannelInboundHandler, RemovableChannelH
         context.fireChannelActive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if !refused { context.fireChannelRead(data) }
     }
 }
 
 /// A complete HTTP/1.1 response carrying `error`'s envelope, with
 /// `Connection: close`, for the places below Hummingbird's router.
-func rawErrorResponse(_ error: PanError) -> ByteBuffer {
+package func rawErrorResponse(_ error: PanError) -> ByteBuffer {
     let envelope = Envelope<NoResult>(
         status: error.statusCode, success: false, code: error.code, message: error.message, result: nil, token: nil
     )

@@ -16,13 +16,13 @@ import PanCore
 /// one test's flood must not fill another's queue); its threads end when the
 /// server's router is released. Image renditions (`Thumbnails`) run on a
 /// pool of their own, for the same reasons.
-final class HashPool: Sendable {
+package final class HashPool: Sendable {
     private let queue: JobQueue
-    let threadCount: Int
+    package let threadCount: Int
 
-    struct Busy: Error {}
+    package struct Busy: Error {}
 
-    init(threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount), maximumQueued: Int? = nil, name: String = "pan-hash") {
+    package init(threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount), maximumQueued: Int? = nil, name: String = "pan-hash") {
         threadCount = threads
         queue = JobQueue(maximumQueued: maximumQueued ?? 64 * threads)
         for index in 0..<threads {
@@ -44,7 +44,7 @@ final class HashPool: Sendable {
     /// Runs `body` on a hash thread. Throws `Busy` at once, without queueing,
     /// when `maximumQueued` jobs already wait: an overload is refused cheaply
     /// rather than answered minutes late.
-    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+    package func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let accepted = queue.enqueue { continuation.resume(returning: body()) }
             if !accepted { continuation.resume(throwing: Busy()) }

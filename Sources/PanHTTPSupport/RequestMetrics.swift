@@ -5,9 +5,9 @@ import Metrics
 import Synchronization
 
 /// Request count and latency by route pattern, method and status.
-final class RequestMetrics: Sendable {
-    static let countLabel = "pan_http_requests_total"
-    static let durationLabel = "pan_http_request_duration_seconds"
+package final class RequestMetrics: Sendable {
+    package static let countLabel = "pan_http_requests_total"
+    package static let durationLabel = "pan_http_request_duration_seconds"
 
     private struct Key: Hashable {
         let route: String
@@ -20,9 +20,9 @@ final class RequestMetrics: Sendable {
     // a dictionary hit is cheaper on every request.
     private let cache = Mutex<[Key: (Counter, Metrics.Timer)]>([:])
 
-    init(factory: any MetricsFactory) { self.factory = factory }
+    package init(factory: any MetricsFactory) { self.factory = factory }
 
-    func record(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, nanoseconds: UInt64) {
+    package func record(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, nanoseconds: UInt64) {
         let key = Key(route: route, method: method.rawValue, status: Int(status.code))
         let (counter, timer) = cache.withLock { cache in
             if let found = cache[key] { return found }
@@ -43,11 +43,15 @@ final class RequestMetrics: Sendable {
 /// raw path, so a scanner cannot blow up the label set); unmatched ones are
 /// `NotFound`. Sits outside `RequestLogMiddleware`, which turns errors into
 /// replies, so the status seen here is the one sent.
-struct RequestMetricsMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-    let metrics: RequestMetrics
+package struct RequestMetricsMiddleware: RouterMiddleware {
+    package typealias Context = AppRequestContext
+    package let metrics: RequestMetrics
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    package init(metrics: RequestMetrics) {
+        self.metrics = metrics
+    }
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
         let status: HTTPResponse.Status
         let response: Response

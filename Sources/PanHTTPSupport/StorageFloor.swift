@@ -6,20 +6,25 @@ import PanCore
 /// SQLite write failing midway, or the WAL checkpoint that frees space
 /// itself having no room. `/readyz` reports not-ready below it, so a load
 /// balancer moves traffic away.
-struct StorageFloor: Sendable {
-    let path: String
-    let minimumFreeBytes: Int64
+package struct StorageFloor: Sendable {
+    package let path: String
+    package let minimumFreeBytes: Int64
 
-    var freeBytes: Int64? { DiskSpace.freeBytes(at: path) }
+    package init(path: String, minimumFreeBytes: Int64) {
+        self.path = path
+        self.minimumFreeBytes = minimumFreeBytes
+    }
+
+    package var freeBytes: Int64? { DiskSpace.freeBytes(at: path) }
 
     /// True when free space is known and at or above the floor (an unreadable
     /// figure does not block: the write itself will tell).
-    var hasRoom: Bool {
+    package var hasRoom: Bool {
         guard minimumFreeBytes > 0, let free = freeBytes else { return true }
         return free >= minimumFreeBytes
     }
 
-    func check() throws(PanError) {
+    package func check() throws(PanError) {
         if !hasRoom { throw PanError.storageFull }
     }
 }
