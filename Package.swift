@@ -127,11 +127,25 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             ]
         ),
-        // The HTTP API, the WCS callback receiver, the local WCS-compatible upload endpoint and the web app.
+        // The local stand-in for WCS (a face): form and slice uploads, callbacks to
+        // Pan itself, and the bytes served as WCS would (`/dl/`, `/objects/`).
+        .target(
+            name: "PanLocalWCS",
+            dependencies: [
+                "PanHTTPSupport", "PanCore", "WCS", "TextSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The HTTP API, the WCS callback receiver and the web app.
         .target(
             name: "PanHTTP",
             dependencies: [
-                "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
+                "PanHTTPSupport", "PanLocalWCS", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

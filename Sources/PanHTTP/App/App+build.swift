@@ -8,6 +8,7 @@ import Logging
 import PanCore
 import AsyncHTTPClient
 import PanHTTPSupport
+import PanLocalWCS
 import ServiceLifecycle
 
 public typealias PanApplication = Application<RouterResponder<AppRequestContext>>

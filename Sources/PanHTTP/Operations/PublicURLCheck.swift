@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import PanCore
+import PanLocalWCS
 import ServiceLifecycle
 import Synchronization
 

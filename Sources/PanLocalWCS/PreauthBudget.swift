@@ -5,14 +5,14 @@ import Synchronization
 /// form's token: the Java SDK sends the `file` part first, so some must be
 /// taken on trust, but an unauthenticated client must not be able to fill
 /// `storage/tmp` (security issue #14, finding 5).
-final class PreauthBudget: Sendable {
+package final class PreauthBudget: Sendable {
     /// Most bytes one request may stream before its token.
     let perRequest: Int
     /// Most such bytes in flight across all requests.
     let total: Int
     private let held = Atomic<Int>(0)
 
-    init(perRequest: Int, total: Int) {
+    package init(perRequest: Int, total: Int) {
         self.perRequest = perRequest
         self.total = total
     }

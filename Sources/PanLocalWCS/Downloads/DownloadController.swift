@@ -1,23 +1,28 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import PanCore
 import PanHTTPSupport
-import TextSupport
 
 /// `GET /dl/<key>?e&n&m&s`: serves a stored object of the local endpoint with
 /// its type, length, a UTF-8 `Content-Disposition`, and single `Range`s (206).
 /// Previews' links (`/v1/preview/*`) are variants, signed as such:
 /// `&i=1` serves the file inline (`InlineKinds`: safe kinds only), `&t=<size>&h=<hash>`
 /// an image rendition of it (`Thumbnails`).
-struct DownloadController {
+package struct DownloadController {
     let store: LocalObjectStore
     let links: DownloadLinks
     let panStore: any PanStore
     let thumbnails: Thumbnails?
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: LocalObjectStore, links: DownloadLinks, panStore: any PanStore, thumbnails: Thumbnails?) {
+        self.store = store
+        self.links = links
+        self.panStore = panStore
+        self.thumbnails = thumbnails
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/dl/:key", use: download)
         router.head("/dl/:key", use: download)
     }

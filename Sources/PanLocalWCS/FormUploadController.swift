@@ -12,7 +12,7 @@ import TextSupport
 /// `token`, `file` and optional `key`, `mimeType`, `x:` variables, in any
 /// order. The file part streams to disk while it is hashed, so memory stays
 /// bounded whatever the size.
-struct FormUploadController {
+package struct FormUploadController {
     let store: LocalObjectStore
     let tokens: TokenCheck
     let completion: UploadCompletion
@@ -22,10 +22,19 @@ struct FormUploadController {
     let preauth: PreauthBudget
     let storage: StorageFloor
 
+    package init(store: LocalObjectStore, tokens: TokenCheck, completion: UploadCompletion, clientAddress: ClientAddress, preauth: PreauthBudget, storage: StorageFloor) {
+        self.store = store
+        self.tokens = tokens
+        self.completion = completion
+        self.clientAddress = clientAddress
+        self.preauth = preauth
+        self.storage = storage
+    }
+
     /// Text fields are small; this bounds each.
     static let maxFieldSize = 64 * 1024
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/file/upload", use: upload)
     }
 

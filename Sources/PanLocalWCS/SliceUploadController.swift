@@ -13,16 +13,24 @@ import TextSupport
 /// `mkfile`. Blocks stream to disk under `storage/blocks`; a `ctx` names a
 /// block and how much of it has arrived, so an interrupted upload resumes
 /// from its last `ctx`.
-struct SliceUploadController {
+package struct SliceUploadController {
     let store: LocalObjectStore
     let tokens: TokenCheck
     let completion: UploadCompletion
     let clientAddress: ClientAddress
     let storage: StorageFloor
 
+    package init(store: LocalObjectStore, tokens: TokenCheck, completion: UploadCompletion, clientAddress: ClientAddress, storage: StorageFloor) {
+        self.store = store
+        self.tokens = tokens
+        self.completion = completion
+        self.clientAddress = clientAddress
+        self.storage = storage
+    }
+
     static let blockSize: Int64 = 4 * 1024 * 1024
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/mkblk/:blockSize/:blockOrder", use: mkblk)
         router.post("/bput/:ctx/:offset", use: bput)
         router.post("/mkfile/:fileSize", use: mkfile)

@@ -5,7 +5,7 @@ import PanCore
 
 /// What happens after the bytes are stored, as WCS does it: the callback
 /// (its answer is relayed), or the policy's `returnBody`/`returnUrl`.
-struct UploadCompletion: Sendable {
+package struct UploadCompletion: Sendable {
     let callbackClient: CallbackClient
     let publicBaseURL: String
     let store: LocalObjectStore
@@ -13,7 +13,7 @@ struct UploadCompletion: Sendable {
     /// Shared by the form and slice endpoints: a token completes one upload.
     let tokenUse: UploadTokenUse
 
-    init(callbackClient: CallbackClient, publicBaseURL: String, store: LocalObjectStore, panStore: any PanStore, settings: UploadSettings) {
+    package init(callbackClient: CallbackClient, publicBaseURL: String, store: LocalObjectStore, panStore: any PanStore, settings: UploadSettings) {
         self.callbackClient = callbackClient
         self.publicBaseURL = publicBaseURL
         self.store = store

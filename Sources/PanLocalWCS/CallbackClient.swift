@@ -15,19 +15,26 @@ import NIOCore
 /// With `HTTPClient.shared` (the pool retries a failed connect until the
 /// request's deadline, 30 s an attempt) a server that could not reach its own
 /// public URL held an upload 91 s before its `579`.
-struct CallbackClient: Sendable {
+package struct CallbackClient: Sendable {
     let httpClient: HTTPClient
     let credentials: Credentials
     var attempts = 3
     /// The whole callback, every attempt and pause included.
     var budget: Duration = .seconds(30)
 
+    package init(httpClient: HTTPClient, credentials: Credentials, attempts: Int = 3, budget: Duration = .seconds(30)) {
+        self.httpClient = httpClient
+        self.credentials = credentials
+        self.attempts = attempts
+        self.budget = budget
+    }
+
     /// Each connection attempt's bound; a failed connect is not retried by the pool, but by `post`'s attempts.
     static let connectTimeout: TimeAmount = .seconds(5)
 
     /// The client of callbacks and of the public-URL check (`PublicURLCheck`): one per
     /// process, never shut down (like `HTTPClient.shared`, whose settings it keeps but the timeouts).
-    static let sharedHTTPClient: HTTPClient = {
+    package static let sharedHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration.singletonConfiguration
         configuration.timeout = .init(connect: connectTimeout, read: .seconds(30))
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -87,7 +94,7 @@ struct CallbackClient: Sendable {
     }
 
     /// A transport error in words an operator can act on.
-    static func describe(_ error: any Error) -> String {
+    package static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {
             switch error {
             case .connectTimeout: return "connect timed out after \(connectTimeout.nanoseconds / 1_000_000_000) s"

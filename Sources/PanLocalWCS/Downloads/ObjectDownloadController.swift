@@ -11,13 +11,19 @@ import PanHTTPSupport
 /// = <this server>/objects`) can be run and tested against this one. It is
 /// what a proof of possession reads in WCS mode (`WCSObjectRangeReader`).
 /// Only holders of the WCS keys can sign such a URL; clients get `/dl/` links.
-struct ObjectDownloadController {
+package struct ObjectDownloadController {
     let store: LocalObjectStore
     let credentials: [Credentials]
     /// The URL prefix signers use: this server's public URL + `/objects`.
     let publicPrefix: String
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: LocalObjectStore, credentials: [Credentials], publicPrefix: String) {
+        self.store = store
+        self.credentials = credentials
+        self.publicPrefix = publicPrefix
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/objects/**", use: download)
         router.head("/objects/**", use: download)
     }
