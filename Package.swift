@@ -141,11 +141,29 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        // The HTTP API, the WCS callback receiver and the web app.
+        // The v1 API (a face): users, files, store tokens, WCS callbacks, shares,
+        // zip downloads and previews, and the web app — controllers over PanStore, no SQL.
         .target(
-            name: "PanHTTP",
+            name: "PanAPI",
             dependencies: [
-                "PanHTTPSupport", "PanLocalWCS", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
+                "PanHTTPSupport", "PanCore", "WCS", "TextSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            plugins: ["EmbedWebApp"]
+        ),
+        // The composition: the engine (StoreOpening), PanServices, the router with
+        // the routes of every face, the application and its background services
+        // (operations, sweepers). What `pan serve` and the CLI use.
+        .target(
+            name: "PanServer",
+            dependencies: [
+                "PanAPI", "PanLocalWCS", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -155,16 +173,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
-            plugins: ["EmbedWebApp"]
+            ]
         ),
         // The `pan` command line: serve, migrate, user, session, hash, store.
         .target(
             name: "PanCLI",
             dependencies: [
-                "PanHTTP", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "SQLCommon", "WCS", "TextSupport",
+                "PanServer", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "SQLCommon", "WCS", "TextSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -187,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "PanTests",
             dependencies: [
-                "PanHTTP", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "PanCLI", "WCS", "TextSupport", "SQLiteKit", "SQLCommon",
+                "PanAPI", "PanServer", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "PanCLI", "WCS", "TextSupport", "SQLiteKit", "SQLCommon",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PanCore
 import Logging
-import PanHTTP
+import PanServer
 import PanSQLite
 
 /// Where the data lives; shared by every command that opens the database.

@@ -3,8 +3,8 @@ import Foundation
 import Hummingbird
 import Logging
 import PanCore
-import PanHTTP
 import PanHTTPSupport
+import PanServer
 
 /// `pan serve`: migrate, then run the HTTP server until SIGTERM/SIGINT.
 struct ServeCommand: AsyncParsableCommand {

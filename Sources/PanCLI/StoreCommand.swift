@@ -2,7 +2,6 @@ import WCS
 import ArgumentParser
 import Foundation
 import PanCore
-import PanHTTP
 import PanHTTPSupport
 
 /// `pan store list|show|verify|gc`: stored content objects.
@@ -93,7 +92,7 @@ struct StoreCommand: AsyncParsableCommand {
             for object in removed {
                 if !dryRun {
                     FileOps.remove(store.objectPath(forKey: object.objectKey))
-                    // Its preview renditions (PanHTTP/Downloads/Thumbnails.swift) go with it.
+                    // Its preview renditions (PanHTTPSupport/Downloads/Thumbnails.swift) go with it.
                     PreviewRenditions.remove(hash: object.hash, objects: store)
                 }
                 print("\(dryRun ? "would delete" : "deleted")  \(object.hash)  \(ByteCount.format(object.size))")

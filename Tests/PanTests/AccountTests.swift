@@ -3,7 +3,6 @@ import HTTPTypes
 import Synchronization
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import SQLCommon
 

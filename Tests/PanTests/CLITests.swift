@@ -5,7 +5,6 @@ import FoundationNetworking
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 import SQLiteKit
 
 /// End-to-end tests of the real `pan` executable, run as a subprocess against

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import WCS
 

@@ -4,7 +4,6 @@ import Glibc
 #endif
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 import WCS
 
 /// Issue #25 §6: a server whose storage is not the deployment's, or that

@@ -4,7 +4,6 @@ import HTTPTypes
 import Testing
 import WCS
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanHTTPSupport
 
 /// Issue #24 §1: a content hash is not a key to other people's files. Own

@@ -3,7 +3,6 @@ import Testing
 @testable import PanCore
 @testable import PanSQLite
 @testable import PanPostgres
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import SQLCommon
 import WCS

@@ -3,8 +3,8 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 @testable import PanHTTPSupport
+@testable import PanServer
 import WCS
 
 @Suite("Local WCS-compatible endpoint: the whole loop on one machine (wcs.md §4)")

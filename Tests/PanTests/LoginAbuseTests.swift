@@ -5,7 +5,6 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 @testable import PanHTTPSupport
 
 /// Issue #24 §2.4 (no lockout of the owner), §2.5 (every password check

@@ -5,7 +5,6 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 @testable import PanHTTPSupport
 
 /// Issue #14, item 2: a flood of logins must neither stall other users'

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
+@testable import PanServer
 import SQLCommon
 import SQLiteKit
 

@@ -4,7 +4,6 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 import WCS
 
 /// Pan behind a REAL nginx (the Debian package, which `.ci/run` installs),

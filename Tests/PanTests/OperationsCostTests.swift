@@ -3,7 +3,6 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 import SQLiteKit
 
 /// Issue #24 §2.7: /metrics counted every user's nodes per scrape and /readyz

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
+@testable import PanServer
 @testable import PanHTTPSupport
 import SQLiteKit
 import WCS

@@ -4,7 +4,6 @@ import Logging
 import Synchronization
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanHTTPSupport
 @testable import PanPostgres
 import SQLCommon

@@ -3,7 +3,6 @@ import HTTPTypes
 import Testing
 import WCS
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanHTTPSupport
 
 /// Issue #28 part 1: previews. `preview` codes on file objects (and the

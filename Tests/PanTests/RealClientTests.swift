@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-@testable import PanHTTP
 
 /// Pan against other people's code: Wangsu's own Python SDK, and a plain
 /// pooling HTTP client (`requests`/urllib3), driven as separate processes.

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import PanCore
-@testable import PanHTTP
+@testable import PanServer
 import WCS
 
 /// Issue #26 "The list": conflict choices (replace / keep both / skip) for

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import SQLCommon
 

@@ -6,8 +6,8 @@ import NIOPosix
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 @testable import PanHTTPSupport
+@testable import PanServer
 import SQLiteKit
 import WCS
 

@@ -3,7 +3,7 @@ import HTTPTypes
 import Logging
 import Testing
 @testable import PanCore
-@testable import PanHTTP
+@testable import PanServer
 @testable import PanHTTPSupport
 import SQLCommon
 

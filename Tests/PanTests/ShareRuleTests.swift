@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Testing
 @testable import PanCore
-@testable import PanHTTP
+@testable import PanAPI
 @testable import PanHTTPSupport
 
 /// The rules of share links that need no server (issue #27): ids, which

@@ -2,8 +2,9 @@ import Foundation
 import HTTPTypes
 import Testing
 @testable import PanCore
-@testable import PanHTTP
+@testable import PanAPI
 @testable import PanHTTPSupport
+@testable import PanServer
 import WCS
 
 /// Issue #27: attacks on share links (docs/api.md §8) — climbing out of a folder share,

@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import WCS
 

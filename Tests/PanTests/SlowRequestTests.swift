@@ -4,7 +4,6 @@ import Glibc
 #endif
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanHTTPSupport
 
 /// Issue #24 §2.6: a request dripped a byte at a time passed the idle timeout

@@ -2,7 +2,6 @@ import Foundation
 import Synchronization
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 @testable import PanPostgres
 import SQLCommon
 import WCS

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 import WCS
 
 /// Servers whose tests seed stored objects directly (`seedObject`): such an

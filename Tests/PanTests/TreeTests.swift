@@ -2,7 +2,6 @@ import Foundation
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 import SQLiteKit
 
 /// The file tree's gapped nested-set intervals, and the path rules (`api.md` §4).

@@ -4,7 +4,6 @@ import Synchronization
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import WCS
 

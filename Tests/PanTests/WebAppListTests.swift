@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import PanCore
-@testable import PanHTTP
 
 /// The web app's file list, navigation, phone layout, keyboard and account view
 /// in a real headless Chromium (`Tests/PanTests/Clients/webapp_list.py`), at

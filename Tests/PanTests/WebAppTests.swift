@@ -6,7 +6,7 @@ import NIOHTTP1
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
+@testable import PanAPI
 import WCS
 
 /// Pan's web app (`web/`, served by `WebApp/`): the static serving itself, and

@@ -6,8 +6,9 @@ import NIOCore
 import Testing
 import WCS
 @testable import PanCore
-@testable import PanHTTP
+@testable import PanAPI
 @testable import PanHTTPSupport
+@testable import PanServer
 
 /// Issue #26: a folder or a selection downloaded as one zip, built while it is
 /// sent (`POST /v1/files/zip` → a signed link; `GET /zip/<id>`). Serialized: the

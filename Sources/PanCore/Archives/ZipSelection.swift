@@ -4,7 +4,7 @@ import SQLCommon
 /// What one zip download holds (issue #26): the selection `POST
 /// /v1/files/zip` recorded (`ZipLink`) and, when the link is followed, the
 /// entries read from the tree in one read transaction (`ZipSnapshot`). The
-/// archive's bytes are the HTTP layer's (`PanHTTP/Downloads/Zip`); which
+/// archive's bytes are the HTTP layer's (`PanAPI/Downloads/Zip`); which
 /// nodes, under which names, is decided here.
 public enum ZipLimits {
     /// How long a link may wait to be started. A stream already running finishes.

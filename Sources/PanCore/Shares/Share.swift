@@ -4,7 +4,7 @@ import WCS
 /// A share link (issue #27): one of a user's files or folders, for people
 /// without an account, at `/s/<id>`. The rules of what a share may be and
 /// when it answers are here; the SQL is `ShareRepository`'s, the wire is
-/// PanHTTP's (`Shares/`).
+/// PanAPI's (`Shares/`).
 public struct Share: Sendable, Equatable {
     /// 22 base64url characters: 16 bytes of the system CSPRNG (`ShareID`).
     public let id: String

@@ -4,7 +4,6 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 import WCS
 
 /// nginx in the foreground with a config written to a temp prefix: the

@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-@testable import PanHTTP
 
 /// Python and the real clients' packages, pinned. Installed with `--no-deps`
 /// because the SDK's own requirements pin versions too old for Python 3.11.

@@ -3,7 +3,6 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 import WCS
 
 /// A bare TCP client: sends bytes, then waits for the server to close.

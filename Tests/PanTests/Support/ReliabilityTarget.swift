@@ -6,7 +6,6 @@ import NIOHTTP1
 import Testing
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import SQLiteKit
 import WCS

@@ -9,7 +9,7 @@ import Logging
 import NIOCore
 @testable import PanCore
 @testable import PanSQLite
-@testable import PanHTTP
+@testable import PanServer
 @testable import PanHTTPSupport
 @testable import PanPostgres
 import SQLiteKit

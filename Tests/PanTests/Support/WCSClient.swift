@@ -1,6 +1,5 @@
 import Foundation
 import HTTPTypes
-@testable import PanHTTP
 @testable import PanHTTPSupport
 import WCS
 

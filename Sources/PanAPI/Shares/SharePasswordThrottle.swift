@@ -8,8 +8,8 @@ import Synchronization
 /// (429 with `Retry-After`) before any hash is computed. Memory only and per
 /// server, like `LoginThrottle`: a restart forgets, which costs a guesser
 /// nothing they could not get by waiting.
-final class SharePasswordThrottle: Sendable {
-    struct Limits: Sendable {
+package final class SharePasswordThrottle: Sendable {
+    package struct Limits: Sendable {
         var perShareAndAddress = 10
         var perShare = 50
         var perAddress = 60
@@ -26,7 +26,7 @@ final class SharePasswordThrottle: Sendable {
     /// Entries kept before expired ones are pruned; past twice this, the oldest half goes.
     private static let pruneAt = 20_000
 
-    init(limits: Limits = Limits()) { self.limits = limits }
+    package init(limits: Limits = Limits()) { self.limits = limits }
 
     private func keys(share: String, address: String) -> [(String, Int)] {
         [("s\u{0}\(share)\u{0}\(address)", limits.perShareAndAddress), ("s\u{0}\(share)", limits.perShare), ("a\u{0}\(address)", limits.perAddress)]

@@ -7,7 +7,7 @@ import TextSupport
 /// `changeNameAndGet`, sign-up (`registration`, `register`), and clear
 /// refusals for what Pan does not do — the SMS endpoints and `/v1/offline/*`
 /// (`api.md` §3 and §8 of the clients' spec).
-struct AccountController {
+package struct AccountController {
     let store: any PanStore
     let authenticator: Authenticator
     let passwords: PasswordHasher
@@ -21,6 +21,18 @@ struct AccountController {
     let registration: RegistrationMode
     let registrationQuota: Int64
 
+    package init(store: any PanStore, authenticator: Authenticator, passwords: PasswordHasher, throttle: LoginThrottle, clientAddress: ClientAddress, hashPool: HashPool, maxSessions: Int, registration: RegistrationMode, registrationQuota: Int64) {
+        self.store = store
+        self.authenticator = authenticator
+        self.passwords = passwords
+        self.throttle = throttle
+        self.clientAddress = clientAddress
+        self.hashPool = hashPool
+        self.maxSessions = maxSessions
+        self.registration = registration
+        self.registrationQuota = registrationQuota
+    }
+
     /// What the clients call for SMS: sign-up, sign-in and password reset by text message.
     static let smsRoutes = [
         "sendRegisterMessage", "sendLoginMessage", "loginByMessage", "sendChangePasswordMessage", "changePasswordByMessage",
@@ -29,7 +41,7 @@ struct AccountController {
     /// Offline (torrent, magnet, URL) download tasks.
     static let offlineRoutes = ["page", "parseUrl", "parseTorrent", "parseMagnet", "start", "remove"]
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/user/changePassword", use: changePassword)
         router.post("/v1/user/changeName", use: changeName)
         router.post("/v1/user/changeNameAndGet", use: changeName)

@@ -11,7 +11,7 @@ import TextSupport
 /// and a grant from `open` for `page`. Every public request checks the share
 /// as it is now (`Share.state`), and every unusable share answers alike:
 /// 404 `SHARE_NOT_FOUND`.
-struct ShareController {
+package struct ShareController {
     let store: any PanStore
     let authenticator: Authenticator
     let links: ShareLinks
@@ -21,7 +21,18 @@ struct ShareController {
     let clientAddress: ClientAddress
     let metrics: PanMetrics
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, authenticator: Authenticator, links: ShareLinks, passwords: PasswordHasher, hashPool: HashPool, throttle: SharePasswordThrottle, clientAddress: ClientAddress, metrics: PanMetrics) {
+        self.store = store
+        self.authenticator = authenticator
+        self.links = links
+        self.passwords = passwords
+        self.hashPool = hashPool
+        self.throttle = throttle
+        self.clientAddress = clientAddress
+        self.metrics = metrics
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/share/create", use: create)
         router.post("/v1/share/list", use: list)
         router.post("/v1/share/update", use: update)

@@ -11,16 +11,16 @@ import PanHTTPSupport
 /// browser to revalidate (`no-cache`: the names are not fingerprinted), and a
 /// strict Content-Security-Policy: no inline script or style, nothing from
 /// another origin except the upload host the app sends bytes to.
-struct WebAppController {
+package struct WebAppController {
     let assets: WebAssets
     let contentSecurityPolicy: String
 
-    init(assets: WebAssets, configuration: PanConfiguration) {
+    package init(assets: WebAssets, configuration: PanConfiguration) {
         self.assets = assets
         self.contentSecurityPolicy = Self.contentSecurityPolicy(configuration)
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/", use: index)
         router.head("/", use: index)
         // A share link's public page (issue #27): its own small page, no sign-in.

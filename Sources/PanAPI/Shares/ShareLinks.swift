@@ -17,11 +17,17 @@ import WCS
 /// so one byte string has one reading. Checked before any database work: a
 /// forged one costs one HMAC. Neither replaces the check against the share
 /// itself, which every request makes (a removed share ends them at once).
-struct ShareLinks: Sendable {
+package struct ShareLinks: Sendable {
     let publicBaseURL: String
     let key: SymmetricKey
     /// How long a grant (and the addresses handed out with it) lasts.
     var grantLifetime: Int64 = 3_600_000
+
+    package init(publicBaseURL: String, key: SymmetricKey, grantLifetime: Int64 = 3_600_000) {
+        self.publicBaseURL = publicBaseURL
+        self.key = key
+        self.grantLifetime = grantLifetime
+    }
 
     enum Mode: String, Sendable {
         /// An attachment, counted against `maxDownloads`.

@@ -22,7 +22,7 @@ import TextSupport
 /// With an external WCS there are no local bytes: `url` is the bucket's
 /// address, as downloads are (the bucket serves it, on its own origin), and
 /// `preview` lists the media entry only.
-struct PreviewController {
+package struct PreviewController {
     let store: any PanStore
     let authenticator: Authenticator
     let links: DownloadLinks
@@ -30,7 +30,15 @@ struct PreviewController {
     let objects: LocalObjectStore?
     let thumbnails: Thumbnails?
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, authenticator: Authenticator, links: DownloadLinks, objects: LocalObjectStore?, thumbnails: Thumbnails?) {
+        self.store = store
+        self.authenticator = authenticator
+        self.links = links
+        self.objects = objects
+        self.thumbnails = thumbnails
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/preview/image") { try await preview($0, $1, accepting: [.image]) }
         router.post("/v1/preview/pdf") { try await preview($0, $1, accepting: [.pdf]) }
         // The web client plays both kinds through `media`.

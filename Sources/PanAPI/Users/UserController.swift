@@ -5,7 +5,7 @@ import TextSupport
 
 /// `/v1/user/login`, `/v1/user/info`, and the sign-in sessions: `logout`
 /// (this one), `logoutAll` (every one), `sessions`, `sessions/revoke`.
-struct UserController {
+package struct UserController {
     let store: any PanStore
     let authenticator: Authenticator
     let passwords: PasswordHasher
@@ -15,7 +15,17 @@ struct UserController {
     /// Most sign-in sessions per user (`PAN_MAX_SESSIONS`).
     let maxSessions: Int
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, authenticator: Authenticator, passwords: PasswordHasher, throttle: LoginThrottle, clientAddress: ClientAddress, hashPool: HashPool, maxSessions: Int) {
+        self.store = store
+        self.authenticator = authenticator
+        self.passwords = passwords
+        self.throttle = throttle
+        self.clientAddress = clientAddress
+        self.hashPool = hashPool
+        self.maxSessions = maxSessions
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/user/login", use: login)
         router.post("/v1/user/info", use: info)
         router.post("/v1/user/logout", use: logout)

@@ -7,7 +7,7 @@ import PanHTTPSupport
 /// Downloads of a folder or a selection as one zip (issue #26):
 /// `POST /v1/files/zip` records the selection and answers a signed link;
 /// `GET /zip/<id>` snapshots the tree and streams the archive as it builds it.
-struct ZipController {
+package struct ZipController {
     let store: any PanStore
     let authenticator: Authenticator
     let links: ZipLinks
@@ -15,7 +15,15 @@ struct ZipController {
     let objects: LocalObjectStore?
     let slots: ZipStreamSlots
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, authenticator: Authenticator, links: ZipLinks, objects: LocalObjectStore?, slots: ZipStreamSlots) {
+        self.store = store
+        self.authenticator = authenticator
+        self.links = links
+        self.objects = objects
+        self.slots = slots
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/files/zip", use: prepare)
         if objects != nil {
             router.get("/zip/:id", use: download)

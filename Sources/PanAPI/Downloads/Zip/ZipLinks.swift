@@ -11,9 +11,14 @@ import WCS
 /// archive). The link names one `zip_links` row of one user, which holds the
 /// selection and never changes: changing the user, the row or the deadline
 /// breaks the signature.
-struct ZipLinks: Sendable {
+package struct ZipLinks: Sendable {
     let publicBaseURL: String
     let key: SymmetricKey
+
+    package init(publicBaseURL: String, key: SymmetricKey) {
+        self.publicBaseURL = publicBaseURL
+        self.key = key
+    }
 
     struct Link: Sendable, Equatable {
         let id: String

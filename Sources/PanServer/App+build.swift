@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import NIOCore
 import Logging
+import PanAPI
 import PanCore
 import AsyncHTTPClient
 import PanHTTPSupport

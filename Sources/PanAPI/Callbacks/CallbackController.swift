@@ -8,7 +8,7 @@ import PanHTTPSupport
 
 /// WCS's upload callbacks (`wcs.md` §3, `api.md` §6): checks the sender,
 /// hands the body to `CallbackService`, answers in the way WCS relays best.
-struct CallbackController {
+package struct CallbackController {
     let store: any PanStore
     let configuration: PanConfiguration
     let credentials: [Credentials]
@@ -16,10 +16,19 @@ struct CallbackController {
     let allowlist: IPMatcher
     let metrics: PanMetrics
 
+    package init(store: any PanStore, configuration: PanConfiguration, credentials: [Credentials], clientAddress: ClientAddress, allowlist: IPMatcher, metrics: PanMetrics) {
+        self.store = store
+        self.configuration = configuration
+        self.credentials = credentials
+        self.clientAddress = clientAddress
+        self.allowlist = allowlist
+        self.metrics = metrics
+    }
+
     /// Callback bodies are a few hundred bytes; this bounds what a stranger can send.
     static let maxBodySize = 64 * 1024
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package func addRoutes(to router: Router<AppRequestContext>) {
         var paths = [configuration.callbackPath, "/v1/callback/ws/post", "/v1/store/callback/wcs"]
         paths = paths.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         for path in paths { router.post(RouterPath(path), use: callback) }

@@ -12,8 +12,8 @@ import Synchronization
 /// throttle of their own (`LoginThrottle`), with known devices and a slow
 /// lane; a proof needs neither: its user is already signed in, and a refused
 /// proof only means uploading the bytes.
-final class ProofThrottle: Sendable {
-    struct Limits: Sendable, Equatable {
+package final class ProofThrottle: Sendable {
+    package struct Limits: Sendable, Equatable {
         /// Refused proofs per user per window (0 turns the per-user limit off).
         var perAccount: Int
         /// Refused proofs per client address per window (0 turns it off).
@@ -32,7 +32,7 @@ final class ProofThrottle: Sendable {
     /// Past this many tracked keys, expired ones are dropped (bounded memory under a spray of IPs/names).
     private let pruneThreshold = 100_000
 
-    init(limits: Limits, clock: @escaping @Sendable () -> TimeInterval = { Date().timeIntervalSince1970 }) {
+    package init(limits: Limits, clock: @escaping @Sendable () -> TimeInterval = { Date().timeIntervalSince1970 }) {
         self.limits = limits
         self.clock = clock
     }
@@ -89,7 +89,7 @@ final class ProofThrottle: Sendable {
 
 extension PanConfiguration {
     /// The same numbers as failed sign-ins (`PAN_LOGIN_MAX_FAILURES`, `_IP`, `PAN_LOGIN_WINDOW`).
-    var proofLimits: ProofThrottle.Limits {
+    package var proofLimits: ProofThrottle.Limits {
         .init(perAccount: loginFailuresPerAccount, perIP: loginFailuresPerIP, window: loginWindow)
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 /// The web app's static files: `web/` embedded at build time
 /// (`Plugins/EmbedWebApp`), or, with `PAN_WEB_DIR`, read from that folder on
 /// every request (for working on the app without rebuilding Pan).
-struct WebAssets: Sendable {
+package struct WebAssets: Sendable {
     struct Asset: Sendable {
         let body: ByteBuffer
         let contentType: String
@@ -23,7 +23,7 @@ struct WebAssets: Sendable {
     private let directory: String?
 
     /// The files compiled into this binary; hashed once, here.
-    static let embedded: WebAssets = {
+    package static let embedded: WebAssets = {
         var files: [String: Asset] = [:]
         for (path, base64) in embeddedWebAppFiles {
             guard let bytes = Data(base64Encoded: base64) else { continue }
@@ -32,7 +32,7 @@ struct WebAssets: Sendable {
         return WebAssets(files: files, directory: nil)
     }()
 
-    static func folder(_ directory: String) -> WebAssets { WebAssets(files: [:], directory: directory) }
+    package static func folder(_ directory: String) -> WebAssets { WebAssets(files: [:], directory: directory) }
 
     /// `path` is relative to `web/` (`index.html`, `app/main.js`); nil when there is no such file.
     func asset(_ path: String) -> Asset? {

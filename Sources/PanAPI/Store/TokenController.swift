@@ -4,7 +4,7 @@ import PanHTTPSupport
 import TextSupport
 
 /// `POST /v1/store/token` — the seed's endpoint.
-struct TokenController {
+package struct TokenController {
     let store: any PanStore
     let authenticator: Authenticator
     let metrics: PanMetrics
@@ -12,7 +12,16 @@ struct TokenController {
     let possession: PossessionCheck
     let clientAddress: ClientAddress
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, authenticator: Authenticator, metrics: PanMetrics, storage: StorageFloor, possession: PossessionCheck, clientAddress: ClientAddress) {
+        self.store = store
+        self.authenticator = authenticator
+        self.metrics = metrics
+        self.storage = storage
+        self.possession = possession
+        self.clientAddress = clientAddress
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/store/token", use: token)
     }
 

@@ -6,7 +6,7 @@ import TextSupport
 /// `POST /v1/store/cancel` and `POST /v1/store/status` (issue #26): what the
 /// user can do with an upload session it was granted, named by the upload
 /// token `store/token` gave it.
-struct UploadSessionController {
+package struct UploadSessionController {
     let store: any PanStore
     let authenticator: Authenticator
     /// Reads the upload token: signature and bucket, never its deadline (an
@@ -15,7 +15,14 @@ struct UploadSessionController {
     /// The local endpoint's blocks (nil with an external WCS: its bytes are not Pan's to delete).
     let blocks: LocalObjectStore?
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, authenticator: Authenticator, tokens: TokenCheck, blocks: LocalObjectStore?) {
+        self.store = store
+        self.authenticator = authenticator
+        self.tokens = tokens
+        self.blocks = blocks
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/store/cancel", use: cancel)
         router.post("/v1/store/status", use: status)
     }

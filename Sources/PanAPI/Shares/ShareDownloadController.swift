@@ -19,7 +19,7 @@ import WCS
 /// `ShareLimits.continuationAllowance` — then it counts again. So a resumed
 /// download or a seeking player counts once, and one address cannot serve
 /// the file over and over for one count.
-struct ShareDownloadController {
+package struct ShareDownloadController {
     let store: any PanStore
     let links: ShareLinks
     /// The local endpoint's bytes; nil with an external WCS.
@@ -28,7 +28,15 @@ struct ShareDownloadController {
     let bucket: BucketAddress?
     let metrics: PanMetrics
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, links: ShareLinks, objects: LocalObjectStore?, bucket: BucketAddress?, metrics: PanMetrics) {
+        self.store = store
+        self.links = links
+        self.objects = objects
+        self.bucket = bucket
+        self.metrics = metrics
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/s/:id/f/:uuid", use: serve)
         router.head("/s/:id/f/:uuid", use: serve)
     }
@@ -118,9 +126,14 @@ struct ShareDownloadController {
     /// private bucket refuses it once it expires, so a revoked share's
     /// redirect is not a lasting link; a public bucket serves its objects to
     /// anyone who has the key anyway (README).
-    struct BucketAddress: Sendable {
+    package struct BucketAddress: Sendable {
         let domain: String
         let credentials: Credentials
+
+        package init(domain: String, credentials: Credentials) {
+            self.domain = domain
+            self.credentials = credentials
+        }
 
         func address(of key: String, name: String, now: Date = Date()) -> String {
             var domain = self.domain

@@ -5,11 +5,11 @@ import Synchronization
 /// time, so one account cannot tie up the disk and the server's tasks with
 /// dozens of archives. Each slot is held from the snapshot until the last byte
 /// is sent or the client goes away.
-final class ZipStreamSlots: Sendable {
+package final class ZipStreamSlots: Sendable {
     let perUser: Int
     private let running = Mutex<[Int64: Int]>([:])
 
-    init(perUser: Int = 2) { self.perUser = perUser }
+    package init(perUser: Int = 2) { self.perUser = perUser }
 
     static let busy = PanError(
         status: 429, code: "TOO_MANY_DOWNLOADS", "too many zip downloads running for this account: wait for one to finish", retryAfter: 10

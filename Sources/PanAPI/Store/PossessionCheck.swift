@@ -13,10 +13,16 @@ import WCS
 /// answer places the file (`completeProvenUpload`). A refused proof costs
 /// like a failed sign-in: counted per user and per client address, and past
 /// the limit refused with 429 before any byte is read.
-struct PossessionCheck: Sendable {
+package struct PossessionCheck: Sendable {
     let store: any PanStore
     let reader: any ObjectRangeReader
     let throttle: ProofThrottle
+
+    package init(store: any PanStore, reader: any ObjectRangeReader, throttle: ProofThrottle) {
+        self.store = store
+        self.reader = reader
+        self.throttle = throttle
+    }
 
     func instantUpload(userId: Int64, address: String, _ request: TokenRequest, _ proof: PossessionProof) async throws -> FileNode {
         let keys = [ProofThrottle.accountKey(userId), ProofThrottle.ipKey(address)]
@@ -41,13 +47,20 @@ struct PossessionCheck: Sendable {
 /// domain (`DownloadToken`): one request per range, each bounded in time and
 /// in the bytes it may return, so a misbehaving origin cannot stall or bloat
 /// a token request.
-struct WCSObjectRangeReader: ObjectRangeReader {
+package struct WCSObjectRangeReader: ObjectRangeReader {
     let downloadDomain: String
     let credentials: Credentials
     var httpClient: HTTPClient = .shared
     var timeout: TimeAmount = .seconds(10)
 
-    func read(_ object: StoreObject, ranges: [ByteRange]) async throws -> [Data] {
+    package init(downloadDomain: String, credentials: Credentials, httpClient: HTTPClient = .shared, timeout: TimeAmount = .seconds(10)) {
+        self.downloadDomain = downloadDomain
+        self.credentials = credentials
+        self.httpClient = httpClient
+        self.timeout = timeout
+    }
+
+    package func read(_ object: StoreObject, ranges: [ByteRange]) async throws -> [Data] {
         var domain = downloadDomain
         while domain.hasSuffix("/") { domain.removeLast() }
         let path = object.objectKey.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? object.objectKey

@@ -7,12 +7,18 @@ import TextSupport
 /// The files API of `api.md` §7: page/list/list2/get, createDirectory,
 /// rename/move/copy/remove, and the recycle bin. Every change is one
 /// transaction; another user's nodes are simply not found.
-struct FilesController {
+package struct FilesController {
     let store: any PanStore
     let authenticator: Authenticator
     let links: DownloadLinks
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    package init(store: any PanStore, authenticator: Authenticator, links: DownloadLinks) {
+        self.store = store
+        self.authenticator = authenticator
+        self.links = links
+    }
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/files/get", use: get)
         router.post("/v1/files/page", use: page)
         router.post("/v1/files/list", use: list)
