@@ -1,4 +1,4 @@
-// libvips for Pan's image renditions (Sources/PanHTTP/Downloads/Thumbnails.swift).
+// libvips for Pan's image renditions (Sources/PanHTTPSupport/Downloads/Thumbnails.swift).
 // libvips' API is variadic (NULL-terminated option lists), which Swift can't
 // call: these small wrappers fix the options and are what Swift calls.
 #include <string.h>

@@ -155,7 +155,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         links: ZipLinks(publicBaseURL: configuration.effectivePublicBaseURL, key: services.downloadKey),
         objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil, slots: ZipStreamSlots()
     ).addRoutes(to: router)
-    // Share links (Shares/): the owner's API, the public API and the files' addresses.
+    // Share links (PanAPI/Shares/): the owner's API, the public API and the files' addresses.
     let shareLinks = ShareLinks(publicBaseURL: configuration.effectivePublicBaseURL, key: services.downloadKey)
     ShareController(
         store: services.store, authenticator: authenticator, links: shareLinks, passwords: services.passwords, hashPool: hashPool,
@@ -168,7 +168,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         },
         metrics: metrics.pan
     ).addRoutes(to: router)
-    // The web app at `/` and `/app/…` (WebApp/); every other path is as before.
+    // The web app at `/` and `/app/…` (PanAPI/WebApp/); every other path is as before.
     WebAppController(
         assets: configuration.webDirectory.map(WebAssets.folder) ?? .embedded, configuration: configuration
     ).addRoutes(to: router)

@@ -9,7 +9,7 @@ import Testing
 @testable import PanAPI
 import WCS
 
-/// Pan's web app (`web/`, served by `WebApp/`): the static serving itself, and
+/// Pan's web app (`web/`, served by `PanAPI/WebApp/`): the static serving itself, and
 /// the app in a real headless Chromium (Debian's `chromium` and
 /// `chromium-driver`, driven by Selenium from `Tests/PanTests/Clients/webapp_browser.py`).
 @Suite(.serialized)
