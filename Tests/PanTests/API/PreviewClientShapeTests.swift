@@ -2,7 +2,8 @@ import Foundation
 import HTTPTypes
 import Testing
 @testable import PanCore
-@testable import PanHTTP
+@testable import PanAPI
+@testable import PanHTTPSupport
 
 /// Issue #28: `/v1/preview/*` in each real client's request shape, parsed the
 /// way that client parses it (docs/clients.md, "Previews"). The replies are
