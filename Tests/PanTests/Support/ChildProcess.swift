@@ -80,6 +80,34 @@ final class ChildProcess: @unchecked Sendable {
             throw TestFailure("posix_spawn \(executable): \(String(cString: strerror(status)))")
         }
         processIdentifier = pid
+        startReaper()
+    }
+
+    /// Reaps the child as soon as it exits, whoever holds this object — or
+    /// nobody (a watchdog `sh` started and forgotten).
+    ///
+    /// Why: once any exit test has run (`#expect(processExitsWith:)`, in
+    /// SQLiteKitTests), Swift Testing keeps a thread in `waitid(P_ALL, …,
+    /// WEXITED | WNOWAIT)`; it reaps only its own children, so while one of
+    /// ours is an unreaped zombie that call returns at once, forever: one of
+    /// the machine's two cores spun in it (100 % system time) for the rest of
+    /// the run, which is what stretched the latency-bound tests in CI. A
+    /// child reaped only when polled was such a zombie from its exit to the
+    /// next poll, and one nobody polled, until the run ended.
+    ///
+    /// The thread waits with `WNOWAIT` (the child stays a zombie, its pid
+    /// reserved), then reaps under `lock`, so `signal` — also under `lock` —
+    /// never sends to a pid that may have been reused.
+    private func startReaper() {
+        let pid = processIdentifier
+        let thread = Thread { [self] in
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
+            _ = reap()
+        }
+        thread.name = "pan-test-reaper"
+        thread.stackSize = 64 * 1024
+        thread.start()
     }
 
     /// Runs to completion (or `timeout`, then SIGKILL and a recorded failure
