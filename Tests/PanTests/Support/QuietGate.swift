@@ -1,42 +1,48 @@
+import Foundation
 import Testing
 
 /// Lets a test whose verdict is a latency (a drip closed after its grace, a
 /// `/healthz` answered beside it, an idle lapse not reached) run while no
 /// other test's server is up.
 ///
-/// Why: the suites run at once in one process on two cores. In clean-clone
-/// CI runs, dozens of servers, a PostgreSQL cluster and headless Chromium
-/// beside them stretched such bounds past any margin (a `/healthz` unanswered
-/// for 20 s; a slow upload's idle lapse reached because its bytes sat unread),
-/// while the same tests pass alone in seconds. Raising every bound would test
-/// nothing; this makes the bound mean what it says.
+/// Why: Swift Testing runs up to twice as many test cases at once as there are
+/// cores (four here), all in this one process, and the servers of the others
+/// share its threads. Raising every bound would test nothing; this makes the
+/// bound mean what it says.
 ///
 /// Every test server (`withOpsServer`), store (`TestBackend.withStore`) and
 /// Python or browser client (`PythonClients.run`) holds the gate shared while
-/// it runs; a `.quiet` test holds it alone, once nothing holds it shared — in
-/// practice at the end of the run, when the rest is done. Holding is
-/// re-entrant within a task tree (a quiet test's own servers pass straight in).
+/// it runs; a `.quiet` test case holds it alone, once nothing holds it shared.
+/// Holding is re-entrant within a task tree (a quiet test's own servers pass
+/// straight in).
+///
+/// The gate is taken per test *case*, inside the slot Swift Testing gives it:
+/// taken around a whole test, it waited for slots that cases blocked on the
+/// gate held — a deadlock. And no wait is unbounded: past `patience` a waiter
+/// goes ahead anyway (and says so), so a mistake here slows a run, never hangs it.
 actor QuietGate {
     static let shared = QuietGate()
+    static let patience: Duration = .seconds(300)
 
     enum Hold: Sendable { case none, shared, exclusive }
     @TaskLocal static var held: Hold = .none
 
     private var sharedCount = 0
     private var exclusiveHeld = false
-    private var sharedWaiters: [CheckedContinuation<Void, Never>] = []
-    private var exclusiveWaiters: [CheckedContinuation<Void, Never>] = []
+    private var nextTicket = 0
+    private var sharedWaiters: [(ticket: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    private var exclusiveWaiters: [(ticket: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     /// Runs `body` holding the gate shared (several at once, none while a quiet test runs).
     static func shared<T>(_ body: () async throws -> T) async throws -> T {
         guard held == .none else { return try await body() }
-        await Self.shared.acquireShared()
+        let counted = await Self.shared.acquire(exclusive: false)
         do {
             let result = try await $held.withValue(.shared) { try await body() }
-            await Self.shared.releaseShared()
+            if counted { await Self.shared.releaseShared() }
             return result
         } catch {
-            await Self.shared.releaseShared()
+            if counted { await Self.shared.releaseShared() }
             throw error
         }
     }
@@ -44,23 +50,53 @@ actor QuietGate {
     /// Runs `body` holding the gate alone.
     static func exclusive<T>(_ body: () async throws -> T) async throws -> T {
         guard held == .none else { return try await body() }
-        await Self.shared.acquireExclusive()
+        let counted = await Self.shared.acquire(exclusive: true)
         do {
             let result = try await $held.withValue(.exclusive) { try await body() }
-            await Self.shared.releaseExclusive()
+            if counted { await Self.shared.releaseExclusive() }
             return result
         } catch {
-            await Self.shared.releaseExclusive()
+            if counted { await Self.shared.releaseExclusive() }
             throw error
         }
     }
 
-    private func acquireShared() async {
-        if !exclusiveHeld {
-            sharedCount += 1
-            return
+    /// True when admitted (counted); false when `patience` ran out first (nothing counted).
+    private func acquire(exclusive: Bool) async -> Bool {
+        if exclusive ? (!exclusiveHeld && sharedCount == 0) : !exclusiveHeld {
+            if exclusive { exclusiveHeld = true } else { sharedCount += 1 }
+            return true
         }
-        await withCheckedContinuation { sharedWaiters.append($0) }
+        let ticket = nextTicket
+        nextTicket += 1
+        let timeout = Task {
+            try await Task.sleep(for: Self.patience)
+            self.giveUp(ticket: ticket, exclusive: exclusive)
+        }
+        // Admission counts the holder before resuming it; giving up resumes it uncounted.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if exclusive {
+                exclusiveWaiters.append((ticket, continuation))
+            } else {
+                sharedWaiters.append((ticket, continuation))
+            }
+        }
+        timeout.cancel()
+        return gaveUp.remove(ticket) == nil
+    }
+
+    private var gaveUp: Set<Int> = []
+
+    private func giveUp(ticket: Int, exclusive: Bool) {
+        if exclusive, let index = exclusiveWaiters.firstIndex(where: { $0.ticket == ticket }) {
+            gaveUp.insert(ticket)
+            print("QuietGate: a quiet test waited \(Self.patience) for the others and goes ahead anyway")
+            exclusiveWaiters.remove(at: index).continuation.resume()
+        } else if !exclusive, let index = sharedWaiters.firstIndex(where: { $0.ticket == ticket }) {
+            gaveUp.insert(ticket)
+            print("QuietGate: a test waited \(Self.patience) for a quiet one and goes ahead anyway")
+            sharedWaiters.remove(at: index).continuation.resume()
+        }
     }
 
     private func releaseShared() {
@@ -68,22 +104,14 @@ actor QuietGate {
         admitExclusive()
     }
 
-    private func acquireExclusive() async {
-        if !exclusiveHeld, sharedCount == 0 {
-            exclusiveHeld = true
-            return
-        }
-        await withCheckedContinuation { exclusiveWaiters.append($0) }
-    }
-
     private func releaseExclusive() {
         exclusiveHeld = false
         // The rest of the suite first (keeps the machine busy); the next quiet test once it drains.
         if !sharedWaiters.isEmpty {
-            sharedCount += sharedWaiters.count
             let waiting = sharedWaiters
             sharedWaiters.removeAll()
-            for waiter in waiting { waiter.resume() }
+            sharedCount += waiting.count
+            for waiter in waiting { waiter.continuation.resume() }
         }
         admitExclusive()
     }
@@ -91,11 +119,11 @@ actor QuietGate {
     private func admitExclusive() {
         guard !exclusiveHeld, sharedCount == 0, !exclusiveWaiters.isEmpty else { return }
         exclusiveHeld = true
-        exclusiveWaiters.removeFirst().resume()
+        exclusiveWaiters.removeFirst().continuation.resume()
     }
 }
 
-/// `@Test(.quiet)` / `@Suite(.quiet)`: the test runs holding `QuietGate` alone.
+/// `@Test(.quiet)` / `@Suite(.quiet)`: each test case runs holding `QuietGate` alone.
 /// `.busy`: holding it shared, for a test whose load does not go through
 /// `withOpsServer` (servers of its own as child processes).
 struct QuietTrait: TestTrait, SuiteTrait, TestScoping {
@@ -103,8 +131,8 @@ struct QuietTrait: TestTrait, SuiteTrait, TestScoping {
     var isRecursive: Bool { true }
 
     func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? {
-        // Once per test function (all its cases), never around a whole suite.
-        test.isSuite || testCase != nil ? nil : self
+        // Per test case, inside its slot (see `QuietGate`): never around a whole test or suite.
+        testCase == nil ? nil : self
     }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
