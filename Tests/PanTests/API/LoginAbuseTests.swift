@@ -144,7 +144,7 @@ struct LoginAbuseTests {
 
     // MARK: §2.5 — every password check costs its address
 
-    @Test("a flood of correct logins from one address gets 429 after its budget; another address's login stays fast", .quiet)
+    @Test("a flood of correct logins from one address gets 429 after its budget; another address's login stays fast")
     func correctLoginsAreBudgeted() async throws {
         try await withServer(configure: {
             $0.trustedProxies = ["127.0.0.1"]

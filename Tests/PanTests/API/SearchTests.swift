@@ -93,7 +93,7 @@ struct SearchTests {
         }
     }
 
-    @Test("bad queries: none, empty, blank, past 255 characters, 10 KB (refused at once); no token", .quiet, arguments: TestBackend.allCases)
+    @Test("bad queries: none, empty, blank, past 255 characters, 10 KB (refused at once); no token", arguments: TestBackend.allCases)
     func refusals(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: anyonesContent) { server in
             let (_, token) = try await server.user("refused")
@@ -104,7 +104,8 @@ struct SearchTests {
                 let started = ContinuousClock.now
                 let reply = try await server.post("/v1/files/search", body, token: token)
                 #expect(reply.status == 400 && reply.code == "INVALID_FIELD", "\(reply.text)")
-                #expect(ContinuousClock.now - started < .seconds(2))
+                // Refused before any search runs; the bound only catches a hang (a loaded CI run took 2.3 s).
+                #expect(ContinuousClock.now - started < .seconds(10))
             }
             #expect(try await Self.paths(server, token, String(repeating: "a", count: 255)) == [])
             let pageSize = try await server.post("/v1/files/search", ["name": "report", "pageSize": 1000], token: token)

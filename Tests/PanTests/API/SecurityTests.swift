@@ -284,7 +284,7 @@ struct SecurityTests {
 
     // MARK: 10. Smaller findings
 
-    @Test("a malformed chunk size is a 400, not a 500", .quiet)
+    @Test("a malformed chunk size is a 400, not a 500")
     func malformedChunk() async throws {
         let logs = LogCapture()
         try await withOpsServer(logs: logs) { server, _ in

@@ -299,7 +299,7 @@ struct UploadCancelTests {
         }
     }
 
-    @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (8 s) is not lapsed, and completes", .quiet, arguments: TestBackend.allCases)
+    @Test("idle lapse: one slow form upload that keeps dripping bytes for longer than PAN_UPLOAD_IDLE (8 s) is not lapsed, and completes", arguments: TestBackend.allCases)
     func slowFormUploadStaysAlive(backend: TestBackend) async throws {
         try await withServer(backend: backend, configure: {
             $0.uploadIdle = 8

@@ -98,7 +98,7 @@ struct UploadRaceTests {
         #expect(download.status == 200 && download.body == bytes, "\(note): download \(download.status)")
     }
 
-    @Test("two simultaneous form uploads on one token, different bytes, bodies held until both are in: one stored, intact; the other refused 409", .quiet, arguments: [false, true])
+    @Test("two simultaneous form uploads on one token, different bytes, bodies held until both are in: one stored, intact; the other refused 409", arguments: [false, true])
     func heldFormUploadsOnOneToken(fileFirst: Bool) async throws {
         try await withServer { server in
             let (_, session) = try await server.user("racer")

@@ -106,7 +106,7 @@ struct DatabaseOutageTests {
         ]
     }
 
-    @Test("PostgreSQL stopped 10 s under load and started again: every request answered in bounded time (503 + Retry-After while out), /readyz 503 during and 200 after, recovery by itself, fsck clean, SIGTERM with the database down exits 0", .quiet)
+    @Test("PostgreSQL stopped 10 s under load and started again: every request answered in bounded time (503 + Retry-After while out), /readyz 503 during and 200 after, recovery by itself, fsck clean, SIGTERM with the database down exits 0")
     func outageUnderLoad() async throws {
         _ = Self.epoch
         let cluster = try await offCooperativePool { try PostgresCluster.Dedicated.create() }

@@ -111,7 +111,7 @@ struct OperationsTests {
 
     // MARK: Readiness
 
-    @Test("/readyz: ready with the current schema; 503 with a foreign schema version or the write lock held elsewhere", .quiet)
+    @Test("/readyz: ready with the current schema; 503 with a foreign schema version or the write lock held elsewhere")
     func readiness() async throws {
         // The database check runs in the background (issue #24 §2.7): often, here; /readyz reports its last result.
         try await withServer(configure: { $0.readinessInterval = 0.1 }) { server in

@@ -195,7 +195,7 @@ struct PostgresTests {
         }
     }
 
-    @Test("two pan servers over one PostgreSQL behind nginx: concurrent uploads, one callback at both, mkdir -p, move/copy/remove; no 5xx, one node per session, fsck clean", .busy)
+    @Test("two pan servers over one PostgreSQL behind nginx: concurrent uploads, one callback at both, mkdir -p, move/copy/remove; no 5xx, one node per session, fsck clean")
     func twoServers() async throws {
         let cluster = try await PostgresCluster.shared()
         let url = try await cluster.createDatabase(prefix: "multi")

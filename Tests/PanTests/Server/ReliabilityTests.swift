@@ -15,7 +15,7 @@ import WCS
 /// restart it, repeat; every upload that was acknowledged must be there
 /// exactly once, and the database must pass fsck and integrity_check.
 /// `PAN_RELIABILITY=long` runs the long form (25 rounds); `PAN_CRASH_ROUNDS=N` sets the count.
-@Suite("Crash consistency under load (ReliabilityTests)", .busy)
+@Suite("Crash consistency under load (ReliabilityTests)")
 struct ReliabilityTests {
     static let rounds = ReliabilitySettings.int("PAN_CRASH_ROUNDS", short: 4, long: 25)
 

@@ -12,7 +12,7 @@ import Testing
 /// must average PAN_MIN_BODY_RATE after a grace, and one address holds at most
 /// PAN_MAX_CONNECTIONS_PER_IP connections. The attack is reproduced small, from
 /// other loopback addresses (127.0.0.2, …: all of 127/8 is loopback on Linux).
-@Suite("Slow requests: minimum rate, connections per address (issue #24 §2.6)", .quiet)
+@Suite("Slow requests: minimum rate, connections per address (issue #24 §2.6)")
 struct SlowRequestTests {
     static func configure(_ configuration: inout PanConfiguration) {
         configuration.maxConnections = 8

@@ -112,19 +112,6 @@ func withOpsServer(
     probePort: Int? = nil,
     _ body: @escaping @Sendable (TestServer, PanConfiguration) async throws -> Void
 ) async throws {
-    // Held shared while the server runs: a `.quiet` test waits for none to be up.
-    try await QuietGate.shared {
-        try await runOpsServer(backend: backend, configure: configure, logs: logs, probePort: probePort, body)
-    }
-}
-
-private func runOpsServer(
-    backend: TestBackend,
-    configure: (inout PanConfiguration) -> Void,
-    logs: LogCapture?,
-    probePort: Int?,
-    _ body: @escaping @Sendable (TestServer, PanConfiguration) async throws -> Void
-) async throws {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     var configuration = PanConfiguration()

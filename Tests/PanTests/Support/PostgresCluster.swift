@@ -385,10 +385,6 @@ enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
 
     /// A fresh store (a temp SQLite file, or a new database in the test cluster), closed after `body`.
     func withStore(settings: UploadSettings, _ body: (any PanStore) async throws -> Void) async throws {
-        try await QuietGate.shared { try await openStore(settings: settings, body) }
-    }
-
-    private func openStore(settings: UploadSettings, _ body: (any PanStore) async throws -> Void) async throws {
         switch self {
         case .sqlite:
             let directory = try temporaryDirectory()

@@ -52,10 +52,6 @@ enum PythonClients {
     /// Runs `Tests/PanTests/Clients/SCRIPT ARGS…`; output goes to files so a chatty run cannot block on a pipe.
     /// `browser`: with the WebDriver client's packages instead of the SDK's.
     static func run(_ script: String, _ arguments: [String], timeout: TimeInterval, browser: Bool = false) async throws -> CLITests.Run {
-        try await QuietGate.shared { try await runInTurn(script, arguments, timeout: timeout, browser: browser) }
-    }
-
-    private static func runInTurn(_ script: String, _ arguments: [String], timeout: TimeInterval, browser: Bool) async throws -> CLITests.Run {
         guard browser else { return try await runNow(script, arguments, timeout: timeout, browser: false) }
         // One headless Chromium at a time: each takes most of a core, and with five
         // browser suites at once the latency-bound suites beside them (slow-request
