@@ -114,7 +114,9 @@ struct UploadRaceTests {
                 if !fileFirst {
                     // The token came first in both: the second is refused at once, its body still held.
                     // Blocking waits go to a dispatch queue: the server shares this process's task pool.
-                    let refusedEarly = try await BlockingIO.run { HeldUpload.firstAnswered(uploads, within: 3000) }
+                    // Within 10 s, bodies still held: a server that waited for them would answer only after `release`
+                    // (3 s was missed at the start of a loaded clean-clone run).
+                    let refusedEarly = try await BlockingIO.run { HeldUpload.firstAnswered(uploads, within: 10_000) }
                     #expect(refusedEarly != nil, "round \(round): the second upload on the token was not refused while held")
                 }
                 for upload in uploads { upload.release() }

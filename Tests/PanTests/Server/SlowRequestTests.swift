@@ -81,13 +81,15 @@ struct SlowRequestTests {
                 }
                 try await Task.sleep(for: .milliseconds(300))
                 // Waits for a free connection: the first drip closed after the grace.
-                let health = try await Drip.exchange(from: "127.0.0.1", port: server.port, "GET /healthz HTTP/1.1\r\nHost: pan\r\nConnection: close\r\n\r\n", timeout: .seconds(5))
+                let health = try await Drip.exchange(from: "127.0.0.1", port: server.port, "GET /healthz HTTP/1.1\r\nHost: pan\r\nConnection: close\r\n\r\n", timeout: .seconds(8))
                 #expect(health.hasPrefix("HTTP/1.1 200"), "\(health)")
                 var results: [DripResult] = []
                 for try await result in group { results.append(result) }
                 return results
             }
-            #expect(drips.allSatisfy { $0.closedAfter.map { $0 < .seconds(4) } ?? false }, "\(drips)")
+            // Closed by the server, before each drip's own 8 s (the grace is 1 s; the start of a loaded
+            // clean-clone run stretched the 4 s this once was).
+            #expect(drips.allSatisfy { $0.closedAfter.map { $0 < .seconds(8) } ?? false }, "\(drips)")
 
             // A slow-but-honest block: 24 KiB at ~8 KiB/s (1 KiB every 125 ms), twice the minimum, 3 s in all.
             let block = Data((0..<(24 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
