@@ -157,13 +157,26 @@ let package = Package(
             ],
             plugins: ["EmbedWebApp"]
         ),
+        // WebDAV (a face, issue #29): each user's tree at `/dav/`, HTTP Basic over
+        // the accounts, bytes in the local object store — controllers over PanStore.
+        .target(
+            name: "PanWebDAV",
+            dependencies: [
+                "PanHTTPSupport", "PanCore", "WCS", "TextSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // The composition: the engine (StoreOpening), PanServices, the router with
         // the routes of every face, the application and its background services
         // (operations, sweepers). What `pan serve` and the CLI use.
         .target(
             name: "PanServer",
             dependencies: [
-                "PanAPI", "PanLocalWCS", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
+                "PanAPI", "PanLocalWCS", "PanWebDAV", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "WCS", "TextSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -203,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "PanTests",
             dependencies: [
-                "PanAPI", "PanServer", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "PanCLI", "WCS", "TextSupport", "SQLiteKit", "SQLCommon",
+                "PanAPI", "PanServer", "PanWebDAV", "PanHTTPSupport", "PanCore", "PanSQLite", "PanPostgres", "PanCLI", "WCS", "TextSupport", "SQLiteKit", "SQLCommon",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

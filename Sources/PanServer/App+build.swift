@@ -10,6 +10,7 @@ import PanCore
 import AsyncHTTPClient
 import PanHTTPSupport
 import PanLocalWCS
+import PanWebDAV
 import ServiceLifecycle
 
 public typealias PanApplication = Application<RouterResponder<AppRequestContext>>
@@ -167,6 +168,12 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
             ShareDownloadController.BucketAddress(domain: $0, credentials: services.credentials[0])
         },
         metrics: metrics.pan
+    ).addRoutes(to: router)
+    // WebDAV at `/dav/` (PanWebDAV): the same accounts, throttle and hash pool as sign-in.
+    DAVController(
+        store: services.store, passwords: services.passwords, throttle: loginThrottle, hashPool: hashPool,
+        clientAddress: clientAddress, objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil,
+        bucket: configuration.bucket, storage: storage
     ).addRoutes(to: router)
     // The web app at `/` and `/app/…` (PanAPI/WebApp/); every other path is as before.
     WebAppController(

@@ -115,6 +115,25 @@ public protocol PanStore: PanAccounts, Sendable {
     /// Every live node under `path` (itself included), in tree order — for `pan file tree`.
     func subtree(userId: Int64, path: String) async throws -> [FileNode]
 
+    // MARK: WebDAV
+
+    /// WebDAV `PUT`: the content just stored (its bytes published at
+    /// `object.objectKey`) at `path`, in one transaction that locks the user's
+    /// row: a new file, or the file there given this content in place (same
+    /// node, like the API's `overwrite`). The object is recorded if its hash is
+    /// new; when it was already stored, the outcome's object is the earlier one
+    /// (its key differs: the caller removes the bytes it published).
+    /// `davParentMissing` when the parent is not there, `notADirectory` when it
+    /// is a file, `directoryInTheWay` when `path` is a directory.
+    func davPut(userId: Int64, path: String, object: DAVNewObject) async throws -> DAVPutOutcome
+    /// WebDAV `MOVE`/`COPY` of the node at `source` to the path `destination`
+    /// (its parent must exist), in one transaction. What stands at the
+    /// destination goes to the recycle bin when `overwrite`, else
+    /// `davDestinationExists`. `shallow`: a directory's copy without its
+    /// contents (COPY with Depth 0). Returns the node made or moved and whether
+    /// something was replaced.
+    func davTransfer(userId: Int64, from source: String, to destination: String, overwrite: Bool, copying: Bool, shallow: Bool) async throws -> (node: FileNode, replaced: Bool)
+
     // MARK: Zip downloads
 
     /// Records a selection for `POST /v1/files/zip` (`ZipSelectionRepository.create`): one write transaction.
@@ -307,4 +326,25 @@ public typealias ListingOrder = TreeRepository.Order
 public struct FsckReport: Sendable {
     public var findings: [TreeChecker.Finding]
     public var repairs: [String]
+}
+
+/// The object a WebDAV `PUT` stored, to be recorded (`davPut`).
+public struct DAVNewObject: Sendable {
+    public var hash: String
+    public var size: Int64
+    public var mime: String
+    public var bucket: String
+    public var objectKey: String
+    public init(hash: String, size: Int64, mime: String, bucket: String, objectKey: String) {
+        (self.hash, self.size, self.mime, self.bucket, self.objectKey) = (hash, size, mime, bucket, objectKey)
+    }
+}
+
+/// What a WebDAV `PUT` did.
+public struct DAVPutOutcome: Sendable {
+    public var node: FileNode
+    /// A new file (else an existing one was given the content).
+    public var created: Bool
+    /// The object as recorded: an earlier one of the same hash when there was one.
+    public var object: StoreObject
 }

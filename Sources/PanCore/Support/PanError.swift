@@ -75,6 +75,10 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
         status: 409, code: "DIRECTORY_NOT_REPLACED", "only a file replaces a file: a folder is never replaced, nor replaces a file (keep both, or skip)"
     )
     public static let notADirectory = PanError(status: 409, code: "NOT_A_DIRECTORY", "a file stands where a directory is needed")
+    /// WebDAV: the parent collection of the target does not exist (RFC 4918: 409).
+    public static let davParentMissing = PanError(status: 409, code: "PARENT_NOT_FOUND", "the parent collection does not exist")
+    /// WebDAV: `Overwrite: F` and the destination exists (RFC 4918: 412).
+    public static let davDestinationExists = PanError(status: 412, code: "DESTINATION_EXISTS", "the destination exists and Overwrite is F")
     public static let userExists = PanError(status: 409, code: "USER_EXISTS", "a user with that name or phone already exists")
     public static let sessionExpired = PanError(status: 410, code: "UPLOAD_SESSION_EXPIRED", "the upload session has expired")
     public static let sessionFailed = PanError(status: 409, code: "UPLOAD_SESSION_FAILED", "the upload session already failed")

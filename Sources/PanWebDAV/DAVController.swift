@@ -1,0 +1,375 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PanCore
+import PanHTTPSupport
+import TextSupport
+import WCS
+
+/// WebDAV (RFC 4918) at `/dav/`: each user's tree at its root.
+///
+/// Class 1 only for now (`DAV: 1`): LOCK/UNLOCK are not there yet, so they
+/// are not advertised (405). PROPPATCH answers 403 for every property (dead
+/// properties are not stored yet). Bytes are served and stored with the local
+/// object store; with an external WCS, GET and PUT answer 501.
+package struct DAVController: Sendable {
+    let store: any PanStore
+    let auth: DAVAuthenticator
+    /// The local object store; nil with an external WCS.
+    let objects: LocalObjectStore?
+    let bucket: String
+    let storage: StorageFloor
+
+    package init(
+        store: any PanStore, passwords: PasswordHasher, throttle: LoginThrottle, hashPool: HashPool, clientAddress: ClientAddress,
+        objects: LocalObjectStore?, bucket: String, storage: StorageFloor
+    ) {
+        self.store = store
+        self.auth = DAVAuthenticator(store: store, passwords: passwords, throttle: throttle, hashPool: hashPool, clientAddress: clientAddress)
+        self.objects = objects
+        self.bucket = bucket
+        self.storage = storage
+    }
+
+    static let methods = ["OPTIONS", "PROPFIND", "PROPPATCH", "GET", "HEAD", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "POST"]
+    static let allow = "OPTIONS, PROPFIND, PROPPATCH, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE"
+    /// The most a PROPFIND/PROPPATCH body may hold.
+    static let maxXMLBody = 1 << 20
+
+    package func addRoutes(to router: Router<AppRequestContext>) {
+        for name in Self.methods {
+            guard let method = HTTPRequest.Method(name) else { continue }
+            router.on("/dav", method: method, use: handle)
+            router.on("/dav/**", method: method, use: handle)
+        }
+    }
+
+    @Sendable func handle(_ request: Request, context: AppRequestContext) async throws -> Response {
+        do {
+            return try await dispatch(request, context: context)
+        } catch let failure as DAVAuthenticator.Failure {
+            return Self.failure(failure.error)
+        } catch let error as PanError {
+            return Self.failure(error)
+        }
+    }
+
+    private func dispatch(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let method = request.method.rawValue
+        // Windows probes OPTIONS before it sends credentials.
+        if method == "OPTIONS" { return Self.options() }
+        let user = try await auth.authenticate(request, context: context)
+        guard let path = try DAVPath.treePath(fromRequestPath: request.uri.path) else { throw PanError.routeNotFound }
+        switch method {
+        case "PROPFIND": return try await propfind(request, path: path, user: user)
+        case "PROPPATCH": return try await proppatch(request, path: path, user: user)
+        case "GET", "HEAD": return try await get(request, context: context, path: path, user: user)
+        case "PUT": return try await put(request, path: path, user: user)
+        case "DELETE": return try await delete(path: path, user: user)
+        case "MKCOL": return try await mkcol(request, path: path, user: user)
+        case "COPY", "MOVE": return try await transfer(request, path: path, user: user, copying: method == "COPY")
+        default:
+            return Self.text(.methodNotAllowed, "\(method) is not supported here", headers: [.allow: Self.allow])
+        }
+    }
+
+    // MARK: Replies
+
+    static func options() -> Response {
+        var headers = HTTPFields()
+        headers[.init("DAV")!] = "1"
+        headers[.init("MS-Author-Via")!] = "DAV"
+        headers[.allow] = allow
+        headers[.contentLength] = "0"
+        return Response(status: .ok, headers: headers)
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ message: String, headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+    }
+
+    static func xml(_ status: HTTPResponse.Status, _ writer: DAVXMLWriter, headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/xml; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: writer.text)))
+    }
+
+    /// `<D:error><D:condition/></D:error>` (RFC 4918 §16).
+    static func condition(_ status: HTTPResponse.Status, _ condition: String) -> Response {
+        var writer = DAVXMLWriter()
+        writer.open("error", root: true)
+        writer.raw("<D:\(condition)/>")
+        writer.close("error")
+        return xml(status, writer)
+    }
+
+    /// A PanError as WebDAV status codes go.
+    static func failure(_ error: PanError) -> Response {
+        var headers = HTTPFields()
+        let status: Int
+        switch (error.statusCode, error.code) {
+        case (401, _):
+            status = 401
+            headers[.wwwAuthenticate] = "Basic realm=\"Pan\", charset=\"UTF-8\""
+        case (_, "QUOTA_EXCEEDED"), (_, "STORAGE_FULL"): status = 507
+        case (_, "MOVE_INTO_ITSELF"), (_, "COPY_INTO_ITSELF"), (_, "NODE_LIMIT"): status = 403
+        case (_, "NOT_FOUND"): status = 404
+        default: status = error.statusCode
+        }
+        if let retry = error.retryAfter { headers[.retryAfter] = String(retry) }
+        return text(HTTPResponse.Status(code: status), "\(error.code): \(error.message)", headers: headers)
+    }
+
+    // MARK: Headers
+
+    private static let depthHeader = HTTPField.Name("Depth")!
+    private static let destinationHeader = HTTPField.Name("Destination")!
+    private static let overwriteHeader = HTTPField.Name("Overwrite")!
+
+    enum Depth { case zero, one, infinity }
+
+    /// `Depth`; a missing header is `infinity` (RFC 4918 §10.2). nil: not a valid value.
+    static func depth(_ request: Request) -> Depth? {
+        guard let value = request.headers[depthHeader]?.trimmingCharacters(in: .whitespaces).lowercased() else { return .infinity }
+        switch value {
+        case "0": return .zero
+        case "1": return .one
+        case "infinity": return .infinity
+        default: return nil
+        }
+    }
+
+    /// A request body of a few KB at most, whole.
+    static func smallBody(_ request: Request, limit: Int = maxXMLBody) async throws -> Data {
+        var data = Data()
+        for try await chunk in request.body {
+            guard data.count + chunk.readableBytes <= limit else { throw PanError.bodyTooLarge }
+            data.append(contentsOf: chunk.readableBytesView)
+        }
+        return data
+    }
+
+    // MARK: PROPFIND
+
+    func propfind(_ request: Request, path: String, user: User) async throws -> Response {
+        guard let depth = Self.depth(request) else { return Self.text(.badRequest, "Depth must be 0, 1 or infinity") }
+        if depth == .infinity { return Self.condition(.forbidden, "propfind-finite-depth") }
+        let body = try await Self.smallBody(request)
+        let asked: PropfindRequest
+        do { asked = try DAVXMLReader.propfind(body) } catch { return Self.text(.badRequest, "the PROPFIND body is not a propfind document") }
+        let found = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
+        var properties = DAVProperties(user: user)
+        var writer = DAVXMLWriter()
+        writer.open("multistatus", root: true)
+        properties.response(for: found.node, asked: asked, into: &writer)
+        if depth == .one, found.node.isDirectory {
+            var offset = 0
+            let page = 1000
+            while true {
+                let listing = try await store.listing(
+                    userId: user.id, of: NodeAddress(uuid: found.node.uuid, path: nil),
+                    window: ListingWindow(type: nil, order: .nameAscending, limit: page, offset: offset)
+                )
+                for child in listing.children { properties.response(for: child, asked: asked, into: &writer) }
+                offset += listing.children.count
+                if listing.children.count < page || Int64(offset) >= listing.total { break }
+            }
+        }
+        writer.close("multistatus")
+        return Self.xml(HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), writer)
+    }
+
+    // MARK: PROPPATCH
+
+    func proppatch(_ request: Request, path: String, user: User) async throws -> Response {
+        let body = try await Self.smallBody(request)
+        let patch: ProppatchRequest
+        do { patch = try DAVXMLReader.proppatch(body) } catch { return Self.text(.badRequest, "the PROPPATCH body is not a propertyupdate document") }
+        let node = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node
+        // Dead properties are not stored yet: every property is refused, live ones as protected.
+        var writer = DAVXMLWriter()
+        writer.open("multistatus", root: true)
+        writer.open("response")
+        writer.element("href", DAVPath.href(node.path, collection: node.isDirectory))
+        writer.open("propstat")
+        writer.open("prop")
+        for operation in patch.operations { writer.property(operation.name) }
+        writer.close("prop")
+        writer.element("status", "HTTP/1.1 403 Forbidden")
+        if patch.operations.contains(where: { DAVProperties.live.contains($0.name) }) {
+            writer.raw("<D:error><D:cannot-modify-protected-property/></D:error>")
+        }
+        writer.close("propstat")
+        writer.close("response")
+        writer.close("multistatus")
+        return Self.xml(HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), writer)
+    }
+
+    // MARK: GET / HEAD
+
+    func get(_ request: Request, context: AppRequestContext, path: String, user: User) async throws -> Response {
+        let found = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
+        let node = found.node
+        if node.isDirectory {
+            return Self.text(.methodNotAllowed, "a collection has no content; list it with PROPFIND", headers: [.allow: Self.allow])
+        }
+        guard let objects else {
+            return Self.text(.notImplemented, "downloads through WebDAV need the local upload endpoint (PAN_LOCAL_UPLOAD)")
+        }
+        guard let object = found.object else { throw PanError.fileNotFound }
+        let etag = DAVProperties.etag(of: node)
+        var headers = HTTPFields()
+        headers[.eTag] = etag
+        headers[.lastModified] = DAVProperties.httpDate(node.mtime)
+        if let match = request.headers[.ifNoneMatch], Self.matches(match, etag: etag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = ObjectResponse.servedType(node.mime)
+        let path = objects.objectPath(forKey: object.objectKey)
+        return ObjectResponse.serve(path: path, size: object.size, headers: headers, request: request, eventLoop: context.eventLoop)
+    }
+
+    static func matches(_ header: String, etag: String) -> Bool {
+        header.split(separator: ",").contains { item in
+            let tag = item.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
+    }
+
+    // MARK: PUT
+
+    func put(_ request: Request, path: String, user: User) async throws -> Response {
+        guard path != PanPath.root else { return Self.text(.methodNotAllowed, "the root is a collection", headers: [.allow: Self.allow]) }
+        guard let objects else {
+            return Self.text(.notImplemented, "uploads through WebDAV need the local upload endpoint (PAN_LOCAL_UPLOAD)")
+        }
+        // What can be refused is refused before a byte is read.
+        do {
+            let parent = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: PanPath.parent(of: path))).node
+            guard parent.isDirectory else { throw PanError.davParentMissing }
+        } catch let error as PanError where error == .fileNotFound {
+            throw PanError.davParentMissing
+        }
+        if let existing = try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node, existing.isDirectory {
+            return Self.text(.methodNotAllowed, "a collection stands at this path", headers: [.allow: Self.allow])
+        }
+        try storage.check()
+        let fresh = try await store.user(id: user.id) ?? user
+        let existingSize = (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node.size) ?? 0
+        // The most this file may hold: what is left, plus what it replaces.
+        let room = fresh.remainingSpace + existingSize
+        if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > room { throw PanError.quotaExceeded }
+
+        let temporary = objects.newTemporaryPath()
+        var published: LocalObjectStore.PublishedObject?
+        do {
+            let sink = try FileSink(creating: temporary, truncateTo: 0)
+            defer { sink.closeIfOpen() }
+            let writer = BatchedFileWriter(sink)
+            var hasher = ContentHasher()
+            for try await chunk in request.body {
+                chunk.withUnsafeReadableBytes { hasher.update(raw: $0) }
+                // While streaming too: a missing or false Content-Length does not get past the quota.
+                if hasher.byteCount > room { throw PanError.quotaExceeded }
+                chunk.withUnsafeReadableBytes { writer.stage($0) }
+                try await writer.flushIfFull()
+            }
+            try await writer.finish()
+            let hash = hasher.finalize()
+            let size = hasher.byteCount
+            let key = "pan/" + RandomID.ordered32()
+            published = try await BlockingIO.run { try objects.publishObject(temporary, key: key, replacing: false) }
+            guard let published else { throw PanError.internalError("a fresh object key was taken") }
+            let name = PanPath.lastSegment(of: path)
+            let declaredType = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 }?
+                .trimmingCharacters(in: .whitespaces)
+            let mime = declaredType.flatMap { $0.isEmpty || $0 == MimeType.fallback || !$0.contains("/") || $0.utf8.count > 100 ? nil : $0 }
+                ?? MimeType.forName(name)
+            let outcome = try await store.davPut(
+                userId: user.id, path: path, object: DAVNewObject(hash: hash, size: size, mime: mime, bucket: bucket, objectKey: key)
+            )
+            // The content was already stored (instant upload): these bytes are not needed.
+            if outcome.object.objectKey != key { objects.removePublished(published) }
+            var headers = HTTPFields()
+            headers[.eTag] = DAVProperties.etag(of: outcome.node)
+            headers[.contentLength] = "0"
+            return Response(status: outcome.created ? .created : .noContent, headers: headers)
+        } catch {
+            FileOps.remove(temporary)
+            if let published { objects.removePublished(published) }
+            throw error
+        }
+    }
+
+    // MARK: DELETE
+
+    func delete(path: String, user: User) async throws -> Response {
+        guard path != PanPath.root else { return Self.text(.forbidden, "the root cannot be removed") }
+        // To the recycle bin, as the API does.
+        _ = try await store.remove(userId: user.id, [NodeAddress(uuid: nil, path: path)], toRecycleBin: true)
+        return Response(status: .noContent)
+    }
+
+    // MARK: MKCOL
+
+    func mkcol(_ request: Request, path: String, user: User) async throws -> Response {
+        let body = try await Self.smallBody(request, limit: 64 << 10)
+        if !body.isEmpty { return Self.text(.unsupportedMediaType, "MKCOL with a body is not supported") }
+        guard path != PanPath.root else { return Self.text(.methodNotAllowed, "the root exists", headers: [.allow: Self.allow]) }
+        if (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))) != nil {
+            return Self.text(.methodNotAllowed, "something already exists at this path", headers: [.allow: Self.allow])
+        }
+        do {
+            let parent = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: PanPath.parent(of: path))).node
+            guard parent.isDirectory else { throw PanError.davParentMissing }
+        } catch let error as PanError where error == .fileNotFound {
+            throw PanError.davParentMissing
+        }
+        _ = try await store.createDirectory(userId: user.id, path: path)
+        return Response(status: .created, headers: [.contentLength: "0"])
+    }
+
+    // MARK: COPY / MOVE
+
+    func transfer(_ request: Request, path: String, user: User, copying: Bool) async throws -> Response {
+        guard let raw = request.headers[Self.destinationHeader]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else {
+            return Self.text(.badRequest, "a Destination header is required")
+        }
+        let destinationPath: String
+        if raw.hasPrefix("/") {
+            destinationPath = String(raw.prefix { $0 != "?" && $0 != "#" })
+        } else {
+            guard let url = URLComponents(string: raw), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                  let host = url.host else {
+                return Self.text(.badRequest, "the Destination header is not a URI")
+            }
+            let authority = url.port.map { "\(host):\($0)" } ?? host
+            let own = (request.head.authority ?? "").lowercased()
+            guard authority.lowercased() == own else {
+                return Self.text(.badGateway, "the Destination is on another server")
+            }
+            destinationPath = url.percentEncodedPath
+        }
+        guard let destination = try DAVPath.treePath(fromRequestPath: destinationPath) else {
+            return Self.text(.badGateway, "the Destination is outside /dav/")
+        }
+        let overwrite: Bool
+        switch request.headers[Self.overwriteHeader]?.trimmingCharacters(in: .whitespaces).uppercased() {
+        case nil, "T": overwrite = true
+        case "F": overwrite = false
+        default: return Self.text(.badRequest, "Overwrite must be T or F")
+        }
+        guard let depth = Self.depth(request) else { return Self.text(.badRequest, "Depth must be 0 or infinity") }
+        if depth == .one || (!copying && depth != .infinity) {
+            return Self.text(.badRequest, copying ? "COPY takes Depth 0 or infinity" : "MOVE takes Depth infinity")
+        }
+        if destination == path { return Self.text(.forbidden, "the source and the destination are the same") }
+        let (_, replaced) = try await store.davTransfer(
+            userId: user.id, from: path, to: destination, overwrite: overwrite, copying: copying, shallow: depth == .zero
+        )
+        return Response(status: replaced ? .noContent : .created, headers: [.contentLength: "0"])
+    }
+}

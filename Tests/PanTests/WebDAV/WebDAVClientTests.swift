@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+@testable import PanCore
+@testable import PanServer
+
+/// Real WebDAV clients against a real server: litmus (RFC 4918 conformance)
+/// and an rclone sync round trip (issue #29's judges).
+@Suite struct WebDAVClientTests {
+    /// litmus's summary line of a suite: `<- summary for `basic': of 16 tests run: 16 passed, 0 failed. 100.0%`.
+    struct Summary: Equatable {
+        var suite: String
+        var run: Int
+        var passed: Int
+        var failed: Int
+    }
+
+    static func summaries(_ output: String) -> [Summary] {
+        output.split(separator: "\n").compactMap { line -> Summary? in
+            guard let start = line.range(of: "summary for `"), let end = line[start.upperBound...].firstIndex(of: "'") else { return nil }
+            let suite = String(line[start.upperBound..<end])
+            let numbers = line[end...].split { !$0.isNumber }.compactMap { Int($0) }
+            guard numbers.count >= 3 else { return nil }
+            return Summary(suite: suite, run: numbers[0], passed: numbers[1], failed: numbers[2])
+        }
+    }
+
+    static func runLitmus(port: Int, suites: [String]) async throws -> (summaries: [Summary], output: String) {
+        let scratch = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let out = scratch + "/out"
+        let run = try await ChildProcess.run(
+            "/usr/bin/litmus", ["http://127.0.0.1:\(port)/dav/", "alice", "secret"],
+            environment: ["TESTS": suites.joined(separator: " "), "HOME": scratch, "PATH": "/usr/bin:/bin"],
+            stdout: .file(out), stderr: .file(out), timeout: 300
+        )
+        #expect(!run.timedOut)
+        let output = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        return (summaries(output), output)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/litmus")), arguments: ["basic", "copymove"])
+    func litmus(suite: String) async throws {
+        try await withServer { server in
+            try await server.createUser("alice")
+            let (summaries, output) = try await Self.runLitmus(port: server.port, suites: [suite])
+            let summary = try #require(summaries.first { $0.suite == suite }, "no summary for \(suite):\n\(output)")
+            #expect(summary.failed == 0, "litmus \(suite):\n\(output)")
+            #expect(summary.run > 0)
+        }
+    }
+
+    static func rclone(_ arguments: [String], config: String) async throws -> (status: Int32, output: String) {
+        let out = config + ".out"
+        let run = try await ChildProcess.run(
+            "/usr/bin/rclone", arguments + ["--config", config, "--retries", "1", "--low-level-retries", "1"],
+            environment: ["PATH": "/usr/bin:/bin", "HOME": (config as NSString).deletingLastPathComponent],
+            stdout: .file(out), stderr: .file(out), timeout: 120
+        )
+        #expect(!run.timedOut)
+        return (run.status, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/rclone")), arguments: TestBackend.allCases)
+    func rcloneRoundTrip(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            try await server.createUser("alice")
+            let scratch = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let config = scratch + "/rclone.conf"
+            FileManager.default.createFile(atPath: config, contents: Data())
+            let (_, obscured) = try await Self.rclone(["obscure", "secret"], config: config)
+            let remote = ":webdav,url='http://127.0.0.1:\(server.port)/dav/',vendor=other,user=alice,pass=\(obscured.trimmingCharacters(in: .whitespacesAndNewlines)):"
+            // A small nested tree with Chinese names, an empty file and a larger one.
+            let source = scratch + "/源"
+            let files: [String: Data] = [
+                "文档/报告.txt": Data("季度报告\n".utf8),
+                "文档/子目录/深/笔记 一.md": Data("# 笔记\n".utf8),
+                "照片/空.txt": Data(),
+                "big.bin": Data((0..<300_000).map { UInt8($0 % 251) }),
+                "a b&c'd.txt": Data("odd name".utf8),
+            ]
+            for (path, data) in files {
+                let full = source + "/" + path
+                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: full, contents: data)
+            }
+            let up = try await Self.rclone(["sync", source, remote + "备份"], config: config)
+            #expect(up.status == 0, "rclone sync up:\n\(up.output)")
+            let back = scratch + "/回"
+            let down = try await Self.rclone(["sync", remote + "备份", back], config: config)
+            #expect(down.status == 0, "rclone sync down:\n\(down.output)")
+            for (path, data) in files {
+                #expect(FileManager.default.contents(atPath: back + "/" + path) == data, "\(path)")
+            }
+            let check = try await Self.rclone(["check", "--download", source, remote + "备份"], config: config)
+            #expect(check.status == 0, "rclone check:\n\(check.output)")
+            // A second sync after a change moves only that.
+            FileManager.default.createFile(atPath: source + "/文档/报告.txt", contents: Data("改过了\n".utf8))
+            try FileManager.default.removeItem(atPath: source + "/照片/空.txt")
+            let again = try await Self.rclone(["sync", source, remote + "备份"], config: config)
+            #expect(again.status == 0, "rclone second sync:\n\(again.output)")
+            let recheck = try await Self.rclone(["check", "--download", source, remote + "备份"], config: config)
+            #expect(recheck.status == 0, "rclone recheck:\n\(recheck.output)")
+        }
+    }
+}
