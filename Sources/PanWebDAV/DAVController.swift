@@ -161,25 +161,40 @@ package struct DAVController: Sendable {
         let asked: PropfindRequest
         do { asked = try DAVXMLReader.propfind(body) } catch { return Self.text(.badRequest, "the PROPFIND body is not a propfind document") }
         let found = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
-        var properties = DAVProperties(user: user)
-        var writer = DAVXMLWriter()
-        writer.open("multistatus", root: true)
-        properties.response(for: found.node, asked: asked, into: &writer)
-        if depth == .one, found.node.isDirectory {
+        let status = HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status")
+        guard depth == .one, found.node.isDirectory else {
+            var properties = DAVProperties(user: user)
+            var writer = DAVXMLWriter()
+            writer.open("multistatus", root: true)
+            properties.response(for: found.node, asked: asked, into: &writer)
+            writer.close("multistatus")
+            return Self.xml(status, writer)
+        }
+        // A folder's members are read a page at a time and each page written as it
+        // comes: a folder of any size costs one page of memory.
+        let (store, directory) = (self.store, found.node)
+        let stream = ResponseBody { output in
+            var properties = DAVProperties(user: user)
+            var writer = DAVXMLWriter()
+            writer.open("multistatus", root: true)
+            properties.response(for: directory, asked: asked, into: &writer)
             var offset = 0
             let page = 1000
             while true {
                 let listing = try await store.listing(
-                    userId: user.id, of: NodeAddress(uuid: found.node.uuid, path: nil),
+                    userId: user.id, of: NodeAddress(uuid: directory.uuid, path: nil),
                     window: ListingWindow(type: nil, order: .nameAscending, limit: page, offset: offset)
                 )
                 for child in listing.children { properties.response(for: child, asked: asked, into: &writer) }
+                try await output.write(ByteBuffer(string: writer.take()))
                 offset += listing.children.count
                 if listing.children.count < page || Int64(offset) >= listing.total { break }
             }
+            writer.close("multistatus")
+            try await output.write(ByteBuffer(string: writer.take()))
+            try await output.finish(nil)
         }
-        writer.close("multistatus")
-        return Self.xml(HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), writer)
+        return Response(status: status, headers: [.contentType: "application/xml; charset=utf-8"], body: stream)
     }
 
     // MARK: PROPPATCH

@@ -14,7 +14,7 @@ enum DAVPath {
         let rest = raw.dropFirst(prefix.count)
         var names: [String] = []
         for segment in rest.split(separator: "/", omittingEmptySubsequences: true) {
-            guard let decoded = String(segment).removingPercentEncoding else {
+            guard let decoded = decode(segment) else {
                 throw .invalidPath("a path segment is not valid percent-encoded UTF-8")
             }
             names.append(try PanPath.name(decoded))
@@ -23,6 +23,29 @@ enum DAVPath {
         let path = names.isEmpty ? PanPath.root : "/" + names.joined(separator: "/")
         try PanPath.requirePathLength(path.unicodeScalars.count)
         return path
+    }
+
+    /// Strict percent-decoding, once: `%` must be followed by two hex digits,
+    /// and the bytes must be UTF-8.
+    static func decode(_ segment: Substring) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(segment.utf8.count)
+        var iterator = segment.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// The href of a tree path: `/dav` + each segment percent-encoded (only

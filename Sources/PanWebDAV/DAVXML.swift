@@ -36,6 +36,12 @@ struct DAVXMLWriter {
 
     mutating func raw(_ s: String) { text += s }
 
+    /// What was written since the last take (the whole document for a streamed reply, piece by piece).
+    mutating func take() -> String {
+        defer { text = "" }
+        return text
+    }
+
     /// `<D:name>` with the root's `xmlns:D="DAV:"` on the first one.
     mutating func open(_ name: String, root: Bool = false) {
         text += root ? "<D:\(name) xmlns:D=\"DAV:\">" : "<D:\(name)>"
@@ -62,7 +68,7 @@ struct DAVXMLWriter {
 }
 
 /// What a PROPFIND body asks for.
-enum PropfindRequest: Equatable {
+enum PropfindRequest: Equatable, Sendable {
     case allprop
     case propname
     case prop([DAVPropertyName])
@@ -82,7 +88,14 @@ enum DAVXMLReader {
         /// (namespace, name) of each element, in document order, with its depth.
         var elements: [(depth: Int, name: DAVPropertyName)] = []
         var depth = 0
+        var invalid = false
         func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+            // A prefix bound to no namespace (`xmlns:bar=""`, or never declared) is not
+            // namespace-well-formed (Namespaces in XML 1.0 §5); libxml2 lets it through.
+            if let qualifiedName, qualifiedName.contains(":"), (namespaceURI ?? "").isEmpty {
+                invalid = true
+                parser.abortParsing()
+            }
             let local = elementName.split(separator: ":").last.map(String.init) ?? elementName
             elements.append((depth, DAVPropertyName(namespace: namespaceURI ?? "", name: local)))
             depth += 1
@@ -96,7 +109,7 @@ enum DAVXMLReader {
         parser.shouldResolveExternalEntities = false
         let collector = Collector()
         parser.delegate = collector
-        guard parser.parse() else { throw Invalid() }
+        guard parser.parse(), !collector.invalid else { throw Invalid() }
         return collector.elements
     }
 

@@ -138,10 +138,15 @@ import WCS
             #expect(try await Self.dav(server, "PUT", "/dav/secret.txt", user: "bob", body: Data("bob's".utf8)).status == 201)
             // Alice's tree is her own: bob's file is not there, however it is named.
             #expect(try await Self.dav(server, "GET", "/dav/secret.txt").status == 404)
-            for path in ["/dav/%2e%2e/secret.txt", "/dav/a/%2E%2E/%2E%2E/secret.txt", "/dav/..%2Fsecret.txt", "/dav/a%00b", "/dav/%ZZ"] {
+            for path in ["/dav/%2e%2e/secret.txt", "/dav/a/%2E%2E/%2E%2E/secret.txt", "/dav/..%2Fsecret.txt", "/dav/a%00b"] {
                 let reply = try await Self.dav(server, "GET", path)
                 #expect(reply.status == 400, "\(path): \(reply.status)")
             }
+            // Sent raw: an HTTP client would escape the stray `%` itself.
+            let malformed = try await RawConnection.exchange(
+                port: server.port, "GET /dav/%ZZ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(Self.basic("alice", "secret"))\r\nConnection: close\r\n\r\n"
+            )
+            #expect(malformed.hasPrefix("HTTP/1.1 400"), "\(malformed.prefix(80))")
             #expect(try await Self.dav(server, "PUT", "/dav/evil%E2%80%AEgpj.exe", body: Data()).status == 400)
             // Depth: infinity refused with its condition, nonsense refused.
             let infinite = try await Self.propfind(server, "/dav/", depth: "infinity")
