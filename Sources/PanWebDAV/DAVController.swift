@@ -131,6 +131,15 @@ package struct DAVController: Sendable {
 
     enum Depth { case zero, one, infinity }
 
+    /// `host[:port]` or `[v6]:port` → the host, lowercased, IPv6 without brackets (as URLComponents gives it).
+    static func hostname(of authority: String) -> String {
+        let lowered = authority.lowercased()
+        if lowered.hasPrefix("["), let end = lowered.firstIndex(of: "]") {
+            return String(lowered[lowered.index(after: lowered.startIndex)..<end])
+        }
+        return String(lowered.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+    }
+
     /// `Depth`; a missing header is `infinity` (RFC 4918 §10.2). nil: not a valid value.
     static func depth(_ request: Request) -> Depth? {
         guard let value = request.headers[depthHeader]?.trimmingCharacters(in: .whitespaces).lowercased() else { return .infinity }
@@ -361,9 +370,11 @@ package struct DAVController: Sendable {
                   let host = url.host else {
                 return Self.text(.badRequest, "the Destination header is not a URI")
             }
-            let authority = url.port.map { "\(host):\($0)" } ?? host
-            let own = (request.head.authority ?? "").lowercased()
-            guard authority.lowercased() == own else {
+            // The host alone: a proxy in front may pass `Host` without the port the
+            // client used. Nothing is ever fetched from the Destination; its path
+            // names a place in the same user's tree, whoever the host.
+            let own = Self.hostname(of: request.head.authority ?? "")
+            guard host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased() == own else {
                 return Self.text(.badGateway, "the Destination is on another server")
             }
             destinationPath = url.percentEncodedPath

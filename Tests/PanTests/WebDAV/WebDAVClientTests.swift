@@ -49,6 +49,23 @@ import Testing
         }
     }
 
+    @Test("litmus basic and copymove, and a big PUT, through nginx running deploy/nginx-pan.conf",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/litmus")))
+    func litmusThroughNginx() async throws {
+        try await withNginxSite { direct, _, proxy in
+            try await direct.createUser("alice")
+            let (summaries, output) = try await Self.runLitmus(port: proxy.port, suites: ["basic", "copymove"])
+            #expect(summaries.map(\.suite) == ["basic", "copymove"], "\(output)")
+            for summary in summaries { #expect(summary.failed == 0, "litmus \(summary.suite) through nginx:\n\(output)") }
+            // A body past nginx's default 1 MB limit and its buffers: streamed through.
+            let server = TestServer(services: direct.services, port: proxy.port, dataDirectory: direct.dataDirectory)
+            let big = Data((0..<(3 << 20)).map { UInt8($0 % 253) })
+            let put = try await WebDAVTests.dav(server, "PUT", "/dav/big.bin", body: big)
+            #expect(put.status == 201)
+            #expect(try await WebDAVTests.dav(server, "GET", "/dav/big.bin").body == big)
+        }
+    }
+
     static func rclone(_ arguments: [String], config: String) async throws -> (status: Int32, output: String) {
         let out = config + ".out"
         let run = try await ChildProcess.run(
