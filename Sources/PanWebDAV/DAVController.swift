@@ -270,6 +270,10 @@ package struct DAVController: Sendable {
         guard let objects else {
             return Self.text(.notImplemented, "uploads through WebDAV need the local upload endpoint (PAN_LOCAL_UPLOAD)")
         }
+        // A partial PUT would replace the whole file by the fragment (RFC 9110 §14.5: refuse it).
+        if request.headers[.contentRange] != nil {
+            return Self.text(.badRequest, "a partial PUT (Content-Range) is not supported: send the whole file")
+        }
         // What can be refused is refused before a byte is read.
         do {
             let parent = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: PanPath.parent(of: path))).node

@@ -28,12 +28,15 @@ import Testing
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let out = scratch + "/out"
-        let run = try await ChildProcess.run(
+        // In the scratch directory: litmus writes its debug.log to the working directory.
+        let child = try ChildProcess(
             "/usr/bin/litmus", ["http://127.0.0.1:\(port)/dav/", "alice", "secret"],
             environment: ["TESTS": suites.joined(separator: " "), "HOME": scratch, "PATH": "/usr/bin:/bin"],
-            stdout: .file(out), stderr: .file(out), timeout: 300
+            directory: scratch, stdout: .file(out), stderr: .file(out)
         )
-        #expect(!run.timedOut)
+        let finished = await child.waitForExit(timeout: 300)
+        if !finished { child.kill() }
+        #expect(finished, "litmus did not finish within 300 s")
         let output = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         return (summaries(output), output)
     }
@@ -68,11 +71,14 @@ import Testing
 
     static func rclone(_ arguments: [String], config: String) async throws -> (status: Int32, output: String) {
         let out = config + ".out"
-        let run = try await ChildProcess.run(
+        let home = (config as NSString).deletingLastPathComponent
+        let child = try ChildProcess(
             "/usr/bin/rclone", arguments + ["--config", config, "--retries", "1", "--low-level-retries", "1"],
-            environment: ["PATH": "/usr/bin:/bin", "HOME": (config as NSString).deletingLastPathComponent],
-            stdout: .file(out), stderr: .file(out), timeout: 120
+            environment: ["PATH": "/usr/bin:/bin", "HOME": home], directory: home, stdout: .file(out), stderr: .file(out)
         )
+        let finished = await child.waitForExit(timeout: 120)
+        if !finished { child.kill() }
+        let run = (status: child.terminationStatus, timedOut: !finished)
         #expect(!run.timedOut)
         return (run.status, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
     }

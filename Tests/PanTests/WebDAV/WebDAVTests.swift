@@ -148,6 +148,11 @@ import WCS
             )
             #expect(malformed.hasPrefix("HTTP/1.1 400"), "\(malformed.prefix(80))")
             #expect(try await Self.dav(server, "PUT", "/dav/evil%E2%80%AEgpj.exe", body: Data()).status == 400)
+            // A partial PUT is refused, not taken for the whole file.
+            #expect(try await Self.dav(server, "PUT", "/dav/part.bin", body: Data(count: 10)).status == 201)
+            let partial = try await Self.dav(server, "PUT", "/dav/part.bin", headers: ["Content-Range": "bytes 0-1/10"], body: Data(count: 2))
+            #expect(partial.status == 400)
+            #expect(try await Self.dav(server, "GET", "/dav/part.bin").body.count == 10)
             // Depth: infinity refused with its condition, nonsense refused.
             let infinite = try await Self.propfind(server, "/dav/", depth: "infinity")
             #expect(infinite.status == 403)
