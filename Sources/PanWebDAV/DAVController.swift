@@ -9,10 +9,10 @@ import WCS
 
 /// WebDAV (RFC 4918) at `/dav/`: each user's tree at its root.
 ///
-/// Class 1 only for now (`DAV: 1`): LOCK/UNLOCK are not there yet, so they
-/// are not advertised (405). PROPPATCH answers 403 for every property (dead
-/// properties are not stored yet). Bytes are served and stored with the local
-/// object store; with an external WCS, GET and PUT answer 501.
+/// Class 2 (`DAV: 1, 2`): write locks with LOCK/UNLOCK and the `If` header
+/// (DAVLocks.swift), dead properties stored per node by PROPPATCH. Bytes are
+/// served and stored with the local object store; with an external WCS, GET
+/// and PUT answer 501.
 package struct DAVController: Sendable {
     let store: any PanStore
     let auth: DAVAuthenticator
@@ -33,7 +33,7 @@ package struct DAVController: Sendable {
     }
 
     static let methods = ["OPTIONS", "PROPFIND", "PROPPATCH", "GET", "HEAD", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "POST"]
-    static let allow = "OPTIONS, PROPFIND, PROPPATCH, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE"
+    static let allow = "OPTIONS, PROPFIND, PROPPATCH, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, LOCK, UNLOCK"
     /// The most a PROPFIND/PROPPATCH body may hold.
     static let maxXMLBody = 1 << 20
 
@@ -66,9 +66,11 @@ package struct DAVController: Sendable {
         case "PROPPATCH": return try await proppatch(request, path: path, user: user)
         case "GET", "HEAD": return try await get(request, context: context, path: path, user: user)
         case "PUT": return try await put(request, path: path, user: user)
-        case "DELETE": return try await delete(path: path, user: user)
+        case "DELETE": return try await delete(request, path: path, user: user)
         case "MKCOL": return try await mkcol(request, path: path, user: user)
         case "COPY", "MOVE": return try await transfer(request, path: path, user: user, copying: method == "COPY")
+        case "LOCK": return try await lock(request, path: path, user: user)
+        case "UNLOCK": return try await unlock(request, path: path, user: user)
         default:
             return Self.text(.methodNotAllowed, "\(method) is not supported here", headers: [.allow: Self.allow])
         }
@@ -78,7 +80,8 @@ package struct DAVController: Sendable {
 
     static func options() -> Response {
         var headers = HTTPFields()
-        headers[.init("DAV")!] = "1"
+        // Class 2: Finder mounts read-write only with it, Explorer saves only with it.
+        headers[.init("DAV")!] = "1, 2"
         headers[.init("MS-Author-Via")!] = "DAV"
         headers[.allow] = allow
         headers[.contentLength] = "0"
@@ -114,7 +117,7 @@ package struct DAVController: Sendable {
         case (401, _):
             status = 401
             headers[.wwwAuthenticate] = "Basic realm=\"Pan\", charset=\"UTF-8\""
-        case (_, "QUOTA_EXCEEDED"), (_, "STORAGE_FULL"): status = 507
+        case (_, "QUOTA_EXCEEDED"), (_, "STORAGE_FULL"), (_, "TOO_MANY_LOCKS"): status = 507
         case (_, "MOVE_INTO_ITSELF"), (_, "COPY_INTO_ITSELF"), (_, "NODE_LIMIT"): status = 403
         case (_, "NOT_FOUND"): status = 404
         default: status = error.statusCode
@@ -171,8 +174,12 @@ package struct DAVController: Sendable {
         do { asked = try DAVXMLReader.propfind(body) } catch { return Self.text(.badRequest, "the PROPFIND body is not a propfind document") }
         let found = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
         let status = HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status")
+        // Locks and dead properties are read only when the answer shows them.
+        let locks = DAVProperties.needsLocks(asked) ? try await store.davLocks(userId: user.id) : []
+        let needsDead = DAVProperties.needsDead(asked)
         guard depth == .one, found.node.isDirectory else {
-            var properties = DAVProperties(user: user)
+            var properties = DAVProperties(user: user, locks: locks)
+            if needsDead { properties.dead = try await store.davProperties(userId: user.id, nodeIds: [found.node.id]) }
             var writer = DAVXMLWriter()
             writer.open("multistatus", root: true)
             properties.response(for: found.node, asked: asked, into: &writer)
@@ -183,9 +190,10 @@ package struct DAVController: Sendable {
         // comes: a folder of any size costs one page of memory.
         let (store, directory) = (self.store, found.node)
         let stream = ResponseBody { output in
-            var properties = DAVProperties(user: user)
+            var properties = DAVProperties(user: user, locks: locks)
             var writer = DAVXMLWriter()
             writer.open("multistatus", root: true)
+            if needsDead { properties.dead = try await store.davProperties(userId: user.id, nodeIds: [directory.id]) }
             properties.response(for: directory, asked: asked, into: &writer)
             var offset = 0
             let page = 1000
@@ -194,6 +202,7 @@ package struct DAVController: Sendable {
                     userId: user.id, of: NodeAddress(uuid: directory.uuid, path: nil),
                     window: ListingWindow(type: nil, order: .nameAscending, limit: page, offset: offset)
                 )
+                if needsDead { properties.dead = try await store.davProperties(userId: user.id, nodeIds: listing.children.map(\.id)) }
                 for child in listing.children { properties.response(for: child, asked: asked, into: &writer) }
                 try await output.write(ByteBuffer(string: writer.take()))
                 offset += listing.children.count
@@ -213,20 +222,51 @@ package struct DAVController: Sendable {
         let patch: ProppatchRequest
         do { patch = try DAVXMLReader.proppatch(body) } catch { return Self.text(.badRequest, "the PROPPATCH body is not a propertyupdate document") }
         let node = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node
-        // Dead properties are not stored yet: every property is refused, live ones as protected.
+        if let refused = try await checkLocks(request, path: path, user: user, changes: Changes(at: [path])) { return refused }
+        // All or nothing (RFC 4918 §9.2): one refused property fails the others with 424.
+        var refused: [Int: (status: String, condition: String?)] = [:]
+        for (index, operation) in patch.operations.enumerated() {
+            if DAVProperties.isProtected(operation.name) {
+                refused[index] = ("403 Forbidden", "cannot-modify-protected-property")
+            } else if operation.set, operation.element.serialized.utf8.count > DAVLimits.maxPropertyBytes {
+                refused[index] = ("507 Insufficient Storage", nil)
+            }
+        }
+        if refused.isEmpty {
+            let changes: [DAVPropertyChange] = patch.operations.map { operation in
+                operation.set
+                    ? .set(DAVDeadProperty(namespace: operation.name.namespace, name: operation.name.name, xml: operation.element.serialized))
+                    : .remove(namespace: operation.name.namespace, name: operation.name.name)
+            }
+            do {
+                try await store.davPatchProperties(userId: user.id, path: path, changes: changes)
+            } catch let error as PanError where error == .davTooManyProperties {
+                for (index, operation) in patch.operations.enumerated() where operation.set { refused[index] = ("507 Insufficient Storage", nil) }
+            }
+        }
+        // One propstat per status, each name once.
+        var groups: [(status: String, condition: String?, names: [DAVPropertyName])] = []
+        for (index, operation) in patch.operations.enumerated() {
+            let outcome = refused.isEmpty ? ("200 OK", nil) : refused[index] ?? ("424 Failed Dependency", nil)
+            if let at = groups.firstIndex(where: { $0.status == outcome.0 }) {
+                if !groups[at].names.contains(operation.name) { groups[at].names.append(operation.name) }
+            } else {
+                groups.append((outcome.0, outcome.1, [operation.name]))
+            }
+        }
         var writer = DAVXMLWriter()
         writer.open("multistatus", root: true)
         writer.open("response")
         writer.element("href", DAVPath.href(node.path, collection: node.isDirectory))
-        writer.open("propstat")
-        writer.open("prop")
-        for operation in patch.operations { writer.property(operation.name) }
-        writer.close("prop")
-        writer.element("status", "HTTP/1.1 403 Forbidden")
-        if patch.operations.contains(where: { DAVProperties.live.contains($0.name) }) {
-            writer.raw("<D:error><D:cannot-modify-protected-property/></D:error>")
+        for group in groups {
+            writer.open("propstat")
+            writer.open("prop")
+            for name in group.names { writer.property(name) }
+            writer.close("prop")
+            writer.element("status", "HTTP/1.1 " + group.status)
+            if let condition = group.condition { writer.raw("<D:error><D:\(condition)/></D:error>") }
+            writer.close("propstat")
         }
-        writer.close("propstat")
         writer.close("response")
         writer.close("multistatus")
         return Self.xml(HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), writer)
@@ -274,6 +314,7 @@ package struct DAVController: Sendable {
         if request.headers[.contentRange] != nil {
             return Self.text(.badRequest, "a partial PUT (Content-Range) is not supported: send the whole file")
         }
+        if let refused = try await checkLocks(request, path: path, user: user, changes: try await putChanges(path, user: user)) { return refused }
         // What can be refused is refused before a byte is read.
         do {
             let parent = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: PanPath.parent(of: path))).node
@@ -334,10 +375,13 @@ package struct DAVController: Sendable {
 
     // MARK: DELETE
 
-    func delete(path: String, user: User) async throws -> Response {
+    func delete(_ request: Request, path: String, user: User) async throws -> Response {
         guard path != PanPath.root else { return Self.text(.forbidden, "the root cannot be removed") }
-        // To the recycle bin, as the API does.
-        _ = try await store.remove(userId: user.id, [NodeAddress(uuid: nil, path: path)], toRecycleBin: true)
+        _ = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
+        let changes = Changes(tree: [path], members: [PanPath.parent(of: path)])
+        if let refused = try await checkLocks(request, path: path, user: user, changes: changes) { return refused }
+        // To the recycle bin, as the API does; its locks end.
+        try await store.davRemove(userId: user.id, path: path)
         return Response(status: .noContent)
     }
 
@@ -356,6 +400,7 @@ package struct DAVController: Sendable {
         } catch let error as PanError where error == .fileNotFound {
             throw PanError.davParentMissing
         }
+        if let refused = try await checkLocks(request, path: path, user: user, changes: .placing(path, exists: false)) { return refused }
         _ = try await store.createDirectory(userId: user.id, path: path)
         return Response(status: .created, headers: [.contentLength: "0"])
     }
@@ -397,9 +442,20 @@ package struct DAVController: Sendable {
             return Self.text(.badRequest, copying ? "COPY takes Depth 0 or infinity" : "MOVE takes Depth infinity")
         }
         if destination == path { return Self.text(.forbidden, "the source and the destination are the same") }
+        _ = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
+        let destinationExists = (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: destination))) != nil
+        var changes = Changes.placing(destination, exists: destinationExists && overwrite)
+        if !copying { changes.add(Changes(tree: [path], members: [PanPath.parent(of: path)])) }
+        if let refused = try await checkLocks(request, path: path, user: user, changes: changes) { return refused }
         let (_, replaced) = try await store.davTransfer(
             userId: user.id, from: path, to: destination, overwrite: overwrite, copying: copying, shallow: depth == .zero
         )
         return Response(status: replaced ? .noContent : .created, headers: [.contentLength: "0"])
+    }
+
+    /// What a PUT at `path` changes: the file there, or a new member of its collection.
+    func putChanges(_ path: String, user: User) async throws -> Changes {
+        let exists = (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))) != nil
+        return exists ? Changes(at: [path]) : .placing(path, exists: false)
     }
 }

@@ -1,19 +1,59 @@
 import Foundation
 import PanCore
 
-/// The live properties of a node, written into a multistatus.
+/// The properties of a node, written into a multistatus: the live ones
+/// (computed here) and the dead ones a client set (`DAVDeadProperty`).
 struct DAVProperties {
     let user: User
+    /// The user's live locks, for `lockdiscovery` (empty when not asked for).
+    var locks: [DAVLock] = []
+    /// Dead properties by node id (only those of the nodes being written).
+    var dead: [Int64: [DAVDeadProperty]] = [:]
+    let now = Millis.now()
     private let httpFormatter: DateFormatter
     private let isoFormatter: ISO8601DateFormatter
 
     static let live: [DAVPropertyName] = [
         "creationdate", "displayname", "getcontentlength", "getcontenttype", "getetag", "getlastmodified", "resourcetype",
-        "quota-available-bytes", "quota-used-bytes",
+        "quota-available-bytes", "quota-used-bytes", "lockdiscovery", "supportedlock",
     ].map(DAVPropertyName.dav)
 
-    init(user: User) {
+    /// What PROPPATCH may not set or remove (RFC 4918 §9.2: 403 cannot-modify-protected-property).
+    static func isProtected(_ name: DAVPropertyName) -> Bool { live.contains(name) }
+
+    /// Whether answering `asked` needs the dead properties, and the locks.
+    static func needsDead(_ asked: PropfindRequest) -> Bool {
+        if case .prop(let names) = asked { return names.contains { !live.contains($0) } }
+        return true
+    }
+
+    static func needsLocks(_ asked: PropfindRequest) -> Bool {
+        switch asked {
+        case .allprop: true
+        case .propname: false
+        case .prop(let names): names.contains(.dav("lockdiscovery"))
+        }
+    }
+
+    static let supportedLock = ["exclusive", "shared"].map {
+        "<D:lockentry><D:lockscope><D:\($0)/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>"
+    }.joined()
+
+    /// One `<D:activelock>` (RFC 4918 §14.1), for lockdiscovery and LOCK's reply.
+    static func activeLock(_ lock: DAVLock, now: Int64) -> String {
+        var out = "<D:activelock><D:locktype><D:write/></D:locktype>"
+        out += "<D:lockscope><D:\(lock.exclusive ? "exclusive" : "shared")/></D:lockscope>"
+        out += "<D:depth>\(lock.infinite ? "infinity" : "0")</D:depth>"
+        out += lock.owner
+        out += "<D:timeout>Second-\(lock.secondsLeft(now: now))</D:timeout>"
+        out += "<D:locktoken><D:href>\(DAVXMLWriter.escape(lock.token))</D:href></D:locktoken>"
+        out += "<D:lockroot><D:href>\(DAVXMLWriter.escape(DAVPath.href(lock.rootPath, collection: false)))</D:href></D:lockroot>"
+        return out + "</D:activelock>"
+    }
+
+    init(user: User, locks: [DAVLock] = []) {
         self.user = user
+        self.locks = locks
         httpFormatter = Self.makeHTTPFormatter()
         isoFormatter = ISO8601DateFormatter()
     }
@@ -49,6 +89,8 @@ struct DAVProperties {
         case "resourcetype": return node.isDirectory ? "<D:collection/>" : ""
         case "quota-available-bytes": return node.isDirectory ? String(user.remainingSpace) : nil
         case "quota-used-bytes": return node.isDirectory ? String(user.spaceUsed) : nil
+        case "supportedlock": return Self.supportedLock
+        case "lockdiscovery": return locks.filter { $0.covers(node.path) }.map { Self.activeLock($0, now: now) }.joined()
         default: return nil
         }
     }
@@ -58,23 +100,36 @@ struct DAVProperties {
         writer.element("href", DAVPath.href(node.path, collection: node.isDirectory))
         var found: [(DAVPropertyName, String)] = []
         var missing: [DAVPropertyName] = []
+        let dead = self.dead[node.id] ?? []
+        var deadXML: [String] = []
         switch asked {
         case .allprop, .propname:
             for name in Self.live {
                 if let value = value(name, of: node) { found.append((name, asked == .propname ? "" : value)) }
             }
+            for property in dead {
+                if asked == .propname { found.append((DAVPropertyName(namespace: property.namespace, name: property.name), "")) } else { deadXML.append(property.xml) }
+            }
         case .prop(let names):
             for name in names {
-                if let value = value(name, of: node) { found.append((name, value)) } else { missing.append(name) }
+                if let value = value(name, of: node) {
+                    found.append((name, value))
+                } else if let property = dead.first(where: { $0.namespace == name.namespace && $0.name == name.name }) {
+                    deadXML.append(property.xml)
+                } else {
+                    missing.append(name)
+                }
             }
         }
-        if !found.isEmpty || missing.isEmpty {
+        if !found.isEmpty || !deadXML.isEmpty || missing.isEmpty {
             writer.open("propstat")
             writer.open("prop")
             for (name, value) in found {
                 // resourcetype of a file is present and empty.
                 writer.property(name, content: value)
             }
+            // Dead properties are stored as whole elements, namespaces declared on them.
+            for xml in deadXML { writer.raw(xml) }
             writer.close("prop")
             writer.element("status", "HTTP/1.1 200 OK")
             writer.close("propstat")

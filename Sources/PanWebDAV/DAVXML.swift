@@ -25,9 +25,11 @@ struct DAVXMLWriter {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&apos;"
+            // A raw CR would come back as LF (XML's line-end normalization).
+            case "\r": out += "&#13;"
             default:
                 // XML 1.0 cannot carry most control characters even escaped.
-                if scalar.value < 0x20, scalar != "\t", scalar != "\n", scalar != "\r" { continue }
+                if scalar.value < 0x20, scalar != "\t", scalar != "\n" { continue }
                 out.unicodeScalars.append(scalar)
             }
         }
@@ -74,9 +76,73 @@ enum PropfindRequest: Equatable, Sendable {
     case prop([DAVPropertyName])
 }
 
-/// What a PROPPATCH body sets or removes, in order.
+/// What a PROPPATCH body sets or removes, in order: each property element
+/// whole (a `set`'s value is in it, serialized by `DAVXMLElement.serialized`).
 struct ProppatchRequest {
-    var operations: [(set: Bool, name: DAVPropertyName)] = []
+    var operations: [(set: Bool, name: DAVPropertyName, element: DAVXMLElement)] = []
+}
+
+/// What a LOCK body asks for (`lockinfo`, RFC 4918 §14.11).
+struct LockInfo {
+    var exclusive: Bool
+    /// The `<D:owner>` element serialized, "" when none was given.
+    var owner: String
+}
+
+/// An element of a request body, namespaces resolved: the part of a body
+/// that is stored and written back (a dead property, a lock's owner) is
+/// kept whole as a small tree, then serialized with every namespace declared
+/// where it is used, so it means the same wherever it is written.
+final class DAVXMLElement {
+    enum Child {
+        case element(DAVXMLElement)
+        case text(String)
+    }
+    let name: DAVPropertyName
+    /// Qualified attribute name, its namespace ("" for none), value; in document order.
+    var attributes: [(qualified: String, namespace: String, value: String)] = []
+    var children: [Child] = []
+
+    init(name: DAVPropertyName) { self.name = name }
+
+    var elements: [DAVXMLElement] {
+        children.compactMap { if case .element(let element) = $0 { element } else { nil } }
+    }
+
+    /// The element as XML text: its own default namespace declared on it (and
+    /// on each element inside), prefixed attributes with their prefix declared.
+    var serialized: String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    private func write(into out: inout String) {
+        out += "<\(name.name) xmlns=\"\(DAVXMLWriter.escape(name.namespace))\""
+        var declared: Set<String> = []
+        for attribute in attributes {
+            if let colon = attribute.qualified.firstIndex(of: ":") {
+                let prefix = String(attribute.qualified[..<colon])
+                if prefix != "xml", !declared.contains(prefix) {
+                    declared.insert(prefix)
+                    out += " xmlns:\(prefix)=\"\(DAVXMLWriter.escape(attribute.namespace))\""
+                }
+            }
+            out += " \(attribute.qualified)=\"\(DAVXMLWriter.escape(attribute.value))\""
+        }
+        if children.isEmpty {
+            out += "/>"
+            return
+        }
+        out += ">"
+        for child in children {
+            switch child {
+            case .text(let text): out += DAVXMLWriter.escape(text)
+            case .element(let element): element.write(into: &out)
+            }
+        }
+        out += "</\(name.name)>"
+    }
 }
 
 /// Request bodies of `/dav/`, read with Foundation's XMLParser (namespaces
@@ -101,6 +167,81 @@ enum DAVXMLReader {
             depth += 1
         }
         func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) { depth -= 1 }
+    }
+
+    /// Builds the body's element tree (`DAVXMLElement`), refusing what is not
+    /// namespace-well-formed and anything nested deeper than `maxDepth`.
+    private final class TreeBuilder: NSObject, XMLParserDelegate {
+        static let maxDepth = 64
+        var root: DAVXMLElement?
+        var stack: [DAVXMLElement] = []
+        /// Prefix → namespace bindings in scope, innermost last.
+        var bindings: [(prefix: String, uri: String)] = []
+        var invalid = false
+
+        func fail(_ parser: XMLParser) {
+            invalid = true
+            parser.abortParsing()
+        }
+
+        func parser(_ parser: XMLParser, didStartMappingPrefix prefix: String, toURI namespaceURI: String) {
+            bindings.append((prefix, namespaceURI))
+        }
+
+        func parser(_ parser: XMLParser, didEndMappingPrefix prefix: String) {
+            if let index = bindings.lastIndex(where: { $0.prefix == prefix }) { bindings.remove(at: index) }
+        }
+
+        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+            if let qualifiedName, qualifiedName.contains(":"), (namespaceURI ?? "").isEmpty { return fail(parser) }
+            guard stack.count < Self.maxDepth else { return fail(parser) }
+            let local = elementName.split(separator: ":").last.map(String.init) ?? elementName
+            let element = DAVXMLElement(name: DAVPropertyName(namespace: namespaceURI ?? "", name: local))
+            for (qualified, value) in attributes.sorted(by: { $0.key < $1.key }) {
+                guard !qualified.hasPrefix("xmlns") else { continue }
+                var namespace = ""
+                if let colon = qualified.firstIndex(of: ":") {
+                    let prefix = String(qualified[..<colon])
+                    if prefix == "xml" {
+                        namespace = "http://www.w3.org/XML/1998/namespace"
+                    } else {
+                        guard let bound = bindings.last(where: { $0.prefix == prefix }), !bound.uri.isEmpty else { return fail(parser) }
+                        namespace = bound.uri
+                    }
+                }
+                element.attributes.append((qualified, namespace, value))
+            }
+            if let parent = stack.last { parent.children.append(.element(element)) } else if root == nil { root = element }
+            stack.append(element)
+        }
+
+        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
+            _ = stack.popLast()
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
+            guard let current = stack.last else { return }
+            if case .text(let before)? = current.children.last {
+                current.children[current.children.count - 1] = .text(before + string)
+            } else {
+                current.children.append(.text(string))
+            }
+        }
+
+        func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
+            self.parser(parser, foundCharacters: String(decoding: CDATABlock, as: UTF8.self))
+        }
+    }
+
+    static func tree(_ data: Data) throws -> DAVXMLElement {
+        let parser = XMLParser(data: data)
+        parser.shouldProcessNamespaces = true
+        parser.shouldReportNamespacePrefixes = true
+        parser.shouldResolveExternalEntities = false
+        let builder = TreeBuilder()
+        parser.delegate = builder
+        guard parser.parse(), !builder.invalid, let root = builder.root else { throw Invalid() }
+        return root
     }
 
     private static func parse(_ data: Data) throws -> [(depth: Int, name: DAVPropertyName)] {
@@ -141,17 +282,43 @@ enum DAVXMLReader {
     }
 
     static func proppatch(_ data: Data) throws -> ProppatchRequest {
-        let elements = try parse(data)
-        guard let root = elements.first, root.name == .dav("propertyupdate") else { throw Invalid() }
+        let root = try tree(data)
+        guard root.name == .dav("propertyupdate") else { throw Invalid() }
         var request = ProppatchRequest()
-        var setting: Bool?
-        for element in elements.dropFirst() {
-            switch element.depth {
-            case 1: setting = element.name == .dav("set") ? true : element.name == .dav("remove") ? false : nil
-            case 3: if let setting { request.operations.append((setting, element.name)) }
+        for step in root.elements {
+            let setting: Bool
+            switch step.name {
+            case .dav("set"): setting = true
+            case .dav("remove"): setting = false
             default: continue
+            }
+            for prop in step.elements where prop.name == .dav("prop") {
+                for property in prop.elements { request.operations.append((setting, property.name, property)) }
             }
         }
         return request
+    }
+
+    /// A LOCK body: the scope (exclusive or shared) and the owner; only write locks exist.
+    static func lockinfo(_ data: Data) throws -> LockInfo {
+        let root = try tree(data)
+        guard root.name == .dav("lockinfo") else { throw Invalid() }
+        var exclusive: Bool?
+        var owner = ""
+        for part in root.elements {
+            switch part.name {
+            case .dav("lockscope"):
+                for scope in part.elements {
+                    if scope.name == .dav("exclusive") { exclusive = true } else if scope.name == .dav("shared") { exclusive = false }
+                }
+            case .dav("locktype"):
+                guard part.elements.contains(where: { $0.name == .dav("write") }) else { throw Invalid() }
+            case .dav("owner"):
+                owner = part.serialized
+            default: continue
+            }
+        }
+        guard let exclusive else { throw Invalid() }
+        return LockInfo(exclusive: exclusive, owner: owner)
     }
 }

@@ -133,6 +133,26 @@ public protocol PanStore: PanAccounts, Sendable {
     /// contents (COPY with Depth 0). Returns the node made or moved and whether
     /// something was replaced.
     func davTransfer(userId: Int64, from source: String, to destination: String, overwrite: Bool, copying: Bool, shallow: Bool) async throws -> (node: FileNode, replaced: Bool)
+    /// WebDAV `DELETE`: the node at `path` to the recycle bin, its locks ended, in one transaction.
+    func davRemove(userId: Int64, path: String) async throws
+    /// The dead properties of the user's nodes `nodeIds` (a listing page at most), by node id.
+    func davProperties(userId: Int64, nodeIds: [Int64]) async throws -> [Int64: [DAVDeadProperty]]
+    /// PROPPATCH: applies the changes in order to the node at `path`, all or
+    /// none (`davTooManyProperties` past `DAVLimits.maxPropertiesPerNode`).
+    func davPatchProperties(userId: Int64, path: String, changes: [DAVPropertyChange]) async throws
+    /// The user's live WebDAV locks (at most `DAVLimits.maxLocksPerUser`).
+    func davLocks(userId: Int64) async throws -> [DAVLock]
+    /// LOCK: takes a lock at `path` in one transaction with the conflict check
+    /// (`davLocked`) and the user's cap (`davTooManyLocks`). When nothing is at
+    /// `path` and `creating` is given, an empty file is made there first with it
+    /// (RFC 4918 §7.3); the outcome says so.
+    func davLock(userId: Int64, path: String, request: DAVLockRequest, creating: DAVNewObject?) async throws -> (lock: DAVLock, created: DAVPutOutcome?)
+    /// Gives the user's live locks `tokens` a new timeout (seconds); returns them as they are now.
+    func davRefreshLocks(userId: Int64, tokens: [String], timeout: Int64) async throws -> [DAVLock]
+    /// UNLOCK; false when the user holds no lock with that token.
+    func davUnlock(userId: Int64, token: String) async throws -> Bool
+    /// Deletes up to `limit` WebDAV locks expired by `cutoff`, any user's (the sweeper).
+    func sweepDAVLocks(before cutoff: Int64, limit: Int) async throws -> Int
 
     // MARK: Zip downloads
 

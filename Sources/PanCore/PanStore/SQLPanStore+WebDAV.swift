@@ -11,23 +11,30 @@ extension SQLPanStore {
         let limit = nodeLimit
         do {
             return try await engine.write(asUser: userId) { db, user in
-                let now = Millis.now()
-                let name = PanPath.lastSegment(of: path)
-                let (directory, child) = try await TreeRepository.nodeAndChild(
-                    userId: userId, path: PanPath.parent(of: path), name: name, on: db
-                )
-                guard let directory else { throw PanError.davParentMissing }
-                guard directory.isDirectory else { throw PanError.notADirectory }
-                let target = try await FilePlacement.target(directory: directory, name: name, policy: .overwrite, existing: .some(child), on: db)
-                try FilePlacement.check(size: object.size, at: target, user: user)
-                if target.replacing == nil, limit > 0, user.nodeCount + 1 > limit { throw NodeLimits.nodeCapReached(limit) }
-                let stored = try await StoreObjectRepository.record(
-                    hash: object.hash, size: object.size, mime: object.mime, bucket: object.bucket, objectKey: object.objectKey, on: db, now: now
-                )
-                let node = try await FilePlacement.place(stored, at: target, user: user, nodeLimit: limit, on: db, now: now)
-                return DAVPutOutcome(node: node, created: target.replacing == nil, object: stored)
+                try await Self.placeFile(object, at: path, user: user, nodeLimit: limit, on: db, now: Millis.now())
             }
         } catch { throw PanError(storeError: error) }
+    }
+
+    /// Records `object` and puts it at `path`: a new file, or the file there
+    /// given this content in place. In the caller's transaction (`asUser`).
+    static func placeFile(
+        _ object: DAVNewObject, at path: String, user: User, nodeLimit limit: Int64, on db: any DatabaseConnection, now: Int64
+    ) async throws -> DAVPutOutcome {
+        let name = PanPath.lastSegment(of: path)
+        let (directory, child) = try await TreeRepository.nodeAndChild(
+            userId: user.id, path: PanPath.parent(of: path), name: name, on: db
+        )
+        guard let directory else { throw PanError.davParentMissing }
+        guard directory.isDirectory else { throw PanError.notADirectory }
+        let target = try await FilePlacement.target(directory: directory, name: name, policy: .overwrite, existing: .some(child), on: db)
+        try FilePlacement.check(size: object.size, at: target, user: user)
+        if target.replacing == nil, limit > 0, user.nodeCount + 1 > limit { throw NodeLimits.nodeCapReached(limit) }
+        let stored = try await StoreObjectRepository.record(
+            hash: object.hash, size: object.size, mime: object.mime, bucket: object.bucket, objectKey: object.objectKey, on: db, now: now
+        )
+        let node = try await FilePlacement.place(stored, at: target, user: user, nodeLimit: limit, on: db, now: now)
+        return DAVPutOutcome(node: node, created: target.replacing == nil, object: stored)
     }
 
     public func davTransfer(
@@ -59,6 +66,7 @@ extension SQLPanStore {
                         throw PanError(status: 403, code: "DESTINATION_CONTAINS_SOURCE", "the destination contains the source")
                     }
                     try await TreeMutations.recycle(existing, on: db, now: now)
+                    try await DAVLockRepository.removeWithin(existing, on: db)
                     replaced = true
                     // Binning renumbers nothing, but the parent is re-read for its current interval.
                     parent = try await TreeRepository.node(id: parent.id, userId: userId, on: db) ?? parent
@@ -68,8 +76,11 @@ extension SQLPanStore {
                         userId: userId, parent: parent, name: name, kind: .directory, size: 0, mime: MimeType.directory, storeHash: nil,
                         nodeLimit: limit, addingSpace: 0, on: db, now: now
                     )
+                    try await DAVPropertyRepository.copy(userId: userId, from: node.id, to: made.id, on: db)
                     return (made, replaced)
                 }
+                // Locks stay where they were: a moved node leaves its locks behind (RFC 4918 §9.9.1).
+                if !copying { try await DAVLockRepository.removeWithin(node, on: db) }
                 // Into the parent under whatever name is free there, then named as asked
                 // (free now: what held it went to the bin).
                 let placed: FileNode? = if copying {
@@ -84,5 +95,79 @@ extension SQLPanStore {
                 return (result, replaced)
             }
         } catch { throw PanError(storeError: error) }
+    }
+
+    // MARK: Dead properties
+
+    public func davProperties(userId: Int64, nodeIds: [Int64]) async throws -> [Int64: [DAVDeadProperty]] {
+        if nodeIds.isEmpty { return [:] }
+        do { return try await engine.read { db in try await DAVPropertyRepository.properties(userId: userId, nodeIds: nodeIds, on: db) } }
+        catch { throw PanError(storeError: error) }
+    }
+
+    public func davPatchProperties(userId: Int64, path: String, changes: [DAVPropertyChange]) async throws {
+        let path = try PanPath.validated(path)
+        do {
+            try await engine.write(lockingUser: userId) { db in
+                guard let node = try await TreeRepository.node(userId: userId, path: path, on: db) else { throw PanError.fileNotFound }
+                try await DAVPropertyRepository.apply(changes, userId: userId, nodeId: node.id, on: db)
+            }
+        } catch { throw PanError(storeError: error) }
+    }
+
+    // MARK: Locks
+
+    public func davLocks(userId: Int64) async throws -> [DAVLock] {
+        do { return try await engine.read { db in try await DAVLockRepository.active(userId: userId, now: Millis.now(), on: db) } }
+        catch { throw PanError(storeError: error) }
+    }
+
+    public func davLock(userId: Int64, path: String, request: DAVLockRequest, creating object: DAVNewObject?) async throws -> (lock: DAVLock, created: DAVPutOutcome?) {
+        let path = try PanPath.validated(path)
+        let limit = nodeLimit
+        do {
+            return try await engine.write(asUser: userId) { db, user in
+                let now = Millis.now()
+                var created: DAVPutOutcome?
+                var node = try await TreeRepository.node(userId: userId, path: path, on: db)
+                if node == nil, let object, path != PanPath.root {
+                    // An unmapped URL: locking it makes an empty file there (RFC 4918 §7.3).
+                    created = try await Self.placeFile(object, at: path, user: user, nodeLimit: limit, on: db, now: now)
+                    node = created?.node
+                }
+                guard let node else { throw PanError.fileNotFound }
+                return (try await DAVLockRepository.take(request, on: node, now: now, on: db), created)
+            }
+        } catch { throw PanError(storeError: error) }
+    }
+
+    public func davRefreshLocks(userId: Int64, tokens: [String], timeout: Int64) async throws -> [DAVLock] {
+        do {
+            return try await engine.write(lockingUser: userId) { db in
+                try await DAVLockRepository.refresh(userId: userId, tokens: tokens, timeout: timeout, now: Millis.now(), on: db)
+            }
+        } catch { throw PanError(storeError: error) }
+    }
+
+    public func davUnlock(userId: Int64, token: String) async throws -> Bool {
+        do { return try await engine.write(lockingUser: userId) { db in try await DAVLockRepository.remove(userId: userId, token: token, on: db) } }
+        catch { throw PanError(storeError: error) }
+    }
+
+    public func davRemove(userId: Int64, path: String) async throws {
+        let path = try PanPath.validated(path)
+        do {
+            try await engine.write(lockingUser: userId) { db in
+                guard let node = try await TreeRepository.node(userId: userId, path: path, on: db) else { throw PanError.fileNotFound }
+                // Its locks end with it (RFC 4918 §9.6.1), also for when it comes back from the bin.
+                try await DAVLockRepository.removeWithin(node, on: db)
+                try await TreeMutations.recycle(node, on: db)
+            }
+        } catch { throw PanError(storeError: error) }
+    }
+
+    public func sweepDAVLocks(before cutoff: Int64, limit: Int) async throws -> Int {
+        do { return try await engine.write(lockingUser: nil) { db in try await DAVLockRepository.sweep(before: cutoff, limit: limit, on: db) } }
+        catch { throw PanError(storeError: error) }
     }
 }

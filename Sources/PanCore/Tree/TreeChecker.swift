@@ -109,6 +109,12 @@ public enum TreeChecker {
         try await add("share-node", db.query(
             "SELECT s.id FROM shares s WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = s.user_id AND id = s.node_id)"
         )) { "share \(try $0.string("id")) names a node that does not exist" }
+        // WebDAV's dead properties and locks die with their node too (`TreeMutations.deleteRange`).
+        for table in ["dav_properties", "dav_locks"] {
+            try await add("dav-node", db.query(
+                "SELECT d.node_id FROM \(table) d WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = d.user_id AND id = d.node_id)"
+            )) { "\(table) names node \(try $0.int64("node_id")), which does not exist" }
+        }
         return findings
     }
 
@@ -176,6 +182,12 @@ public enum TreeChecker {
             "DELETE FROM shares WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = shares.user_id AND id = shares.node_id)"
         )
         if orphanShares > 0 { done.append("removed \(orphanShares) share link(s) of nodes that no longer exist") }
+        for table in ["dav_properties", "dav_locks"] {
+            let orphans = try await db.run(
+                "DELETE FROM \(table) WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE user_id = \(table).user_id AND id = \(table).node_id)"
+            )
+            if orphans > 0 { done.append("removed \(orphans) row(s) of \(table) of nodes that no longer exist") }
+        }
         let intervalProblems = try await check(on: db).filter { $0.check.hasPrefix("interval") }
         if !intervalProblems.isEmpty {
             for root in try await db.query("SELECT id, user_id FROM nodes WHERE parent_id IS NULL") {

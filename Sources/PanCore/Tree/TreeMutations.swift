@@ -202,6 +202,11 @@ public enum TreeMutations {
             copies[original.id] = copy
             if original.id == node.id { top = copy }
         }
+        // Dead properties (WebDAV's PROPPATCH) go with the copy: one statement per
+        // node that has any, each at most `DAVLimits.maxPropertiesPerNode` rows.
+        for original in try await DAVPropertyRepository.nodesWithProperties(userId: node.userId, from: node.lft, to: node.rgt, on: db) {
+            if let copy = copies[original] { try await DAVPropertyRepository.copy(userId: node.userId, from: original, to: copy.id, on: db) }
+        }
         try await UserRepository.addSpaceUsed(bytes, userId: node.userId, on: db)
         return top!
     }
@@ -252,6 +257,8 @@ public enum TreeMutations {
         }
         // Their share links go with them (issue #27): a link never outlives its node.
         try await ShareRepository.removeForNodes(userId: userId, from: from, to: to, on: db)
+        // So do their WebDAV dead properties and locks.
+        try await DAVPropertyRepository.removeForNodes(userId: userId, from: from, to: to, on: db)
         deletion.nodes = try await db.run("DELETE FROM nodes WHERE user_id = ? AND lft >= ? AND lft < ?", userId, from, to)
         try await NodeLimits.release(deletion.nodes, userId: userId, on: db)
         try await UserRepository.addSpaceUsed(-deletion.bytes, userId: userId, on: db)

@@ -41,6 +41,9 @@ struct SessionSweeper: Service {
                     // Share download tickets outlive their address by nothing: gone once it has expired.
                     let tickets = try await self.store.sweepShareTickets(before: Millis.now(), limit: 10_000)
                     if tickets > 0 { logger.debug("removed expired share download tickets", metadata: ["count": "\(tickets)"]) }
+                    // WebDAV locks past their timeout count for nothing; their rows go here.
+                    let locks = try await self.store.sweepDAVLocks(before: Millis.now(), limit: 10_000)
+                    if locks > 0 { logger.debug("removed expired WebDAV locks", metadata: ["count": "\(locks)"]) }
                 } catch {
                     logger.error("session sweep failed", metadata: ["error": "\(error)"])
                 }

@@ -41,7 +41,7 @@ import Testing
         return (summaries(output), output)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/litmus")), arguments: ["basic", "copymove", "http"])
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/litmus")), arguments: ["basic", "copymove", "props", "locks", "http"])
     func litmus(suite: String) async throws {
         try await withServer { server in
             try await server.createUser("alice")

@@ -28,7 +28,8 @@ import WCS
         try await withServer { server in
             let reply = try await server.request(HTTPRequest.Method("OPTIONS")!, "/dav/")
             #expect(reply.status == 200)
-            #expect(reply.headers[HTTPField.Name("DAV")!] == "1")
+            #expect(reply.headers[HTTPField.Name("DAV")!] == "1, 2")
+            #expect(reply.headers[.allow]?.contains("LOCK") == true)
             #expect(reply.headers[.allow]?.contains("PROPFIND") == true)
         }
     }
