@@ -52,13 +52,14 @@ import Testing
         }
     }
 
-    @Test("litmus basic and copymove, and a big PUT, through nginx running deploy/nginx-pan.conf",
+    @Test("litmus basic, copymove, props and locks, and a big PUT, through nginx running deploy/nginx-pan.conf",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/litmus")))
     func litmusThroughNginx() async throws {
         try await withNginxSite { direct, _, proxy in
             try await direct.createUser("alice")
-            let (summaries, output) = try await Self.runLitmus(port: proxy.port, suites: ["basic", "copymove"])
-            #expect(summaries.map(\.suite) == ["basic", "copymove"], "\(output)")
+            let suites = ["basic", "copymove", "props", "locks"]
+            let (summaries, output) = try await Self.runLitmus(port: proxy.port, suites: suites)
+            #expect(summaries.map(\.suite) == suites, "\(output)")
             for summary in summaries { #expect(summary.failed == 0, "litmus \(summary.suite) through nginx:\n\(output)") }
             // A body past nginx's default 1 MB limit and its buffers: streamed through.
             let server = TestServer(services: direct.services, port: proxy.port, dataDirectory: direct.dataDirectory)
