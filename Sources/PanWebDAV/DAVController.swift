@@ -48,6 +48,8 @@ package struct DAVController: Sendable {
     @Sendable func handle(_ request: Request, context: AppRequestContext) async throws -> Response {
         do {
             return try await dispatch(request, context: context)
+        } catch let refusal as DAVRefusal {
+            return refusal.response
         } catch let failure as DAVAuthenticator.Failure {
             return Self.failure(failure.error)
         } catch let error as PanError {
@@ -222,7 +224,7 @@ package struct DAVController: Sendable {
         let patch: ProppatchRequest
         do { patch = try DAVXMLReader.proppatch(body) } catch { return Self.text(.badRequest, "the PROPPATCH body is not a propertyupdate document") }
         let node = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node
-        if let refused = try await checkLocks(request, path: path, user: user, changes: Changes(at: [path])) { return refused }
+        let lockGuard = try await checkLocks(request, path: path, user: user, changes: DAVLockGuard(at: [path]))
         // All or nothing (RFC 4918 §9.2): one refused property fails the others with 424.
         var refused: [Int: (status: String, condition: String?)] = [:]
         for (index, operation) in patch.operations.enumerated() {
@@ -239,7 +241,9 @@ package struct DAVController: Sendable {
                     : .remove(namespace: operation.name.namespace, name: operation.name.name)
             }
             do {
-                try await store.davPatchProperties(userId: user.id, path: path, changes: changes)
+                try await guarded(lockGuard, user: user) {
+                    try await store.davPatchProperties(userId: user.id, path: path, changes: changes, lockGuard: lockGuard)
+                }
             } catch let error as PanError where error == .davTooManyProperties {
                 for (index, operation) in patch.operations.enumerated() where operation.set { refused[index] = ("507 Insufficient Storage", nil) }
             }
@@ -314,7 +318,7 @@ package struct DAVController: Sendable {
         if request.headers[.contentRange] != nil {
             return Self.text(.badRequest, "a partial PUT (Content-Range) is not supported: send the whole file")
         }
-        if let refused = try await checkLocks(request, path: path, user: user, changes: try await putChanges(path, user: user)) { return refused }
+        _ = try await checkLocks(request, path: path, user: user, changes: try await putChanges(path, user: user))
         // What can be refused is refused before a byte is read.
         do {
             let parent = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: PanPath.parent(of: path))).node
@@ -378,10 +382,10 @@ package struct DAVController: Sendable {
     func delete(_ request: Request, path: String, user: User) async throws -> Response {
         guard path != PanPath.root else { return Self.text(.forbidden, "the root cannot be removed") }
         _ = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
-        let changes = Changes(tree: [path], members: [PanPath.parent(of: path)])
-        if let refused = try await checkLocks(request, path: path, user: user, changes: changes) { return refused }
+        let changes = DAVLockGuard(tree: [path], members: [PanPath.parent(of: path)])
+        let lockGuard = try await checkLocks(request, path: path, user: user, changes: changes)
         // To the recycle bin, as the API does; its locks end.
-        try await store.davRemove(userId: user.id, path: path)
+        try await guarded(lockGuard, user: user) { try await store.davRemove(userId: user.id, path: path, lockGuard: lockGuard) }
         return Response(status: .noContent)
     }
 
@@ -400,7 +404,7 @@ package struct DAVController: Sendable {
         } catch let error as PanError where error == .fileNotFound {
             throw PanError.davParentMissing
         }
-        if let refused = try await checkLocks(request, path: path, user: user, changes: .placing(path, exists: false)) { return refused }
+        _ = try await checkLocks(request, path: path, user: user, changes: .placing(path, replacing: false))
         _ = try await store.createDirectory(userId: user.id, path: path)
         return Response(status: .created, headers: [.contentLength: "0"])
     }
@@ -444,18 +448,20 @@ package struct DAVController: Sendable {
         if destination == path { return Self.text(.forbidden, "the source and the destination are the same") }
         _ = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
         let destinationExists = (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: destination))) != nil
-        var changes = Changes.placing(destination, exists: destinationExists && overwrite)
-        if !copying { changes.add(Changes(tree: [path], members: [PanPath.parent(of: path)])) }
-        if let refused = try await checkLocks(request, path: path, user: user, changes: changes) { return refused }
-        let (_, replaced) = try await store.davTransfer(
-            userId: user.id, from: path, to: destination, overwrite: overwrite, copying: copying, shallow: depth == .zero
-        )
+        var changes = DAVLockGuard.placing(destination, replacing: destinationExists && overwrite)
+        if !copying { changes.add(DAVLockGuard(tree: [path], members: [PanPath.parent(of: path)])) }
+        let lockGuard = try await checkLocks(request, path: path, user: user, changes: changes)
+        let (_, replaced) = try await guarded(lockGuard, user: user) {
+            try await store.davTransfer(
+                userId: user.id, from: path, to: destination, overwrite: overwrite, copying: copying, shallow: depth == .zero, lockGuard: lockGuard
+            )
+        }
         return Response(status: replaced ? .noContent : .created, headers: [.contentLength: "0"])
     }
 
     /// What a PUT at `path` changes: the file there, or a new member of its collection.
-    func putChanges(_ path: String, user: User) async throws -> Changes {
+    func putChanges(_ path: String, user: User) async throws -> DAVLockGuard {
         let exists = (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))) != nil
-        return exists ? Changes(at: [path]) : .placing(path, exists: false)
+        return exists ? DAVLockGuard(at: [path]) : .placing(path, replacing: false)
     }
 }

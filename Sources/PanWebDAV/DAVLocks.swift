@@ -11,57 +11,48 @@ import WCS
 /// only ever looked up among its own user's, so another user's token is
 /// simply unknown. Locks bind WebDAV clients only: the v1 API does not check
 /// them (its own `locking` flag is another thing).
+/// A request answered before it is done (412, 423 from the lock check): the
+/// answer, thrown up to `DAVController.handle`.
+struct DAVRefusal: Error {
+    let response: Response
+    init(_ response: Response) { self.response = response }
+}
+
 extension DAVController {
     static let ifHeader = HTTPField.Name("If")!
     static let lockTokenHeader = HTTPField.Name("Lock-Token")!
     static let timeoutHeader = HTTPField.Name("Timeout")!
     static let locked = HTTPResponse.Status(code: 423, reasonPhrase: "Locked")
 
-    /// What a write changes, for the lock check: a resource itself (`at`), a
-    /// resource with everything below it (`tree`, DELETE and MOVE's source, an
-    /// overwritten destination), and a collection whose members change
-    /// (`members`: a depth-0 lock on it protects its membership, RFC 4918 §7.5).
-    struct Changes {
-        var at: [String] = []
-        var tree: [String] = []
-        var members: [String] = []
-
-        /// A new or replaced resource at `path` (PUT, MKCOL, COPY/MOVE's destination).
-        static func placing(_ path: String, exists: Bool) -> Changes {
-            exists ? Changes(tree: [path], members: [PanPath.parent(of: path)]) : Changes(at: [path], members: [PanPath.parent(of: path)])
-        }
-
-        mutating func add(_ other: Changes) {
-            at += other.at
-            tree += other.tree
-            members += other.members
-        }
-
-        /// The locks a request making these changes must hold a token of.
-        func protecting(_ locks: [DAVLock]) -> [DAVLock] {
-            locks.filter { lock in
-                at.contains(where: lock.covers) || members.contains(where: lock.covers)
-                    || tree.contains { lock.covers($0) || lock.isWithin($0) }
-            }
-        }
-    }
-
     /// The `If` header's verdict and the lock check, before a write: 400 for a
     /// malformed header, 412 when its condition fails (RFC 4918 §10.4), 423
     /// with `lock-token-submitted` when a lock protecting what changes has no
-    /// token in it. nil: go ahead.
-    func checkLocks(_ request: Request, path: String, user: User, changes: Changes) async throws -> Response? {
+    /// token in it — each thrown as a `DAVRefusal`. Returns `changes` with the
+    /// submitted tokens, for the store to check again in the write's
+    /// transaction (`guarded`).
+    func checkLocks(_ request: Request, path: String, user: User, changes: DAVLockGuard) async throws -> DAVLockGuard {
         let header = try ifHeader(request)
         let locks = try await store.davLocks(userId: user.id)
         if let header {
             guard try await holds(header, path: path, user: user, locks: locks) else {
-                return Self.text(.preconditionFailed, "the If header's condition does not hold")
+                throw DAVRefusal(Self.text(.preconditionFailed, "the If header's condition does not hold"))
             }
         }
-        let submitted = header?.tokens ?? []
-        let unheld = changes.protecting(locks).filter { !submitted.contains($0.token) }
-        guard unheld.isEmpty else { return Self.lockTokenMissing(unheld) }
-        return nil
+        var lockGuard = changes
+        lockGuard.tokens = header?.tokens ?? []
+        let unheld = lockGuard.unheld(locks)
+        guard unheld.isEmpty else { throw DAVRefusal(Self.lockTokenMissing(unheld)) }
+        return lockGuard
+    }
+
+    /// A store write that checks `lockGuard` again in its transaction: a lock
+    /// taken since `checkLocks` is answered as if it had been found there.
+    func guarded<T: Sendable>(_ lockGuard: DAVLockGuard, user: User, _ write: () async throws -> T) async throws -> T {
+        do {
+            return try await write()
+        } catch let error as PanError where error == .davLocked {
+            throw DAVRefusal(Self.lockTokenMissing(lockGuard.unheld(try await store.davLocks(userId: user.id))))
+        }
     }
 
     /// The request's `If` header, parsed; nil when there is none. Malformed: 400.

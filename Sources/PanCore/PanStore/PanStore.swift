@@ -125,21 +125,26 @@ public protocol PanStore: PanAccounts, Sendable {
     /// (its key differs: the caller removes the bytes it published).
     /// `davParentMissing` when the parent is not there, `notADirectory` when it
     /// is a file, `directoryInTheWay` when `path` is a directory.
-    func davPut(userId: Int64, path: String, object: DAVNewObject) async throws -> DAVPutOutcome
+    /// `lockGuard` (every `dav` write takes one): `davLocked` when a WebDAV
+    /// lock protects what changes and its token is not in it, checked in the
+    /// write's transaction.
+    func davPut(userId: Int64, path: String, object: DAVNewObject, lockGuard: DAVLockGuard?) async throws -> DAVPutOutcome
     /// WebDAV `MOVE`/`COPY` of the node at `source` to the path `destination`
     /// (its parent must exist), in one transaction. What stands at the
     /// destination goes to the recycle bin when `overwrite`, else
     /// `davDestinationExists`. `shallow`: a directory's copy without its
     /// contents (COPY with Depth 0). Returns the node made or moved and whether
     /// something was replaced.
-    func davTransfer(userId: Int64, from source: String, to destination: String, overwrite: Bool, copying: Bool, shallow: Bool) async throws -> (node: FileNode, replaced: Bool)
+    func davTransfer(
+        userId: Int64, from source: String, to destination: String, overwrite: Bool, copying: Bool, shallow: Bool, lockGuard: DAVLockGuard?
+    ) async throws -> (node: FileNode, replaced: Bool)
     /// WebDAV `DELETE`: the node at `path` to the recycle bin, its locks ended, in one transaction.
-    func davRemove(userId: Int64, path: String) async throws
+    func davRemove(userId: Int64, path: String, lockGuard: DAVLockGuard?) async throws
     /// The dead properties of the user's nodes `nodeIds` (a listing page at most), by node id.
     func davProperties(userId: Int64, nodeIds: [Int64]) async throws -> [Int64: [DAVDeadProperty]]
     /// PROPPATCH: applies the changes in order to the node at `path`, all or
     /// none (`davTooManyProperties` past `DAVLimits.maxPropertiesPerNode`).
-    func davPatchProperties(userId: Int64, path: String, changes: [DAVPropertyChange]) async throws
+    func davPatchProperties(userId: Int64, path: String, changes: [DAVPropertyChange], lockGuard: DAVLockGuard?) async throws
     /// The user's live WebDAV locks (at most `DAVLimits.maxLocksPerUser`).
     func davLocks(userId: Int64) async throws -> [DAVLock]
     /// LOCK: takes a lock at `path` in one transaction with the conflict check
@@ -336,6 +341,13 @@ extension PanStore {
     /// `requestToken` for a caller already authenticated (the CLI, tests).
     public func requestToken(userId: Int64, _ request: TokenRequest) async throws -> TokenOutcome {
         try await requestToken(userId: userId, credential: nil, request).outcome
+    }
+}
+
+extension PanStore {
+    /// A PUT with no lock check in its transaction (the check before it only).
+    public func davPut(userId: Int64, path: String, object: DAVNewObject) async throws -> DAVPutOutcome {
+        try await davPut(userId: userId, path: path, object: object, lockGuard: nil)
     }
 }
 

@@ -5,13 +5,14 @@ import SQLCommon
 /// content at a path, and `MOVE`/`COPY` to a path (a new parent and a new name
 /// at once). Each is one transaction, written once for both engines.
 extension SQLPanStore {
-    public func davPut(userId: Int64, path: String, object: DAVNewObject) async throws -> DAVPutOutcome {
+    public func davPut(userId: Int64, path: String, object: DAVNewObject, lockGuard: DAVLockGuard?) async throws -> DAVPutOutcome {
         let path = try PanPath.validated(path)
         guard path != PanPath.root else { throw PanError.directoryInTheWay }
         let limit = nodeLimit
         do {
             return try await engine.write(asUser: userId) { db, user in
-                try await Self.placeFile(object, at: path, user: user, nodeLimit: limit, on: db, now: Millis.now())
+                try await DAVLockRepository.require(lockGuard, userId: userId, now: Millis.now(), on: db)
+                return try await Self.placeFile(object, at: path, user: user, nodeLimit: limit, on: db, now: Millis.now())
             }
         } catch { throw PanError(storeError: error) }
     }
@@ -38,13 +39,14 @@ extension SQLPanStore {
     }
 
     public func davTransfer(
-        userId: Int64, from source: String, to destination: String, overwrite: Bool, copying: Bool, shallow: Bool
+        userId: Int64, from source: String, to destination: String, overwrite: Bool, copying: Bool, shallow: Bool, lockGuard: DAVLockGuard?
     ) async throws -> (node: FileNode, replaced: Bool) {
         let (source, destination) = (try PanPath.validated(source), try PanPath.validated(destination))
         let limit = nodeLimit
         do {
             return try await engine.write(lockingUser: userId) { db in
                 let now = Millis.now()
+                try await DAVLockRepository.require(lockGuard, userId: userId, now: now, on: db)
                 guard let node = try await TreeRepository.node(userId: userId, path: source, on: db) else { throw PanError.fileNotFound }
                 guard node.parentId != nil, destination != PanPath.root else {
                     throw PanError(status: 403, code: "ROOT_NOT_MOVED", "the root is neither moved, copied nor replaced")
@@ -105,10 +107,11 @@ extension SQLPanStore {
         catch { throw PanError(storeError: error) }
     }
 
-    public func davPatchProperties(userId: Int64, path: String, changes: [DAVPropertyChange]) async throws {
+    public func davPatchProperties(userId: Int64, path: String, changes: [DAVPropertyChange], lockGuard: DAVLockGuard?) async throws {
         let path = try PanPath.validated(path)
         do {
             try await engine.write(lockingUser: userId) { db in
+                try await DAVLockRepository.require(lockGuard, userId: userId, now: Millis.now(), on: db)
                 guard let node = try await TreeRepository.node(userId: userId, path: path, on: db) else { throw PanError.fileNotFound }
                 try await DAVPropertyRepository.apply(changes, userId: userId, nodeId: node.id, on: db)
             }
@@ -154,10 +157,11 @@ extension SQLPanStore {
         catch { throw PanError(storeError: error) }
     }
 
-    public func davRemove(userId: Int64, path: String) async throws {
+    public func davRemove(userId: Int64, path: String, lockGuard: DAVLockGuard?) async throws {
         let path = try PanPath.validated(path)
         do {
             try await engine.write(lockingUser: userId) { db in
+                try await DAVLockRepository.require(lockGuard, userId: userId, now: Millis.now(), on: db)
                 guard let node = try await TreeRepository.node(userId: userId, path: path, on: db) else { throw PanError.fileNotFound }
                 // Its locks end with it (RFC 4918 §9.6.1), also for when it comes back from the bin.
                 try await DAVLockRepository.removeWithin(node, on: db)

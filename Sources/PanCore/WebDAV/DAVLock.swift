@@ -52,6 +52,53 @@ public struct DAVLock: Sendable, Equatable {
     public func secondsLeft(now: Int64) -> Int64 { max(0, (expiresAt - now + 999) / 1000) }
 }
 
+/// What a WebDAV write changes, and the lock tokens its `If` header
+/// submitted: a write may go ahead only when every lock protecting what it
+/// changes has its token there. Checked by the WebDAV face before the write
+/// (to answer before reading a body) and again by the store inside the
+/// write's transaction (`DAVLockRepository.require`), so a lock taken in
+/// between is not passed by.
+public struct DAVLockGuard: Sendable {
+    /// Resources changed themselves (PUT's file, PROPPATCH's node).
+    public var at: [String] = []
+    /// Resources changed with everything below them (DELETE, MOVE's source, an overwritten destination).
+    public var tree: [String] = []
+    /// Collections whose membership changes: a depth-0 lock on one protects it (RFC 4918 §7.5).
+    public var members: [String] = []
+    public var tokens: Set<String> = []
+
+    public init(at: [String] = [], tree: [String] = [], members: [String] = [], tokens: Set<String> = []) {
+        (self.at, self.tree, self.members, self.tokens) = (at, tree, members, tokens)
+    }
+
+    /// A new or replaced resource at `path` (PUT of a new file, MKCOL, COPY/MOVE's destination).
+    public static func placing(_ path: String, replacing: Bool) -> DAVLockGuard {
+        replacing
+            ? DAVLockGuard(tree: [path], members: [PanPath.parent(of: path)])
+            : DAVLockGuard(at: [path], members: [PanPath.parent(of: path)])
+    }
+
+    public mutating func add(_ other: DAVLockGuard) {
+        at += other.at
+        tree += other.tree
+        members += other.members
+        tokens.formUnion(other.tokens)
+    }
+
+    /// The locks among `locks` that protect what the write changes.
+    public func protecting(_ locks: [DAVLock]) -> [DAVLock] {
+        locks.filter { lock in
+            at.contains(where: lock.covers) || members.contains(where: lock.covers)
+                || tree.contains { lock.covers($0) || lock.isWithin($0) }
+        }
+    }
+
+    /// Those of them whose token was not submitted: the write must wait (423).
+    public func unheld(_ locks: [DAVLock]) -> [DAVLock] {
+        protecting(locks).filter { !tokens.contains($0.token) }
+    }
+}
+
 /// What a LOCK asks for.
 public struct DAVLockRequest: Sendable {
     public var infinite: Bool

@@ -29,6 +29,13 @@ enum DAVLockRepository {
         ).map(lock)
     }
 
+    /// Refuses a write (`davLocked`) that changes what a live lock protects
+    /// without its token; in the write's own transaction. nil: nothing to check.
+    static func require(_ lockGuard: DAVLockGuard?, userId: Int64, now: Int64, on db: any DatabaseConnection) async throws {
+        guard let lockGuard else { return }
+        if !lockGuard.unheld(try await active(userId: userId, now: now, on: db)).isEmpty { throw PanError.davLocked }
+    }
+
     /// Takes a lock rooted at `node`: refused with `davLocked` when it
     /// conflicts with a live lock, `davTooManyLocks` past the user's cap.
     static func take(_ request: DAVLockRequest, on node: FileNode, now: Int64, on db: any DatabaseConnection) async throws -> DAVLock {

@@ -255,4 +255,31 @@ import Testing
             #expect(left == 1)  // b.txt's
         }
     }
+
+    @Test("the store checks the locks again inside each write's transaction: a lock taken after the face's check still stops the write", arguments: TestBackend.allCases)
+    func lockCheckedInTheWriteTransaction(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let alice = try await server.createUser("alice")
+            let store = server.services.store
+            #expect(try await Self.dav(server, "PUT", "/dav/a.txt", "x").status == 201)
+            // As if the face's check had passed just before another client locked the file.
+            let lock = try await store.davLock(
+                userId: alice.id, path: "/a.txt", request: DAVLockRequest(infinite: false, exclusive: true, owner: "", timeout: 60), creating: nil
+            ).lock
+            let stale = DAVLockGuard(tree: ["/a.txt"], members: ["/"])
+            await #expect(throws: PanError.davLocked) { try await store.davRemove(userId: alice.id, path: "/a.txt", lockGuard: stale) }
+            await #expect(throws: PanError.davLocked) {
+                try await store.davTransfer(userId: alice.id, from: "/a.txt", to: "/b.txt", overwrite: true, copying: false, shallow: false, lockGuard: stale)
+            }
+            await #expect(throws: PanError.davLocked) {
+                try await store.davPatchProperties(userId: alice.id, path: "/a.txt", changes: [.remove(namespace: "urn:x", name: "x")], lockGuard: DAVLockGuard(at: ["/a.txt"]))
+            }
+            #expect(try await Self.dav(server, "GET", "/dav/a.txt").status == 200)
+            // With the token, the same writes go through.
+            var held = stale
+            held.tokens = [lock.token]
+            _ = try await store.davTransfer(userId: alice.id, from: "/a.txt", to: "/b.txt", overwrite: true, copying: false, shallow: false, lockGuard: held)
+            #expect(try await store.davLocks(userId: alice.id).isEmpty)  // a moved node leaves its locks behind
+        }
+    }
 }
