@@ -223,6 +223,9 @@ package struct DAVController: Sendable {
         let body = try await Self.smallBody(request)
         let patch: ProppatchRequest
         do { patch = try DAVXMLReader.proppatch(body) } catch { return Self.text(.badRequest, "the PROPPATCH body is not a propertyupdate document") }
+        guard patch.operations.count <= DAVLimits.maxPropertyChanges else {
+            return Self.text(.badRequest, "a PROPPATCH sets or removes at most \(DAVLimits.maxPropertyChanges) properties")
+        }
         let node = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node
         let lockGuard = try await checkLocks(request, path: path, user: user, changes: DAVLockGuard(at: [path]))
         // All or nothing (RFC 4918 §9.2): one refused property fails the others with 424.

@@ -133,6 +133,9 @@ public enum DAVLimits {
     public static let maxPropertyBytes = 64 << 10
     /// The most dead properties one node may carry.
     public static let maxPropertiesPerNode = 100
+    /// The most sets and removes one PROPPATCH may hold (each is a statement
+    /// in a transaction that holds the user's lock); clients send a handful.
+    public static let maxPropertyChanges = 2 * maxPropertiesPerNode
     /// The most live locks one user may hold.
     public static let maxLocksPerUser = 1_000
     /// The most a lock's `<D:owner>` may take, serialized.

@@ -282,4 +282,40 @@ import Testing
             #expect(try await store.davLocks(userId: alice.id).isEmpty)  // a moved node leaves its locks behind
         }
     }
+
+    @Test("bounds: locks per user (507 past the cap, expired ones not counted), a lock's owner size, changes per PROPPATCH", arguments: TestBackend.allCases)
+    func lockAndPatchBounds(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let alice = try await server.createUser("alice")
+            #expect(try await Self.dav(server, "PUT", "/dav/a.txt", "x").status == 201)
+            #expect(try await Self.dav(server, "PUT", "/dav/b.txt", "x").status == 201)
+            let node = try #require(try await server.services.store.node(userId: alice.id, at: NodeAddress(uuid: nil, path: "/a.txt")).node)
+            // The cap's worth of shared locks on a.txt, written directly (a thousand LOCKs would be slow).
+            let far = Millis.now() + 3_600_000
+            try await server.write { db in
+                for index in 0..<DAVLimits.maxLocksPerUser {
+                    try await db.run(
+                        "INSERT INTO dav_locks (user_id, token, node_id, depth, exclusive, owner, timeout, expires_at, created_at) VALUES (?, ?, ?, 0, 0, '', 3600, ?, 0)",
+                        alice.id, "urn:uuid:test-\(index)", node.id, far
+                    )
+                }
+            }
+            let refused = try await Self.lock(server, "/dav/b.txt")
+            #expect(refused.reply.status == 507)
+            #expect(refused.reply.text.contains("TOO_MANY_LOCKS"))
+            // Expired locks neither count nor stay.
+            try await server.write { db in try await db.run("UPDATE dav_locks SET expires_at = 1 WHERE user_id = ?", alice.id) }
+            #expect(try await Self.lock(server, "/dav/b.txt").reply.status == 200)
+            let rows = try await server.read { db in try await db.scalar("SELECT COUNT(*) FROM dav_locks") }
+            #expect(rows == 1)
+
+            let owner = "<D:owner>\(String(repeating: "o", count: DAVLimits.maxOwnerBytes))</D:owner>"
+            let bigOwner = try await Self.dav(server, "LOCK", "/dav/a.txt", headers: ["Depth": "0"], Self.lockBody(owner: owner))
+            #expect(bigOwner.status == 400)
+            let removes = (0...DAVLimits.maxPropertyChanges).map { "<p\($0) xmlns=\"urn:x\"/>" }.joined()
+            let tooMany = try await Self.dav(server, "PROPPATCH", "/dav/a.txt",
+                "<D:propertyupdate xmlns:D=\"DAV:\"><D:remove><D:prop>\(removes)</D:prop></D:remove></D:propertyupdate>")
+            #expect(tooMany.status == 400)
+        }
+    }
 }
