@@ -52,6 +52,17 @@ import Testing
         }
     }
 
+    @Test("litmus props and locks on PostgreSQL (dead properties and locks are rows of the shared database)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/litmus")))
+    func litmusClass2OnPostgres() async throws {
+        try await withServer(backend: .postgres) { server in
+            try await server.createUser("alice")
+            let (summaries, output) = try await Self.runLitmus(port: server.port, suites: ["props", "locks"])
+            #expect(summaries.map(\.suite) == ["props", "locks"], "\(output)")
+            for summary in summaries { #expect(summary.failed == 0, "litmus \(summary.suite) on PostgreSQL:\n\(output)") }
+        }
+    }
+
     @Test("litmus basic, copymove, props and locks, and a big PUT, through nginx running deploy/nginx-pan.conf",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/litmus")))
     func litmusThroughNginx() async throws {
