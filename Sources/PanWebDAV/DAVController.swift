@@ -228,37 +228,50 @@ package struct DAVController: Sendable {
         }
         let node = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node
         let lockGuard = try await checkLocks(request, path: path, user: user, changes: DAVLockGuard(at: [path]))
+        let changes: [DAVPropertyChange] = patch.operations.map { operation in
+            operation.set
+                ? .set(DAVDeadProperty(namespace: operation.name.namespace, name: operation.name.name, xml: operation.element.serialized))
+                : .remove(namespace: operation.name.namespace, name: operation.name.name)
+        }
         // All or nothing (RFC 4918 §9.2): one refused property fails the others with 424.
-        var refused: [Int: (status: String, condition: String?)] = [:]
-        for (index, operation) in patch.operations.enumerated() {
-            if DAVProperties.isProtected(operation.name) {
-                refused[index] = ("403 Forbidden", "cannot-modify-protected-property")
-            } else if operation.set, operation.element.serialized.utf8.count > DAVLimits.maxPropertyBytes {
-                refused[index] = ("507 Insufficient Storage", nil)
+        var refused: [Int: PropertyOutcome] = [:]
+        for (index, change) in changes.enumerated() {
+            if DAVProperties.isProtected(patch.operations[index].name) {
+                refused[index] = PropertyOutcome(status: "403 Forbidden", condition: "cannot-modify-protected-property")
+            } else if case .set(let property) = change, property.xml.utf8.count > DAVLimits.maxPropertyBytes {
+                refused[index] = .insufficientStorage
             }
         }
         if refused.isEmpty {
-            let changes: [DAVPropertyChange] = patch.operations.map { operation in
-                operation.set
-                    ? .set(DAVDeadProperty(namespace: operation.name.namespace, name: operation.name.name, xml: operation.element.serialized))
-                    : .remove(namespace: operation.name.namespace, name: operation.name.name)
-            }
             do {
                 try await guarded(lockGuard, user: user) {
                     try await store.davPatchProperties(userId: user.id, path: path, changes: changes, lockGuard: lockGuard)
                 }
             } catch let error as PanError where error == .davTooManyProperties {
-                for (index, operation) in patch.operations.enumerated() where operation.set { refused[index] = ("507 Insufficient Storage", nil) }
+                for (index, operation) in patch.operations.enumerated() where operation.set { refused[index] = .insufficientStorage }
             }
         }
-        // One propstat per status, each name once.
-        var groups: [(status: String, condition: String?, names: [DAVPropertyName])] = []
-        for (index, operation) in patch.operations.enumerated() {
-            let outcome = refused.isEmpty ? ("200 OK", nil) : refused[index] ?? ("424 Failed Dependency", nil)
-            if let at = groups.firstIndex(where: { $0.status == outcome.0 }) {
-                if !groups[at].names.contains(operation.name) { groups[at].names.append(operation.name) }
+        let outcomes = patch.operations.indices.map { refused.isEmpty ? .ok : refused[$0] ?? .failedDependency }
+        return Self.proppatchReply(node, names: patch.operations.map(\.name), outcomes: outcomes)
+    }
+
+    /// How one property of a PROPPATCH fared.
+    struct PropertyOutcome: Equatable {
+        var status: String
+        var condition: String?
+        static let ok = PropertyOutcome(status: "200 OK")
+        static let failedDependency = PropertyOutcome(status: "424 Failed Dependency")
+        static let insufficientStorage = PropertyOutcome(status: "507 Insufficient Storage")
+    }
+
+    /// PROPPATCH's multistatus: one propstat per outcome, each name once in it.
+    static func proppatchReply(_ node: FileNode, names: [DAVPropertyName], outcomes: [PropertyOutcome]) -> Response {
+        var groups: [(outcome: PropertyOutcome, names: [DAVPropertyName])] = []
+        for (name, outcome) in zip(names, outcomes) {
+            if let at = groups.firstIndex(where: { $0.outcome == outcome }) {
+                if !groups[at].names.contains(name) { groups[at].names.append(name) }
             } else {
-                groups.append((outcome.0, outcome.1, [operation.name]))
+                groups.append((outcome, [name]))
             }
         }
         var writer = DAVXMLWriter()
@@ -270,13 +283,13 @@ package struct DAVController: Sendable {
             writer.open("prop")
             for name in group.names { writer.property(name) }
             writer.close("prop")
-            writer.element("status", "HTTP/1.1 " + group.status)
-            if let condition = group.condition { writer.raw("<D:error><D:\(condition)/></D:error>") }
+            writer.element("status", "HTTP/1.1 " + group.outcome.status)
+            if let condition = group.outcome.condition { writer.raw("<D:error><D:\(condition)/></D:error>") }
             writer.close("propstat")
         }
         writer.close("response")
         writer.close("multistatus")
-        return Self.xml(HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), writer)
+        return xml(HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), writer)
     }
 
     // MARK: GET / HEAD
