@@ -318,4 +318,22 @@ import Testing
             #expect(tooMany.status == 400)
         }
     }
+
+    @Test("pan fsck finds dead properties and locks of nodes that no longer exist, and repair removes them", arguments: TestBackend.allCases)
+    func fsckFindsOrphans(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let alice = try await server.createUser("alice")
+            try await server.write { db in
+                try await db.run("INSERT INTO dav_properties (user_id, node_id, namespace, name, value) VALUES (?, 999999, 'urn:x', 'x', '<x/>')", alice.id)
+                try await db.run(
+                    "INSERT INTO dav_locks (user_id, token, node_id, depth, exclusive, owner, timeout, expires_at, created_at) VALUES (?, 'urn:uuid:orphan', 999999, 0, 1, '', 60, 1, 0)",
+                    alice.id
+                )
+            }
+            let store = server.services.store
+            #expect(try await store.fsck(repair: false).findings.filter { $0.check == "dav-node" }.count == 2)
+            let repaired = try await store.fsck(repair: true)
+            #expect(repaired.repairs.count == 2 && repaired.findings.isEmpty, "\(repaired)")
+        }
+    }
 }
