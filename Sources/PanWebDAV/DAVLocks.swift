@@ -133,18 +133,15 @@ extension DAVController {
         guard info.owner.utf8.count <= DAVLimits.maxOwnerBytes else {
             return Self.text(.badRequest, "the lock's owner takes at most \(DAVLimits.maxOwnerBytes) bytes")
         }
-        if let header = try ifHeader(request) {
-            let locks = try await store.davLocks(userId: user.id)
-            guard try await holds(header, path: path, user: user, locks: locks) else {
-                return Self.text(.preconditionFailed, "the If header's condition does not hold")
-            }
-        }
         let asked = DAVLockRequest(infinite: infinite, exclusive: info.exclusive, owner: info.owner, timeout: timeout)
+        let existing = try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))
+        let unmapped = path != PanPath.root && existing == nil
+        // Locks on the path itself are conflicts (the store's answer); a new file is
+        // also a new member of its folder, which a lock there may protect (RFC 4918 §7.5).
+        _ = try await checkLocks(request, path: path, user: user, changes: unmapped ? DAVLockGuard(members: [PanPath.parent(of: path)]) : DAVLockGuard())
         // An unmapped URL is locked by making an empty file there (RFC 4918 §7.3).
         var empty: (object: DAVNewObject, published: LocalObjectStore.PublishedObject)?
-        if path != PanPath.root, (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path))) == nil {
-            empty = try await publishEmptyObject(named: PanPath.lastSegment(of: path))
-        }
+        if unmapped { empty = try await publishEmptyObject(named: PanPath.lastSegment(of: path)) }
         do {
             let (lock, created) = try await store.davLock(userId: user.id, path: path, request: asked, creating: empty?.object)
             // Not needed: something was there after all, or the empty content was already stored.

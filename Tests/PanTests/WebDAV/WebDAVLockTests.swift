@@ -226,6 +226,11 @@ import Testing
             #expect(try await Self.dav(server, "MKCOL", "/dav/c").status == 201)
             #expect(try await Self.dav(server, "PUT", "/dav/c/in.txt", "z").status == 201)
 
+            // A depth-0 lock on a folder protects its membership: locking a new name in it needs the token.
+            let (folder0, folder0Token) = try await Self.lock(server, "/dav/c", depth: "0")
+            #expect(folder0.status == 200)
+            #expect(try await Self.lock(server, "/dav/c/unmapped.txt").reply.status == 423)
+            #expect(try await Self.dav(server, "UNLOCK", "/dav/c", headers: ["Lock-Token": "<\(try #require(folder0Token))>"]).status == 204)
             let (unmapped, _) = try await Self.lock(server, "/dav/c/unmapped.txt")
             #expect(unmapped.status == 201)
             let made = try await Self.dav(server, "GET", "/dav/c/unmapped.txt")
