@@ -66,6 +66,7 @@ package struct DAVController: Sendable {
         // Windows probes OPTIONS before it sends credentials.
         if method == "OPTIONS" { return Self.options() }
         let user = try await auth.authenticate(request, context: context)
+        context.signedInUser.userId = user.id
         guard let path = try DAVPath.treePath(fromRequestPath: request.uri.path) else { throw PanError.routeNotFound }
         switch method {
         case "PROPFIND": return try await propfind(request, path: path, user: user)
