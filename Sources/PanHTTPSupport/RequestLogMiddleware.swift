@@ -45,7 +45,7 @@ package struct RequestLogMiddleware: RouterMiddleware {
             "client_ip": "\(clientAddress.ip(of: request, peer: context.remoteAddress) ?? "-")",
             "duration_ms": "\(milliseconds / 100).\(milliseconds % 100 < 10 ? "0" : "")\(milliseconds % 100)",
         ]
-        if let user = userId(of: response) { metadata["user_id"] = "\(user)" }
+        if let user = userId(of: response) ?? context.signedInUser.userId { metadata["user_id"] = "\(user)" }
         context.logger.info("request", metadata: metadata)
         return response
     }

@@ -165,7 +165,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     ShareDownloadController(
         store: services.store, links: shareLinks, objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil,
         bucket: configuration.usesLocalUploadEndpoint ? nil : configuration.downloadDomain.map {
-            ShareDownloadController.BucketAddress(domain: $0, credentials: services.credentials[0])
+            BucketAddress(domain: $0, credentials: services.credentials[0])
         },
         metrics: metrics.pan
     ).addRoutes(to: router)
@@ -173,7 +173,14 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     DAVController(
         store: services.store, passwords: services.passwords, throttle: loginThrottle, hashPool: hashPool,
         clientAddress: clientAddress, objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil,
-        bucket: configuration.bucket, storage: storage
+        bucket: configuration.bucket, storage: storage,
+        // With an external WCS, Pan uploads a PUT there itself and redirects a GET to the bucket.
+        wcs: configuration.usesLocalUploadEndpoint ? nil : configuration.uploadURL.map {
+            WCSUploader(uploadURL: $0, bucket: configuration.bucket, credentials: services.credentials[0], httpClient: CallbackClient.sharedHTTPClient)
+        },
+        bucketAddress: configuration.usesLocalUploadEndpoint ? nil : configuration.downloadDomain.map {
+            BucketAddress(domain: $0, credentials: services.credentials[0])
+        }
     ).addRoutes(to: router)
     // The web app at `/` and `/app/…` (PanAPI/WebApp/); every other path is as before.
     WebAppController(

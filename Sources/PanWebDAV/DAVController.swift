@@ -11,8 +11,9 @@ import WCS
 ///
 /// Class 2 (`DAV: 1, 2`): write locks with LOCK/UNLOCK and the `If` header
 /// (DAVLocks.swift), dead properties stored per node by PROPPATCH. Bytes are
-/// served and stored with the local object store; with an external WCS, GET
-/// and PUT answer 501.
+/// served and stored with the local object store; with an external WCS, a PUT
+/// is uploaded to WCS by Pan itself and a GET is redirected to a short-lived
+/// signed bucket URL (DAVController+WCS).
 package struct DAVController: Sendable {
     let store: any PanStore
     let auth: DAVAuthenticator
@@ -20,16 +21,21 @@ package struct DAVController: Sendable {
     let objects: LocalObjectStore?
     let bucket: String
     let storage: StorageFloor
+    /// With an external WCS: where PUT bytes go, and where GET redirects.
+    let wcs: WCSUploader?
+    let bucketAddress: BucketAddress?
 
     package init(
         store: any PanStore, passwords: PasswordHasher, throttle: LoginThrottle, hashPool: HashPool, clientAddress: ClientAddress,
-        objects: LocalObjectStore?, bucket: String, storage: StorageFloor
+        objects: LocalObjectStore?, bucket: String, storage: StorageFloor, wcs: WCSUploader? = nil, bucketAddress: BucketAddress? = nil
     ) {
         self.store = store
         self.auth = DAVAuthenticator(store: store, passwords: passwords, throttle: throttle, hashPool: hashPool, clientAddress: clientAddress)
         self.objects = objects
         self.bucket = bucket
         self.storage = storage
+        self.wcs = wcs
+        self.bucketAddress = bucketAddress
     }
 
     static let methods = ["OPTIONS", "PROPFIND", "PROPPATCH", "GET", "HEAD", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "POST"]
@@ -62,6 +68,7 @@ package struct DAVController: Sendable {
         // Windows probes OPTIONS before it sends credentials.
         if method == "OPTIONS" { return Self.options() }
         let user = try await auth.authenticate(request, context: context)
+        context.signedInUser.userId = user.id
         guard let path = try DAVPath.treePath(fromRequestPath: request.uri.path) else { throw PanError.routeNotFound }
         switch method {
         case "PROPFIND": return try await propfind(request, path: path, user: user)
@@ -300,9 +307,6 @@ package struct DAVController: Sendable {
         if node.isDirectory {
             return Self.text(.methodNotAllowed, "a collection has no content; list it with PROPFIND", headers: [.allow: Self.allow])
         }
-        guard let objects else {
-            return Self.text(.notImplemented, "downloads through WebDAV need the local upload endpoint (PAN_LOCAL_UPLOAD)")
-        }
         guard let object = found.object else { throw PanError.fileNotFound }
         let etag = DAVProperties.etag(of: node)
         var headers = HTTPFields()
@@ -312,6 +316,7 @@ package struct DAVController: Sendable {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = ObjectResponse.servedType(node.mime)
+        guard let objects else { return try bucketResponse(request, node: node, object: object, headers: headers) }
         let path = objects.objectPath(forKey: object.objectKey)
         return ObjectResponse.serve(path: path, size: object.size, headers: headers, request: request, eventLoop: context.eventLoop)
     }
@@ -327,9 +332,6 @@ package struct DAVController: Sendable {
 
     func put(_ request: Request, path: String, user: User) async throws -> Response {
         guard path != PanPath.root else { return Self.text(.methodNotAllowed, "the root is a collection", headers: [.allow: Self.allow]) }
-        guard let objects else {
-            return Self.text(.notImplemented, "uploads through WebDAV need the local upload endpoint (PAN_LOCAL_UPLOAD)")
-        }
         // A partial PUT would replace the whole file by the fragment (RFC 9110 §14.5: refuse it).
         if request.headers[.contentRange] != nil {
             return Self.text(.badRequest, "a partial PUT (Content-Range) is not supported: send the whole file")
@@ -351,6 +353,7 @@ package struct DAVController: Sendable {
         // The most this file may hold: what is left, plus what it replaces.
         let room = fresh.remainingSpace + existingSize
         if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > room { throw PanError.quotaExceeded }
+        guard let objects else { return try await putToWCS(request, path: path, user: user, room: room) }
 
         let temporary = objects.newTemporaryPath()
         var published: LocalObjectStore.PublishedObject?
@@ -372,20 +375,12 @@ package struct DAVController: Sendable {
             let key = "pan/" + RandomID.ordered32()
             published = try await BlockingIO.run { try objects.publishObject(temporary, key: key, replacing: false) }
             guard let published else { throw PanError.internalError("a fresh object key was taken") }
-            let name = PanPath.lastSegment(of: path)
-            let declaredType = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 }?
-                .trimmingCharacters(in: .whitespaces)
-            let mime = declaredType.flatMap { $0.isEmpty || $0 == MimeType.fallback || !$0.contains("/") || $0.utf8.count > 100 ? nil : $0 }
-                ?? MimeType.forName(name)
             let outcome = try await store.davPut(
-                userId: user.id, path: path, object: DAVNewObject(hash: hash, size: size, mime: mime, bucket: bucket, objectKey: key)
+                userId: user.id, path: path, object: DAVNewObject(hash: hash, size: size, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key)
             )
             // The content was already stored (instant upload): these bytes are not needed.
             if outcome.object.objectKey != key { objects.removePublished(published) }
-            var headers = HTTPFields()
-            headers[.eTag] = DAVProperties.etag(of: outcome.node)
-            headers[.contentLength] = "0"
-            return Response(status: outcome.created ? .created : .noContent, headers: headers)
+            return Self.stored(outcome)
         } catch {
             FileOps.remove(temporary)
             if let published { objects.removePublished(published) }

@@ -14,12 +14,13 @@ enum DAVPath {
         let rest = raw.dropFirst(prefix.count)
         var names: [String] = []
         for segment in rest.split(separator: "/", omittingEmptySubsequences: true) {
+            // Before any decoding: a 10,000-segment path costs one count, not 10,000 names.
+            if names.count == PanPath.maximumDepth { throw .invalidPath("a path may not be deeper than \(PanPath.maximumDepth) levels") }
             guard let decoded = decode(segment) else {
                 throw .invalidPath("a path segment is not valid percent-encoded UTF-8")
             }
             names.append(try PanPath.name(decoded))
         }
-        if names.count > PanPath.maximumDepth { throw .invalidPath("a path may not be deeper than \(PanPath.maximumDepth) levels") }
         let path = names.isEmpty ? PanPath.root : "/" + names.joined(separator: "/")
         try PanPath.requirePathLength(path.unicodeScalars.count)
         return path

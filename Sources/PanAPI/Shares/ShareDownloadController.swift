@@ -120,27 +120,4 @@ package struct ShareDownloadController {
         let first = value.dropFirst(6).prefix { $0 != "-" }.trimmedSpaces()
         return Int64(first).map { $0 > 0 } ?? false
     }
-
-    /// An object of an external WCS bucket, as a short-lived signed URL
-    /// (`DownloadToken`, 5 minutes): the redirect after a share's checks. A
-    /// private bucket refuses it once it expires, so a revoked share's
-    /// redirect is not a lasting link; a public bucket serves its objects to
-    /// anyone who has the key anyway (README).
-    package struct BucketAddress: Sendable {
-        let domain: String
-        let credentials: Credentials
-
-        package init(domain: String, credentials: Credentials) {
-            self.domain = domain
-            self.credentials = credentials
-        }
-
-        func address(of key: String, name: String, now: Date = Date()) -> String {
-            var domain = self.domain
-            while domain.hasSuffix("/") { domain.removeLast() }
-            let path = key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? key
-            let signed = DownloadToken.sign(url: "\(domain)/\(path)", deadline: Int64(now.timeIntervalSince1970) + 300, credentials: credentials)
-            return signed + "&filename=" + DownloadLinks.queryEscape(name)
-        }
-    }
 }

@@ -77,6 +77,10 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let notADirectory = PanError(status: 409, code: "NOT_A_DIRECTORY", "a file stands where a directory is needed")
     /// WebDAV: the parent collection of the target does not exist (RFC 4918: 409).
     public static let davParentMissing = PanError(status: 409, code: "PARENT_NOT_FOUND", "the parent collection does not exist")
+    /// WCS refused or did not answer an upload Pan made itself (a WebDAV PUT with an external WCS).
+    public static func wcsUploadFailed(_ reason: String) -> PanError {
+        PanError(status: 502, code: "WCS_UPLOAD_FAILED", "the upload to WCS failed: \(reason)")
+    }
     /// WebDAV: `Overwrite: F` and the destination exists (RFC 4918: 412).
     public static let davDestinationExists = PanError(status: 412, code: "DESTINATION_EXISTS", "the destination exists and Overwrite is F")
     public static let userExists = PanError(status: 409, code: "USER_EXISTS", "a user with that name or phone already exists")

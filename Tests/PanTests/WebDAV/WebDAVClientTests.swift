@@ -81,14 +81,15 @@ import Testing
         }
     }
 
-    static func rclone(_ arguments: [String], config: String) async throws -> (status: Int32, output: String) {
-        let out = config + ".out"
+    static func rclone(_ arguments: [String], config: String, timeout: TimeInterval = 120) async throws -> (status: Int32, output: String) {
+        // A file per run: the output file is opened for appending.
+        let out = config + ".\(UUID().uuidString).out"
         let home = (config as NSString).deletingLastPathComponent
         let child = try ChildProcess(
             "/usr/bin/rclone", arguments + ["--config", config, "--retries", "1", "--low-level-retries", "1"],
             environment: ["PATH": "/usr/bin:/bin", "HOME": home], directory: home, stdout: .file(out), stderr: .file(out)
         )
-        let finished = await child.waitForExit(timeout: 120)
+        let finished = await child.waitForExit(timeout: timeout)
         if !finished { child.kill() }
         let run = (status: child.terminationStatus, timedOut: !finished)
         #expect(!run.timedOut)

@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PanCore
+import PanHTTPSupport
+import WCS
+
+/// GET and PUT when the bytes live in an external WCS (`PAN_UPLOAD_URL`).
+extension DAVController {
+    /// The type a PUT declares, when it is a real one; else the name's.
+    static func mime(of request: Request, path: String) -> String {
+        let declared = request.headers[.contentType].map { $0.split(separator: ";").first.map(String.init) ?? $0 }?
+            .trimmingCharacters(in: .whitespaces)
+        return declared.flatMap { $0.isEmpty || $0 == MimeType.fallback || !$0.contains("/") || $0.utf8.count > 100 ? nil : $0 }
+            ?? MimeType.forName(PanPath.lastSegment(of: path))
+    }
+
+    /// A PUT's reply: 201 for a new file, 204 for a replaced one, with the new ETag.
+    static func stored(_ outcome: DAVPutOutcome) -> Response {
+        var headers = HTTPFields()
+        headers[.eTag] = DAVProperties.etag(of: outcome.node)
+        headers[.contentLength] = "0"
+        return Response(status: outcome.created ? .created : .noContent, headers: headers)
+    }
+
+    /// A file's bytes in the bucket: a 302 to a signed address that lasts
+    /// `BucketAddress.lifetime` (rclone, davfs2 and curl -L follow it; so do
+    /// Finder and Explorer). HEAD is answered here, from what Pan knows.
+    func bucketResponse(_ request: Request, node: FileNode, object: StoreObject, headers: HTTPFields) throws -> Response {
+        var headers = headers
+        if request.method == .head {
+            headers[.contentLength] = String(object.size)
+            headers[.acceptRanges] = "bytes"
+            return Response(status: .ok, headers: headers)
+        }
+        guard let bucketAddress else {
+            return Self.text(.notImplemented, "downloads through WebDAV with an external WCS need PAN_DOWNLOAD_DOMAIN")
+        }
+        headers[.location] = bucketAddress.address(of: object.objectKey, name: node.name)
+        headers[.cacheControl] = "no-store"
+        headers[.contentLength] = "0"
+        return Response(status: .found, headers: headers)
+    }
+
+    /// The body of a PUT uploaded to WCS by Pan, a block at a time (`WCSSliceUpload`),
+    /// hashed and held to the quota on the way; WCS's hash must be Pan's, then the
+    /// file is recorded in one transaction. Nothing is recorded when any step fails.
+    func putToWCS(_ request: Request, path: String, user: User, room: Int64) async throws -> Response {
+        guard let wcs else {
+            return Self.text(.notImplemented, "uploads through WebDAV need the local upload endpoint or PAN_UPLOAD_URL")
+        }
+        let key = "pan/" + RandomID.ordered32()
+        var upload = wcs.begin(key: key, sizeLimit: room)
+        var hasher = ContentHasher()
+        for try await chunk in request.body {
+            chunk.withUnsafeReadableBytes { hasher.update(raw: $0) }
+            if hasher.byteCount > room { throw PanError.quotaExceeded }
+            try await upload.append(chunk)
+        }
+        let hash = hasher.finalize()
+        let stored = try await upload.finish()
+        guard stored == hash else { throw PanError.wcsUploadFailed("WCS stored \(stored), Pan hashed \(hash)") }
+        let outcome = try await store.davPut(
+            userId: user.id, path: path,
+            object: DAVNewObject(hash: hash, size: hasher.byteCount, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key)
+        )
+        // Content already stored under another key (instant upload): the new copy is not
+        // referenced, and Pan has no delete right on the bucket — WCS keeps it (README).
+        return Self.stored(outcome)
+    }
+}
