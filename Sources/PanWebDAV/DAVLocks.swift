@@ -140,15 +140,18 @@ extension DAVController {
         // also a new member of its folder, which a lock there may protect (RFC 4918 §7.5).
         _ = try await checkLocks(request, path: path, user: user, changes: unmapped ? DAVLockGuard(members: [PanPath.parent(of: path)]) : DAVLockGuard())
         // An unmapped URL is locked by making an empty file there (RFC 4918 §7.3).
-        var empty: (object: DAVNewObject, published: LocalObjectStore.PublishedObject)?
-        if unmapped { empty = try await publishEmptyObject(named: PanPath.lastSegment(of: path)) }
+        var empty: (object: DAVNewObject, published: LocalObjectStore.PublishedObject?)?
+        if unmapped { empty = try await storeEmptyObject(named: PanPath.lastSegment(of: path)) }
         do {
             let (lock, created) = try await store.davLock(userId: user.id, path: path, request: asked, creating: empty?.object)
-            // Not needed: something was there after all, or the empty content was already stored.
-            if let empty, let objects, created?.object.objectKey != empty.object.objectKey { objects.removePublished(empty.published) }
+            // Not needed: something was there after all, or the empty content was already stored
+            // (in WCS it stays: Pan has no delete right on the bucket, as for a PUT).
+            if let published = empty?.published, let objects, created?.object.objectKey != empty?.object.objectKey {
+                objects.removePublished(published)
+            }
             return Self.lockReply(created == nil ? .ok : .created, [lock], token: lock.token)
         } catch let error as PanError {
-            if let empty, let objects { objects.removePublished(empty.published) }
+            if let published = empty?.published, let objects { objects.removePublished(published) }
             if error == .davLocked { return Self.condition(Self.locked, "no-conflicting-lock") }
             throw error
         }
@@ -168,25 +171,33 @@ extension DAVController {
         return Self.lockReply(.ok, refreshed, token: nil)
     }
 
-    /// A published empty object, for a LOCK on an unmapped URL.
-    private func publishEmptyObject(named name: String) async throws -> (object: DAVNewObject, published: LocalObjectStore.PublishedObject) {
-        guard let objects else {
-            throw PanError(status: 501, code: "NOT_IMPLEMENTED", "creating files through WebDAV needs the local upload endpoint (PAN_LOCAL_UPLOAD)")
-        }
-        let temporary = objects.newTemporaryPath()
+    /// Empty content for a LOCK on an unmapped URL, stored where a PUT's bytes
+    /// go: published in the local object store (`published`, for the caller to
+    /// remove if it is not used), or uploaded to the external WCS.
+    private func storeEmptyObject(named name: String) async throws -> (object: DAVNewObject, published: LocalObjectStore.PublishedObject?) {
         let key = "pan/" + RandomID.ordered32()
-        do {
-            let published = try await BlockingIO.run { () throws -> LocalObjectStore.PublishedObject? in
-                try FileSink(creating: temporary, truncateTo: 0).finish()
-                return try objects.publishObject(temporary, key: key, replacing: false)
+        let object = DAVNewObject(hash: ContentHasher.hash(Data()), size: 0, mime: MimeType.forName(name), bucket: bucket, objectKey: key)
+        if let objects {
+            let temporary = objects.newTemporaryPath()
+            do {
+                let published = try await BlockingIO.run { () throws -> LocalObjectStore.PublishedObject? in
+                    try FileSink(creating: temporary, truncateTo: 0).finish()
+                    return try objects.publishObject(temporary, key: key, replacing: false)
+                }
+                guard let published else { throw PanError.internalError("a fresh object key was taken") }
+                return (object, published)
+            } catch {
+                FileOps.remove(temporary)
+                throw error
             }
-            guard let published else { throw PanError.internalError("a fresh object key was taken") }
-            let object = DAVNewObject(hash: ContentHasher.hash(Data()), size: 0, mime: MimeType.forName(name), bucket: bucket, objectKey: key)
-            return (object, published)
-        } catch {
-            FileOps.remove(temporary)
-            throw error
         }
+        guard let wcs else {
+            throw PanError(status: 501, code: "NOT_IMPLEMENTED", "creating files through WebDAV needs the local upload endpoint or PAN_UPLOAD_URL")
+        }
+        var upload = wcs.begin(key: key, sizeLimit: 0)
+        let stored = try await upload.finish()
+        guard stored == object.hash else { throw PanError.wcsUploadFailed("WCS stored \(stored) for an empty file") }
+        return (object, nil)
     }
 
     // MARK: UNLOCK

@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 @testable import PanCore
 @testable import PanServer
+import WCS
 
 /// `/dav/` class 2: dead properties (PROPPATCH) and write locks (LOCK, UNLOCK, `If`).
 @Suite struct WebDAVLockTests {
@@ -339,6 +340,20 @@ import Testing
             #expect(try await store.fsck(repair: false).findings.filter { $0.check == "dav-node" }.count == 2)
             let repaired = try await store.fsck(repair: true)
             #expect(repaired.repairs.count == 2 && repaired.findings.isEmpty, "\(repaired)")
+        }
+    }
+
+    @Test("with an external WCS, LOCK on an unmapped URL uploads the empty file to WCS (201), and a PUT with the token fills it (Finder's way of making a file)")
+    func unmappedLockWithExternalWCS() async throws {
+        try await WebDAVExternalWCSTests.withStandIn { pan, _ in
+            try await pan.createUser("alice")
+            let (locked, token) = try await Self.lock(pan, "/dav/new.txt")
+            #expect(locked.status == 201, "\(locked.status) \(locked.text)")
+            #expect(try await pan.count("nodes", "name = 'new.txt' AND size = 0 AND store_hash = '\(ContentHasher.hash(Data()))'") == 1)
+            #expect(try await Self.dav(pan, "PUT", "/dav/new.txt", "z").status == 423)
+            let put = try await Self.dav(pan, "PUT", "/dav/new.txt", headers: ["If": "(<\(try #require(token))>)"], "content")
+            #expect(put.status == 204, "\(put.status) \(put.text)")
+            #expect(try await pan.count("nodes", "name = 'new.txt' AND size = 7") == 1)
         }
     }
 }
