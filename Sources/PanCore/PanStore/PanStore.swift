@@ -335,8 +335,11 @@ public struct DAVNewObject: Sendable {
     public var mime: String
     public var bucket: String
     public var objectKey: String
-    public init(hash: String, size: Int64, mime: String, bucket: String, objectKey: String) {
+    /// What the path must hold for the PUT to go ahead (checked in its transaction).
+    public var precondition: DAVPrecondition
+    public init(hash: String, size: Int64, mime: String, bucket: String, objectKey: String, precondition: DAVPrecondition = .none) {
         (self.hash, self.size, self.mime, self.bucket, self.objectKey) = (hash, size, mime, bucket, objectKey)
+        self.precondition = precondition
     }
 }
 
