@@ -221,4 +221,28 @@ import WCS
             #expect(try await Self.propfind(server, password: password) == 401)
         }
     }
+
+    // MARK: In a real browser
+
+    static var artifacts: String {
+        PythonClients.packageRoot.appendingPathComponent(".build/test-artifacts/webapp-app-passwords").path
+    }
+
+    @Test("in headless Chromium (desktop 1366×850 English, phone 390×844 Chinese): make an app password on the account page, use it for a real WebDAV PROPFIND and PUT, see it listed as used, revoke it and get 401", arguments: ["desktop", "phone"])
+    func browser(size: String) async throws {
+        guard FileManager.default.isExecutableFile(atPath: WebAppTests.chromedriver) else {
+            Issue.record("chromium-driver is missing at \(WebAppTests.chromedriver): `.ci/run` installs chromium and chromium-driver")
+            return
+        }
+        try await withServer { server in
+            try await server.createUser("webby")
+            let run = try await PythonClients.run(
+                "webapp_app_passwords.py", ["http://127.0.0.1:\(server.port)", "webby", "secret", Self.artifacts, size], timeout: 300, browser: true
+            )
+            #expect(run.status == 0 && run.stdout.contains("\"ok\": true"), "\(run.stdout)\n\(run.stderr.suffix(4000))")
+            #expect(try await server.count("app_passwords") == 0, "revoked in the browser")
+            let put = try await WebDAVTests.dav(server, "GET", "/dav/\(size).txt", user: "webby")
+            #expect(put.status == 200 && put.text.contains("written over WebDAV"), "the PUT made with the app password is there")
+        }
+    }
 }
