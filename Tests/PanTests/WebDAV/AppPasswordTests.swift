@@ -222,6 +222,39 @@ import WCS
         }
     }
 
+    @Test("two servers on one PostgreSQL: made on A, it signs in on B; revoked on A, B refuses it at the next request; 60 creates racing on both stop at exactly 50")
+    func twoServers() async throws {
+        try await withServer(backend: .postgres) { first in
+            try await withServer(configure: { configuration in
+                configuration.databaseURL = first.configuration.databaseURL
+                configuration.databasePoolSize = 2
+                configuration.jwtSecret = first.configuration.jwtSecret
+                configuration.wcsKeys = first.configuration.wcsKeys
+                configuration.dataDirectory = first.dataDirectory
+            }) { second in
+                let (_, token) = try await first.user("alice")
+                let (id, password) = try await Self.create(first, token: token)
+                #expect(try await Self.propfind(second, password: password) == 207)
+                #expect(try await first.post("/v1/user/appPassword/revoke", ["id": id], token: token).status == 200)
+                #expect(try await Self.propfind(second, password: password) == 401)
+
+                let statuses = Statuses()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<60 {
+                        group.addTask {
+                            let server = index % 2 == 0 ? first : second
+                            statuses.add(try await server.post("/v1/user/appPassword/create", ["name": "device \(index)"], token: token).status)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                #expect(statuses.all.filter { $0 == 200 }.count == AppPassword.maxPerUser, "\(statuses.all)")
+                #expect(statuses.all.filter { $0 == 409 }.count == 60 - AppPassword.maxPerUser, "\(statuses.all)")
+                #expect(try await first.count("app_passwords") == Int64(AppPassword.maxPerUser))
+            }
+        }
+    }
+
     // MARK: In a real browser
 
     static var artifacts: String {
