@@ -27,10 +27,11 @@ package struct DAVController: Sendable {
 
     package init(
         store: any PanStore, passwords: PasswordHasher, throttle: LoginThrottle, hashPool: HashPool, clientAddress: ClientAddress,
-        objects: LocalObjectStore?, bucket: String, storage: StorageFloor, wcs: WCSUploader? = nil, bucketAddress: BucketAddress? = nil
+        objects: LocalObjectStore?, bucket: String, storage: StorageFloor, appPasswords: AppPasswordKey, acceptsAccountPassword: Bool,
+        wcs: WCSUploader? = nil, bucketAddress: BucketAddress? = nil
     ) {
         self.store = store
-        self.auth = DAVAuthenticator(store: store, passwords: passwords, throttle: throttle, hashPool: hashPool, clientAddress: clientAddress)
+        self.auth = DAVAuthenticator(store: store, passwords: passwords, throttle: throttle, hashPool: hashPool, clientAddress: clientAddress, appPasswords: appPasswords, acceptsAccountPassword: acceptsAccountPassword)
         self.objects = objects
         self.bucket = bucket
         self.storage = storage

@@ -10,7 +10,7 @@ import WCS
 /// Shaped like GRDB's `AppDatabase` (invariant-preserving transactions that
 /// callers never open themselves) and the repository of Hummingbird's
 /// `todos-postgres-tutorial`. `SQLitePanStore` is the embedded implementation.
-public protocol PanStore: PanAccounts, Sendable {
+public protocol PanStore: PanAccounts, PanAppPasswords, Sendable {
     // MARK: Users and sessions
 
     /// The account a login value (name or phone) names, with its stored
