@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import PanCore
 
-/// `pan user add|list|show|passwd|disable|enable|quota|sessions|invite|invites`.
+/// `pan user add|list|show|passwd|disable|enable|quota|sessions|invite|invites|app-password`.
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Manage users, and invite codes for sign-up (PAN_REGISTRATION=invite).",
-        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Quota.self, Sessions.self, Invite.self, Invites.self]
+        subcommands: [Add.self, List.self, Show.self, Passwd.self, Disable.self, Enable.self, Quota.self, Sessions.self, Invite.self, Invites.self, AppPasswords.self]
     )
 
     /// The password from `--password`, else one line of standard input.

@@ -114,6 +114,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         clientAddress: clientAddress, hashPool: hashPool, maxSessions: configuration.maxSessionsPerUser,
         registration: configuration.registration, registrationQuota: configuration.registrationQuota
     ).addRoutes(to: router)
+    AppPasswordController(store: services.store, authenticator: authenticator, key: services.appPasswordKey).addRoutes(to: router)
     let storage = services.storageFloor
     // Proofs of possession read the stored object itself: the local files, or WCS by signed Range GETs.
     let objectReader: any ObjectRangeReader = if !configuration.usesLocalUploadEndpoint, let domain = configuration.downloadDomain {
@@ -174,6 +175,7 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         store: services.store, passwords: services.passwords, throttle: loginThrottle, hashPool: hashPool,
         clientAddress: clientAddress, objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil,
         bucket: configuration.bucket, storage: storage,
+        appPasswords: services.appPasswordKey, acceptsAccountPassword: configuration.davAccountPassword,
         // With an external WCS, Pan uploads a PUT there itself and redirects a GET to the bucket.
         wcs: configuration.usesLocalUploadEndpoint ? nil : configuration.uploadURL.map {
             WCSUploader(uploadURL: $0, bucket: configuration.bucket, credentials: services.credentials[0], httpClient: CallbackClient.sharedHTTPClient)

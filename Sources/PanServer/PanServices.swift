@@ -34,6 +34,8 @@ public struct PanServices: Sendable {
     /// Sign-in sessions seen again, waiting to be written (`UserSessionActivityWriter`).
     let sessionActivity = UserSessionActivity()
     let downloadKey: SymmetricKey
+    /// What app passwords' secrets are hashed with (`AppPasswordKey`).
+    let appPasswordKey: AppPasswordKey
     /// What the store needs running beside the server (PostgreSQL's pool), if anything.
     let storeService: (any Service)?
 
@@ -83,7 +85,7 @@ public struct PanServices: Sendable {
         if settings.instantUpload == .global {
             logger.warning("PAN_INSTANT_UPLOAD=global: anyone who knows a stored file's hash can add that file to their own tree")
         }
-        let secret = try configuration.jwtSecret ?? Secrets.jwtSecret(dataDirectory: configuration.dataDirectory)
+        let secret = try configuration.serverSecret()
         let objectStore = try LocalObjectStore(dataDirectory: configuration.dataDirectory)
         // Opened, migrated and usable now (PostgreSQL: on a pool of its own while this runs).
         let store = try await StoreOpening.open(configuration, settings: settings, readerCount: configuration.readerCount, logger: logger)
@@ -118,6 +120,7 @@ public struct PanServices: Sendable {
             tokens: await SessionTokens(secret: secret, lifetime: configuration.sessionTokenLifetime),
             // Its own key, derived, so download links and session tokens never share one.
             downloadKey: SymmetricKey(data: SHA256.hash(data: Data("pan-download-links\n\(secret)".utf8))),
+            appPasswordKey: AppPasswordKey(serverSecret: secret),
             storeService: opened.service
         )
     }

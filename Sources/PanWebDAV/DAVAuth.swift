@@ -5,9 +5,14 @@ import NIOConcurrencyHelpers
 import PanCore
 import PanHTTPSupport
 
-/// HTTP Basic for `/dav/`: the account's login (name or phone) and password
-/// (plain or its MD5 hex, as `/v1/user/login` takes), verified on the hash
-/// pool under the login throttle.
+/// HTTP Basic for `/dav/`: the account's login (name or phone) and either one
+/// of its app passwords (`AppPassword`) or — unless `PAN_DAV_ACCOUNT_PASSWORD=off`
+/// — its own password (plain or its MD5 hex, as `/v1/user/login` takes), each
+/// under the login throttle: a wrong one is a failed sign-in wherever it was tried.
+///
+/// An app password is one HMAC and one indexed read, on every request, never
+/// cached: a revoke, or the account being disabled, takes effect at the next
+/// request on every server.
 ///
 /// A WebDAV client sends the password with every request (rclone: hundreds a
 /// sync), and each check is a PBKDF2: a success is remembered for
@@ -24,12 +29,21 @@ final class DAVAuthenticator: Sendable {
     let throttle: LoginThrottle
     let hashPool: HashPool
     let clientAddress: ClientAddress
+    /// Hashes an app password's secret as its row keeps it.
+    let appPasswords: AppPasswordKey
+    /// `PAN_DAV_ACCOUNT_PASSWORD`: false, app passwords only.
+    let acceptsAccountPassword: Bool
     static let cacheLifetime: TimeInterval = 300
     static let cacheLimit = 10_000
     private let key = SymmetricKey(size: .bits256)
     private let verified = NIOLockedValueBox<[Data: TimeInterval]>([:])
 
-    init(store: any PanStore, passwords: PasswordHasher, throttle: LoginThrottle, hashPool: HashPool, clientAddress: ClientAddress) {
+    init(
+        store: any PanStore, passwords: PasswordHasher, throttle: LoginThrottle, hashPool: HashPool, clientAddress: ClientAddress,
+        appPasswords: AppPasswordKey, acceptsAccountPassword: Bool
+    ) {
+        self.appPasswords = appPasswords
+        self.acceptsAccountPassword = acceptsAccountPassword
         self.store = store
         self.passwords = passwords
         self.throttle = throttle
@@ -55,13 +69,20 @@ final class DAVAuthenticator: Sendable {
             throw Failure(error: .loginFailed)
         }
         let found = try await store.credentials(forLogin: login)
+        let address = clientAddress.address(of: request, peer: context.remoteAddress)?.limitKey ?? "-"
+        let account = found.map { LoginThrottle.accountKey($0.0.id) } ?? LoginThrottle.loginKey(login)
+        if let canonical = AppPasswordSecret.canonical(password) {
+            if let user = try await appPasswordUser(found?.0, canonical: canonical, address: address, account: account) { return user }
+        } else if !acceptsAccountPassword {
+            // Nothing an app password could be: a failed sign-in all the same, without a hash.
+            throttle.settle(try admit(address: address, account: account), .failed)
+        }
+        guard acceptsAccountPassword else { throw Failure(error: .loginFailed) }
         if let (user, stored) = found, !user.isDisabled {
             let entry = cacheKey(login: login, stored: stored, password: password)
             let now = Date().timeIntervalSince1970
             if let until = verified.withLockedValue({ $0[entry] }), until > now { return user }
         }
-        let address = clientAddress.address(of: request, peer: context.remoteAddress)?.limitKey ?? "-"
-        let account = found.map { LoginThrottle.accountKey($0.0.id) } ?? LoginThrottle.loginKey(login)
         let passwords = self.passwords
         // Unknown users hash against a dummy, so timing does not reveal who exists.
         let stored = found?.passwordHash
@@ -87,6 +108,42 @@ final class DAVAuthenticator: Sendable {
             cache[entry] = until
         }
         return user
+    }
+
+    /// The user `canonical` is an app password of, or nil: then, when the
+    /// account's password is tried next, that check counts the attempt;
+    /// otherwise it is a failed sign-in here. Under the throttle like any
+    /// password (a refused address stays refused), but without the hash pool.
+    private func appPasswordUser(_ user: User?, canonical: String, address: String, account: String) async throws -> User? {
+        let attempt = try admit(address: address, account: account)
+        let found: AppPassword?
+        do {
+            if attempt.wait > 0 { try await Task.sleep(for: .milliseconds(Int64((attempt.wait * 1000).rounded(.up)))) }
+            // An unknown login is looked up under an id no user has: the same work, so timing does not tell who exists.
+            found = try await store.verifyAppPassword(userId: user?.id ?? -1, secretHash: appPasswords.hash(canonical: canonical))
+        } catch {
+            throttle.settle(attempt, .notChecked)
+            throw error
+        }
+        guard let found, let user, !user.isDisabled else {
+            throttle.settle(attempt, acceptsAccountPassword ? .notChecked : .failed)
+            return nil
+        }
+        throttle.settle(attempt, .succeededWithoutHash)
+        let now = Millis.now()
+        if found.needsTouch(now: now) {
+            // "Last used" is for the owner's list; a failed write of it must not fail the request.
+            try? await store.touchAppPassword(userId: user.id, id: found.id, at: now)
+        }
+        return user
+    }
+
+    /// An attempt admitted by the throttle, or its refusal (429) as the `Failure` a client sees.
+    private func admit(address: String, account: String) throws -> LoginThrottle.Attempt {
+        switch throttle.admit(address: address, account: account, knownDevice: false) {
+        case .admitted(let attempt): return attempt
+        case .refused(let seconds, let reason): throw Failure(error: LoginThrottle.refusal(retryAfter: seconds, reason: reason))
+        }
     }
 
     private func cacheKey(login: String, stored: String, password: String) -> Data {

@@ -27,10 +27,11 @@ package struct DAVController: Sendable {
 
     package init(
         store: any PanStore, passwords: PasswordHasher, throttle: LoginThrottle, hashPool: HashPool, clientAddress: ClientAddress,
-        objects: LocalObjectStore?, bucket: String, storage: StorageFloor, wcs: WCSUploader? = nil, bucketAddress: BucketAddress? = nil
+        objects: LocalObjectStore?, bucket: String, storage: StorageFloor, appPasswords: AppPasswordKey, acceptsAccountPassword: Bool,
+        wcs: WCSUploader? = nil, bucketAddress: BucketAddress? = nil
     ) {
         self.store = store
-        self.auth = DAVAuthenticator(store: store, passwords: passwords, throttle: throttle, hashPool: hashPool, clientAddress: clientAddress)
+        self.auth = DAVAuthenticator(store: store, passwords: passwords, throttle: throttle, hashPool: hashPool, clientAddress: clientAddress, appPasswords: appPasswords, acceptsAccountPassword: acceptsAccountPassword)
         self.objects = objects
         self.bucket = bucket
         self.storage = storage
@@ -344,12 +345,15 @@ package struct DAVController: Sendable {
         } catch let error as PanError where error == .fileNotFound {
             throw PanError.davParentMissing
         }
-        if let existing = try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node, existing.isDirectory {
+        let existing = try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node
+        if let existing, existing.isDirectory {
             return Self.text(.methodNotAllowed, "a collection stands at this path", headers: [.allow: Self.allow])
         }
+        // Checked here to spare the bytes, and again in the write's transaction.
+        guard Self.precondition(of: request).holds(for: existing) else { throw DAVPrecondition.failed }
         try storage.check()
         let fresh = try await store.user(id: user.id) ?? user
-        let existingSize = (try? await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: path)).node.size) ?? 0
+        let existingSize = existing?.size ?? 0
         // The most this file may hold: what is left, plus what it replaces.
         let room = fresh.remainingSpace + existingSize
         if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > room { throw PanError.quotaExceeded }
@@ -376,7 +380,10 @@ package struct DAVController: Sendable {
             published = try await BlockingIO.run { try objects.publishObject(temporary, key: key, replacing: false) }
             guard let published else { throw PanError.internalError("a fresh object key was taken") }
             let outcome = try await store.davPut(
-                userId: user.id, path: path, object: DAVNewObject(hash: hash, size: size, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key)
+                userId: user.id, path: path, object: DAVNewObject(
+                    hash: hash, size: size, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key,
+                    precondition: Self.precondition(of: request)
+                )
             )
             // The content was already stored (instant upload): these bytes are not needed.
             if outcome.object.objectKey != key { objects.removePublished(published) }

@@ -71,10 +71,7 @@ struct DAVProperties {
     }
 
     /// A file's entity tag: its content hash (strong: same bytes, same tag).
-    static func etag(of node: FileNode) -> String {
-        if let hash = node.storeId { return "\"\(hash)\"" }
-        return "\"\(node.uuid)-\(node.version)\""
-    }
+    static func etag(of node: FileNode) -> String { node.davETag }
 
     /// The value of a live property (already escaped XML content), nil when the node has none of it.
     func value(_ name: DAVPropertyName, of node: FileNode) -> String? {

@@ -1,10 +1,12 @@
 // The account view: who is signed in, the quota, settings (password, the
-// display name on share pages) and the sessions (each sign-in is its own
-// session; this one, another, or all can be ended).
+// display name on share pages), the sessions (each sign-in is its own
+// session; this one, another, or all can be ended) and the app passwords
+// for WebDAV (app-passwords.js).
 import { call } from './api.js';
 import { h, icon, icons, replace } from './dom.js';
 import { errorText, formatSize, formatTime, t } from './i18n.js';
 import { confirmDialog, toast } from './dialogs.js';
+import { appPasswordsCard, loadAppPasswords } from './app-passwords.js';
 
 /**
  * Fills `container`. `onSignOut()` ends this session, `onSignedOut()` is for
@@ -13,7 +15,11 @@ import { confirmDialog, toast } from './dialogs.js';
  * caller shows its retry.
  */
 export async function renderAccount(container, { user, onSignOut, onSignedOut, heading }) {
-  const sessions = await call('/v1/user/sessions', {}).then((result) => ({ list: (result && result.list) || [] }));
+  const [sessions, appPasswords] = await Promise.all([
+    call('/v1/user/sessions', {}).then((result) => ({ list: (result && result.list) || [] })),
+    loadAppPasswords(),
+  ]);
+  const rerender = () => renderAccount(container, { user, onSignOut, onSignedOut, heading }).catch((error) => toast(errorText(error), 'error'));
   const used = Number(user.spaceUsed) || 0;
   const total = Number(user.spaceCapacity) || 0;
   const signOutAll = async () => {
@@ -34,7 +40,7 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
     } catch (error) {
       toast(errorText(error), 'error');
     }
-    renderAccount(container, { user, onSignOut, onSignedOut, heading }).catch((error) => toast(errorText(error), 'error'));
+    rerender();
   };
 
   // The display name is what people opening this user's share links see
@@ -90,7 +96,7 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
     try {
       await call('/v1/user/changePassword', { oldPassword: current.value, newPassword: fresh.value });
       toast(t('account.passwordChanged'));
-      renderAccount(container, { user, onSignOut, onSignedOut, heading }).catch((error) => toast(errorText(error), 'error'));
+      rerender();
     } catch (error) {
       replace(passwordError, errorText(error));
       passwordSubmit.disabled = false;
@@ -123,5 +129,6 @@ export async function renderAccount(container, { user, onSignOut, onSignedOut, h
       displayForm),
     h('section', { class: 'card' },
       h('h2', {}, t('account.sessions')),
-      sessionList));
+      sessionList),
+    appPasswordsCard(appPasswords, { user, rerender }));
 }

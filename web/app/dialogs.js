@@ -54,6 +54,18 @@ export function confirmDialog({ title, message, ok = t('action.ok'), danger = fa
   });
 }
 
+/** Shows `content` (nodes) under `title` with one button; resolves when it is closed. */
+export function noticeDialog({ title, content, ok = t('action.ok'), className = '' }) {
+  return new Promise((resolve) => {
+    const okButton = h('button', { type: 'button', class: 'button primary', onclick: () => dialog.close() }, ok);
+    const dialog = open(h('div', {},
+      h('h2', { class: 'wrap-anywhere' }, title),
+      ...content,
+      h('div', { class: 'dialog-buttons' }, okButton)), { className });
+    dialog.addEventListener('close', () => resolve());
+  });
+}
+
 /**
  * Replace / keep both / skip; resolves to {choice: 'overwrite'|'rename'|'skip', all}.
  * `note`, when given, says why the last choice failed; with `canReplace` false

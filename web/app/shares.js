@@ -14,8 +14,9 @@ const LIST_PAGE_SIZE = 20;
  * without it the link's own field is selected and the old copy command tried,
  * so the user can always press Ctrl+C themselves. `button`, when given, says
  * "Copied" for a moment (in a dialog a toast would be under its backdrop).
+ * The messages say "link" unless others are given.
  */
-export async function copyText(text, field, button) {
+export async function copyText(text, field, button, { copied: copiedText = t('share.copied'), manually = t('share.copyManually') } = {}) {
   let copied = false;
   try {
     await navigator.clipboard.writeText(text);
@@ -26,7 +27,7 @@ export async function copyText(text, field, button) {
     field.select();
     try { copied = document.execCommand('copy'); } catch { copied = false; }
   }
-  const message = copied ? t('share.copied') : t('share.copyManually');
+  const message = copied ? copiedText : manually;
   if (button && button.closest('dialog')) {
     const label = button.querySelector('.label');
     if (copied && label && !button.dataset.copied) {

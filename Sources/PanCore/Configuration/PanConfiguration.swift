@@ -123,6 +123,9 @@ public struct PanConfiguration: Sendable {
     public var loginWindow: TimeInterval = 900
     /// Password checks (every login that is hashed, right or wrong) one client address may start per minute.
     public var loginChecksPerIP = 30
+    /// `PAN_DAV_ACCOUNT_PASSWORD`: whether `/dav/` takes the account's own
+    /// password (`on`, the default) or only app passwords (`off`).
+    public var davAccountPassword = true
     /// Origins browsers may call the API from (CORS). nil: the public URL's
     /// origin only. `["*"]`: any origin (explicitly).
     public var corsOrigins: [String]?
@@ -228,6 +231,13 @@ public struct PanConfiguration: Sendable {
         if let value: Int = try Self.number(environment, "PAN_LOGIN_MAX_FAILURES_IP", { $0 >= 0 }, "a count (0: no limit)") { loginFailuresPerIP = value }
         if let value: TimeInterval = try Self.number(environment, "PAN_LOGIN_WINDOW", { $0 > 0 }, "seconds") { loginWindow = value }
         if let value: Int = try Self.number(environment, "PAN_LOGIN_RATE_IP", { $0 >= 0 }, "a count per minute (0: no limit)") { loginChecksPerIP = value }
+        if let v = environment["PAN_DAV_ACCOUNT_PASSWORD"], !v.isEmpty {
+            switch v.trimmedSpaces().lowercased() {
+            case "on": davAccountPassword = true
+            case "off": davAccountPassword = false
+            default: throw ConfigurationError("PAN_DAV_ACCOUNT_PASSWORD must be on or off")
+            }
+        }
         if let v = environment["PAN_WEB_DIR"], !v.isEmpty { webDirectory = v }
         if let v = environment["PAN_REGISTRATION"], !v.isEmpty {
             guard let mode = RegistrationMode(rawValue: v.trimmedSpaces().lowercased()) else {

@@ -10,7 +10,7 @@ import WCS
 /// Shaped like GRDB's `AppDatabase` (invariant-preserving transactions that
 /// callers never open themselves) and the repository of Hummingbird's
 /// `todos-postgres-tutorial`. `SQLitePanStore` is the embedded implementation.
-public protocol PanStore: PanAccounts, Sendable {
+public protocol PanStore: PanAccounts, PanAppPasswords, Sendable {
     // MARK: Users and sessions
 
     /// The account a login value (name or phone) names, with its stored
@@ -367,8 +367,11 @@ public struct DAVNewObject: Sendable {
     public var mime: String
     public var bucket: String
     public var objectKey: String
-    public init(hash: String, size: Int64, mime: String, bucket: String, objectKey: String) {
+    /// What the path must hold for the PUT to go ahead (checked in its transaction).
+    public var precondition: DAVPrecondition
+    public init(hash: String, size: Int64, mime: String, bucket: String, objectKey: String, precondition: DAVPrecondition = .none) {
         (self.hash, self.size, self.mime, self.bucket, self.objectKey) = (hash, size, mime, bucket, objectKey)
+        self.precondition = precondition
     }
 }
 

@@ -28,6 +28,7 @@ extension SQLPanStore {
         )
         guard let directory else { throw PanError.davParentMissing }
         guard directory.isDirectory else { throw PanError.notADirectory }
+        guard object.precondition.holds(for: child) else { throw DAVPrecondition.failed }
         let target = try await FilePlacement.target(directory: directory, name: name, policy: .overwrite, existing: .some(child), on: db)
         try FilePlacement.check(size: object.size, at: target, user: user)
         if target.replacing == nil, limit > 0, user.nodeCount + 1 > limit { throw NodeLimits.nodeCapReached(limit) }

@@ -79,7 +79,14 @@ package final class LoginThrottle: Sendable {
         case addressFailures, accountFailures, addressRate, slowLane
     }
 
-    package enum Outcome { case succeeded, failed, notChecked }
+    package enum Outcome {
+        case succeeded, failed, notChecked
+        /// Right, and checked without the hash pool (an app password's HMAC):
+        /// settled as `succeeded`, and the address's password check is given
+        /// back as for `notChecked` — the budget guards the pool, and a WebDAV
+        /// client signs every request in.
+        case succeededWithoutHash
+    }
 
     package static func accountKey(_ id: Int64) -> String { "a:\(id)" }
     package static func loginKey(_ value: String) -> String { "l:\(value)" }
@@ -223,7 +230,7 @@ package final class LoginThrottle: Sendable {
                     window.count -= 1
                     entry.failures = window.count > 0 ? window : nil
                 }
-                if outcome == .notChecked, attempt.tookCheck {
+                if outcome == .notChecked || outcome == .succeededWithoutHash, attempt.tookCheck {
                     entry.tokens = min(Double(limits.checksPerMinute), entry.tokens + 1)
                 }
                 // Nothing left to remember (a 503 from a fresh address): drop it now, so a spray of
@@ -235,11 +242,11 @@ package final class LoginThrottle: Sendable {
             let pairKey = Self.pairKey(attempt.account, attempt.address)
             if let start = attempt.pairWindow, var window = state.pairs[pairKey], window.start == start {
                 window.count -= 1
-                state.pairs[pairKey] = outcome == .succeeded || window.count <= 0 ? nil : window
+                state.pairs[pairKey] = outcome == .succeeded || outcome == .succeededWithoutHash || window.count <= 0 ? nil : window
             }
             var account = state.accounts[attempt.account] ?? AccountState()
             if attempt.chargedAccount, account.failures > 0 { account.failures -= 1 }
-            if outcome == .succeeded {
+            if outcome == .succeeded || outcome == .succeededWithoutHash {
                 account.known[attempt.address] = now
                 if account.known.count > Self.knownAddressesPerAccount,
                    let oldest = account.known.min(by: { $0.value < $1.value })?.key {
@@ -305,14 +312,19 @@ package extension LoginThrottle {
         case .admitted(let admitted):
             return admitted
         case .refused(let seconds, let reason):
-            if reason == .addressRate {
-                throw PanError(
-                    status: 429, code: "TOO_MANY_ATTEMPTS", "too many sign-ins from this address; try again in \(seconds) s",
-                    retryAfter: seconds
-                )
-            }
-            throw PanError.tooManyAttempts(retryAfter: seconds)
+            throw Self.refusal(retryAfter: seconds, reason: reason)
         }
+    }
+
+    /// The 429 a refused attempt answers.
+    static func refusal(retryAfter seconds: Int, reason: Reason) -> PanError {
+        if reason == .addressRate {
+            return PanError(
+                status: 429, code: "TOO_MANY_ATTEMPTS", "too many sign-ins from this address; try again in \(seconds) s",
+                retryAfter: seconds
+            )
+        }
+        return PanError.tooManyAttempts(retryAfter: seconds)
     }
 }
 

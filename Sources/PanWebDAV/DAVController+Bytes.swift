@@ -6,7 +6,8 @@ import PanCore
 import PanHTTPSupport
 import WCS
 
-/// GET and PUT when the bytes live in an external WCS (`PAN_UPLOAD_URL`).
+/// What PUT shares between the two stores, and GET and PUT when the bytes
+/// live in an external WCS (`PAN_UPLOAD_URL`).
 extension DAVController {
     /// The type a PUT declares, when it is a real one; else the name's.
     static func mime(of request: Request, path: String) -> String {
@@ -14,6 +15,11 @@ extension DAVController {
             .trimmingCharacters(in: .whitespaces)
         return declared.flatMap { $0.isEmpty || $0 == MimeType.fallback || !$0.contains("/") || $0.utf8.count > 100 ? nil : $0 }
             ?? MimeType.forName(PanPath.lastSegment(of: path))
+    }
+
+    /// A PUT's `If-Match` / `If-None-Match`.
+    static func precondition(of request: Request) -> DAVPrecondition {
+        DAVPrecondition(ifMatch: DAVPrecondition.tags(request.headers[.ifMatch]), ifNoneMatch: DAVPrecondition.tags(request.headers[.ifNoneMatch]))
     }
 
     /// A PUT's reply: 201 for a new file, 204 for a replaced one, with the new ETag.
@@ -63,7 +69,10 @@ extension DAVController {
         guard stored == hash else { throw PanError.wcsUploadFailed("WCS stored \(stored), Pan hashed \(hash)") }
         let outcome = try await store.davPut(
             userId: user.id, path: path,
-            object: DAVNewObject(hash: hash, size: hasher.byteCount, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key)
+            object: DAVNewObject(
+                hash: hash, size: hasher.byteCount, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key,
+                precondition: Self.precondition(of: request)
+            )
         )
         // Content already stored under another key (instant upload): the new copy is not
         // referenced, and Pan has no delete right on the bucket — WCS keeps it (README).
