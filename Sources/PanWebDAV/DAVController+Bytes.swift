@@ -22,6 +22,19 @@ extension DAVController {
         DAVPrecondition(ifMatch: DAVPrecondition.tags(request.headers[.ifMatch]), ifNoneMatch: DAVPrecondition.tags(request.headers[.ifNoneMatch]))
     }
 
+    /// The stored bytes of a PUT as the file at `path`, in one transaction that
+    /// checks the PUT's preconditions and locks again.
+    func record(
+        _ request: Request, path: String, user: User, hash: String, size: Int64, key: String, lockGuard: DAVLockGuard
+    ) async throws -> DAVPutOutcome {
+        let object = DAVNewObject(
+            hash: hash, size: size, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key, precondition: Self.precondition(of: request)
+        )
+        return try await guarded(lockGuard, user: user) {
+            try await store.davPut(userId: user.id, path: path, object: object, lockGuard: lockGuard)
+        }
+    }
+
     /// A PUT's reply: 201 for a new file, 204 for a replaced one, with the new ETag.
     static func stored(_ outcome: DAVPutOutcome) -> Response {
         var headers = HTTPFields()
@@ -52,7 +65,7 @@ extension DAVController {
     /// The body of a PUT uploaded to WCS by Pan, a block at a time (`WCSSliceUpload`),
     /// hashed and held to the quota on the way; WCS's hash must be Pan's, then the
     /// file is recorded in one transaction. Nothing is recorded when any step fails.
-    func putToWCS(_ request: Request, path: String, user: User, room: Int64) async throws -> Response {
+    func putToWCS(_ request: Request, path: String, user: User, room: Int64, lockGuard: DAVLockGuard) async throws -> Response {
         guard let wcs else {
             return Self.text(.notImplemented, "uploads through WebDAV need the local upload endpoint or PAN_UPLOAD_URL")
         }
@@ -67,13 +80,7 @@ extension DAVController {
         let hash = hasher.finalize()
         let stored = try await upload.finish()
         guard stored == hash else { throw PanError.wcsUploadFailed("WCS stored \(stored), Pan hashed \(hash)") }
-        let outcome = try await store.davPut(
-            userId: user.id, path: path,
-            object: DAVNewObject(
-                hash: hash, size: hasher.byteCount, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key,
-                precondition: Self.precondition(of: request)
-            )
-        )
+        let outcome = try await record(request, path: path, user: user, hash: hash, size: hasher.byteCount, key: key, lockGuard: lockGuard)
         // Content already stored under another key (instant upload): the new copy is not
         // referenced, and Pan has no delete right on the bucket — WCS keeps it (README).
         return Self.stored(outcome)

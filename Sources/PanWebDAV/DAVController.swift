@@ -337,7 +337,8 @@ package struct DAVController: Sendable {
         if request.headers[.contentRange] != nil {
             return Self.text(.badRequest, "a partial PUT (Content-Range) is not supported: send the whole file")
         }
-        _ = try await checkLocks(request, path: path, user: user, changes: try await putChanges(path, user: user))
+        // Checked here, and again in the write's transaction (`record`): a lock taken meanwhile is honoured.
+        let lockGuard = try await checkLocks(request, path: path, user: user, changes: try await putChanges(path, user: user))
         // What can be refused is refused before a byte is read.
         do {
             let parent = try await store.node(userId: user.id, at: NodeAddress(uuid: nil, path: PanPath.parent(of: path))).node
@@ -357,7 +358,7 @@ package struct DAVController: Sendable {
         // The most this file may hold: what is left, plus what it replaces.
         let room = fresh.remainingSpace + existingSize
         if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > room { throw PanError.quotaExceeded }
-        guard let objects else { return try await putToWCS(request, path: path, user: user, room: room) }
+        guard let objects else { return try await putToWCS(request, path: path, user: user, room: room, lockGuard: lockGuard) }
 
         let temporary = objects.newTemporaryPath()
         var published: LocalObjectStore.PublishedObject?
@@ -379,12 +380,7 @@ package struct DAVController: Sendable {
             let key = "pan/" + RandomID.ordered32()
             published = try await BlockingIO.run { try objects.publishObject(temporary, key: key, replacing: false) }
             guard let published else { throw PanError.internalError("a fresh object key was taken") }
-            let outcome = try await store.davPut(
-                userId: user.id, path: path, object: DAVNewObject(
-                    hash: hash, size: size, mime: Self.mime(of: request, path: path), bucket: bucket, objectKey: key,
-                    precondition: Self.precondition(of: request)
-                )
-            )
+            let outcome = try await record(request, path: path, user: user, hash: hash, size: size, key: key, lockGuard: lockGuard)
             // The content was already stored (instant upload): these bytes are not needed.
             if outcome.object.objectKey != key { objects.removePublished(published) }
             return Self.stored(outcome)

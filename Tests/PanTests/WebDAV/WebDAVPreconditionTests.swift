@@ -56,4 +56,29 @@ import WCS
             #expect(etag != (try await WebDAVTests.dav(server, "HEAD", "/dav/shared.txt").headers[.eTag]))
         }
     }
+
+    @Test("a lock taken while a PUT's body is arriving is honoured: the PUT, checked in its transaction, gets 423 and the file stays", arguments: TestBackend.allCases)
+    func lockTakenDuringPut(backend: TestBackend) async throws {
+        try await withServer(backend: backend) { server in
+            try await server.createUser("alice")
+            let original = Data("original\n".utf8)
+            #expect(try await WebDAVTests.dav(server, "PUT", "/dav/a.txt", body: original).status == 201)
+            let body = Data(repeating: 120, count: 100_000)
+            let head = "PUT /dav/a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(WebDAVTests.basic("alice", "secret"))\r\n"
+                + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+            // The body in ten pieces over about two seconds; the lock comes after the first.
+            async let put = Drip.send(
+                from: "127.0.0.1", port: server.port, Data(head.utf8), then: body, chunk: 10_000, every: .milliseconds(200), timeout: .seconds(20)
+            )
+            try await Task.sleep(for: .milliseconds(500))
+            let lockBody = Data("""
+                <?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>
+                """.utf8)
+            let lock = try await WebDAVTests.dav(server, "LOCK", "/dav/a.txt", headers: ["Timeout": "Second-60"], body: lockBody)
+            #expect(lock.status == 200, "\(lock.status) \(lock.text)")
+            let reply = try await put
+            #expect(reply.hasPrefix("HTTP/1.1 423"), "\(reply.prefix(300))")
+            #expect(try await WebDAVTests.dav(server, "GET", "/dav/a.txt").body == original)
+        }
+    }
 }
