@@ -38,9 +38,10 @@ import WCS
             let url = "http://127.0.0.1:\(server.port)/dav/"
             let secrets = scratch + "/secrets", conf = scratch + "/davfs2.conf"
             FileManager.default.createFile(atPath: secrets, contents: Data("\(url) alice secret\n".utf8), attributes: [.posixPermissions: 0o600])
-            // No locks (they are class 2, not there yet), uploads at close. The cache stays
-            // davfs2's own (/var/cache/davfs2): it drops to its user and could not write here.
-            let settings = "use_locks 0\nbuf_size 64\ndelay_upload 0\nsecrets \(secrets)\n"
+            // With locks (davfs2 LOCKs a file it opens for writing, PUTs with the token, UNLOCKs),
+            // uploads at close. The cache stays davfs2's own (/var/cache/davfs2): it drops to
+            // its user and could not write here.
+            let settings = "use_locks 1\nbuf_size 64\ndelay_upload 0\nsecrets \(secrets)\n"
             FileManager.default.createFile(atPath: conf, contents: Data(settings.utf8))
             let big = scratch + "/big.bin"
             FileManager.default.createFile(atPath: big, contents: RcloneSyncTests.content(9, size: (5 << 20) + 3))
@@ -68,6 +69,10 @@ import WCS
                 Int64(line.trimmingCharacters(in: .whitespaces)).map { abs($0 - (3 << 30)) < 1 << 20 } ?? false
             }, "\(firstOutput)")
 
+            // davfs2 locked what it wrote (class 2 through a real client).
+            let scrape = try await Scrape.of(server)
+            let locks = scrape.samples.filter { $0.name == "pan_http_requests_total" && $0.labels["method"] == "LOCK" && $0.labels["status"]?.hasPrefix("20") == true }
+            #expect(locks.reduce(0) { $0 + $1.value } >= 1, "no successful LOCK from davfs2")
             // In Pan, as the API sees it.
             #expect(try await server.count("nodes", "name = 'big.bin' AND size = \((5 << 20) + 3) AND store_hash = '\(ContentHasher.hash(RcloneSyncTests.content(9, size: (5 << 20) + 3)))'") == 1)
             #expect(try await WebDAVTests.dav(server, "GET", "/dav/moved.txt").text == "hello davfs\n")
