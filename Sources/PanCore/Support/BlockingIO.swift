@@ -5,7 +5,7 @@ import Foundation
 /// so Swift's cooperative thread pool — which also serves every request — is
 /// never held by the disk.
 public enum BlockingIO {
-    private static let queue = DispatchQueue(label: "pan.blocking-io", qos: .userInitiated, attributes: .concurrent)
+    static let queue = DispatchQueue(label: "pan.blocking-io", qos: .userInitiated, attributes: .concurrent)
 
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
@@ -41,6 +41,8 @@ public final class FileSink: @unchecked Sendable {
     // Touched by one task at a time (the upload that owns it).
     public let path: String
     private var fd: Int32
+    /// Where appending began: the length the file had (or was truncated to) when opened.
+    public let startOffset: Int64
 
     /// `existing`: the file must be there already (a slice-upload block being
     /// continued: one removed meanwhile is not made again).
@@ -51,7 +53,9 @@ public final class FileSink: @unchecked Sendable {
         if let length {
             guard ftruncate(fd, off_t(length)) == 0 else { throw IOError("truncate", path: path) }
         }
-        guard lseek(fd, 0, SEEK_END) >= 0 else { throw IOError("seek", path: path) }
+        let end = lseek(fd, 0, SEEK_END)
+        guard end >= 0 else { throw IOError("seek", path: path) }
+        startOffset = Int64(end)
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -63,6 +67,20 @@ public final class FileSink: @unchecked Sendable {
                 throw IOError("write", path: path)
             }
             offset += written
+        }
+    }
+
+    /// Writes at `offset`, whatever the file position: batches written on
+    /// several threads at once (`ObjectIngest`) land where they belong.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw IOError("write", path: path)
+            }
+            done += written
         }
     }
 
@@ -95,43 +113,4 @@ public enum FileOps {
     }
 
     public static func remove(_ path: String) { unlink(path) }
-}
-
-/// Collects small chunks (the network delivers a few KiB at a time) and writes
-/// them in 1 MiB batches on the blocking pool: one thread hop per MiB instead
-/// of one per chunk. Memory stays one batch. Owned by one task.
-public final class BatchedFileWriter: @unchecked Sendable {
-    public let sink: FileSink
-    private var pending: [UInt8] = []
-    private let batchSize: Int
-
-    public init(_ sink: FileSink, batchSize: Int = 1 << 20) {
-        self.sink = sink
-        self.batchSize = batchSize
-        pending.reserveCapacity(batchSize)
-    }
-
-    /// Copies the bytes in; call `flushIfFull()` after.
-    public func stage(_ bytes: UnsafeRawBufferPointer) {
-        pending.append(contentsOf: bytes)
-    }
-
-    public func flushIfFull() async throws {
-        if pending.count >= batchSize { try await flush() }
-    }
-
-    public func flush() async throws {
-        guard !pending.isEmpty else { return }
-        let batch = pending
-        pending.removeAll(keepingCapacity: true)
-        let sink = self.sink
-        try await BlockingIO.run { try batch.withUnsafeBytes { try sink.write($0) } }
-    }
-
-    /// Writes what is left and fsyncs.
-    public func finish() async throws {
-        try await flush()
-        let sink = self.sink
-        try await BlockingIO.run { try sink.finish() }
-    }
 }
