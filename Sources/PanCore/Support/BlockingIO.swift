@@ -84,6 +84,22 @@ public final class FileSink: @unchecked Sendable {
         }
     }
 
+    /// Starts writing these bytes to the disk now, without waiting (Linux's
+    /// sync_file_range, SYNC_FILE_RANGE_WRITE): an upload's closing fsync then
+    /// has little left to do, instead of the whole file (1.3 s for 1 GiB here).
+    /// Only a hint; elsewhere, and on failure, nothing happens.
+    public func startWriteback(offset: Int64, count: Int) {
+        #if os(Linux)
+        _ = Self.syncFileRange?(fd, offset, Int64(count), 2 /* SYNC_FILE_RANGE_WRITE */)
+        #endif
+    }
+
+    #if os(Linux)
+    /// Glibc's module map leaves sync_file_range out (it is _GNU_SOURCE).
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    private static let syncFileRange: SyncFileRange? = dlsym(nil, "sync_file_range").map { unsafeBitCast($0, to: SyncFileRange.self) }
+    #endif
+
     /// fsync and close: after this the bytes are on disk.
     public func finish() throws {
         defer { closeIfOpen() }
