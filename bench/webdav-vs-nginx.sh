@@ -14,7 +14,8 @@
 #   bench/webdav-vs-nginx.sh [ROUNDS] [PAN_BINARY] [OLDER_PAN_BINARY]
 # Default: 3 rounds, .build/release/pan (`swift build -c release --product pan`).
 # With an older binary, its form and slice uploads are measured too (a server
-# of its own), for before/after in the same run.
+# of its own), for before/after in the same run. ROWS=put: only the 1 GiB
+# curl rows of nginx, the form upload and the WebDAV PUT (~10 s a round).
 # Needs nginx with the dav module, libnginx-mod-http-dav-ext (PROPFIND, for
 # rclone), rclone and curl. Scratch in $BENCH_DIR (default /tmp; ~2 GiB per
 # round on disk), removed at the end; raw rows in /tmp/pan-webdav-rows.tsv.
@@ -162,6 +163,7 @@ for r in $(seq "$rounds"); do
   fi
   printf '%04dd' "$r" | dd of="$work/big.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
   row "$r" "1 GiB PUT (curl): Pan /dav/" "$server" pan_put "$work/big.bin" "big-$r.bin"
+  if [ "${ROWS:-all}" = put ]; then rm -f "$work/nginx/root/big-$r.bin"; continue; fi
   printf '%04ds' "$r" | dd of="$work/big.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
   at=$port; login
   row "$r" "1 GiB slice upload (4 MiB blocks): Pan" "$server" pan_slice "$work/big.bin" "slice-$r.bin"
@@ -195,14 +197,14 @@ for line in open(sys.argv[1]):
 def kind(name):  # what a row measures, without the server and nginx's fsync
     return name.rsplit(": ", 1)[0].replace(" + fsync", "").replace(" (curl)", "")
 nginx = {kind(n): statistics.median(w for w, _, _ in rows[n]) for n in order if n.endswith(": nginx")}
-print("| row | wall s, median (min–max) | rate | server CPU s | Pan peak RSS | Pan vs nginx (speed) |")
+print("| row | wall s, median (min–max) | rate | server CPU s (1,000 files: = ms/file) | Pan peak RSS | Pan vs nginx (speed) |")
 print("|---|---|---|---|---|---|")
 for name in order:
     walls = [w for w, _, _ in rows[name]]; cpus = [c for _, c, _ in rows[name]]; peaks = [p for _, _, p in rows[name] if p is not None]
     wall, cpu = statistics.median(walls), statistics.median(cpus)
     small = "small files" in name
     rate = f"{1000 / wall:.0f} files/s" if small else f"{1024 / wall:.0f} MiB/s"
-    cpu_text = f"{cpu:.2f} ({cpu:.2f} ms/file)" if small else f"{cpu:.2f} ({cpu:.2f} s/GiB)"
+    cpu_text = f"{cpu:.2f}"
     peak = f"{max(peaks):.0f} MiB" if peaks else "-"
     if name.endswith(": nginx"): ratio = "1 (anchor)"
     elif kind(name) in nginx: ratio = f"**{nginx[kind(name)] / wall:.2f}×**"
