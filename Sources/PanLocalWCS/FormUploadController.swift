@@ -100,9 +100,8 @@ package struct FormUploadController {
         var fields: [String: String] = [:]
         var verified: TokenCheck.Verified?
         var part = Part()
-        var fileSink: FileSink?
-        var writer: BatchedFileWriter?
-        var hasher = ContentHasher()
+        // The file part's bytes, written and hashed as they come (`ObjectIngest`).
+        var ingest: ObjectIngest?
         var fileName: String?
         var fileContentType: String?
         var fileDone = false
@@ -114,7 +113,6 @@ package struct FormUploadController {
         var activity: UploadActivity?
         let tokenUse = completion.tokenUse
         defer {
-            fileSink?.closeIfOpen()
             preauth.release(preauthHeld)
             if let claimed { tokenUse.release(claimed) }
         }
@@ -138,11 +136,9 @@ package struct FormUploadController {
                         part.headers.append((name, value))
                     case .body(let buffer):
                         part.resolveDisposition()
-                        if part.isFile, part.isTheFile || (fileSink == nil && !fileDone) {
-                            if fileSink == nil {
-                                let sink = try FileSink(creating: temporary, truncateTo: 0)
-                                fileSink = sink
-                                writer = BatchedFileWriter(sink)
+                        if part.isFile, part.isTheFile || (ingest == nil && !fileDone) {
+                            if ingest == nil {
+                                ingest = ObjectIngest(sink: try FileSink(creating: temporary, truncateTo: 0))
                                 fileName = part.fileName
                                 fileContentType = part.contentType
                                 part.isTheFile = true
@@ -151,11 +147,13 @@ package struct FormUploadController {
                                 // Unauthenticated bytes: bounded per request and in total.
                                 try preauth.take(buffer.readableBytes, heldSoFar: &preauthHeld)
                             }
-                            buffer.withUnsafeReadableBytes { hasher.update(raw: $0) }
+                            let file = ingest!
                             // Enforce the token's limit while streaming when the token came first.
-                            if let limit = verified?.policy.fsizeLimit, limit > 0, hasher.byteCount > limit { throw WCSError.tooLarge }
-                            buffer.withUnsafeReadableBytes { writer?.stage($0) }
-                            try await writer?.flushIfFull()
+                            if let limit = verified?.policy.fsizeLimit, limit > 0, file.byteCount + Int64(buffer.readableBytes) > limit {
+                                throw WCSError.tooLarge
+                            }
+                            buffer.withUnsafeReadableBytes { file.append($0) }
+                            try await file.waitForRoom()
                             await activity?.bytesArrived()
                         } else if !part.isFile {
                             guard part.text.readableBytes + buffer.readableBytes <= Self.maxFieldSize else {
@@ -169,9 +167,9 @@ package struct FormUploadController {
                         if part.isFile {
                             if part.isTheFile {
                                 fileDone = true
-                            } else if fileSink == nil, !fileDone {
+                            } else if ingest == nil, !fileDone {
                                 // An empty file part: a zero-byte file.
-                                fileSink = try FileSink(creating: temporary, truncateTo: 0)
+                                ingest = ObjectIngest(sink: try FileSink(creating: temporary, truncateTo: 0))
                                 fileName = part.fileName
                                 fileContentType = part.contentType
                                 fileDone = true
@@ -189,7 +187,7 @@ package struct FormUploadController {
                     }
                 }
             }
-            guard fileSink != nil, fileDone else { throw WCSError.noFile }
+            guard let file = ingest, fileDone else { throw WCSError.noFile }
             let verifiedToken: TokenCheck.Verified
             if let verified {
                 verifiedToken = verified
@@ -198,16 +196,10 @@ package struct FormUploadController {
                 try await tokenUse.claim(verifiedToken)
                 claimed = verifiedToken
             }
-            let size = hasher.byteCount
             let limit = verifiedToken.policy.fsizeLimit
-            if limit > 0, size > limit { throw WCSError.tooLarge }
-            if let writer {
-                try await writer.finish()
-            } else {
-                let sink = fileSink!
-                try await BlockingIO.run { try sink.finish() }
-            }
-            let hash = hasher.finalize()
+            if limit > 0, file.byteCount > limit { throw WCSError.tooLarge }
+            let written = try await file.finish()
+            let (hash, size) = (written.hash!, written.size)
             // The Python SDK puts the percent-encoded key in the file name.
             let name = fileName.map { $0.removingPercentEncoding ?? $0 } ?? ""
             let variables = fields.filter { $0.key.hasPrefix("x:") }
@@ -242,6 +234,8 @@ package struct FormUploadController {
                 return Response(status: .seeOther, headers: [.location: location])
             }
         } catch {
+            // No write lands after the file is removed.
+            await ingest?.discard()
             FileOps.remove(temporary)
             throw error
         }

@@ -112,29 +112,34 @@ package struct SliceUploadController {
         var activity = activity
         let partPath = store.partPath(id, owner: info.owner), blockPath = store.blockPath(id, owner: info.owner)
         // The part exists from `beginBlock` on: one removed since stays removed.
-        let sink = try FileSink(creating: partPath, truncateTo: offset, existing: true)
-        defer { sink.closeIfOpen() }
+        let ingest = ObjectIngest(sink: try FileSink(creating: partPath, truncateTo: offset, existing: true), hashing: false)
         var md5 = Insecure.MD5()
         var crc = CRC32()
         var received: Int64 = 0
-        let writer = BatchedFileWriter(sink)
-        for try await buffer in body {
-            received += Int64(buffer.readableBytes)
-            guard offset + received <= info.size else {
-                // Keep the block as it was before this chunk, so the client can retry from its ctx.
-                try? FileSink(creating: partPath, truncateTo: offset, existing: true).finish()
-                throw WCSError.chunkTooLarge
+        do {
+            for try await buffer in body {
+                received += Int64(buffer.readableBytes)
+                guard offset + received <= info.size else {
+                    // Keep the block as it was before this chunk, so the client can retry from its ctx.
+                    await ingest.discard()
+                    try? FileSink(creating: partPath, truncateTo: offset, existing: true).finish()
+                    throw WCSError.chunkTooLarge
+                }
+                buffer.withUnsafeReadableBytes { bytes in
+                    md5.update(bufferPointer: bytes)
+                    crc.update(bytes)
+                    ingest.append(bytes)
+                }
+                try await ingest.waitForRoom()
+                await activity?.bytesArrived()
             }
-            buffer.withUnsafeReadableBytes { bytes in
-                md5.update(bufferPointer: bytes)
-                crc.update(bytes)
-            }
-            buffer.withUnsafeReadableBytes { writer.stage($0) }
-            try await writer.flushIfFull()
-            await activity?.bytesArrived()
+            _ = try await ingest.finish()
+        } catch {
+            // No write of this request lands after it has answered.
+            await ingest.discard()
+            throw error
         }
         let total = offset + received
-        try await writer.finish()
         if total == info.size {
             try await BlockingIO.run { try FileOps.publish(partPath, as: blockPath) }
         }
@@ -202,7 +207,7 @@ package struct SliceUploadController {
         let blockPaths = ids.map { store.blockPath($0, owner: verified.owner) }
         let hash: String
         do {
-            hash = try await BlockingIO.run { try Self.concatenate(blockPaths, into: temporary) }
+            hash = try await Self.concatenate(blockPaths, into: temporary)
         } catch let error as PanCore.IOError where error.code == ENOENT {
             // A block removed since it was checked (its token's blocks swept, say).
             FileOps.remove(temporary)
@@ -247,27 +252,40 @@ package struct SliceUploadController {
         }
     }
 
-    /// Joins the blocks into one file (fsynced), computing the content hash on the way.
-    static func concatenate(_ blocks: [String], into destination: String) throws -> String {
-        let sink = try FileSink(creating: destination, truncateTo: 0)
-        defer { sink.closeIfOpen() }
-        var hasher = ContentHasher()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        for path in blocks {
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { throw IOError("open", path: path) }
-            defer { close(fd) }
-            while true {
-                let count = read(fd, buffer.baseAddress, buffer.count)
-                if count < 0 { if errno == EINTR { continue }; throw IOError("read", path: path) }
-                if count == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-                hasher.update(raw: chunk)
-                try sink.write(chunk)
+    /// Joins the blocks into one file (fsynced), computing the content hash on
+    /// the way: each block is read on the blocking pool and goes through
+    /// `ObjectIngest`, so blocks are hashed on every core while the next is read.
+    static func concatenate(_ blocks: [String], into destination: String) async throws -> String {
+        let ingest = ObjectIngest(sink: try FileSink(creating: destination, truncateTo: 0))
+        do {
+            for path in blocks {
+                let bytes = try await BlockingIO.run { try Self.readBlock(path) }
+                bytes.withUnsafeBytes { ingest.append($0) }
+                try await ingest.waitForRoom()
+            }
+            return try await ingest.finish().hash!
+        } catch {
+            await ingest.discard()
+            throw error
+        }
+    }
+
+    /// A whole block file (`mkfile` checked each is at most 4 MiB).
+    private static func readBlock(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw IOError("open", path: path) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw IOError("stat", path: path) }
+        let size = Int(info.st_size)
+        guard Int64(size) <= blockSize else { throw IOError("read", path: path, errno: EFBIG) }
+        return try [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            while count < size {
+                let got = read(fd, buffer.baseAddress! + count, size - count)
+                if got < 0 { if errno == EINTR { continue }; throw IOError("read", path: path) }
+                if got == 0 { break }
+                count += got
             }
         }
-        try sink.finish()
-        return hasher.finalize()
     }
 }

@@ -363,20 +363,9 @@ package struct DAVController: Sendable {
         let temporary = objects.newTemporaryPath()
         var published: LocalObjectStore.PublishedObject?
         do {
-            let sink = try FileSink(creating: temporary, truncateTo: 0)
-            defer { sink.closeIfOpen() }
-            let writer = BatchedFileWriter(sink)
-            var hasher = ContentHasher()
-            for try await chunk in request.body {
-                chunk.withUnsafeReadableBytes { hasher.update(raw: $0) }
-                // While streaming too: a missing or false Content-Length does not get past the quota.
-                if hasher.byteCount > room { throw PanError.quotaExceeded }
-                chunk.withUnsafeReadableBytes { writer.stage($0) }
-                try await writer.flushIfFull()
-            }
-            try await writer.finish()
-            let hash = hasher.finalize()
-            let size = hasher.byteCount
+            // While streaming too: a missing or false Content-Length does not get past the quota.
+            let stored = try await ObjectIngest.store(request.body, creating: temporary, limit: room, overLimit: PanError.quotaExceeded)
+            let (hash, size) = (stored.hash!, stored.size)
             let key = "pan/" + RandomID.ordered32()
             published = try await BlockingIO.run { try objects.publishObject(temporary, key: key, replacing: false) }
             guard let published else { throw PanError.internalError("a fresh object key was taken") }

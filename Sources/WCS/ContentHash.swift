@@ -45,12 +45,21 @@ public struct ContentHasher: Sendable {
         var copy = self
         // The empty file is one empty block; a partial last block is a block.
         if copy.inCurrentBlock > 0 || copy.blockDigests.isEmpty { copy.closeBlock() }
-        let blocks = copy.blockDigests.count / Insecure.SHA1.byteCount
-        var output: [UInt8]
-        if blocks == 1 {
-            output = [0x16] + copy.blockDigests
-        } else {
-            output = [0x96] + Array(Insecure.SHA1.hash(data: copy.blockDigests))
+        return Self.combine(blockDigests: copy.blockDigests)
+    }
+
+    /// The hash from its blocks' SHA-1 digests, concatenated in the file's
+    /// order (20 bytes each; none: the empty file). Blocks are independent, so
+    /// they may be hashed at once on several threads and combined here
+    /// (`ObjectIngest`); the result is `finalize()`'s for the same bytes.
+    public static func combine(blockDigests: [UInt8]) -> String {
+        let blocks = blockDigests.count / Insecure.SHA1.byteCount
+        precondition(blocks * Insecure.SHA1.byteCount == blockDigests.count, "block digests are 20 bytes each")
+        let output: [UInt8]
+        switch blocks {
+        case 0: output = [0x16] + Array(Insecure.SHA1.hash(data: [UInt8]()))
+        case 1: output = [0x16] + blockDigests
+        default: output = [0x96] + Array(Insecure.SHA1.hash(data: blockDigests))
         }
         return Base64URL.encode(output)
     }
