@@ -332,8 +332,9 @@ import WCS
             try await server.write { db in
                 try await db.run("INSERT INTO dav_properties (user_id, node_id, namespace, name, value) VALUES (?, 999999, 'urn:x', 'x', '<x/>')", alice.id)
                 try await db.run(
-                    "INSERT INTO dav_locks (user_id, token, node_id, depth, exclusive, owner, timeout, expires_at, created_at) VALUES (?, 'urn:uuid:orphan', 999999, 0, 1, '', 60, 1, 0)",
-                    alice.id
+                    // Not expired: the sweeper removes expired locks, and under load it ran between the two fscks.
+                    "INSERT INTO dav_locks (user_id, token, node_id, depth, exclusive, owner, timeout, expires_at, created_at) VALUES (?, 'urn:uuid:orphan', 999999, 0, 1, '', 60, ?, 0)",
+                    alice.id, Millis.now() + 3_600_000
                 )
             }
             let store = server.services.store
