@@ -173,16 +173,9 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
     // WebDAV at `/dav/` (PanWebDAV): the same accounts, throttle and hash pool as sign-in.
     DAVController(
         store: services.store, passwords: services.passwords, throttle: loginThrottle, hashPool: hashPool,
-        clientAddress: clientAddress, objects: configuration.usesLocalUploadEndpoint ? services.objectStore : nil,
+        clientAddress: clientAddress, bytes: davByteStore(configuration, services),
         bucket: configuration.bucket, storage: storage,
-        appPasswords: services.appPasswordKey, acceptsAccountPassword: configuration.davAccountPassword,
-        // With an external WCS, Pan uploads a PUT there itself and redirects a GET to the bucket.
-        wcs: configuration.usesLocalUploadEndpoint ? nil : configuration.uploadURL.map {
-            WCSUploader(uploadURL: $0, bucket: configuration.bucket, credentials: services.credentials[0], httpClient: CallbackClient.sharedHTTPClient)
-        },
-        bucketAddress: configuration.usesLocalUploadEndpoint ? nil : configuration.downloadDomain.map {
-            BucketAddress(domain: $0, credentials: services.credentials[0])
-        }
+        appPasswords: services.appPasswordKey, acceptsAccountPassword: configuration.davAccountPassword
     ).addRoutes(to: router)
     // The web app at `/` and `/app/…` (PanAPI/WebApp/); every other path is as before.
     WebAppController(
@@ -218,4 +211,14 @@ func buildRouter(_ services: PanServices, metrics: ServerMetrics, probe: Operati
         ).addRoutes(to: router)
     }
     return router
+}
+
+/// WebDAV's bytes: the local object store, or — with an external WCS — Pan
+/// uploading a PUT there itself and redirecting a GET to the bucket.
+func davByteStore(_ configuration: PanConfiguration, _ services: PanServices) -> DAVByteStore {
+    guard let uploadURL = configuration.uploadURL else { return .local(services.objectStore) }
+    return .wcs(
+        WCSUploader(uploadURL: uploadURL, bucket: configuration.bucket, credentials: services.credentials[0], httpClient: CallbackClient.sharedHTTPClient),
+        downloads: configuration.downloadDomain.map { BucketAddress(domain: $0, credentials: services.credentials[0]) }
+    )
 }

@@ -53,9 +53,9 @@ extension DAVController {
             headers[.acceptRanges] = "bytes"
             return Response(status: .ok, headers: headers)
         }
-        guard let bucketAddress else {
-            return Self.text(.notImplemented, "downloads through WebDAV with an external WCS need PAN_DOWNLOAD_DOMAIN")
-        }
+        // Without a download domain Pan has no address of the bucket's bytes to give
+        // (the API's download links have none either): a setting to add, said plainly.
+        guard case .wcs(_, let bucketAddress?) = bytes else { throw PanError.downloadDomainNotSet }
         headers[.location] = bucketAddress.address(of: object.objectKey, name: node.name)
         headers[.cacheControl] = "no-store"
         headers[.contentLength] = "0"
@@ -65,12 +65,11 @@ extension DAVController {
     /// The body of a PUT uploaded to WCS by Pan, a block at a time (`WCSSliceUpload`),
     /// hashed and held to the quota on the way; WCS's hash must be Pan's, then the
     /// file is recorded in one transaction. Nothing is recorded when any step fails.
-    func putToWCS(_ request: Request, path: String, user: User, room: Int64, lockGuard: DAVLockGuard) async throws -> Response {
-        guard let wcs else {
-            return Self.text(.notImplemented, "uploads through WebDAV need the local upload endpoint or PAN_UPLOAD_URL")
-        }
+    func putToWCS(
+        _ request: Request, path: String, user: User, room: Int64, lockGuard: DAVLockGuard, uploader: WCSUploader
+    ) async throws -> Response {
         let key = "pan/" + RandomID.ordered32()
-        var upload = wcs.begin(key: key, sizeLimit: room)
+        var upload = uploader.begin(key: key, sizeLimit: room)
         var hasher = ContentHasher()
         for try await chunk in request.body {
             chunk.withUnsafeReadableBytes { hasher.update(raw: $0) }
@@ -85,4 +84,12 @@ extension DAVController {
         // referenced, and Pan has no delete right on the bucket — WCS keeps it (README).
         return Self.stored(outcome)
     }
+}
+
+/// Where WebDAV's bytes are: Pan's local object store, or an external WCS that
+/// Pan uploads to (`WCSUploader`) and whose objects it redirects GETs to
+/// (`BucketAddress`; nil without `PAN_DOWNLOAD_DOMAIN`).
+package enum DAVByteStore: Sendable {
+    case local(LocalObjectStore)
+    case wcs(WCSUploader, downloads: BucketAddress?)
 }

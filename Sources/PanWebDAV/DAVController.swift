@@ -13,30 +13,28 @@ import WCS
 /// (DAVLocks.swift), dead properties stored per node by PROPPATCH. Bytes are
 /// served and stored with the local object store; with an external WCS, a PUT
 /// is uploaded to WCS by Pan itself and a GET is redirected to a short-lived
-/// signed bucket URL (DAVController+WCS).
+/// signed bucket URL (DAVController+Bytes).
 package struct DAVController: Sendable {
     let store: any PanStore
     let auth: DAVAuthenticator
-    /// The local object store; nil with an external WCS.
-    let objects: LocalObjectStore?
+    /// Where the bytes are: one case or the other, never neither.
+    let bytes: DAVByteStore
     let bucket: String
     let storage: StorageFloor
-    /// With an external WCS: where PUT bytes go, and where GET redirects.
-    let wcs: WCSUploader?
-    let bucketAddress: BucketAddress?
+    /// The local object store; nil with an external WCS.
+    var objects: LocalObjectStore? {
+        if case .local(let objects) = bytes { objects } else { nil }
+    }
 
     package init(
         store: any PanStore, passwords: PasswordHasher, throttle: LoginThrottle, hashPool: HashPool, clientAddress: ClientAddress,
-        objects: LocalObjectStore?, bucket: String, storage: StorageFloor, appPasswords: AppPasswordKey, acceptsAccountPassword: Bool,
-        wcs: WCSUploader? = nil, bucketAddress: BucketAddress? = nil
+        bytes: DAVByteStore, bucket: String, storage: StorageFloor, appPasswords: AppPasswordKey, acceptsAccountPassword: Bool
     ) {
         self.store = store
         self.auth = DAVAuthenticator(store: store, passwords: passwords, throttle: throttle, hashPool: hashPool, clientAddress: clientAddress, appPasswords: appPasswords, acceptsAccountPassword: acceptsAccountPassword)
-        self.objects = objects
+        self.bytes = bytes
         self.bucket = bucket
         self.storage = storage
-        self.wcs = wcs
-        self.bucketAddress = bucketAddress
     }
 
     static let methods = ["OPTIONS", "PROPFIND", "PROPPATCH", "GET", "HEAD", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "POST"]
@@ -317,7 +315,7 @@ package struct DAVController: Sendable {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = ObjectResponse.servedType(node.mime)
-        guard let objects else { return try bucketResponse(request, node: node, object: object, headers: headers) }
+        guard case .local(let objects) = bytes else { return try bucketResponse(request, node: node, object: object, headers: headers) }
         let path = objects.objectPath(forKey: object.objectKey)
         return ObjectResponse.serve(path: path, size: object.size, headers: headers, request: request, eventLoop: context.eventLoop)
     }
@@ -358,7 +356,11 @@ package struct DAVController: Sendable {
         // The most this file may hold: what is left, plus what it replaces.
         let room = fresh.remainingSpace + existingSize
         if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > room { throw PanError.quotaExceeded }
-        guard let objects else { return try await putToWCS(request, path: path, user: user, room: room, lockGuard: lockGuard) }
+        let objects: LocalObjectStore
+        switch bytes {
+        case .local(let local): objects = local
+        case .wcs(let uploader, _): return try await putToWCS(request, path: path, user: user, room: room, lockGuard: lockGuard, uploader: uploader)
+        }
 
         let temporary = objects.newTemporaryPath()
         var published: LocalObjectStore.PublishedObject?

@@ -177,7 +177,8 @@ extension DAVController {
     private func storeEmptyObject(named name: String) async throws -> (object: DAVNewObject, published: LocalObjectStore.PublishedObject?) {
         let key = "pan/" + RandomID.ordered32()
         let object = DAVNewObject(hash: ContentHasher.hash(Data()), size: 0, mime: MimeType.forName(name), bucket: bucket, objectKey: key)
-        if let objects {
+        switch bytes {
+        case .local(let objects):
             let temporary = objects.newTemporaryPath()
             do {
                 let published = try await BlockingIO.run { () throws -> LocalObjectStore.PublishedObject? in
@@ -190,14 +191,12 @@ extension DAVController {
                 FileOps.remove(temporary)
                 throw error
             }
+        case .wcs(let uploader, _):
+            var upload = uploader.begin(key: key, sizeLimit: 0)
+            let stored = try await upload.finish()
+            guard stored == object.hash else { throw PanError.wcsUploadFailed("WCS stored \(stored) for an empty file") }
+            return (object, nil)
         }
-        guard let wcs else {
-            throw PanError(status: 501, code: "NOT_IMPLEMENTED", "creating files through WebDAV needs the local upload endpoint or PAN_UPLOAD_URL")
-        }
-        var upload = wcs.begin(key: key, sizeLimit: 0)
-        let stored = try await upload.finish()
-        guard stored == object.hash else { throw PanError.wcsUploadFailed("WCS stored \(stored) for an empty file") }
-        return (object, nil)
     }
 
     // MARK: UNLOCK

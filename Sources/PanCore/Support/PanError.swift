@@ -77,6 +77,10 @@ public struct PanError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let notADirectory = PanError(status: 409, code: "NOT_A_DIRECTORY", "a file stands where a directory is needed")
     /// WebDAV: the parent collection of the target does not exist (RFC 4918: 409).
     public static let davParentMissing = PanError(status: 409, code: "PARENT_NOT_FOUND", "the parent collection does not exist")
+    /// An external WCS without `PAN_DOWNLOAD_DOMAIN`: Pan knows no address of its objects to send a client to.
+    public static let downloadDomainNotSet = PanError(
+        status: 503, code: "DOWNLOAD_DOMAIN_NOT_SET", "this server has no PAN_DOWNLOAD_DOMAIN: it cannot send clients to the bucket's bytes"
+    )
     /// WCS refused or did not answer an upload Pan made itself (a WebDAV PUT with an external WCS).
     public static func wcsUploadFailed(_ reason: String) -> PanError {
         PanError(status: 502, code: "WCS_UPLOAD_FAILED", "the upload to WCS failed: \(reason)")

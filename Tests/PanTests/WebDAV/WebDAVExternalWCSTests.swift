@@ -13,7 +13,7 @@ import WCS
 /// same PostgreSQL (as in `InstantUploadProofTests.wcsModeAgainstTheStandIn`):
 /// its mkblk/mkfile and `/objects/` are the wire formats Wangsu's own serve.
 @Suite struct WebDAVExternalWCSTests {
-    static func withStandIn(_ body: @Sendable @escaping (_ pan: TestServer, _ standIn: TestServer) async throws -> Void) async throws {
+    static func withStandIn(downloadDomain: Bool = true, _ body: @Sendable @escaping (_ pan: TestServer, _ standIn: TestServer) async throws -> Void) async throws {
         var shared = PanConfiguration()
         try await TestBackend.postgres.configure(&shared)
         let frozen = shared
@@ -25,7 +25,7 @@ import WCS
         }
         try await withServer(configure: common) { standIn in
             let wcs = "http://127.0.0.1:\(standIn.port)"
-            try await withServer(configure: { common(&$0); $0.uploadURL = wcs; $0.downloadDomain = wcs + "/objects" }) { pan in
+            try await withServer(configure: { common(&$0); $0.uploadURL = wcs; $0.downloadDomain = downloadDomain ? wcs + "/objects" : nil }) { pan in
                 try await body(pan, standIn)
             }
         }
@@ -126,6 +126,19 @@ import WCS
             }
             let check = try await WebDAVClientTests.rclone(["check", "--download", source, remote], config: config)
             #expect(check.status == 0, "rclone check:\n\(check.output.suffix(2000))")
+        }
+    }
+
+    @Test("without PAN_DOWNLOAD_DOMAIN a PUT still goes to WCS; a GET says plainly which setting is missing (503), HEAD answers")
+    func withoutDownloadDomain() async throws {
+        try await Self.withStandIn(downloadDomain: false) { pan, _ in
+            try await pan.createUser("alice")
+            #expect(try await WebDAVTests.dav(pan, "PUT", "/dav/a.txt", body: Data("hello".utf8)).status == 201)
+            let get = try await WebDAVTests.dav(pan, "GET", "/dav/a.txt")
+            #expect(get.status == 503)
+            #expect(get.text.contains("DOWNLOAD_DOMAIN_NOT_SET"), "\(get.text)")
+            let head = try await WebDAVTests.dav(pan, "HEAD", "/dav/a.txt")
+            #expect(head.status == 200 && head.headers[.contentLength] == "5")
         }
     }
 }
